@@ -1,0 +1,79 @@
+// Package app wires a baton server process together: it opens the store
+// named by the configuration, loads the server secret, and bootstraps the
+// first operator key. `baton server`, `server init|migrate` and `baton dev`
+// share it.
+package app
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/store/postgres"
+	"github.com/genericcorp/baton/internal/store/sqlite"
+	"github.com/genericcorp/baton/pkg/config"
+)
+
+// Store is a store that can also apply its migrations.
+type Store interface {
+	store.Store
+	Migrate(ctx context.Context) error
+}
+
+// OpenStore opens the store of cfg: PostgreSQL for a postgres:// URL, else
+// SQLite (the file named by a sqlite: URL, or baton.db in the data dir).
+// It does not migrate.
+func OpenStore(ctx context.Context, cfg config.Server) (Store, string, error) {
+	u := cfg.DatabaseURL
+	switch {
+	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
+		s, err := postgres.Open(ctx, u, cfg.DBMaxConns)
+		if err != nil {
+			return nil, "", fmt.Errorf("open postgres: %w", err)
+		}
+		return s, "postgres", nil
+	case u == "" || strings.HasPrefix(u, "sqlite:") || strings.HasPrefix(u, "file:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(u, "sqlite://"), "sqlite:"), "file:")
+		if path == "" {
+			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
+				return nil, "", fmt.Errorf("create data dir: %w", err)
+			}
+			path = filepath.Join(cfg.DataDir, "baton.db")
+		}
+		s, err := sqlite.Open(ctx, path)
+		if err != nil {
+			return nil, "", fmt.Errorf("open sqlite %s: %w", path, err)
+		}
+		return s, "sqlite " + path, nil
+	}
+	return nil, "", fmt.Errorf("unsupported database URL %q: want postgres://… or sqlite:PATH (or none, for SQLite in the data dir)", redactURL(u))
+}
+
+// OpenMigrated opens the store and applies pending migrations.
+func OpenMigrated(ctx context.Context, cfg config.Server) (Store, string, error) {
+	s, desc, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, "", fmt.Errorf("migrate %s: %w", desc, err)
+	}
+	return s, desc, nil
+}
+
+// redactURL hides a password in a database URL.
+func redactURL(u string) string {
+	if at := strings.Index(u, "@"); at > 0 {
+		if scheme := strings.Index(u, "://"); scheme > 0 && scheme < at {
+			userinfo := u[scheme+3 : at]
+			if user, _, ok := strings.Cut(userinfo, ":"); ok {
+				return u[:scheme+3] + user + ":xxxxx" + u[at:]
+			}
+		}
+	}
+	return u
+}

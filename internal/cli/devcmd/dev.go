@@ -1,0 +1,193 @@
+// Package devcmd is `baton dev`: the whole product on one machine, one
+// command, embedded SQLite.
+package devcmd
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/genericcorp/baton/internal/app"
+	"github.com/genericcorp/baton/internal/auth"
+	"github.com/genericcorp/baton/internal/cli/cmdutil"
+	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/config"
+)
+
+// Profile names `baton dev` writes.
+const (
+	ProfileDev      = "dev"
+	ProfileDevAdmin = "dev-admin"
+	devWorkspace    = "dev"
+)
+
+// NewCmdDev returns `baton dev`.
+func NewCmdDev(f *cmdutil.Factory) *cobra.Command {
+	var dataDir, listen string
+	cmd := &cobra.Command{
+		Use:   "dev",
+		Short: "Run a local baton on SQLite with a ready workspace and profile",
+		Long: `Run the baton server on SQLite in a data dir, for development.
+
+On every start it makes sure (idempotently) that there is an operator key, a
+workspace named "dev" on the pro tier and a key for it, and it writes two CLI
+profiles: "dev" (the workspace key) and "dev-admin" (the operator key). "dev"
+becomes the current profile when none is set. The keys are kept in
+DATA_DIR/dev-credentials.json (mode 0600) so restarts reuse them.`,
+		Args: cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return run(cmd.Context(), f, dataDir, listen)
+		},
+	}
+	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default $BATON_DATA_DIR or ~/.local/share/baton/dev)")
+	cmd.Flags().StringVar(&listen, "listen", "", "listen address (default $BATON_LISTEN or 127.0.0.1:7070)")
+	return cmd
+}
+
+func run(ctx context.Context, f *cmdutil.Factory, dataDir, listen string) error {
+	cfg, err := config.LoadServer(nil, f.Getenv)
+	if err != nil {
+		return &cmdutil.FlagError{Err: err}
+	}
+	if f.Getenv("BATON_DATA_DIR") == "" {
+		cfg.DataDir = filepath.Join(cfg.DataDir, "dev")
+	}
+	if dataDir != "" {
+		cfg.DataDir = dataDir
+	}
+	if listen != "" {
+		cfg.Listen = listen
+	}
+	cfg.DatabaseURL = "" // dev is always the embedded store
+	log := app.NewLogger(cfg.LogFormat, f.IOStreams.ErrOut)
+	srv, err := app.Prepare(ctx, cfg, log)
+	if err != nil {
+		return err
+	}
+	creds, err := loadCreds(cfg.DataDir)
+	if err != nil {
+		srv.Store.Close()
+		return err
+	}
+	if creds.OperatorKey == "" {
+		if creds.OperatorKey, err = auth.NewKey(auth.OperatorPrefix); err != nil {
+			srv.Store.Close()
+			return err
+		}
+	}
+	if _, err := app.EnsureOperatorKey(ctx, srv.Store, srv.Secret, creds.OperatorKey, "dev", time.Now()); err != nil {
+		srv.Store.Close()
+		return err
+	}
+
+	serveCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(serveCtx) }()
+
+	if err := provision(ctx, f, srv.URL(), cfg.DataDir, &creds); err != nil {
+		stop()
+		<-done
+		return err
+	}
+	printNextSteps(f, srv.URL(), cfg.DataDir, creds)
+	return <-done
+}
+
+// provision makes sure the dev workspace and its key exist, through the
+// API itself, and writes the profiles.
+func provision(ctx context.Context, f *cmdutil.Factory, url, dataDir string, creds *devCreds) error {
+	admin, err := f.ClientFor(url, creds.OperatorKey, "")
+	if err != nil {
+		return err
+	}
+	wsID := ""
+	for ws, err := range admin.AllWorkspaces(ctx, 100) {
+		if err != nil {
+			return fmt.Errorf("dev: list workspaces: %w", err)
+		}
+		if ws.Name == devWorkspace {
+			wsID = ws.ID
+			break
+		}
+	}
+	if wsID == "" {
+		out, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: devWorkspace, Tier: "pro"})
+		if err != nil {
+			return fmt.Errorf("dev: create workspace: %w", err)
+		}
+		wsID, creds.WorkspaceKey = out.Workspace.ID, out.Key.Secret
+	} else if !keyWorks(ctx, f, url, creds.WorkspaceKey, wsID) {
+		wsAdmin, err := f.ClientFor(url, creds.OperatorKey, wsID)
+		if err != nil {
+			return err
+		}
+		k, err := wsAdmin.CreateKey(ctx, api.CreateKeyRequest{Name: "dev", Scopes: []string{api.ScopeAll}})
+		if err != nil {
+			return fmt.Errorf("dev: create workspace key: %w", err)
+		}
+		creds.WorkspaceKey = k.Secret
+	}
+	creds.WorkspaceID = wsID
+	if err := saveCreds(dataDir, *creds); err != nil {
+		return err
+	}
+	return writeProfiles(f, url, *creds)
+}
+
+func keyWorks(ctx context.Context, f *cmdutil.Factory, url, key, wsID string) bool {
+	if key == "" {
+		return false
+	}
+	c, err := f.ClientFor(url, key, "")
+	if err != nil {
+		return false
+	}
+	me, err := c.Me(ctx)
+	return err == nil && me.Workspace != nil && me.Workspace.ID == wsID
+}
+
+func writeProfiles(f *cmdutil.Factory, url string, creds devCreds) error {
+	file, path, err := f.Config()
+	if err != nil {
+		return err
+	}
+	if file.Profiles == nil {
+		file.Profiles = map[string]config.Profile{}
+	}
+	file.Profiles[ProfileDev] = config.Profile{Name: ProfileDev, Server: url, APIKey: creds.WorkspaceKey}
+	file.Profiles[ProfileDevAdmin] = config.Profile{Name: ProfileDevAdmin, Server: url, APIKey: creds.OperatorKey}
+	if file.CurrentProfile == "" {
+		file.CurrentProfile = ProfileDev
+	}
+	if err := file.Save(path); err != nil {
+		return fmt.Errorf("dev: write profiles to %s: %w", path, err)
+	}
+	return nil
+}
+
+func printNextSteps(f *cmdutil.Factory, url, dataDir string, creds devCreds) {
+	file, path, _ := f.Config()
+	use := ""
+	if file != nil && file.CurrentProfile != ProfileDev {
+		use = " --profile dev"
+	}
+	f.Infof(`
+baton dev is running at %s (data in %s)
+
+  workspace "dev"  %s  (profile "dev", written to %s)
+  operator key     profile "dev-admin"
+
+Try, in another shell:
+  baton auth status%s
+  baton keys list%s
+  baton keys create --name ci --scope tasks:write%s
+  baton workspaces create acme --tier pro --profile dev-admin
+  baton tiers list%s
+
+Stop with Ctrl-C; the data stays in %s.
+`, url, dataDir, creds.WorkspaceID, path, use, use, use, use, dataDir)
+}

@@ -1,0 +1,124 @@
+// Package cli is baton's command tree. Each noun is a package under it
+// with one file per verb; this file wires them and the global flags.
+package cli
+
+import (
+	"context"
+	"errors"
+
+	"github.com/spf13/cobra"
+
+	"github.com/genericcorp/baton/internal/cli/authcmd"
+	"github.com/genericcorp/baton/internal/cli/cmdutil"
+	"github.com/genericcorp/baton/internal/cli/devcmd"
+	"github.com/genericcorp/baton/internal/cli/keys"
+	"github.com/genericcorp/baton/internal/cli/profile"
+	"github.com/genericcorp/baton/internal/cli/servercmd"
+	"github.com/genericcorp/baton/internal/cli/tiers"
+	"github.com/genericcorp/baton/internal/cli/versioncmd"
+	"github.com/genericcorp/baton/internal/cli/workspaces"
+	"github.com/genericcorp/baton/internal/iostreams"
+)
+
+// Main runs the CLI with args and returns the process exit code.
+func Main(ctx context.Context, args []string, getenv func(string) string, ios *iostreams.IOStreams) int {
+	f := cmdutil.New(ios, getenv)
+	return Run(ctx, f, args)
+}
+
+// Run executes the command tree against a prepared Factory (tests use it
+// with iostreams.Test and a fake environment).
+func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
+	root := NewCmdRoot(f)
+	root.SetArgs(args)
+	cmd, err := root.ExecuteContextC(ctx)
+	if err != nil && cmd != nil && errors.Is(err, errShowUsage) {
+		err = cmdutil.FlagErrorf("%s needs a subcommand\n\n%s", cmd.CommandPath(), cmd.UsageString())
+	}
+	code := exitCode(ctx, err)
+	if err != nil {
+		printError(f, ctx, err, code)
+	}
+	return code
+}
+
+var errShowUsage = errors.New("show usage")
+
+// NewCmdRoot builds the whole command tree.
+func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	g := f.Globals
+	root := &cobra.Command{
+		Use:   "baton",
+		Short: "Durable agent tasks with a hard budget per customer",
+		Long: `baton runs AI-agent tasks durably for many tenants, with hard cost control.
+
+The same binary is the CLI (workspaces, keys, tasks, usage), the server
+(baton server, baton dev) and the worker supervisor (baton worker run).`,
+		SilenceErrors: true,
+		SilenceUsage:  true,
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			if g.NoColor {
+				f.IOStreams.SetColorEnabled(false)
+			}
+			if g.Timeout > 0 {
+				ctx, cancel := context.WithTimeout(cmd.Context(), g.Timeout)
+				cobra.OnFinalize(cancel)
+				cmd.SetContext(ctx)
+			}
+			return nil
+		},
+	}
+	root.CompletionOptions.DisableDefaultCmd = true
+	root.SetIn(f.IOStreams.In)
+	root.SetOut(f.IOStreams.Out)
+	root.SetErr(f.IOStreams.ErrOut)
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return &cmdutil.FlagError{Err: err} })
+
+	pf := root.PersistentFlags()
+	pf.StringVar(&g.Server, "server", "", "server URL (env BATON_SERVER)")
+	pf.StringVar(&g.Profile, "profile", "", "config profile to use (env BATON_PROFILE)")
+	pf.StringVar(&g.APIKey, "api-key", "", "API key (env BATON_API_KEY)")
+	pf.StringVar(&g.Workspace, "workspace", "", "workspace to act on, with an operator key (env BATON_WORKSPACE)")
+	pf.StringVarP(&g.Output, "output", "o", "table", "output format: table|json|yaml|csv|jsonl")
+	pf.BoolVar(&g.NoColor, "no-color", false, "disable colour (env NO_COLOR)")
+	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only data, no progress or hints")
+	pf.BoolVar(&g.Debug, "debug", false, "trace HTTP requests to stderr (secrets redacted)")
+	pf.DurationVar(&g.Timeout, "timeout", 0, "give up after this long (e.g. 30s; 0 = no limit)")
+	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml", "csv", "jsonl"}, cobra.ShellCompDirectiveNoFileComp))
+	_ = root.RegisterFlagCompletionFunc("profile", profile.CompleteNames(f))
+
+	root.AddCommand(
+		authcmd.NewCmdLogin(f, nil),
+		authcmd.NewCmdLogout(f, nil),
+		authcmd.NewCmdAuth(f),
+		profile.NewCmdProfile(f),
+		workspaces.NewCmdWorkspaces(f),
+		keys.NewCmdKeys(f),
+		tiers.NewCmdTiers(f),
+		servercmd.NewCmdServer(f),
+		devcmd.NewCmdDev(f),
+		versioncmd.NewCmdVersion(f),
+		newCmdCompletion(f),
+	)
+	for _, c := range root.Commands() {
+		markGroups(c)
+	}
+	return root
+}
+
+// markGroups makes a bare noun (`baton keys`) a usage error listing its
+// verbs rather than a silent help page with exit 0.
+func markGroups(c *cobra.Command) {
+	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
+		c.Args = cobra.ArbitraryArgs
+		c.RunE = func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return cmdutil.FlagErrorf("unknown command %q for %q\n\n%s", args[0], cmd.CommandPath(), cmd.UsageString())
+			}
+			return errShowUsage
+		}
+	}
+	for _, sub := range c.Commands() {
+		markGroups(sub)
+	}
+}

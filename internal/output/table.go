@@ -1,0 +1,245 @@
+package output
+
+import (
+	"bytes"
+	"encoding/csv"
+	"fmt"
+	"strings"
+
+	"github.com/olekukonko/tablewriter"
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
+	"github.com/olekukonko/tablewriter/renderer"
+	"github.com/olekukonko/tablewriter/tw"
+)
+
+// Table is the tabular form of a result. Headers are given as the names
+// scripts see in TSV and CSV (e.g. "id", "created_at"); on a terminal they
+// are shown upper-cased with underscores as spaces ("CREATED AT"). A row may
+// have fewer cells than there are headers, never more.
+type Table struct {
+	Headers []string
+	Rows    [][]string
+}
+
+const (
+	gap       = "  " // between columns on a terminal
+	ellipsis  = "..."
+	minColumn = 8 // a column is not truncated below this width
+	bold      = "\x1b[1m"
+	reset     = "\x1b[0m"
+)
+
+// check returns an error when a row has more cells than there are headers.
+func (t Table) check() error {
+	for i, r := range t.Rows {
+		if len(r) > len(t.Headers) {
+			return fmt.Errorf("output: row %d has %d cells for %d headers", i, len(r), len(t.Headers))
+		}
+	}
+	return nil
+}
+
+// cell returns the cell of row r in column c, "" when the row is short.
+func cell(r []string, c int) string {
+	if c < len(r) {
+		return r[c]
+	}
+	return ""
+}
+
+// label is how a header or key is shown on a terminal.
+func label(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "_", " ")) }
+
+// oneLine replaces tabs and line breaks by spaces, so that a cell stays one
+// cell of one line in TSV and in drawn tables.
+var oneLine = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ")
+
+// drawTable draws t for a terminal of the given width: upper-case headers
+// (bold when color), columns separated by two spaces, no borders, the
+// widest columns truncated with "..." until the table fits.
+func drawTable(t Table, width int, color bool) ([]byte, error) {
+	headers := make([]string, len(t.Headers))
+	for i, h := range t.Headers {
+		headers[i] = label(h)
+	}
+	rows := make([][]string, len(t.Rows))
+	for i, r := range t.Rows {
+		rows[i] = make([]string, len(headers))
+		for c := range headers {
+			rows[i][c] = oneLine.Replace(cell(r, c))
+		}
+	}
+	widths := fit(headers, rows, width)
+	for c, w := range widths {
+		headers[c] = truncate(headers[c], w)
+		for _, r := range rows {
+			r[c] = truncate(r[c], w)
+		}
+	}
+
+	var buf bytes.Buffer
+	tbl := tablewriter.NewTable(&buf,
+		tablewriter.WithRenderer(renderer.NewBlueprint(tw.Rendition{
+			Borders:  tw.BorderNone,
+			Symbols:  tw.NewSymbols(tw.StyleNone),
+			Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone},
+		})),
+		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAlignment(tw.AlignLeft),
+		tablewriter.WithRowAlignment(tw.AlignLeft),
+		tablewriter.WithPadding(tw.Padding{Left: "", Right: gap, Overwrite: true}),
+		tablewriter.WithTrimSpace(tw.Off),
+	)
+	tbl.Header(headers)
+	for _, r := range rows {
+		if err := tbl.Append(r); err != nil {
+			return nil, fmt.Errorf("draw table: %w", err)
+		}
+	}
+	if err := tbl.Render(); err != nil {
+		return nil, fmt.Errorf("draw table: %w", err)
+	}
+
+	// tablewriter pads every cell, the last one too: trim, then embolden
+	// the header line.
+	lines := strings.Split(strings.TrimRight(buf.String(), "\n"), "\n")
+	var out bytes.Buffer
+	for i, l := range lines {
+		l = strings.TrimRight(l, " ")
+		if i == 0 && color {
+			l = bold + l + reset
+		}
+		out.WriteString(l)
+		out.WriteByte('\n')
+	}
+	return out.Bytes(), nil
+}
+
+// fit returns the width of each column so that the table fits in width
+// columns: natural widths, with the widest columns narrowed first, but
+// none below minColumn (or its natural width, when narrower).
+func fit(headers []string, rows [][]string, width int) []int {
+	widths := make([]int, len(headers))
+	for c, h := range headers {
+		widths[c] = twwidth.Width(h)
+		for _, r := range rows {
+			widths[c] = max(widths[c], twwidth.Width(r[c]))
+		}
+	}
+	floor := make([]int, len(widths))
+	for c, w := range widths {
+		floor[c] = min(w, minColumn)
+	}
+	for {
+		total := len(gap) * max(len(widths)-1, 0)
+		widest := -1
+		for c, w := range widths {
+			total += w
+			if w > floor[c] && (widest < 0 || w > widths[widest]) {
+				widest = c
+			}
+		}
+		over := total - width
+		if over <= 0 || widest < 0 {
+			return widths
+		}
+		second := 0
+		for c, w := range widths {
+			if c != widest {
+				second = max(second, w)
+			}
+		}
+		// Narrow the widest column by what is over, but in one step not
+		// below the next widest (then both shrink in turn) nor its floor.
+		target := widths[widest] - over
+		if second < widths[widest] {
+			target = max(target, second)
+		} else {
+			target = widths[widest] - 1
+		}
+		widths[widest] = max(target, floor[widest])
+	}
+}
+
+// truncate shortens s to w display columns, ending it with "..." when cut.
+func truncate(s string, w int) string {
+	if twwidth.Width(s) <= w {
+		return s
+	}
+	if w <= len(ellipsis) {
+		return twwidth.Truncate(s, w)
+	}
+	return twwidth.Truncate(s, w-len(ellipsis)) + ellipsis
+}
+
+// tsvTable is t as tab-separated lines: the header line, then the rows.
+func tsvTable(t Table) []byte {
+	var buf bytes.Buffer
+	writeTSV(&buf, t.Headers, len(t.Headers))
+	for _, r := range t.Rows {
+		writeTSV(&buf, r, len(t.Headers))
+	}
+	return buf.Bytes()
+}
+
+func writeTSV(buf *bytes.Buffer, cells []string, n int) {
+	for c := range n {
+		if c > 0 {
+			buf.WriteByte('\t')
+		}
+		buf.WriteString(oneLine.Replace(cell(cells, c)))
+	}
+	buf.WriteByte('\n')
+}
+
+// csvTable is t as CSV (RFC 4180 quoting): the header, then the rows.
+func csvTable(t Table) ([]byte, error) {
+	var buf bytes.Buffer
+	w := csv.NewWriter(&buf)
+	_ = w.Write(t.Headers)
+	for _, r := range t.Rows {
+		row := make([]string, len(t.Headers))
+		for c := range row {
+			row[c] = cell(r, c)
+		}
+		_ = w.Write(row)
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return nil, fmt.Errorf("encode csv: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// drawObject prints key-value pairs for a terminal: the keys as labels
+// (bold when color), the values aligned two spaces after the longest key,
+// the lines of a multi-line value indented to that column.
+func drawObject(kv [][2]string, color bool) []byte {
+	width := 0
+	for _, f := range kv {
+		width = max(width, twwidth.Width(label(f[0])))
+	}
+	indent := strings.Repeat(" ", width+len(gap))
+	var buf bytes.Buffer
+	for _, f := range kv {
+		l := label(f[0])
+		pad := strings.Repeat(" ", width-twwidth.Width(l)) + gap
+		if color {
+			l = bold + l + reset
+		}
+		value := strings.ReplaceAll(strings.ReplaceAll(f[1], "\r\n", "\n"), "\t", " ")
+		value = strings.ReplaceAll(value, "\n", "\n"+indent)
+		buf.WriteString(strings.TrimRight(l+pad+value, " "))
+		buf.WriteByte('\n')
+	}
+	return buf.Bytes()
+}
+
+// tsvObject prints key-value pairs as "key\tvalue" lines.
+func tsvObject(kv [][2]string) []byte {
+	var buf bytes.Buffer
+	for _, f := range kv {
+		writeTSV(&buf, f[:], 2)
+	}
+	return buf.Bytes()
+}

@@ -1,0 +1,173 @@
+package output
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/genericcorp/baton/internal/iostreams"
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
+)
+
+func TestParseFormat(t *testing.T) {
+	for in, want := range map[string]Format{
+		"": FormatTable, "table": FormatTable, "JSON": FormatJSON, "yaml": FormatYAML,
+		"csv": FormatCSV, " jsonl ": FormatJSONL,
+	} {
+		got, err := ParseFormat(in)
+		if err != nil || got != want {
+			t.Errorf("ParseFormat(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	_, err := ParseFormat("xml")
+	if err == nil || !strings.Contains(err.Error(), "table, json, yaml, csv, jsonl") {
+		t.Fatalf("ParseFormat(xml) error = %v; want one listing the formats", err)
+	}
+}
+
+func TestRelative(t *testing.T) {
+	tests := []struct {
+		d    time.Duration
+		want string
+	}{
+		{0, "just now"},
+		{59 * time.Second, "just now"},
+		{-30 * time.Second, "in less than a minute"},
+		{time.Minute, "1 minute ago"},
+		{3*time.Minute + 59*time.Second, "3 minutes ago"},
+		{-2 * time.Hour, "in 2 hours"},
+		{23 * time.Hour, "23 hours ago"},
+		{49 * time.Hour, "2 days ago"},
+		{-48 * time.Hour, "in 2 days"},
+		{45 * 24 * time.Hour, "1 month ago"},
+		{800 * 24 * time.Hour, "2 years ago"},
+	}
+	for _, tt := range tests {
+		if got := relative(now, now.Add(-tt.d)); got != tt.want {
+			t.Errorf("relative(%v ago) = %q, want %q", tt.d, got, tt.want)
+		}
+	}
+}
+
+func TestTimeFormatter(t *testing.T) {
+	ts := time.Date(2025, 6, 1, 14, 0, 0, 0, time.FixedZone("CEST", 2*3600))
+	human := timeFormatter{human: true, now: func() time.Time { return now.Add(time.Hour) }}
+	plain := timeFormatter{now: func() time.Time { return now }}
+	if got := plain.Time(ts); got != "2025-06-01T12:00:00Z" {
+		t.Errorf("piped Time = %q, want UTC RFC 3339", got)
+	}
+	if got := human.Time(ts); got != "1 hour ago" {
+		t.Errorf("TTY Time = %q", got)
+	}
+	if human.TimePtr(nil) != "-" || human.Time(time.Time{}) != "-" {
+		t.Error(`TTY nil/zero time must be "-"`)
+	}
+	if plain.TimePtr(nil) != "" || plain.Time(time.Time{}) != "" {
+		t.Error(`piped nil/zero time must be ""`)
+	}
+	if got := plain.TimePtr(&ts); got != "2025-06-01T12:00:00Z" {
+		t.Errorf("TimePtr = %q", got)
+	}
+}
+
+func TestDrawTableFitsWidth(t *testing.T) {
+	tbl := Table{
+		Headers: []string{"id", "title", "status"},
+		Rows: [][]string{
+			{"task_01", strings.Repeat("long title ", 20), "ok"},
+			{"task_02", "日本語のタイトルはとても長いですね、本当に長い", "ok"},
+		},
+	}
+	b, err := drawTable(tbl, 50, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range strings.Split(strings.TrimSuffix(string(b), "\n"), "\n") {
+		if w := twwidth.Width(l); w > 50 {
+			t.Errorf("line %q is %d wide, want <= 50", l, w)
+		}
+		if !strings.Contains(l, "task_0") && !strings.HasPrefix(l, "ID") {
+			t.Errorf("narrow column was truncated: %q", l)
+		}
+	}
+	if !strings.Contains(string(b), "...") {
+		t.Errorf("no ellipsis in\n%s", b)
+	}
+}
+
+func TestFit(t *testing.T) {
+	h := []string{"A", "B", "C"}
+	rows := [][]string{{strings.Repeat("a", 30), strings.Repeat("b", 20), "c"}}
+	if got := fit(h, rows, 100); got[0] != 30 || got[1] != 20 || got[2] != 1 {
+		t.Errorf("fit with room = %v, want natural widths", got)
+	}
+	got := fit(h, rows, 40) // 30+20+1 + 4 gap = 55: 15 over
+	if total := got[0] + got[1] + got[2] + 4; total != 40 {
+		t.Errorf("fit(40) = %v (total %d)", got, total)
+	}
+	if got[2] != 1 {
+		t.Errorf("narrow column changed: %v", got)
+	}
+	got = fit(h, rows, 5) // cannot fit: nothing below the floor
+	if got[0] != minColumn || got[1] != minColumn || got[2] != 1 {
+		t.Errorf("fit(5) = %v", got)
+	}
+}
+
+func TestSingleColumnTable(t *testing.T) {
+	b, err := drawTable(Table{Headers: []string{"name"}, Rows: [][]string{{"free"}, {"pro"}}}, 80, false)
+	if err != nil || string(b) != "NAME\nfree\npro\n" {
+		t.Fatalf("got %q, %v", b, err)
+	}
+}
+
+func TestShortRowsArePadded(t *testing.T) {
+	tbl := Table{Headers: []string{"a", "b"}, Rows: [][]string{{"1"}}}
+	if got := string(tsvTable(tbl)); got != "a\tb\n1\t\n" {
+		t.Errorf("tsv = %q", got)
+	}
+	if b, _ := csvTable(tbl); string(b) != "a,b\n1,\n" {
+		t.Errorf("csv = %q", b)
+	}
+}
+
+func TestPrintErrors(t *testing.T) {
+	ios, _, out, _ := iostreams.Test()
+	p := New(ios, FormatTable)
+	long := func(TimeFormatter) Table { return Table{Headers: []string{"a"}, Rows: [][]string{{"1", "2"}}} }
+	if err := p.Print(nil, long); err == nil {
+		t.Error("row longer than headers: no error")
+	}
+	if err := p.Print(nil, nil); err == nil {
+		t.Error("nil table func: no error")
+	}
+	if err := p.PrintObject(nil, nil); err == nil {
+		t.Error("nil fields func: no error")
+	}
+	if err := New(ios, FormatJSON).Print(func() {}, nil); err == nil {
+		t.Error("unencodable data: no error")
+	}
+	if err := New(ios, Format("xml")).Print(1, nil); err == nil {
+		t.Error("unknown format: no error")
+	}
+	if out.Len() != 0 {
+		t.Errorf("failed prints wrote %q", out.String())
+	}
+	if New(ios, "").Format() != FormatTable {
+		t.Error(`New(ios, "") is not the table format`)
+	}
+}
+
+type failWriter struct{}
+
+func (failWriter) Write([]byte) (int, error) { return 0, errors.New("closed pipe") }
+
+func TestWriteError(t *testing.T) {
+	ios, _, _, _ := iostreams.Test()
+	ios.Out = failWriter{}
+	err := New(ios, FormatJSON).Print([]int{1}, nil)
+	if err == nil || !strings.Contains(err.Error(), "closed pipe") {
+		t.Fatalf("err = %v", err)
+	}
+}

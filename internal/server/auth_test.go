@@ -1,0 +1,134 @@
+package server
+
+import (
+	"encoding/base64"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/genericcorp/baton/internal/auth"
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+func TestBadCredentialsAre401(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newTenant("acme")
+	good := a.key
+	last := byte('A')
+	if good[len(good)-1] == last {
+		last = 'B'
+	}
+	badSum := good[:len(good)-1] + string(last)
+	unknown, _ := auth.NewKey(auth.WorkspacePrefix)
+
+	var exp api.Key
+	b.call("POST", "/v1/keys", a.key, api.CreateKeyRequest{Name: "short", Scopes: []string{api.ScopeKeysRead}, ExpiresIn: "1h"}, 201, &exp)
+	revoked := b.newKey(a.key, api.ScopeKeysRead)
+	b.call("DELETE", "/v1/keys/"+revoked.ID, a.key, nil, 200, nil)
+
+	var tok api.TokenResponse
+	b.call("POST", "/v1/auth/token", a.key, nil, 200, &tok)
+	parts := strings.Split(tok.Token, ".")
+	none := base64.RawURLEncoding.EncodeToString([]byte(`{"alg":"none","typ":"JWT"}`)) + "." + parts[1] + "."
+	wrongKey, _ := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{"sub": "key_x", "iss": auth.Issuer, "aud": auth.Audience,
+		"exp": b.clock().Add(time.Minute).Unix(), "iat": b.clock().Unix()}).SignedString([]byte("not the server secret"))
+
+	cases := map[string]struct{ header, cred string }{
+		"missing":       {"", ""},
+		"basic scheme":  {"Basic " + base64.StdEncoding.EncodeToString([]byte("u:p")), ""},
+		"bad checksum":  {"", badSum},
+		"unknown key":   {"", unknown},
+		"revoked key":   {"", revoked.Secret},
+		"jwt alg none":  {"", none},
+		"jwt wrong key": {"", wrongKey},
+		"garbage":       {"", "hello"},
+	}
+	for name, c := range cases {
+		t.Run(name, func(t *testing.T) {
+			var r resp
+			if c.header != "" {
+				r = b.req("GET", "/v1/me", "", "", "Authorization", c.header)
+			} else {
+				r = b.req("GET", "/v1/me", c.cred, "")
+			}
+			wantProblem(t, r, 401, api.CodeUnauthenticated)
+		})
+	}
+
+	// Expired key and expired session: move the clock past both.
+	b.advance(61 * time.Minute)
+	wantProblem(t, b.req("GET", "/v1/keys", exp.Secret, ""), 401, api.CodeUnauthenticated)
+	wantProblem(t, b.req("GET", "/v1/me", tok.Token, ""), 401, api.CodeUnauthenticated)
+}
+
+func TestSessionTokens(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newTenant("acme")
+	k := b.newKey(a.key, api.ScopeKeysRead, api.ScopeKeysWrite)
+	var tok api.TokenResponse
+	b.call("POST", "/v1/auth/token", k.Secret, nil, 200, &tok)
+	if !tok.ExpiresAt.Equal(b.clock().Add(15 * time.Minute)) {
+		t.Fatalf("expires_at = %v", tok.ExpiresAt)
+	}
+	var me api.Me
+	b.call("GET", "/v1/me", tok.Token, nil, 200, &me)
+	if me.Key.ID != k.ID || !me.Key.Session || me.Workspace.ID != a.ws.ID || me.Tier.Name != "pro" {
+		t.Fatalf("me = %+v", me)
+	}
+	// A session cannot mint sessions, and carries only its key's scopes.
+	wantProblem(t, b.req("POST", "/v1/auth/token", tok.Token, ""), 403, api.CodeForbidden)
+	wantProblem(t, b.req("GET", "/v1/workspaces", tok.Token, ""), 403, api.CodeForbidden)
+	// Revoking the key ends its sessions at once.
+	b.call("DELETE", "/v1/keys/"+k.ID, a.key, nil, 200, nil)
+	wantProblem(t, b.req("GET", "/v1/me", tok.Token, ""), 401, api.CodeUnauthenticated)
+}
+
+func TestScopesAndOperatorRoutes(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newTenant("acme")
+	ro := b.newKey(a.key, api.ScopeKeysRead)
+	wantProblem(t, b.call("POST", "/v1/keys", ro.Secret, api.CreateKeyRequest{Scopes: []string{api.ScopeKeysRead}}, 403, nil), 403, api.CodeForbidden)
+	b.call("GET", "/v1/keys", ro.Secret, nil, 200, nil)
+	for _, path := range []string{"/v1/workspaces"} {
+		wantProblem(t, b.req("GET", path, a.key, ""), 403, api.CodeForbidden)
+		wantProblem(t, b.req("POST", path, a.key, `{"name":"x"}`), 403, api.CodeForbidden)
+	}
+	wantProblem(t, b.req("PATCH", "/v1/workspaces/"+a.ws.ID, a.key, `{"tier":"team"}`), 403, api.CodeForbidden)
+	wantProblem(t, b.req("DELETE", "/v1/workspaces/"+a.ws.ID, a.key, ""), 403, api.CodeForbidden)
+	// A key cannot grant what it lacks.
+	kw := b.newKey(a.key, api.ScopeKeysWrite)
+	r := b.call("POST", "/v1/keys", kw.Secret, api.CreateKeyRequest{Scopes: []string{api.ScopeTasksWrite}}, 422, nil)
+	if p := wantProblem(t, r, 422, api.CodeValidationFailed); len(p.Errors) != 1 || p.Errors[0].Field != "scopes[0]" {
+		t.Fatalf("errors = %+v", p.Errors)
+	}
+	// Workspace keys cannot use Baton-Workspace to hop tenants.
+	bb := b.newTenant("beta")
+	wantProblem(t, b.req("GET", "/v1/keys", a.key, "", api.HeaderWorkspace, bb.ws.ID), 403, api.CodeForbidden)
+	// Operator keys must name a workspace for workspace routes; an unknown one is 404.
+	wantProblem(t, b.req("GET", "/v1/keys", b.admin, "", api.HeaderWorkspace, "ws_nope"), 404, api.CodeNotFound)
+	var keys api.List[api.Key]
+	b.call("GET", "/v1/keys", b.admin, nil, 200, &keys, api.HeaderWorkspace, bb.ws.ID)
+	if len(keys.Data) != 1 || keys.Data[0].WorkspaceID != bb.ws.ID {
+		t.Fatalf("operator view of beta's keys = %+v", keys.Data)
+	}
+}
+
+func TestSuspendedWorkspace(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newTenant("acme")
+	b.call("PATCH", "/v1/workspaces/"+a.ws.ID, b.admin, map[string]any{"status": "suspended"}, 200, nil)
+	wantProblem(t, b.req("GET", "/v1/keys", a.key, ""), 403, api.CodeWorkspaceSuspended)
+	var me api.Me
+	b.call("GET", "/v1/me", a.key, nil, 200, &me)
+	if me.Workspace.Status != api.WorkspaceSuspended {
+		t.Fatalf("me.workspace.status = %s", me.Workspace.Status)
+	}
+	b.call("PATCH", "/v1/workspaces/"+a.ws.ID, b.admin, map[string]any{"status": "active"}, 200, nil)
+	b.call("GET", "/v1/keys", a.key, nil, 200, nil)
+}

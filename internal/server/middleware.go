@@ -1,0 +1,127 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"runtime/debug"
+	"time"
+
+	"github.com/genericcorp/baton/internal/ids"
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// withRequestID takes the caller's X-Request-Id when it is sane, or makes
+// one, and echoes it on the response.
+func withRequestID(w http.ResponseWriter, r *http.Request) *http.Request {
+	id := r.Header.Get(api.HeaderRequestID)
+	if !saneRequestID(id) {
+		id = ids.New(ids.Request)
+	}
+	w.Header().Set(api.HeaderRequestID, id)
+	return r.WithContext(context.WithValue(r.Context(), ctxRequestID, id))
+}
+
+func saneRequestID(id string) bool {
+	if id == "" || len(id) > 128 {
+		return false
+	}
+	for _, c := range id {
+		if c < 0x21 || c > 0x7e {
+			return false
+		}
+	}
+	return true
+}
+
+// wrap turns a route into an http.Handler: panic recovery, access log,
+// authentication, scope check, body limit, and problem rendering.
+func (s *Server) wrap(rt route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		sw := &statusWriter{ResponseWriter: w}
+		var p *principal
+		defer func() {
+			if v := recover(); v != nil {
+				s.log.Error("panic", "request_id", requestID(r.Context()), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				if sw.status == 0 {
+					writeProblem(sw, r, api.NewProblem(api.CodeInternal, "an internal error occurred"))
+				}
+			}
+			s.logRequest(r, rt, sw.status, time.Since(start), p)
+		}()
+
+		if r.Body != nil {
+			r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBodyBytes)
+		}
+		var err error
+		if rt.scope != public {
+			p, err = s.authenticate(r)
+			if err == nil {
+				err = s.authorize(p, rt.scope)
+			}
+		}
+		if err == nil {
+			err = rt.h(sw, r, p)
+		}
+		if err != nil {
+			s.fail(sw, r, err)
+		}
+	})
+}
+
+// fail renders err: a *api.Problem as itself, anything else as a logged 500
+// whose detail never leaks internals.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	var p *api.Problem
+	if !errors.As(err, &p) {
+		s.log.Error("request failed", "request_id", requestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
+		p = api.NewProblem(api.CodeInternal, "an internal error occurred; quote the request id when reporting it")
+	}
+	cp := *p
+	writeProblem(w, r, &cp)
+}
+
+func (s *Server) logRequest(r *http.Request, rt route, status int, d time.Duration, p *principal) {
+	if status == 0 {
+		status = http.StatusOK
+	}
+	attrs := []any{"request_id", requestID(r.Context()), "method", r.Method, "route", rt.path, "path", r.URL.Path,
+		"status", status, "duration_ms", float64(d.Microseconds()) / 1000}
+	if p != nil {
+		attrs = append(attrs, "key_id", p.key.ID, "workspace_id", p.workspaceID)
+	}
+	level := slog.LevelInfo
+	if rt.scope == public {
+		level = slog.LevelDebug
+	}
+	if status >= 500 {
+		level = slog.LevelError
+	}
+	s.log.Log(r.Context(), level, "request", attrs...)
+}
+
+// statusWriter remembers the status written.
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.status == 0 {
+		w.status = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.status == 0 {
+		w.status = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach Flush on the real writer.
+func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }

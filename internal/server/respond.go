@@ -1,0 +1,137 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// encode writes v as JSON with status.
+func encode(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
+}
+
+// decode reads exactly one JSON object from r's body into a T, refusing
+// unknown fields, trailing data and bodies over maxBytes. An empty body is
+// an error unless allowEmpty. Errors are *api.Problem.
+func decode[T any](r *http.Request, maxBytes int64, allowEmpty bool) (T, error) {
+	var v T
+	body := http.MaxBytesReader(nil, r.Body, maxBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&v); err != nil {
+		if errors.Is(err, io.EOF) && allowEmpty {
+			return v, nil
+		}
+		return v, decodeProblem(err, maxBytes)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return v, decodeProblem(err, maxBytes)
+		}
+		return v, api.NewProblem(api.CodeInvalidRequest, "request body must be a single JSON object")
+	}
+	return v, nil
+}
+
+func decodeProblem(err error, maxBytes int64) *api.Problem {
+	var (
+		syn *json.SyntaxError
+		typ *json.UnmarshalTypeError
+		mbe *http.MaxBytesError
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return api.Errorf(api.CodePayloadTooLarge, "request body is larger than %d bytes", maxBytes)
+	case errors.Is(err, io.EOF):
+		return api.NewProblem(api.CodeInvalidRequest, "request body is empty; a JSON object is required")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		return api.NewProblem(api.CodeInvalidRequest, "malformed JSON: unexpected end of body")
+	case errors.As(err, &syn):
+		return api.Errorf(api.CodeInvalidRequest, "malformed JSON at byte %d: %v", syn.Offset, syn)
+	case errors.As(err, &typ):
+		field := typ.Field
+		if field == "" {
+			field = "body"
+		}
+		p := api.Errorf(api.CodeInvalidRequest, "field %s has the wrong type", field)
+		p.Errors = []api.FieldError{{Field: field, Message: "must be " + jsonKind(typ.Type.Kind().String())}}
+		return p
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		p := api.Errorf(api.CodeInvalidRequest, "unknown field %q", name)
+		p.Errors = []api.FieldError{{Field: name, Message: "unknown field"}}
+		return p
+	}
+	return api.Errorf(api.CodeInvalidRequest, "malformed JSON: %v", err)
+}
+
+func jsonKind(goKind string) string {
+	switch goKind {
+	case "string":
+		return "a string"
+	case "int", "int32", "int64", "uint", "uint32", "uint64", "float64":
+		return "a number"
+	case "bool":
+		return "a boolean"
+	case "slice", "array":
+		return "an array"
+	case "map", "struct", "ptr":
+		return "an object"
+	}
+	return "of another type"
+}
+
+// validation returns a 422 problem listing errs, or nil when errs is empty.
+func validation(errs []api.FieldError) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	msgs := make([]string, len(errs))
+	for i, e := range errs {
+		msgs[i] = e.Field + ": " + e.Message
+	}
+	p := api.NewProblem(api.CodeValidationFailed, strings.Join(msgs, "; "))
+	p.Errors = errs
+	return p
+}
+
+// notFound is the problem for an object that is absent from the caller's
+// workspace (another tenant's objects included).
+func notFound(kind, id string) *api.Problem {
+	return api.Errorf(api.CodeNotFound, "%s %s not found", kind, id)
+}
+
+// storeError maps a store error to a problem: ErrNotFound → 404,
+// ErrConflict → 409, anything else → nil (the caller reports 500).
+func storeError(err error, kind, id string) error {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return notFound(kind, id)
+	case errors.Is(err, store.ErrConflict):
+		return api.Errorf(api.CodeConflict, "%s %s conflicts with an existing one", kind, id)
+	}
+	return fmt.Errorf("%s %s: %w", kind, id, err)
+}
+
+// writeProblem writes p as application/problem+json.
+func writeProblem(w http.ResponseWriter, r *http.Request, p *api.Problem) {
+	p.RequestID = requestID(r.Context())
+	w.Header().Set("Content-Type", api.ProblemContentType)
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(p.Status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(p)
+}

@@ -1,0 +1,54 @@
+package server
+
+import (
+	"net/http"
+
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// Access levels of a route beyond the API scopes.
+const (
+	public  = ""    // no credential
+	anyAuth = "any" // any valid credential
+)
+
+// handler serves one authenticated (or public) route. It returns a
+// *api.Problem for a client error; any other error is a 500.
+type handler func(w http.ResponseWriter, r *http.Request, p *principal) error
+
+// route is one entry of the API: the mux pattern, who may call it, and what
+// it takes and returns (for /openapi.json).
+type route struct {
+	method, path string
+	scope        string // public, anyAuth, or an api.Scope*
+	summary      string
+	query        []string // documented query parameters
+	request      any      // request body type, nil for none
+	response     any      // 2xx body type, nil for none
+	status       int      // success status
+	h            handler
+}
+
+func (s *Server) routeTable() []route {
+	return []route{
+		{method: "GET", path: "/healthz", scope: public, summary: "Liveness", response: api.Health{}, status: 200, h: s.handleHealthz},
+		{method: "GET", path: "/readyz", scope: public, summary: "Readiness: the store is reachable and the server is not draining", response: api.Health{}, status: 200, h: s.handleReadyz},
+		{method: "GET", path: "/openapi.json", scope: public, summary: "This document", status: 200, h: s.handleOpenAPI},
+
+		{method: "POST", path: "/v1/auth/token", scope: anyAuth, summary: "Exchange an API key for a 15-minute session token", response: api.TokenResponse{}, status: 200, h: s.handleToken},
+		{method: "GET", path: "/v1/me", scope: anyAuth, summary: "The caller's workspace, key and tier", response: api.Me{}, status: 200, h: s.handleMe},
+		{method: "GET", path: "/v1/tiers", scope: anyAuth, summary: "Tiers and their limits", response: api.List[api.Tier]{}, status: 200, h: s.handleTiers},
+
+		{method: "POST", path: "/v1/workspaces", scope: api.ScopeAdmin, summary: "Create a workspace and its first key", request: api.CreateWorkspaceRequest{}, response: api.CreateWorkspaceResponse{}, status: 201, h: s.handleCreateWorkspace},
+		{method: "GET", path: "/v1/workspaces", scope: api.ScopeAdmin, summary: "List workspaces", query: []string{"limit", "cursor"}, response: api.List[api.Workspace]{}, status: 200, h: s.handleListWorkspaces},
+		{method: "GET", path: "/v1/workspaces/{id}", scope: anyAuth, summary: "Get a workspace (a workspace key: its own only)", response: api.Workspace{}, status: 200, h: s.handleGetWorkspace},
+		{method: "PATCH", path: "/v1/workspaces/{id}", scope: api.ScopeAdmin, summary: "Change name, tier, overrides or status", request: api.UpdateWorkspaceRequest{}, response: api.Workspace{}, status: 200, h: s.handleUpdateWorkspace},
+		{method: "DELETE", path: "/v1/workspaces/{id}", scope: api.ScopeAdmin, summary: "Delete a workspace and its keys", status: 204, h: s.handleDeleteWorkspace},
+
+		{method: "POST", path: "/v1/keys", scope: api.ScopeKeysWrite, summary: "Create an API key (the secret is shown once)", request: api.CreateKeyRequest{}, response: api.Key{}, status: 201, h: s.handleCreateKey},
+		{method: "GET", path: "/v1/keys", scope: api.ScopeKeysRead, summary: "List API keys", query: []string{"limit", "cursor"}, response: api.List[api.Key]{}, status: 200, h: s.handleListKeys},
+		{method: "GET", path: "/v1/keys/{id}", scope: api.ScopeKeysRead, summary: "Get an API key", response: api.Key{}, status: 200, h: s.handleGetKey},
+		{method: "DELETE", path: "/v1/keys/{id}", scope: api.ScopeKeysWrite, summary: "Revoke an API key", response: api.Key{}, status: 200, h: s.handleRevokeKey},
+		{method: "POST", path: "/v1/keys/{id}/rotate", scope: api.ScopeKeysWrite, summary: "Rotate an API key; the old secret works until the grace period ends", request: api.RotateKeyRequest{}, response: api.Key{}, status: 200, h: s.handleRotateKey},
+	}
+}

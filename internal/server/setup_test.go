@@ -1,0 +1,185 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/genericcorp/baton/internal/auth"
+	"github.com/genericcorp/baton/internal/ids"
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/store/sqlite"
+	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/config"
+)
+
+// bundle is one test server with an operator key and a settable clock.
+type bundle struct {
+	t      *testing.T
+	srv    *Server
+	http   *httptest.Server
+	store  store.Store
+	secret []byte
+	admin  string // operator key secret
+
+	mu  sync.Mutex
+	now time.Time
+}
+
+func (b *bundle) clock() time.Time {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.now
+}
+
+// advance moves the server's clock forward.
+func (b *bundle) advance(d time.Duration) {
+	b.mu.Lock()
+	b.now = b.now.Add(d)
+	b.mu.Unlock()
+}
+
+func setup(t *testing.T) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "baton.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	b := &bundle{t: t, store: st, secret: []byte("test-secret-0123456789abcdef0123456789"), now: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	b.srv, err = New(Config{Store: st, Secret: b.secret, Tiers: config.DefaultTiers(), DefaultTier: "free", Now: b.clock,
+		Logger: slog.New(slog.DiscardHandler), Version: "test"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b.http = httptest.NewServer(b.srv)
+	t.Cleanup(b.http.Close)
+
+	b.admin, _ = auth.NewKey(auth.OperatorPrefix)
+	k := store.Key{ID: ids.New(ids.Key), Name: "admin", Prefix: auth.PublicPrefix(b.admin), Hash: auth.NewHasher(b.secret).Hash(b.admin),
+		Scopes: []string{api.ScopeAdmin}, CreatedAt: b.now}
+	if err := st.CreateKey(ctx, k); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// resp is a decoded response.
+type resp struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+func (r resp) problem(t *testing.T) api.Problem {
+	t.Helper()
+	var p api.Problem
+	if err := json.Unmarshal(r.Body, &p); err != nil {
+		t.Fatalf("not a problem body (status %d): %s", r.Status, r.Body)
+	}
+	if r.Header.Get("Content-Type") != api.ProblemContentType {
+		t.Fatalf("problem content type = %q", r.Header.Get("Content-Type"))
+	}
+	return p
+}
+
+// req sends a request with credential cred ("" for none) and a raw body.
+func (b *bundle) req(method, path, cred string, body string, headers ...string) resp {
+	b.t.Helper()
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	r, err := http.NewRequest(method, b.http.URL+path, rd)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	if cred != "" {
+		r.Header.Set("Authorization", "Bearer "+cred)
+	}
+	if body != "" {
+		r.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		r.Header.Set(headers[i], headers[i+1])
+	}
+	res, err := b.http.Client().Do(r)
+	if err != nil {
+		b.t.Fatal(err)
+	}
+	defer res.Body.Close()
+	data, _ := io.ReadAll(res.Body)
+	return resp{Status: res.StatusCode, Header: res.Header, Body: data}
+}
+
+// call sends v as JSON and decodes the response into out, failing the test
+// unless the status is want.
+func (b *bundle) call(method, path, cred string, v any, want int, out any, headers ...string) resp {
+	b.t.Helper()
+	body := ""
+	if v != nil {
+		raw, _ := json.Marshal(v)
+		body = string(raw)
+	}
+	r := b.req(method, path, cred, body, headers...)
+	if r.Status != want {
+		b.t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, want, r.Body)
+	}
+	if out != nil {
+		if err := json.Unmarshal(r.Body, out); err != nil {
+			b.t.Fatalf("%s %s: decode: %v: %s", method, path, err, r.Body)
+		}
+	}
+	return r
+}
+
+// tenant is a workspace with its all-scopes key.
+type tenant struct {
+	ws  api.Workspace
+	key string
+}
+
+func (b *bundle) newTenant(name string) tenant {
+	b.t.Helper()
+	var out api.CreateWorkspaceResponse
+	b.call("POST", "/v1/workspaces", b.admin, api.CreateWorkspaceRequest{Name: name, Tier: "pro"}, 201, &out)
+	return tenant{ws: out.Workspace, key: out.Key.Secret}
+}
+
+// newKey creates a key in t's workspace with the given scopes.
+func (b *bundle) newKey(cred string, scopes ...string) api.Key {
+	b.t.Helper()
+	var k api.Key
+	b.call("POST", "/v1/keys", cred, api.CreateKeyRequest{Name: "k", Scopes: scopes}, 201, &k)
+	return k
+}
+
+func wantProblem(t *testing.T, r resp, status int, code api.Code) api.Problem {
+	t.Helper()
+	if r.Status != status {
+		t.Fatalf("status %d, want %d: %s", r.Status, status, r.Body)
+	}
+	p := r.problem(t)
+	if p.Code != code || p.Status != status || p.RequestID == "" || p.Type != "/docs/errors#"+string(code) {
+		t.Fatalf("problem = %+v, want code %s status %d", p, code, status)
+	}
+	return p
+}
+
+var bigBody = `{"name": "` + strings.Repeat("x", 2<<20) + `"}`
+
+func pageAll() store.Page { return store.Page{Limit: 1000} }
+
+func lower(s string) string { return strings.ToLower(s) }

@@ -1,0 +1,204 @@
+package server
+
+import (
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// TestCrossTenantAccess proves, for every route, that workspace A's key
+// cannot see or touch workspace B's objects: ids are 404, lists exclude them.
+func TestCrossTenantAccess(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a, z := b.newTenant("alpha"), b.newTenant("zulu")
+	zKey := b.newKey(z.key, api.ScopeKeysRead)
+
+	covered := map[string]bool{}
+	check := func(method, path string, body string, cred string, status int, code api.Code) {
+		t.Helper()
+		pattern := method + " " + routePattern(b.srv, method, path)
+		covered[pattern] = true
+		r := b.req(method, path, cred, body)
+		if code == "" {
+			if r.Status != status {
+				t.Fatalf("%s %s: status %d, want %d: %s", method, path, r.Status, status, r.Body)
+			}
+			return
+		}
+		wantProblem(t, r, status, code)
+	}
+
+	// Routes on B's objects by id: 404 for A.
+	check("GET", "/v1/workspaces/"+z.ws.ID, "", a.key, 404, api.CodeNotFound)
+	check("PATCH", "/v1/workspaces/"+z.ws.ID, `{"tier":"team"}`, a.key, 403, api.CodeForbidden)
+	check("DELETE", "/v1/workspaces/"+z.ws.ID, "", a.key, 403, api.CodeForbidden)
+	check("GET", "/v1/keys/"+zKey.ID, "", a.key, 404, api.CodeNotFound)
+	check("DELETE", "/v1/keys/"+zKey.ID, "", a.key, 404, api.CodeNotFound)
+	check("POST", "/v1/keys/"+zKey.ID+"/rotate", `{}`, a.key, 404, api.CodeNotFound)
+	// B's key is untouched.
+	var got api.Key
+	b.call("GET", "/v1/keys/"+zKey.ID, z.key, nil, 200, &got)
+	if got.RevokedAt != nil || got.PreviousExpiresAt != nil {
+		t.Fatalf("B's key was changed by A: %+v", got)
+	}
+
+	// Lists: A sees only its own.
+	var keys api.List[api.Key]
+	b.call("GET", "/v1/keys?limit=100", a.key, nil, 200, &keys)
+	covered["GET /v1/keys"] = true
+	for _, k := range keys.Data {
+		if k.WorkspaceID != a.ws.ID {
+			t.Fatalf("A's key list holds %s of %s", k.ID, k.WorkspaceID)
+		}
+	}
+	check("GET", "/v1/workspaces", "", a.key, 403, api.CodeForbidden)
+	check("POST", "/v1/workspaces", `{"name":"x"}`, a.key, 403, api.CodeForbidden)
+
+	// A's cursor is refused in B's workspace.
+	b.newKey(a.key, api.ScopeKeysRead)
+	var p1 api.List[api.Key]
+	b.call("GET", "/v1/keys?limit=1", a.key, nil, 200, &p1)
+	if p1.NextCursor == nil {
+		t.Fatal("want a next cursor")
+	}
+	wantProblem(t, b.req("GET", "/v1/keys?cursor="+*p1.NextCursor, z.key, ""), 400, api.CodeInvalidRequest)
+
+	// Routes with no tenant object: A's own view only.
+	var me api.Me
+	b.call("GET", "/v1/me", a.key, nil, 200, &me)
+	if me.Workspace.ID != a.ws.ID {
+		t.Fatalf("me = %+v", me)
+	}
+	covered["GET /v1/me"] = true
+	check("POST", "/v1/keys", `{"scopes":["keys:read"]}`, a.key, 201, "")
+	check("POST", "/v1/auth/token", "", a.key, 200, "")
+	check("GET", "/v1/tiers", "", a.key, 200, "")
+	for _, p := range []string{"/healthz", "/readyz", "/openapi.json"} {
+		check("GET", p, "", "", 200, "")
+	}
+
+	for _, rt := range b.srv.routes {
+		if !covered[rt.method+" "+rt.path] {
+			t.Errorf("route %s %s has no cross-tenant check", rt.method, rt.path)
+		}
+	}
+}
+
+// routePattern returns the mux pattern path that serves method path.
+func routePattern(s *Server, method, path string) string {
+	r, _ := http.NewRequest(method, path, nil)
+	_, pattern := s.mux.Handler(r)
+	_, p, _ := strings.Cut(pattern, " ")
+	return p
+}
+
+// TestBadInput sends malformed JSON, unknown fields, wrong types, oversized
+// and empty bodies to every route that takes a body: each gets its code,
+// and nothing is written.
+func TestBadInput(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newTenant("acme")
+	k := b.newKey(a.key, api.ScopeKeysRead)
+
+	type target struct {
+		method, path, cred string
+		extra              []string
+	}
+	targets := []target{
+		{"POST", "/v1/workspaces", b.admin, nil},
+		{"PATCH", "/v1/workspaces/" + a.ws.ID, b.admin, nil},
+		{"POST", "/v1/keys", a.key, nil},
+		{"POST", "/v1/keys/" + k.ID + "/rotate", a.key, nil},
+		{"POST", "/v1/auth/token", a.key, nil},
+	}
+	bad := []struct {
+		name   string
+		body   string
+		status int
+		code   api.Code
+	}{
+		{"malformed", `{"name": `, 400, api.CodeInvalidRequest},
+		{"not an object", `[1,2]`, 400, api.CodeInvalidRequest},
+		{"unknown field", `{"nmae": "x"}`, 400, api.CodeInvalidRequest},
+		{"two documents", `{} {}`, 400, api.CodeInvalidRequest},
+		{"oversized", bigBody, 413, api.CodePayloadTooLarge},
+	}
+	for _, tg := range targets {
+		for _, c := range bad {
+			t.Run(tg.method+" "+tg.path+" "+c.name, func(t *testing.T) {
+				wantProblem(t, b.req(tg.method, tg.path, tg.cred, c.body), c.status, c.code)
+			})
+		}
+	}
+	// Wrong types name the field.
+	typed := []struct{ method, path, cred, body, field string }{
+		{"POST", "/v1/workspaces", b.admin, `{"name": 5}`, "name"},
+		{"PATCH", "/v1/workspaces/" + a.ws.ID, b.admin, `{"tier": true}`, "tier"},
+		{"PATCH", "/v1/workspaces/" + a.ws.ID, b.admin, `{"overrides": {"burst": "x"}}`, "overrides"},
+		{"POST", "/v1/keys", a.key, `{"scopes": "keys:read"}`, "scopes"},
+		{"POST", "/v1/keys/" + k.ID + "/rotate", a.key, `{"grace": 5}`, "grace"},
+	}
+	for _, c := range typed {
+		p := wantProblem(t, b.req(c.method, c.path, c.cred, c.body), 400, api.CodeInvalidRequest)
+		if len(p.Errors) != 1 || p.Errors[0].Field != c.field {
+			t.Errorf("%s %s %s: errors = %+v, want field %s", c.method, c.path, c.body, p.Errors, c.field)
+		}
+	}
+	// Validation failures are 422 with every field named.
+	p := wantProblem(t, b.req("POST", "/v1/workspaces", b.admin, `{"name": "Bad Name!", "tier": "gold"}`), 422, api.CodeValidationFailed)
+	if len(p.Errors) != 2 {
+		t.Fatalf("errors = %+v", p.Errors)
+	}
+	wantProblem(t, b.req("PATCH", "/v1/workspaces/"+a.ws.ID, b.admin, `{"overrides": {"nope": 1, "burst": -1}, "status": "gone"}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("POST", "/v1/keys", a.key, `{"scopes": ["keys:read"], "expires_in": "soon"}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("POST", "/v1/keys", a.key, `{"scopes": []}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("POST", "/v1/keys/"+k.ID+"/rotate", a.key, `{"grace": "31d"}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("GET", "/v1/keys?limit=0", a.key, ""), 400, api.CodeInvalidRequest)
+	wantProblem(t, b.req("GET", "/v1/keys?limit=abc", a.key, ""), 400, api.CodeInvalidRequest)
+	wantProblem(t, b.req("GET", "/v1/keys?cursor=!!!", a.key, ""), 400, api.CodeInvalidRequest)
+
+	// Nothing was written: still one workspace, A's two keys, unchanged.
+	var wss api.List[api.Workspace]
+	b.call("GET", "/v1/workspaces", b.admin, nil, 200, &wss)
+	if len(wss.Data) != 1 || wss.Data[0].Tier != "pro" || len(wss.Data[0].Overrides) != 0 || wss.Data[0].Status != api.WorkspaceActive {
+		t.Fatalf("workspaces after bad input: %+v", wss.Data)
+	}
+	var keys api.List[api.Key]
+	b.call("GET", "/v1/keys", a.key, nil, 200, &keys)
+	if len(keys.Data) != 2 {
+		t.Fatalf("keys after bad input: %d", len(keys.Data))
+	}
+	var got api.Key
+	b.call("GET", "/v1/keys/"+k.ID, a.key, nil, 200, &got)
+	if got.Prefix != k.Prefix || got.PreviousExpiresAt != nil {
+		t.Fatalf("key rotated by bad input: %+v", got)
+	}
+}
+
+func TestUnknownRouteAndMethod(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	wantProblem(t, b.req("GET", "/v1/nope", b.admin, ""), 404, api.CodeNotFound)
+	r := b.req("PUT", "/v1/keys", b.admin, "")
+	p := r.problem(t)
+	if r.Status != 405 || p.Status != 405 || !strings.Contains(r.Header.Get("Allow"), "GET") {
+		t.Fatalf("405: status %d allow %q problem %+v", r.Status, r.Header.Get("Allow"), p)
+	}
+}
+
+func TestRequestIDEchoed(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.req("GET", "/healthz", "", "", api.HeaderRequestID, "my-id-1")
+	if r.Header.Get(api.HeaderRequestID) != "my-id-1" {
+		t.Fatalf("request id = %q", r.Header.Get(api.HeaderRequestID))
+	}
+	r = b.req("GET", "/v1/me", "", "")
+	if id := r.Header.Get(api.HeaderRequestID); !strings.HasPrefix(id, "req_") || r.problem(t).RequestID != id {
+		t.Fatalf("generated request id %q vs problem %q", id, r.problem(t).RequestID)
+	}
+}

@@ -1,0 +1,196 @@
+package client
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// RequestOption changes one request made with Do or a typed method.
+type RequestOption func(*requestConfig)
+
+type requestConfig struct {
+	header    http.Header
+	retryable bool // safe to retry although the method is not idempotent
+	noRetry   bool // never retry (health probes answer for "now")
+}
+
+// WithIdempotencyKey sends an Idempotency-Key header, which also makes a POST
+// retryable on 429, 502, 503 and 504.
+func WithIdempotencyKey(key string) RequestOption {
+	return WithHeader(api.HeaderIdempotencyKey, key)
+}
+
+// WithHeader sets a request header, replacing any value the client would send
+// (X-Request-Id, Baton-Workspace, …). An empty value removes the header.
+func WithHeader(key, value string) RequestOption {
+	return func(rc *requestConfig) {
+		if value == "" {
+			rc.header[http.CanonicalHeaderKey(key)] = nil // removed in attempt
+			return
+		}
+		rc.header.Set(key, value)
+	}
+}
+
+// markRetryable marks a non-idempotent request as safe to retry: it creates
+// nothing (POST /v1/auth/token, say).
+func markRetryable() RequestOption { return func(rc *requestConfig) { rc.retryable = true } }
+
+// noRetry disables retries for one request.
+func noRetry() RequestOption { return func(rc *requestConfig) { rc.noRetry = true } }
+
+// Do sends one API request and decodes a 2xx JSON response into out (nil to
+// discard it). path starts with "/" and is joined to the base URL; query may be
+// nil. A non-nil body is encoded once with encoding/json (use json.RawMessage
+// for JSON already encoded) and re-sent as-is on each retry. Every typed
+// method goes through Do.
+//
+// Errors: a *APIError (unwrapped) for a non-2xx response, after any retries;
+// the *url.Error of the HTTP client for a network failure; a wrapped
+// ErrResponseTooLarge when the body exceeds the cap; the context's error,
+// wrapped, when ctx ends while waiting to retry; a wrapped encoding/json error
+// when the body cannot be encoded or the response decoded.
+func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body, out any, opts ...RequestOption) error {
+	rc := requestConfig{header: http.Header{}}
+	for _, o := range opts {
+		o(&rc)
+	}
+	if !strings.HasPrefix(path, "/") {
+		return fmt.Errorf("%s %s: path must start with /", method, path)
+	}
+	u := c.baseURL + path
+	if len(query) > 0 {
+		u += "?" + query.Encode()
+	}
+	var payload []byte
+	if body != nil {
+		var err error
+		if payload, err = json.Marshal(body); err != nil {
+			return fmt.Errorf("%s %s: encode request body: %w", method, path, err)
+		}
+	}
+	retryable := rc.retryable || idempotent(method) || rc.header.Get(api.HeaderIdempotencyKey) != ""
+	maxRetries := c.maxRetries
+	if rc.noRetry {
+		maxRetries = 0
+	}
+	for attempt := 0; ; attempt++ {
+		err := c.attempt(ctx, method, u, payload, rc.header, out)
+		if err == nil {
+			return nil
+		}
+		wait, ok := c.retryWait(ctx, err, attempt, maxRetries, retryable)
+		if !ok {
+			if _, isAPI := err.(*APIError); !isAPI && attempt > 0 {
+				err = fmt.Errorf("%w (after %d attempts)", err, attempt+1)
+			}
+			return err
+		}
+		c.tracef("* retrying %s %s in %s (retry %d of %d): %v\n", method, path, wait, attempt+1, maxRetries, err)
+		if serr := c.sleep(ctx, wait); serr != nil {
+			return fmt.Errorf("%s %s: %w while waiting to retry (last error: %v)", method, path, serr, err)
+		}
+	}
+}
+
+// attempt sends the request once and handles its response.
+func (c *Client) attempt(ctx context.Context, method, u string, payload []byte, extra http.Header, out any) error {
+	var rd io.Reader
+	if payload != nil {
+		rd = bytes.NewReader(payload)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return fmt.Errorf("build request: %w", err)
+	}
+	h := req.Header
+	h.Set("Accept", "application/json, "+api.ProblemContentType)
+	h.Set("User-Agent", c.userAgent)
+	if payload != nil {
+		h.Set("Content-Type", "application/json")
+	}
+	if c.apiKey != "" {
+		h.Set("Authorization", "Bearer "+c.apiKey)
+	}
+	if c.workspace != "" {
+		h.Set(api.HeaderWorkspace, c.workspace)
+	}
+	for k, vs := range extra {
+		if len(vs) == 0 {
+			h.Del(k)
+		} else {
+			h[k] = vs
+		}
+	}
+
+	start := time.Now()
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		c.traceError(req, payload, err, time.Since(start))
+		return err
+	}
+	defer resp.Body.Close()
+	data, rerr := readLimited(resp, c.maxBytes)
+	c.traceExchange(req, payload, resp, data, rerr, time.Since(start))
+	if rerr != nil {
+		return fmt.Errorf("%s %s: read response: %w", method, req.URL.Path, rerr)
+	}
+	if resp.StatusCode < 200 || resp.StatusCode > 299 {
+		return newAPIError(resp, data, c.now())
+	}
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		return nil
+	}
+	if len(bytes.TrimSpace(data)) == 0 {
+		return fmt.Errorf("%s %s: decode response: empty body with status %d", method, req.URL.Path, resp.StatusCode)
+	}
+	if err := json.Unmarshal(data, out); err != nil {
+		return fmt.Errorf("%s %s: decode response: %w", method, req.URL.Path, err)
+	}
+	return nil
+}
+
+// readLimited reads the whole body, failing with ErrResponseTooLarge past max bytes.
+func readLimited(resp *http.Response, max int64) ([]byte, error) {
+	if resp.ContentLength > max {
+		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrResponseTooLarge, resp.ContentLength, max)
+	}
+	data, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(data)) > max {
+		return nil, fmt.Errorf("%w: over the limit of %d bytes", ErrResponseTooLarge, max)
+	}
+	return data, nil
+}
+
+// wrap prefixes err with what was being done, except for an *APIError, which
+// already says what went wrong and is returned as-is.
+func wrap(err error, format string, args ...any) error {
+	if err == nil {
+		return nil
+	}
+	if _, ok := err.(*APIError); ok {
+		return err
+	}
+	return fmt.Errorf(format+": %w", append(args, err)...)
+}
+
+// pathID checks an id that goes into a path and escapes it.
+func pathID(id string) (string, error) {
+	if strings.TrimSpace(id) == "" {
+		return "", errors.New("empty id")
+	}
+	return url.PathEscape(id), nil
+}

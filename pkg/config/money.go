@@ -1,0 +1,71 @@
+package config
+
+import (
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+)
+
+// microsPerUSD is the number of micro-dollars in a dollar.
+const microsPerUSD = 1_000_000
+
+// ParseUSD parses a non-negative decimal amount of US dollars, as written in
+// config files and on the command line ("5", "49.99", "0.000012", ".5"),
+// into integer micro-dollars, exactly: the digits are never a float.
+// Decimal places beyond the sixth must be zeros.
+//
+// It returns an error for an empty string, a sign ("-1", "+1"), an exponent
+// ("1e3"), anything that is not digits with at most one '.', a nonzero
+// seventh or later decimal place, and amounts above math.MaxInt64 micros.
+func ParseUSD(s string) (int64, error) {
+	t := strings.TrimSpace(s)
+	whole, frac, dot := strings.Cut(t, ".")
+	if (whole == "" && frac == "") || (dot && frac == "") || !isDigits(whole) || !isDigits(frac) {
+		return 0, fmt.Errorf("invalid amount %q: want a decimal number of dollars such as 5 or 0.000012", s)
+	}
+	if len(frac) > 6 {
+		if strings.TrimRight(frac[6:], "0") != "" {
+			return 0, fmt.Errorf("invalid amount %q: more than 6 decimal places (the unit is a micro-dollar)", s)
+		}
+		frac = frac[:6]
+	}
+	frac += strings.Repeat("0", 6-len(frac))
+	micros, _ := strconv.ParseInt(frac, 10, 64) // six digits: cannot fail
+	whole = strings.TrimLeft(whole, "0")
+	if whole == "" {
+		return micros, nil
+	}
+	dollars, err := strconv.ParseInt(whole, 10, 64)
+	if err != nil || dollars > (math.MaxInt64-micros)/microsPerUSD {
+		return 0, fmt.Errorf("invalid amount %q: too large", s)
+	}
+	return dollars*microsPerUSD + micros, nil
+}
+
+// isDigits reports whether s consists of ASCII digits only ("" does).
+func isDigits(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+// FormatUSD formats micro-dollars as a decimal amount of dollars without
+// trailing zeros: 5000000 → "5", 12 → "0.000012", 49990000 → "49.99".
+// ParseUSD(FormatUSD(m)) == m for every m ≥ 0.
+func FormatUSD(micros int64) string {
+	sign := ""
+	u := uint64(micros)
+	if micros < 0 {
+		sign, u = "-", uint64(-(micros+1))+1 // no overflow at MinInt64
+	}
+	whole, frac := u/microsPerUSD, u%microsPerUSD
+	if frac == 0 {
+		return sign + strconv.FormatUint(whole, 10)
+	}
+	f := strings.TrimRight(fmt.Sprintf("%06d", frac), "0")
+	return sign + strconv.FormatUint(whole, 10) + "." + f
+}

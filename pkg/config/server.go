@@ -1,0 +1,232 @@
+package config
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/genericcorp/baton/pkg/api"
+	"github.com/spf13/pflag"
+	"github.com/spf13/viper"
+)
+
+// Server defaults.
+const (
+	DefaultListen          = "127.0.0.1:7070"
+	DefaultLogFormat       = "text"
+	DefaultShutdownTimeout = 30 * time.Second
+	// DefaultExecutionSecondUSD and DefaultAPICallUSD are the default cost model.
+	DefaultExecutionSecondUSD = "0.00002"
+	DefaultAPICallUSD         = "0.0001"
+)
+
+// Cost is the operator's cost model, in integer micro-dollars.
+type Cost struct {
+	ExecutionSecondMicros int64 // cost.execution_second_usd
+	APICallMicros         int64 // cost.api_call_usd
+}
+
+// Server is the server's effective configuration.
+type Server struct {
+	Listen string
+	// DatabaseURL is empty for SQLite in DataDir, else e.g. postgres://….
+	DatabaseURL string
+	RedisURL    string // empty: no Redis
+	// DataDir is empty only when neither it nor XDG_DATA_HOME nor HOME is set.
+	DataDir string
+	// Secret and AdminKey come from the environment only; empty when unset.
+	Secret, AdminKey string
+	LogFormat        string // "json" or "text"
+	AlertWebhookURL  string
+	SentryDSN        string
+	DBMaxConns       int32 // 0: the driver's default
+	DefaultTier      string
+	Tiers            map[string]api.Tier
+	Cost             Cost
+	ShutdownTimeout  time.Duration
+}
+
+// LogValue logs s without its secrets.
+func (s Server) LogValue() slog.Value {
+	set := func(v string) string {
+		if v == "" {
+			return ""
+		}
+		return "(set)"
+	}
+	return slog.GroupValue(
+		slog.String("listen", s.Listen), slog.String("database_url", set(s.DatabaseURL)),
+		slog.String("redis_url", set(s.RedisURL)), slog.String("data_dir", s.DataDir),
+		slog.String("secret", set(s.Secret)), slog.String("admin_key", set(s.AdminKey)),
+		slog.String("log_format", s.LogFormat), slog.String("default_tier", s.DefaultTier),
+		slog.Int("tiers", len(s.Tiers)), slog.Any("db_max_conns", s.DBMaxConns),
+		slog.Duration("shutdown_timeout", s.ShutdownTimeout),
+	)
+}
+
+// serverKey is one scalar setting: its config file key, environment
+// variable and flag ("" when it has none).
+type serverKey struct{ key, env, flag string }
+
+var serverKeys = []serverKey{
+	{"listen", "BATON_LISTEN", "listen"},
+	{"database_url", "BATON_DATABASE_URL", "database-url"},
+	{"redis_url", "BATON_REDIS_URL", "redis-url"},
+	{"data_dir", "BATON_DATA_DIR", "data-dir"},
+	{"secret", "BATON_SECRET", ""},
+	{"admin_key", "BATON_ADMIN_KEY", ""},
+	{"log_format", "BATON_LOG_FORMAT", "log-format"},
+	{"alert_webhook_url", "BATON_ALERT_WEBHOOK_URL", "alert-webhook-url"},
+	{"sentry_dsn", "SENTRY_DSN", "sentry-dsn"},
+	{"db_max_conns", "BATON_DB_MAX_CONNS", "db-max-conns"},
+	{"default_tier", "", ""},
+	{"shutdown_timeout", "", ""},
+}
+
+// ServerFlags registers the server's flags on fs: --listen, --database-url,
+// --redis-url, --config, --data-dir, --db-max-conns, --log-format,
+// --alert-webhook-url and --sentry-dsn. The secret and the admin key have
+// no flags, so that they never show in ps or shell history.
+func ServerFlags(fs *pflag.FlagSet) {
+	fs.String("listen", DefaultListen, "address to listen on (env BATON_LISTEN)")
+	fs.String("database-url", "", "postgres://… for PostgreSQL; default SQLite in the data dir (env BATON_DATABASE_URL)")
+	fs.String("redis-url", "", "Redis for rate limits across replicas, optional (env BATON_REDIS_URL)")
+	fs.String("config", "", "server config file: tiers, costs, alerts (env BATON_CONFIG)")
+	fs.String("data-dir", "", "data directory; default $XDG_DATA_HOME/baton (env BATON_DATA_DIR)")
+	fs.Int32("db-max-conns", 0, "maximum database connections, 0 for the driver's default (env BATON_DB_MAX_CONNS)")
+	fs.String("log-format", DefaultLogFormat, "log format: json or text (env BATON_LOG_FORMAT)")
+	fs.String("alert-webhook-url", "", "URL that alerts are posted to (env BATON_ALERT_WEBHOOK_URL)")
+	fs.String("sentry-dsn", "", "Sentry DSN for error reports (env SENTRY_DSN)")
+}
+
+// DefaultDataDir returns $BATON_DATA_DIR, else $XDG_DATA_HOME/baton (when
+// absolute), else $HOME/.local/share/baton, else "".
+func DefaultDataDir(getenv func(string) string) string {
+	if d := getenv("BATON_DATA_DIR"); d != "" {
+		return d
+	}
+	if x := getenv("XDG_DATA_HOME"); filepath.IsAbs(x) {
+		return filepath.Join(x, "baton")
+	}
+	if h := getenv("HOME"); h != "" {
+		return filepath.Join(h, ".local", "share", "baton")
+	}
+	return ""
+}
+
+// LoadServer returns the server's configuration, each setting from the
+// first of: a flag set on fs (fs may be nil or lack some of ServerFlags'
+// flags), the environment read through getenv, the config file (--config,
+// else $BATON_CONFIG; none when both are empty), the default.
+//
+// It returns an error when the config file cannot be read, is not YAML,
+// has an unknown key, or when a value is invalid: an amount (see ParseUSD),
+// a negative limit, an unknown log format, a bad listen address, duration
+// or integer, or a default_tier that is not a tier. The error names the key
+// and, for scalars, where the bad value came from.
+func LoadServer(fs *pflag.FlagSet, getenv func(string) string) (Server, error) {
+	if getenv == nil {
+		getenv = func(string) string { return "" }
+	}
+	changed := func(name string) *pflag.Flag {
+		if fs == nil || name == "" {
+			return nil
+		}
+		if f := fs.Lookup(name); f != nil && f.Changed {
+			return f
+		}
+		return nil
+	}
+	path := getenv(EnvConfig)
+	if f := changed("config"); f != nil {
+		path = f.Value.String()
+	}
+	file := &serverFile{}
+	if path != "" {
+		var err error
+		if file, err = readServerFile(path); err != nil {
+			return Server{}, err
+		}
+	}
+
+	// Layers, lowest first: SetDefault, MergeConfigMap (the file), Set for
+	// the environment, Set again for flags. Values are kept as text and
+	// parsed below, so that an error can say which layer a value came from.
+	v := viper.New()
+	dataDir := DefaultDataDir(func(k string) string {
+		if k == "BATON_DATA_DIR" {
+			return "" // the environment layer, not a default
+		}
+		return getenv(k)
+	})
+	for k, d := range map[string]string{
+		"listen": DefaultListen, "log_format": DefaultLogFormat, "default_tier": DefaultTierName,
+		"shutdown_timeout": DefaultShutdownTimeout.String(), "db_max_conns": "0", "data_dir": dataDir,
+	} {
+		v.SetDefault(k, d)
+	}
+	fromFile := file.scalars()
+	if err := v.MergeConfigMap(fromFile); err != nil {
+		return Server{}, fmt.Errorf("load server config: %w", err)
+	}
+	origin := map[string]string{}
+	for _, k := range serverKeys {
+		origin[k.key] = "default"
+		if _, ok := fromFile[k.key]; ok {
+			origin[k.key] = path
+		}
+		if e := getenv(k.env); k.env != "" && e != "" {
+			v.Set(k.key, e)
+			origin[k.key] = k.env
+		}
+	}
+	for _, k := range serverKeys {
+		if f := changed(k.flag); f != nil {
+			v.Set(k.key, f.Value.String())
+			origin[k.key] = "--" + k.flag
+		}
+	}
+	bad := func(key, msg string) error {
+		return fmt.Errorf("%s: %s (from %s)", key, msg, origin[key])
+	}
+
+	s := Server{
+		Listen: v.GetString("listen"), DatabaseURL: v.GetString("database_url"),
+		RedisURL: v.GetString("redis_url"), DataDir: v.GetString("data_dir"),
+		Secret: v.GetString("secret"), AdminKey: v.GetString("admin_key"),
+		LogFormat:       strings.ToLower(v.GetString("log_format")),
+		AlertWebhookURL: v.GetString("alert_webhook_url"), SentryDSN: v.GetString("sentry_dsn"),
+		DefaultTier: v.GetString("default_tier"),
+	}
+	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
+		return Server{}, bad("listen", fmt.Sprintf("invalid address %q: want host:port", s.Listen))
+	}
+	if s.LogFormat != "json" && s.LogFormat != "text" {
+		return Server{}, bad("log_format", fmt.Sprintf("must be json or text, got %q", s.LogFormat))
+	}
+	n, err := strconv.ParseInt(strings.TrimSpace(v.GetString("db_max_conns")), 10, 32)
+	if err != nil || n < 0 {
+		return Server{}, bad("db_max_conns", fmt.Sprintf("want a whole number >= 0, got %q", v.GetString("db_max_conns")))
+	}
+	s.DBMaxConns = int32(n)
+	d, err := time.ParseDuration(strings.TrimSpace(v.GetString("shutdown_timeout")))
+	if err != nil || d <= 0 {
+		return Server{}, bad("shutdown_timeout", fmt.Sprintf("want a positive duration such as 30s, got %q", v.GetString("shutdown_timeout")))
+	}
+	s.ShutdownTimeout = d
+
+	if s.Cost, err = file.cost(); err != nil {
+		return Server{}, fmt.Errorf("%w (from %s)", err, path)
+	}
+	if s.Tiers, err = mergeTiers(file.Tiers); err != nil {
+		return Server{}, fmt.Errorf("%w (from %s)", err, path)
+	}
+	if _, ok := s.Tiers[s.DefaultTier]; !ok {
+		return Server{}, bad("default_tier", fmt.Sprintf("%q is not a tier (tiers: %s)", s.DefaultTier, strings.Join(tierNames(s.Tiers), ", ")))
+	}
+	return s, nil
+}
