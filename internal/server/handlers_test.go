@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -236,4 +237,15 @@ func TestHealthAndReady(t *testing.T) {
 	b.srv.Drain()
 	b.call("GET", "/readyz", "", nil, 503, nil)
 	b.call("GET", "/healthz", "", nil, 200, nil)
+}
+
+func TestErrorDocsCoverEveryCode(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := b.call("GET", "/docs/errors", "", nil, 200, nil)
+	for _, c := range api.Codes() {
+		if errorDocs[c] == "" || !strings.Contains(string(r.Body), `id="`+string(c)+`"`) {
+			t.Errorf("code %s is not documented at /docs/errors", c)
+		}
+	}
 }

@@ -76,7 +76,7 @@ func TestCrossTenantAccess(t *testing.T) {
 	check("POST", "/v1/keys", `{"scopes":["keys:read"]}`, a.key, 201, "")
 	check("POST", "/v1/auth/token", "", a.key, 200, "")
 	check("GET", "/v1/tiers", "", a.key, 200, "")
-	for _, p := range []string{"/healthz", "/readyz", "/openapi.json"} {
+	for _, p := range []string{"/healthz", "/readyz", "/openapi.json", "/docs/errors"} {
 		check("GET", p, "", "", 200, "")
 	}
 

@@ -48,7 +48,15 @@ DATA_DIR/dev-credentials.json (mode 0600) so restarts reuse them.`,
 }
 
 func run(ctx context.Context, f *cmdutil.Factory, dataDir, listen string) error {
-	cfg, err := config.LoadServer(nil, f.Getenv)
+	// BATON_CONFIG names the CLI's profiles file in a developer's shell, so
+	// dev does not read it as a server config file.
+	getenv := func(k string) string {
+		if k == config.EnvConfig {
+			return ""
+		}
+		return f.Getenv(k)
+	}
+	cfg, err := config.LoadServer(nil, getenv)
 	if err != nil {
 		return &cmdutil.FlagError{Err: err}
 	}

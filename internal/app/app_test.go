@@ -1,0 +1,129 @@
+package app
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/genericcorp/baton/internal/auth"
+	"github.com/genericcorp/baton/pkg/config"
+)
+
+func testConfig(t *testing.T) config.Server {
+	t.Helper()
+	cfg, err := config.LoadServer(nil, func(k string) string {
+		switch k {
+		case "BATON_DATA_DIR":
+			return t.TempDir()
+		case "BATON_LISTEN":
+			return "127.0.0.1:0"
+		}
+		return ""
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+func TestLoadSecret(t *testing.T) {
+	dir := t.TempDir()
+	a, err := LoadSecret("", dir)
+	if err != nil || len(a) != 64 {
+		t.Fatalf("generated secret %q, %v", a, err)
+	}
+	st, _ := os.Stat(filepath.Join(dir, secretFile))
+	if st.Mode().Perm() != 0o600 {
+		t.Fatalf("secret file mode %v", st.Mode().Perm())
+	}
+	b, _ := LoadSecret("", dir)
+	if string(a) != string(b) {
+		t.Fatal("secret not reused")
+	}
+	if _, err := LoadSecret("short", dir); err == nil {
+		t.Fatal("short BATON_SECRET accepted")
+	}
+	env := strings.Repeat("s", 40)
+	if c, _ := LoadSecret(env, dir); string(c) != env {
+		t.Fatal("BATON_SECRET not preferred")
+	}
+}
+
+func TestInitOnceAndEnsureOperatorKey(t *testing.T) {
+	ctx := context.Background()
+	cfg := testConfig(t)
+	st, _, err := OpenMigrated(ctx, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	secret, _ := LoadSecret("", cfg.DataDir)
+	key, k, err := Init(ctx, st, secret, time.Now())
+	if err != nil || !strings.HasPrefix(key, "bak_") || k.Scopes[0] != "admin" {
+		t.Fatalf("Init = %q %+v %v", key, k, err)
+	}
+	if _, _, err := Init(ctx, st, secret, time.Now()); !errors.Is(err, ErrInitialized) {
+		t.Fatalf("second Init err = %v", err)
+	}
+	again, err := EnsureOperatorKey(ctx, st, secret, key, "x", time.Now())
+	if err != nil || again.ID != k.ID {
+		t.Fatalf("EnsureOperatorKey existing = %+v %v", again, err)
+	}
+	boot, _ := auth.NewKey(auth.OperatorPrefix)
+	if _, err := EnsureOperatorKey(ctx, st, secret, boot, "bootstrap", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	ws, _ := auth.NewKey(auth.WorkspacePrefix)
+	if _, err := EnsureOperatorKey(ctx, st, secret, ws, "bad", time.Now()); err == nil {
+		t.Fatal("workspace key accepted as operator key")
+	}
+}
+
+func TestOpenStoreRefusesUnknownURL(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.DatabaseURL = "mysql://root:hunter2@db/x"
+	_, _, err := OpenStore(context.Background(), cfg)
+	if err == nil || strings.Contains(err.Error(), "hunter2") {
+		t.Fatalf("err = %v (must refuse and hide the password)", err)
+	}
+}
+
+// TestServeAndGracefulShutdown runs a real server on a loopback port with
+// BATON_ADMIN_KEY bootstrapping, then cancels it: Serve returns nil.
+func TestServeAndGracefulShutdown(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.AdminKey, _ = auth.NewKey(auth.OperatorPrefix)
+	ctx, cancel := context.WithCancel(context.Background())
+	s, err := Prepare(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+
+	req, _ := http.NewRequest("GET", s.URL()+"/v1/me", nil)
+	req.Header.Set("Authorization", "Bearer "+cfg.AdminKey)
+	res, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != 200 {
+		t.Fatalf("bootstrap admin key: status %d", res.StatusCode)
+	}
+	cancel()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("Serve = %v", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("server did not stop")
+	}
+}
