@@ -1,0 +1,134 @@
+// Package postgres is baton's store for running many replicas: PostgreSQL
+// through pgx/v5 and a pgxpool.
+package postgres
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"errors"
+	"fmt"
+	"io/fs"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/jackc/pgx/v5/stdlib"
+	"github.com/pressly/goose/v3"
+
+	"github.com/genericcorp/baton/internal/store"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// Store is a store.Store backed by a PostgreSQL connection pool. Its tables
+// live in the first schema of the connection's search_path.
+type Store struct {
+	pool *pgxpool.Pool
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to the database at url (a postgres:// URL or key=value
+// DSN) with a pool of at most maxConns connections (0 or less: pgxpool's
+// default) and checks that it is reachable. It does not apply migrations:
+// call Migrate.
+func Open(ctx context.Context, url string, maxConns int32) (*Store, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if maxConns > 0 {
+		cfg.MaxConns = maxConns
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("open postgres: %w", err)
+	}
+	return &Store{pool: pool}, nil
+}
+
+// Migrate applies the embedded migrations that are not applied yet. Running
+// it again is harmless, and so is running it from several processes at
+// once: they take turns on an advisory lock per schema.
+func (s *Store) Migrate(ctx context.Context) error {
+	fsys, err := fs.Sub(migrations, "migrations")
+	if err != nil {
+		return fmt.Errorf("migrate postgres: %w", err)
+	}
+	db := stdlib.OpenDBFromPool(s.pool)
+	defer db.Close()
+	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
+		goose.WithDisableGlobalRegistry(true),
+		goose.WithSessionLocker(schemaLocker{}))
+	if err != nil {
+		return fmt.Errorf("migrate postgres: %w", err)
+	}
+	if _, err := p.Up(ctx); err != nil {
+		return fmt.Errorf("migrate postgres: %w", err)
+	}
+	return nil
+}
+
+// schemaLockKey names the advisory lock that serializes migrations of the
+// current schema. goose's own session locker polls one database-wide lock
+// every few seconds; this one blocks until its turn and leaves other schemas
+// alone.
+const schemaLockKey = `hashtextextended('baton.migrate:' || coalesce(current_schema(), ''), 0)`
+
+type schemaLocker struct{}
+
+func (schemaLocker) SessionLock(ctx context.Context, conn *sql.Conn) error {
+	if _, err := conn.ExecContext(ctx, `SELECT pg_advisory_lock(`+schemaLockKey+`)`); err != nil {
+		return fmt.Errorf("lock migrations: %w", err)
+	}
+	return nil
+}
+
+func (schemaLocker) SessionUnlock(ctx context.Context, conn *sql.Conn) error {
+	var ok bool
+	if err := conn.QueryRowContext(ctx, `SELECT pg_advisory_unlock(`+schemaLockKey+`)`).Scan(&ok); err != nil {
+		return fmt.Errorf("unlock migrations: %w", err)
+	}
+	if !ok {
+		return errors.New("unlock migrations: lock was not held")
+	}
+	return nil
+}
+
+// Ping reports whether the database is reachable.
+func (s *Store) Ping(ctx context.Context) error {
+	if err := s.pool.Ping(ctx); err != nil {
+		return fmt.Errorf("ping postgres: %w", err)
+	}
+	return nil
+}
+
+// Close closes the pool, waiting for acquired connections to be released.
+func (s *Store) Close() error {
+	s.pool.Close()
+	return nil
+}
+
+// withTx runs fn in a transaction (READ COMMITTED) and commits it if fn
+// returns nil; otherwise it rolls back and returns fn's error as is.
+func (s *Store) withTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return fmt.Errorf("begin: %w", err)
+	}
+	// A no-op after Commit. Not cancelled with ctx, so that a cancelled
+	// request still rolls back cleanly.
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if err := fn(tx); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return mapErr(fmt.Errorf("commit: %w", err))
+	}
+	return nil
+}
