@@ -35,6 +35,6 @@ start. SIGINT/SIGTERM drain in-flight requests, then stop.`,
 		},
 	}
 	config.ServerFlags(cmd.PersistentFlags())
-	cmd.AddCommand(newCmdInit(f), newCmdMigrate(f))
+	cmd.AddCommand(newCmdInit(f), newCmdMigrate(f), newCmdHealth(f))
 	return cmd
 }
