@@ -18,7 +18,9 @@ func TestExitCodes(t *testing.T) {
 	live := context.Background()
 	cancelled, cancel := context.WithCancel(context.Background())
 	cancel()
-	apiErr := func(c api.Code) error { return fmt.Errorf("wrapped: %w", &client.APIError{Code: c, Status: c.Status()}) }
+	apiErr := func(c api.Code) error {
+		return fmt.Errorf("wrapped: %w", &client.APIError{Code: c, Status: c.Status()})
+	}
 	cases := []struct {
 		name string
 		ctx  context.Context

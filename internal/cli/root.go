@@ -16,6 +16,7 @@ import (
 	"github.com/genericcorp/baton/internal/cli/servercmd"
 	"github.com/genericcorp/baton/internal/cli/tiers"
 	"github.com/genericcorp/baton/internal/cli/versioncmd"
+	"github.com/genericcorp/baton/internal/cli/worker"
 	"github.com/genericcorp/baton/internal/cli/workspaces"
 	"github.com/genericcorp/baton/internal/iostreams"
 )
@@ -95,6 +96,7 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 		workspaces.NewCmdWorkspaces(f),
 		keys.NewCmdKeys(f),
 		tiers.NewCmdTiers(f),
+		worker.NewCmdWorker(f),
 		servercmd.NewCmdServer(f),
 		devcmd.NewCmdDev(f),
 		versioncmd.NewCmdVersion(f),

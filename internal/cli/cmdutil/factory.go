@@ -66,7 +66,12 @@ func (f *Factory) Resolved() (config.Resolved, error) {
 		return config.Resolved{}, err
 	}
 	g := f.Globals
-	return config.Resolve(file, config.Flags{Server: g.Server, APIKey: g.APIKey, Profile: g.Profile, Workspace: g.Workspace}, f.Getenv)
+	r, err := config.Resolve(file, config.Flags{Server: g.Server, APIKey: g.APIKey, Profile: g.Profile, Workspace: g.Workspace}, f.Getenv)
+	if err != nil {
+		// A bad --profile or --server (or their variables) is a usage error.
+		return r, &FlagError{Err: err}
+	}
+	return r, nil
 }
 
 // Client returns an API client for the resolved profile. Error:
@@ -107,7 +112,7 @@ func (f *Factory) Printer() (*output.Printer, error) {
 	if err != nil {
 		return nil, &FlagError{Err: fmt.Errorf("-o: %w", err)}
 	}
-	return output.New(f.IOStreams, format), nil
+	return output.New(f.IOStreams, format, output.WithNow(f.Now)), nil
 }
 
 // JSONOutput reports whether -o asks for a machine format, in which case

@@ -3,6 +3,7 @@ package devcmd
 import (
 	"context"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +18,8 @@ import (
 func startDev(t *testing.T, dataDir, cfgHome, prevServer string) (*config.File, func()) {
 	t.Helper()
 	ios, _, _, _ := iostreams.Test()
+	// The server's log and dev's hints write to stderr from two goroutines.
+	ios.ErrOut = &syncWriter{}
 	// BATON_CONFIG is the CLI's profile file; dev must not read it as a
 	// server config file (it would refuse the unknown profile keys).
 	env := map[string]string{"BATON_CONFIG": filepath.Join(cfgHome, "profiles.yaml")}
@@ -93,4 +96,13 @@ func TestDevProvisionsIdempotently(t *testing.T) {
 	if file2.Profiles[ProfileDev].APIKey != file.Profiles[ProfileDev].APIKey {
 		t.Fatal("restart replaced a working dev key")
 	}
+}
+
+// syncWriter discards writes, safely from many goroutines.
+type syncWriter struct{ mu sync.Mutex }
+
+func (w *syncWriter) Write(b []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return len(b), nil
 }

@@ -1,0 +1,85 @@
+package keys
+
+import (
+	"context"
+
+	"github.com/spf13/cobra"
+
+	"github.com/genericcorp/baton/internal/cli/cmdutil"
+	"github.com/genericcorp/baton/internal/output"
+	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/client"
+)
+
+// ListOptions are the inputs of `baton keys list`.
+type ListOptions struct {
+	Factory *cmdutil.Factory
+	// Limit is the page size, 1 to 100.
+	Limit int
+	// All fetches every page.
+	All bool
+}
+
+// NewCmdList returns `baton keys list`. runF replaces the run logic in tests
+// (nil: runList).
+func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
+	opts := &ListOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "list [--limit N] [--all]",
+		Short: "List API keys (never their secrets)",
+		Long: `List the workspace's API keys: id, name, public prefix, scopes, expiry, last
+use and status (active, revoked or expired). The first page of --limit keys,
+or every page with --all (then --limit is the page size). -o json prints a
+JSON array of key objects.`,
+		Example: `  baton keys list --all
+  baton keys list -o json | jq -r '.[] | select(.revoked_at == null) .id'`,
+		Aliases: []string{"ls"},
+		Args:    cmdutil.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if opts.Limit < 1 || opts.Limit > 100 {
+				return cmdutil.FlagErrorf("--limit must be between 1 and 100, not %d", opts.Limit)
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runList(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().IntVar(&opts.Limit, "limit", 20, "keys per page (1-100)")
+	cmd.Flags().BoolVar(&opts.All, "all", false, "list every key, fetching every page")
+	return cmd
+}
+
+// runList prints the keys. Errors: cmdutil.ErrNotLoggedIn, the server's
+// *APIError (forbidden without keys:read), printer errors.
+func runList(ctx context.Context, opts *ListOptions) error {
+	f := opts.Factory
+	p, err := f.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := f.Client()
+	if err != nil {
+		return err
+	}
+	keys := []api.Key{}
+	if opts.All {
+		for k, err := range c.AllKeys(ctx, opts.Limit) {
+			if err != nil {
+				return err
+			}
+			keys = append(keys, k)
+		}
+	} else {
+		page, err := c.ListKeys(ctx, client.ListOptions{Limit: opts.Limit})
+		if err != nil {
+			return err
+		}
+		keys = append(keys, page.Data...)
+		if page.NextCursor != nil && *page.NextCursor != "" {
+			defer f.Infof("more: use --all to list every key")
+		}
+	}
+	now := f.Now()
+	return p.Print(keys, func(tf output.TimeFormatter) output.Table { return table(keys, now, tf) })
+}

@@ -1,0 +1,86 @@
+package workspaces
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/spf13/cobra"
+
+	"github.com/genericcorp/baton/internal/cli/cmdutil"
+	"github.com/genericcorp/baton/internal/output"
+)
+
+// DeleteOptions are the inputs of `baton workspaces delete`.
+type DeleteOptions struct {
+	Factory *cmdutil.Factory
+	ID      string
+	// Yes skips the confirmation prompt.
+	Yes bool
+}
+
+// NewCmdDelete returns `baton workspaces delete ID`. runF replaces the run
+// logic in tests (nil: runDelete).
+func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions) error) *cobra.Command {
+	opts := &DeleteOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "delete ID [--yes]",
+		Short: "Delete a workspace and its keys",
+		Long: `Delete a workspace and its API keys (operator key needed). This cannot be
+undone. On a terminal it asks first unless --yes; without a terminal --yes
+is required.`,
+		Example:           `  baton workspaces delete ws_01jd… --yes`,
+		Args:              cmdutil.ExactArgs(1, "workspace id"),
+		ValidArgsFunction: completeIDs(f),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ID = args[0]
+			if !opts.Yes && !f.IOStreams.CanPrompt() {
+				return cmdutil.FlagErrorf("--yes is required to delete a workspace when not running on a terminal")
+			}
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runDelete(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVarP(&opts.Yes, "yes", "y", false, "do not ask for confirmation")
+	return cmd
+}
+
+// deleted is what `delete -o json` prints.
+type deleted struct {
+	ID      string `json:"id"`
+	Deleted bool   `json:"deleted"`
+}
+
+// runDelete asks (unless --yes), deletes and reports. Errors: a declined
+// prompt (exit 1, nothing deleted), cmdutil.ErrNotLoggedIn, the server's
+// *APIError (not_found: exit 3).
+func runDelete(ctx context.Context, opts *DeleteOptions) error {
+	f := opts.Factory
+	p, err := f.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := f.Client()
+	if err != nil {
+		return err
+	}
+	if !opts.Yes {
+		ok, err := f.IOStreams.Confirm(fmt.Sprintf("Delete workspace %s and all its keys? This cannot be undone.", opts.ID))
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("cancelled: nothing was deleted")}
+		}
+	}
+	if err := c.DeleteWorkspace(ctx, opts.ID); err != nil {
+		return err
+	}
+	f.Infof("Deleted workspace %s", opts.ID)
+	if !f.JSONOutput() {
+		return nil
+	}
+	return p.PrintObject(deleted{ID: opts.ID, Deleted: true}, func(output.TimeFormatter) [][2]string { return nil })
+}

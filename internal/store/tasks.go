@@ -1,0 +1,208 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// ErrStale is returned by heartbeat, logs and completion calls whose attempt
+// is not the task's current running attempt: the fencing token lost.
+var ErrStale = errors.New("stale attempt")
+
+// AnyWorkspace is not a workspace id: ClaimTask with it serves every
+// workspace (a shared worker with an operator key).
+const AnyWorkspace = "*"
+
+// AttemptExpired is the status of an attempt whose lease ran out (the other
+// attempt statuses are api.Task* states).
+const AttemptExpired = "expired"
+
+// Task is a task as stored. Status is one of the api.Task* states.
+type Task struct {
+	ID             string
+	WorkspaceID    string
+	Queue          string
+	Status         string
+	Priority       int
+	Input          json.RawMessage
+	Output         json.RawMessage // nil until succeeded
+	Error          string
+	Labels         map[string]string
+	Attempt        int // current or last attempt number; 0 before the first claim
+	MaxAttempts    int
+	TimeoutSeconds int64 // the task's own timeout; 0 = the tier's max duration
+	IdempotencyKey string
+	RequestHash    []byte // hash of the submit parameters
+	StatusReason   string
+	RunAt          time.Time // not claimable before (retry backoff)
+	LeaseExpiresAt *time.Time
+	WorkerID       string
+	CreatedAt      time.Time
+	StartedAt      *time.Time // start of the first attempt
+	FinishedAt     *time.Time
+	AttemptStarted *time.Time // start of the current attempt
+	// Usage sums the attempts' usage.
+	ExecutionMS int64
+	Tokens      int64
+	CostMicros  int64
+}
+
+// Attempt is one lease of a task.
+type Attempt struct {
+	TaskID      string
+	Number      int
+	WorkerID    string
+	Status      string // running, succeeded, failed, AttemptExpired, cancelled, timed_out, terminated
+	Error       string // why it failed or ended
+	StartedAt   time.Time
+	FinishedAt  *time.Time
+	HeartbeatAt time.Time // last accrual point
+	ExecutionMS int64
+	Tokens      int64
+	CostMicros  int64
+}
+
+// TaskEvent is a state change or log line; Seq increases per task.
+type TaskEvent struct {
+	TaskID      string
+	WorkspaceID string
+	Seq         int64
+	Type        string // api.EventState or api.EventLog
+	Status      string // state events: the new status; "" for log events
+	Attempt     int    // the task's attempt then (0 before the first claim)
+	Message     string // the reason or error of a state change, or the log line
+	At          time.Time
+}
+
+// TaskFilter selects tasks in ListTasks; empty fields match everything.
+type TaskFilter struct {
+	Status     string
+	Queue      string
+	LabelKey   string
+	LabelValue string
+}
+
+// ClaimParams describes one claim.
+type ClaimParams struct {
+	WorkspaceID string   // a workspace, or AnyWorkspace
+	Queues      []string // at least one
+	WorkerID    string
+	Now         time.Time
+	Lease       time.Duration
+	// Eligible says whether a workspace may start another task now, given
+	// how many it has running (concurrency cap, quota, suspension); nil
+	// means always. Its yes is asked inside the claim's transaction with
+	// the workspace row locked. A store may also call it beforehand,
+	// without the lock, as a cheap pre-check that skips the workspace on
+	// no, so it must depend only on its arguments.
+	Eligible func(ws Workspace, running int) bool
+}
+
+// Usage is an attempt's agent-reported usage as running totals (never
+// lowered: a smaller total than one already recorded changes nothing).
+type Usage struct {
+	Tokens     int64
+	CostMicros int64
+}
+
+// Outcome ends an attempt (Complete).
+type Outcome struct {
+	Status    string          // api.TaskSucceeded, or api.TaskFailed for a failed attempt
+	Output    json.RawMessage // for succeeded
+	Error     string          // for failed
+	Retryable bool            // failed: retry while attempts remain
+	RetryAt   time.Time       // failed + retryable: when the task may run again (zero: Now)
+	Usage     *Usage
+	Now       time.Time
+}
+
+// TaskStore is the durable queue. Every transition writes its state event
+// (api.EventState, the new status, the attempt, the reason as message) in
+// the same transaction. Terminal states never change.
+//
+// Methods taking a workspace id and a task id treat a task of another
+// workspace as absent: ErrNotFound, and nothing changes. The one exception
+// is ExpireLeases, the reaper's call, which serves every workspace.
+// Times are stored to the microsecond (truncated) and read back in UTC.
+// Text written by workers (errors, reasons, log lines) is stored as valid
+// UTF-8 without NUL characters: bad bytes become U+FFFD.
+type TaskStore interface {
+	// CreateTask inserts t as queued, with no attempt, outcome, lease or
+	// usage (whatever t says), and its first state event (queued, message
+	// t.StatusReason). A zero RunAt means CreatedAt, MaxAttempts below 1
+	// means 1, a nil Input is stored as JSON null. Input and Output read
+	// back byte for byte. If t.IdempotencyKey is set and the workspace has
+	// a task with that key, it returns that task and created=false — or
+	// that task and ErrConflict when its RequestHash differs; concurrent
+	// creates with one key make one task. ErrNotFound if the workspace
+	// does not exist; ErrConflict if the id is taken.
+	CreateTask(ctx context.Context, t Task) (got Task, created bool, err error)
+	// GetTask returns the task, or ErrNotFound.
+	GetTask(ctx context.Context, workspaceID, id string) (Task, error)
+	// ListTasks returns one page of tasks, newest first: rows with an id
+	// lower than p.After (when set), at most p.Limit. A label filter
+	// matches tasks whose label LabelKey (any string) equals LabelValue.
+	ListTasks(ctx context.Context, workspaceID string, f TaskFilter, p Page) ([]Task, error)
+	// ListAttempts returns the task's attempts in order. ErrNotFound if
+	// the task is absent.
+	ListAttempts(ctx context.Context, workspaceID, taskID string) ([]Attempt, error)
+	// CountTasks counts the workspace's tasks in status ("" counts all).
+	CountTasks(ctx context.Context, workspaceID, status string) (int, error)
+
+	// CancelTask moves a queued or running task to cancelled (a running
+	// one's attempt too, its execution accrued up to now), with reason,
+	// clearing the lease. ErrNotFound if absent; ErrConflict (with the
+	// task) if it is already terminal.
+	CancelTask(ctx context.Context, workspaceID, id, reason string, now time.Time) (Task, error)
+	// EndTask moves a running task's current attempt (which must be
+	// attempt) and the task to a terminal status: api.TaskTimedOut or
+	// api.TaskTerminated, accruing execution up to now. ErrNotFound if
+	// absent; ErrStale (with the task) if attempt is not current and
+	// running.
+	EndTask(ctx context.Context, workspaceID, id string, attempt int, status, reason string, now time.Time) (Task, error)
+
+	// ClaimTask leases the next task fairly: workspaces with claimable
+	// tasks (queued, RunAt <= Now, in Queues) are served round robin (the
+	// one served longest ago first), skipping those not Eligible; within a
+	// workspace by priority (high first), then age. The task becomes
+	// running with Attempt+1, a new attempt row, WorkerID, and a lease to
+	// Now+Lease. Concurrent claims never take one task twice and never
+	// start more tasks than Eligible allows. ErrNotFound when nothing is
+	// claimable.
+	ClaimTask(ctx context.Context, p ClaimParams) (Task, error)
+	// Heartbeat extends the lease of the current running attempt to
+	// now+lease, accrues execution time since the last heartbeat (server
+	// clock), records usage totals if given (never decreasing), and returns
+	// the task. It writes no event. ErrNotFound if the task is absent.
+	// ErrStale if attempt is not the current running attempt, and nothing
+	// changes; the task is returned with ErrStale, so that the caller can
+	// tell the worker why (a task that is terminal with that attempt as
+	// its last was cancelled, timed out or terminated).
+	Heartbeat(ctx context.Context, workspaceID, id string, attempt int, usage *Usage, now time.Time, lease time.Duration) (Task, error)
+	// Complete ends the current running attempt with o: succeeded, or
+	// failed → queued again at o.RetryAt when o.Retryable and attempts
+	// remain (the status reason then is "retrying: " + o.Error), else the
+	// task fails with o.Error. Execution time accrues up to o.Now, and
+	// o.Usage is recorded as in Heartbeat. ErrNotFound if absent; ErrStale
+	// (with the task) if attempt is not current and running: nothing
+	// changes, not even usage.
+	Complete(ctx context.Context, workspaceID, id string, attempt int, o Outcome) (Task, error)
+	// ExpireLeases handles every running task whose lease ended before now,
+	// in every workspace (it is the reaper's call, not a tenant's): the
+	// attempt becomes AttemptExpired, accruing nothing past its last
+	// heartbeat; the task is queued again at now+backoff(attempt) (nil
+	// backoff: now) with reason "lease expired" while attempts remain,
+	// else it fails with error "lease expired after N attempts". It
+	// returns the tasks changed (also with an error, those changed before it).
+	ExpireLeases(ctx context.Context, now time.Time, backoff func(attempt int) time.Duration) ([]Task, error)
+
+	// AppendLogs stores log lines of the current running attempt as log
+	// events (one per line, status ""). ErrNotFound if the task is absent;
+	// ErrStale if attempt is not current and running.
+	AppendLogs(ctx context.Context, workspaceID, id string, attempt int, lines []string, now time.Time) error
+	// ListEvents returns the task's events with Seq > afterSeq, in order,
+	// at most limit (100 if limit <= 0). ErrNotFound if the task is absent.
+	ListEvents(ctx context.Context, workspaceID, id string, afterSeq int64, limit int) ([]TaskEvent, error)
+}

@@ -1,0 +1,165 @@
+package api
+
+import (
+	"encoding/json"
+	"time"
+)
+
+// Task states. Terminal states never change again.
+const (
+	TaskQueued     = "queued"
+	TaskRunning    = "running"
+	TaskSucceeded  = "succeeded"
+	TaskFailed     = "failed"
+	TaskCancelled  = "cancelled"
+	TaskTimedOut   = "timed_out"
+	TaskTerminated = "terminated"
+)
+
+// TaskStatuses lists every task state.
+var TaskStatuses = []string{TaskQueued, TaskRunning, TaskSucceeded, TaskFailed, TaskCancelled, TaskTimedOut, TaskTerminated}
+
+// IsTerminal reports whether a task in status s can never change again.
+func IsTerminal(s string) bool {
+	switch s {
+	case TaskSucceeded, TaskFailed, TaskCancelled, TaskTimedOut, TaskTerminated:
+		return true
+	}
+	return false
+}
+
+// Limits on submitted tasks.
+const (
+	MaxTaskInputBytes = 256 << 10
+	DefaultQueue      = "default"
+	DefaultAttempts   = 3
+)
+
+// Task is one unit of agent work.
+type Task struct {
+	ID             string            `json:"id"`
+	WorkspaceID    string            `json:"workspace_id"`
+	Queue          string            `json:"queue"`
+	Status         string            `json:"status"`
+	Priority       int               `json:"priority"`
+	Input          json.RawMessage   `json:"input"`
+	Output         json.RawMessage   `json:"output"`
+	Error          string            `json:"error"`
+	Labels         map[string]string `json:"labels"`
+	Attempt        int               `json:"attempt"`
+	MaxAttempts    int               `json:"max_attempts"`
+	TimeoutSeconds int64             `json:"timeout_seconds"`
+	CreatedAt      time.Time         `json:"created_at"`
+	StartedAt      *time.Time        `json:"started_at"`
+	FinishedAt     *time.Time        `json:"finished_at"`
+	// StatusReason says why a task is in its state: "held: monthly quota used
+	// up", "retrying after: exit status 1", "quota_exceeded" …
+	StatusReason   string     `json:"status_reason"`
+	RunAt          time.Time  `json:"run_at"`
+	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
+	IdempotencyKey string     `json:"idempotency_key,omitempty"`
+	Usage          TaskUsage  `json:"usage"`
+	// Attempts is set by GET /v1/tasks/{id} only.
+	Attempts []Attempt `json:"attempts,omitempty"`
+}
+
+// TaskUsage is what a task consumed over all its attempts.
+type TaskUsage struct {
+	ExecutionMS int64 `json:"execution_ms"`
+	Tokens      int64 `json:"tokens"`
+	CostMicros  int64 `json:"cost_micros"`
+}
+
+// Attempt is one lease of a task by a worker.
+type Attempt struct {
+	Number     int        `json:"number"`
+	WorkerID   string     `json:"worker_id"`
+	Status     string     `json:"status"` // running, succeeded, failed, expired, cancelled, timed_out, terminated
+	Error      string     `json:"error,omitempty"`
+	StartedAt  time.Time  `json:"started_at"`
+	FinishedAt *time.Time `json:"finished_at"`
+	Usage      TaskUsage  `json:"usage"`
+}
+
+// SubmitTaskRequest is the body of POST /v1/tasks.
+type SubmitTaskRequest struct {
+	Queue          string            `json:"queue,omitempty"`
+	Input          json.RawMessage   `json:"input,omitempty"`
+	Priority       int               `json:"priority,omitempty"`
+	TimeoutSeconds int64             `json:"timeout_seconds,omitempty"`
+	MaxAttempts    int               `json:"max_attempts,omitempty"`
+	Labels         map[string]string `json:"labels,omitempty"`
+}
+
+// ClaimRequest is the body of POST /v1/tasks/claim (long poll).
+type ClaimRequest struct {
+	Queues      []string `json:"queues"`
+	WorkerID    string   `json:"worker_id"`
+	WaitSeconds int      `json:"wait_seconds,omitempty"`
+	MaxTasks    int      `json:"max_tasks,omitempty"`
+}
+
+// ClaimResponse carries the leased tasks (possibly none after the wait).
+type ClaimResponse struct {
+	Tasks []Task `json:"tasks"`
+	// HeartbeatIntervalSeconds is how often the worker must heartbeat.
+	HeartbeatIntervalSeconds int `json:"heartbeat_interval_seconds"`
+}
+
+// UsageReport is agent-side usage of one attempt, as running totals for the
+// attempt (not deltas), so a replayed report never counts twice.
+type UsageReport struct {
+	Tokens     int64 `json:"tokens"`
+	CostMicros int64 `json:"cost_micros"`
+}
+
+// HeartbeatRequest is the body of POST /v1/tasks/{id}/heartbeat.
+type HeartbeatRequest struct {
+	Attempt int          `json:"attempt"`
+	Usage   *UsageReport `json:"usage,omitempty"`
+}
+
+// HeartbeatResponse tells the worker whether to go on.
+type HeartbeatResponse struct {
+	Cancel         bool      `json:"cancel"`
+	Reason         string    `json:"reason,omitempty"`
+	LeaseExpiresAt time.Time `json:"lease_expires_at"`
+}
+
+// LogsRequest is the body of POST /v1/tasks/{id}/logs.
+type LogsRequest struct {
+	Attempt int      `json:"attempt"`
+	Lines   []string `json:"lines"`
+}
+
+// CompleteRequest is the body of POST /v1/tasks/{id}/complete.
+type CompleteRequest struct {
+	Attempt int             `json:"attempt"`
+	Output  json.RawMessage `json:"output"`
+	Usage   *UsageReport    `json:"usage,omitempty"`
+}
+
+// FailRequest is the body of POST /v1/tasks/{id}/fail.
+type FailRequest struct {
+	Attempt   int          `json:"attempt"`
+	Error     string       `json:"error"`
+	Retryable bool         `json:"retryable"`
+	Usage     *UsageReport `json:"usage,omitempty"`
+}
+
+// Task event types.
+const (
+	EventState = "state"
+	EventLog   = "log"
+)
+
+// TaskEvent is a state change or a log line of a task. Seq orders a task's
+// events and is the SSE event id (Last-Event-ID resumes after it).
+type TaskEvent struct {
+	Seq     int64     `json:"seq"`
+	Type    string    `json:"type"`
+	Status  string    `json:"status,omitempty"`
+	Attempt int       `json:"attempt"`
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}
