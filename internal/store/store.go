@@ -76,6 +76,8 @@ type Page struct {
 
 // Store is baton's persistence. All methods are safe for concurrent use.
 type Store interface {
+	TaskStore
+
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error
 	// Close releases the store's connections.

@@ -106,8 +106,9 @@ func (s *Store) UpdateWorkspace(ctx context.Context, ws store.Workspace, audit .
 	return nil
 }
 
-// DeleteWorkspace deletes the workspace and its keys, and writes the audit
-// events, in one transaction. Audit events of the workspace are kept.
+// DeleteWorkspace deletes the workspace, its keys and its tasks (their
+// attempts and events go with them, by ON DELETE CASCADE), and writes the
+// audit events, in one transaction. Audit events of the workspace are kept.
 // Returns store.ErrNotFound if absent.
 func (s *Store) DeleteWorkspace(ctx context.Context, id string, audit ...store.AuditEvent) error {
 	err := s.withTx(ctx, func(tx pgx.Tx) error {

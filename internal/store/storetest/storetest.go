@@ -29,10 +29,7 @@ import (
 // and runs in parallel with the others; open must register the store's
 // cleanup with t.Cleanup.
 func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
+	tests := []suiteTest{
 		{"Ping", testPing},
 		{"MigrateTwice", testMigrateTwice},
 		{"WorkspaceRoundTrip", testWorkspaceRoundTrip},
@@ -52,12 +49,18 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TimesUTCMicroseconds", testTimes},
 		{"ConcurrentCreateKey", testConcurrentCreateKey},
 	}
-	for _, tc := range tests {
+	for _, tc := range append(tests, taskTests...) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, open(t))
 		})
 	}
+}
+
+// suiteTest is one test of the suite.
+type suiteTest struct {
+	name string
+	fn   func(t *testing.T, s store.Store)
 }
 
 // t0 is the suite's clock: off UTC and with nanoseconds, so that stores

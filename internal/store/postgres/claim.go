@@ -1,0 +1,196 @@
+package postgres
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/store/internal/lifecycle"
+)
+
+// claimBatch is how many candidate workspaces one query reads.
+const claimBatch = 32
+
+// Outcomes of trying one workspace.
+var (
+	errWorkspaceBusy = errors.New("workspace locked by another transaction")
+	errNothingHere   = errors.New("workspace not eligible or nothing claimable")
+)
+
+// candidate is a workspace with claimable tasks, as first read.
+type candidate struct {
+	ws      store.Workspace
+	seq     int64 // last_claim_seq
+	running int
+}
+
+// ClaimTask leases the next task fairly. Workspaces with claimable tasks
+// (queued, run_at <= p.Now, in p.Queues; only p.WorkspaceID's unless it is
+// store.AnyWorkspace) are tried in round-robin order: the one whose last
+// claim is oldest first (never served before all), then by id. Each try is
+// its own READ COMMITTED transaction holding one workspace row lock (FOR NO
+// KEY UPDATE, which leaves submits' foreign-key share locks alone): it
+// counts the workspace's running tasks under the lock, asks p.Eligible, and
+// picks the task by priority (high first) then id, FOR UPDATE SKIP LOCKED.
+// Holding one workspace lock at a time, claims never deadlock, and since
+// claims of one workspace take turns on its row, they cannot exceed a cap.
+//
+// A first pass skips workspaces locked by another claim (SKIP LOCKED) so
+// concurrent shared workers spread out; if that claims nothing, a second
+// pass waits for each skipped workspace in turn, so a claim never misses a
+// task merely because of contention. p.Eligible is also called once per
+// candidate without the lock, as a pre-check on a count read with the
+// candidates: a workspace failing it is skipped without a transaction.
+//
+// Returns store.ErrNotFound when nothing is claimable.
+func (s *Store) ClaimTask(ctx context.Context, p store.ClaimParams) (store.Task, error) {
+	if len(p.Queues) == 0 {
+		return store.Task{}, errors.New("claim task: no queues")
+	}
+	var busy []string
+	after := candidate{seq: -1}
+	for {
+		cands, err := s.claimCandidates(ctx, p, after)
+		if err != nil {
+			return store.Task{}, fmt.Errorf("claim task: %w", err)
+		}
+		for _, c := range cands {
+			if p.Eligible != nil && !p.Eligible(c.ws, c.running) {
+				continue
+			}
+			t, err := s.claimFrom(ctx, c.ws.ID, p, true)
+			switch {
+			case err == nil:
+				return t, nil
+			case errors.Is(err, errWorkspaceBusy):
+				busy = append(busy, c.ws.ID)
+			case !errors.Is(err, errNothingHere):
+				return store.Task{}, fmt.Errorf("claim task: %w", err)
+			}
+		}
+		if len(cands) < claimBatch {
+			break
+		}
+		after = cands[len(cands)-1]
+	}
+	for _, id := range busy {
+		t, err := s.claimFrom(ctx, id, p, false)
+		if err == nil {
+			return t, nil
+		}
+		if !errors.Is(err, errNothingHere) {
+			return store.Task{}, fmt.Errorf("claim task: %w", err)
+		}
+	}
+	return store.Task{}, fmt.Errorf("claim task: %w", store.ErrNotFound)
+}
+
+// claimCandidates returns the next batch of workspaces with claimable
+// tasks after after in round-robin order, with their running counts.
+func (s *Store) claimCandidates(ctx context.Context, p store.ClaimParams, after candidate) ([]candidate, error) {
+	q := `SELECT ` + workspaceColumns + `, last_claim_seq,
+			(SELECT count(*) FROM tasks r WHERE r.workspace_id = w.id AND r.status = 'running')
+		FROM workspaces w
+		WHERE (last_claim_seq, id) > ($1, $2)
+		  AND EXISTS (SELECT 1 FROM tasks t WHERE t.workspace_id = w.id AND t.status = 'queued'
+		              AND ` + queueCond("t.queue", p.Queues, 3) + ` AND t.run_at <= $4)`
+	args := []any{after.seq, after.ws.ID, queueArg(p.Queues), ts(p.Now), claimBatch}
+	if p.WorkspaceID != store.AnyWorkspace {
+		q += ` AND id = $6`
+		args = append(args, p.WorkspaceID)
+	}
+	q += ` ORDER BY last_claim_seq, id LIMIT $5`
+	rows, err := s.pool.Query(ctx, q, args...)
+	return collect(rows, err, func(sc scanner) (candidate, error) {
+		var c candidate
+		ws, err := scanWorkspace(scanFunc(func(dest ...any) error {
+			return sc.Scan(append(dest, &c.seq, &c.running)...)
+		}))
+		c.ws = ws
+		return c, err
+	})
+}
+
+// queueCond is the SQL condition that column is one of queues, whose
+// argument (queueArg) is $n. One queue, the common case, is an equality, so
+// that the claim index yields tasks in pick order without a sort.
+func queueCond(column string, queues []string, n int) string {
+	if len(queues) == 1 {
+		return fmt.Sprintf("%s = $%d", column, n)
+	}
+	return fmt.Sprintf("%s = ANY($%d)", column, n)
+}
+
+func queueArg(queues []string) any {
+	if len(queues) == 1 {
+		return queues[0]
+	}
+	return queues
+}
+
+// scanFunc adapts a function to scanner.
+type scanFunc func(dest ...any) error
+
+func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
+
+// claimFrom claims the next task of workspace id in one transaction.
+// Returns errWorkspaceBusy if skipLocked and the workspace row is locked
+// (or gone), errNothingHere if the workspace is not eligible or has no
+// claimable task left.
+func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, skipLocked bool) (store.Task, error) {
+	var claimed store.Task
+	err := s.withTx(ctx, func(tx pgx.Tx) error {
+		lock := `SELECT ` + workspaceColumns + ` FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`
+		if skipLocked {
+			lock += ` SKIP LOCKED`
+		}
+		ws, err := scanWorkspace(tx.QueryRow(ctx, lock, id))
+		if errors.Is(err, pgx.ErrNoRows) {
+			if skipLocked {
+				return errWorkspaceBusy
+			}
+			return errNothingHere // deleted meanwhile
+		} else if err != nil {
+			return fmt.Errorf("lock workspace %s: %w", id, err)
+		}
+		if p.Eligible != nil {
+			// A new statement, so a new snapshot: it sees every claim
+			// committed by the lock's previous holders.
+			var running int
+			err := tx.QueryRow(ctx, `SELECT count(*) FROM tasks
+				WHERE workspace_id = $1 AND status = 'running'`, id).Scan(&running)
+			if err != nil {
+				return fmt.Errorf("count running tasks: %w", err)
+			}
+			if !p.Eligible(ws, running) {
+				return errNothingHere
+			}
+		}
+		row := tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks
+			WHERE workspace_id = $1 AND status = 'queued' AND `+queueCond("queue", p.Queues, 2)+` AND run_at <= $3
+			ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED`, id, queueArg(p.Queues), ts(p.Now))
+		r, err := scanTaskRow(row)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return errNothingHere
+		} else if err != nil {
+			return fmt.Errorf("pick task: %w", err)
+		}
+		a, msg := lifecycle.Claim(&r.t, p.WorkerID, p.Now, p.Lease)
+		if err := insertAttempt(ctx, tx, id, a); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE workspaces SET last_claim_seq = nextval('workspace_claim_seq')
+			WHERE id = $1`, id); err != nil {
+			return fmt.Errorf("mark workspace %s served: %w", id, err)
+		}
+		if err := commitState(ctx, tx, &r, msg, p.Now); err != nil {
+			return err
+		}
+		claimed = r.t
+		return nil
+	})
+	return claimed, err
+}

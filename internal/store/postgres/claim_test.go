@@ -1,0 +1,112 @@
+package postgres_test
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/genericcorp/baton/internal/ids"
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// TestClaimAroundLockedWorkspace holds a workspace's row lock, as a
+// concurrent claim or workspace update does: a shared claim serves another
+// workspace without waiting, and a claim of that workspace waits for the
+// lock instead of reporting nothing to claim.
+func TestClaimAroundLockedWorkspace(t *testing.T) {
+	ctx := t.Context()
+	u := schemaURL(t)
+	b := make([]byte, 6)
+	rand.Read(b)
+	app := "baton_claim_test_" + hex.EncodeToString(b)
+	s := openURL(t, u+"&application_name="+app)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	now := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)
+	var wss []store.Workspace
+	for _, name := range []string{"locked", "free"} {
+		ws := store.Workspace{ID: ids.New(ids.Workspace), Name: name, Tier: "free", Status: api.WorkspaceActive,
+			CreatedAt: now, UpdatedAt: now}
+		key := store.Key{ID: ids.New(ids.Key), WorkspaceID: ws.ID, Name: "k", Prefix: "bk_" + name,
+			Hash: []byte("hash-" + name), CreatedAt: now}
+		if err := s.CreateWorkspace(ctx, ws, key); err != nil {
+			t.Fatalf("CreateWorkspace: %v", err)
+		}
+		task := store.Task{ID: ids.New(ids.Task), WorkspaceID: ws.ID, Queue: "q", Input: json.RawMessage(`{}`),
+			MaxAttempts: 1, RunAt: now, CreatedAt: now}
+		if _, _, err := s.CreateTask(ctx, task); err != nil {
+			t.Fatalf("CreateTask: %v", err)
+		}
+		wss = append(wss, ws)
+	}
+	locked, free := wss[0], wss[1]
+
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, locked.ID); err != nil {
+		t.Fatalf("lock workspace: %v", err)
+	}
+
+	p := store.ClaimParams{WorkspaceID: store.AnyWorkspace, Queues: []string{"q"}, WorkerID: "w", Now: now, Lease: time.Minute}
+	// "locked" was created first, so round robin would pick it first.
+	got, err := s.ClaimTask(ctx, p)
+	if err != nil || got.WorkspaceID != free.ID {
+		t.Fatalf("shared claim = %s, %v; want free's task at once", got.WorkspaceID, err)
+	}
+
+	type result struct {
+		t   store.Task
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		p := p
+		p.WorkspaceID = locked.ID
+		got, err := s.ClaimTask(ctx, p)
+		done <- result{got, err}
+	}()
+	// Wait until the claim blocks on the lock, then release it.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		var waiting int
+		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&waiting)
+		if err != nil {
+			t.Fatalf("pg_stat_activity: %v", err)
+		}
+		if waiting > 0 {
+			break
+		}
+		select {
+		case r := <-done:
+			t.Fatalf("claim of the locked workspace returned %s, %v without waiting", r.t.ID, r.err)
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the claim never waited for the workspace lock")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if err := tx.Rollback(ctx); err != nil {
+		t.Fatalf("rollback: %v", err)
+	}
+	r := <-done
+	if r.err != nil || r.t.WorkspaceID != locked.ID {
+		t.Fatalf("claim after the lock was released = %s, %v; want the locked workspace's task", r.t.WorkspaceID, r.err)
+	}
+}

@@ -1,0 +1,141 @@
+package storetest
+
+import (
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// testTaskTenantIsolation calls every task method with the id of another
+// workspace's task: none may see or change it.
+func testTaskTenantIsolation(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	owner, _ := createWorkspace(t, s, "owner")
+	intruder, _ := createWorkspace(t, s, "intruder")
+	queued := createTask(t, s, newTask(owner.ID))
+	running := createTask(t, s, newTask(owner.ID))
+	claim(t, s, params(owner.ID, t0)) // queued was first: it runs now
+	queued, running = running, queued
+	before := []snapshot{snap(t, s, owner.ID, queued.ID), snap(t, s, owner.ID, running.ID)}
+
+	x := intruder.ID
+	now := t0.Add(time.Second)
+	for _, id := range []string{queued.ID, running.ID} {
+		_, err := s.GetTask(ctx, x, id)
+		wantErr(t, err, store.ErrNotFound, "GetTask")
+		_, err = s.ListAttempts(ctx, x, id)
+		wantErr(t, err, store.ErrNotFound, "ListAttempts")
+		_, err = s.ListEvents(ctx, x, id, 0, 10)
+		wantErr(t, err, store.ErrNotFound, "ListEvents")
+		_, err = s.CancelTask(ctx, x, id, "x", now)
+		wantErr(t, err, store.ErrNotFound, "CancelTask")
+		_, err = s.EndTask(ctx, x, id, 1, api.TaskTerminated, "x", now)
+		wantErr(t, err, store.ErrNotFound, "EndTask")
+		got, err := s.Heartbeat(ctx, x, id, 1, &store.Usage{Tokens: 5}, now, lease)
+		wantErr(t, err, store.ErrNotFound, "Heartbeat")
+		if got.ID != "" {
+			t.Errorf("Heartbeat from another workspace returned %+v", got)
+		}
+		_, err = s.Complete(ctx, x, id, 1, succeed(now))
+		wantErr(t, err, store.ErrNotFound, "Complete")
+		err = s.AppendLogs(ctx, x, id, 1, []string{"x"}, now)
+		wantErr(t, err, store.ErrNotFound, "AppendLogs")
+	}
+	dup := newTask(x)
+	dup.ID = queued.ID
+	_, _, err := s.CreateTask(ctx, dup)
+	wantErr(t, err, store.ErrConflict, "CreateTask with another workspace's task id")
+	list, err := s.ListTasks(ctx, x, store.TaskFilter{}, store.Page{})
+	must(t, err, "ListTasks")
+	if len(list) != 0 {
+		t.Errorf("intruder lists %+v", list)
+	}
+	if n, err := s.CountTasks(ctx, x, ""); err != nil || n != 0 {
+		t.Errorf("intruder counts %d, %v", n, err)
+	}
+	noClaim(t, s, params(x, now), "ClaimTask of the intruder's workspace")
+	for _, b := range before {
+		unchanged(t, s, b, "another workspace's calls")
+	}
+}
+
+// testTaskConcurrentClaims runs many claimers at once over three
+// workspaces with a concurrency cap each: no task is claimed twice, every
+// task is done in the end, and no workspace ever runs more than its cap.
+func testTaskConcurrentClaims(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const (
+		workers = 8
+		perWS   = 25
+		limit   = 3
+	)
+	var wss []store.Workspace
+	for i := range 3 {
+		ws, _ := createWorkspace(t, s, fmt.Sprintf("ws-%d", i))
+		wss = append(wss, ws)
+		addTasks(t, s, ws.ID, perWS)
+	}
+	var (
+		mu      sync.Mutex
+		claimed = map[string]int{}
+		errs    []error
+	)
+	fail := func(err error) {
+		mu.Lock()
+		errs = append(errs, err)
+		mu.Unlock()
+	}
+	var wg sync.WaitGroup
+	for w := range workers {
+		wg.Go(func() {
+			p := params(store.AnyWorkspace, t0)
+			if w%4 == 3 { // some workers serve one workspace only
+				p.WorkspaceID = wss[w%len(wss)].ID
+			}
+			p.WorkerID = fmt.Sprintf("w%d", w)
+			p.Eligible = func(_ store.Workspace, running int) bool { return running < limit }
+			for {
+				got, err := s.ClaimTask(ctx, p)
+				if errors.Is(err, store.ErrNotFound) {
+					return
+				} else if err != nil {
+					fail(err)
+					return
+				}
+				mu.Lock()
+				claimed[got.ID]++
+				mu.Unlock()
+				// Every committed state honours the cap.
+				if n, err := s.CountTasks(ctx, got.WorkspaceID, api.TaskRunning); err != nil || n > limit {
+					fail(fmt.Errorf("workspace %s runs %d tasks (%v), cap %d", got.WorkspaceID, n, err, limit))
+				}
+				if _, err := s.Complete(ctx, got.WorkspaceID, got.ID, got.Attempt, succeed(t0)); err != nil {
+					fail(fmt.Errorf("complete %s: %w", got.ID, err))
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		t.Error(err)
+	}
+	if len(claimed) != len(wss)*perWS {
+		t.Errorf("%d tasks claimed, want %d", len(claimed), len(wss)*perWS)
+	}
+	for id, n := range claimed {
+		if n != 1 {
+			t.Errorf("task %s claimed %d times", id, n)
+		}
+	}
+	for _, ws := range wss {
+		if n, err := s.CountTasks(ctx, ws.ID, api.TaskSucceeded); err != nil || n != perWS {
+			t.Errorf("workspace %s: %d succeeded (%v), want %d", ws.Name, n, err, perWS)
+		}
+	}
+}
