@@ -8,7 +8,12 @@ import (
 	"net"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/genericcorp/baton/internal/queue"
+	"github.com/genericcorp/baton/internal/ratelimit"
 	"github.com/genericcorp/baton/internal/server"
+	"github.com/genericcorp/baton/internal/store/postgres"
 	"github.com/genericcorp/baton/internal/version"
 	"github.com/genericcorp/baton/pkg/config"
 )
@@ -23,6 +28,14 @@ type Server struct {
 	API      *server.Server
 	Listener net.Listener
 	Log      *slog.Logger
+	// Metrics is the server's Prometheus registry (not the global one):
+	// baton_ratelimit_fallback_total when Redis is configured.
+	Metrics *prometheus.Registry
+	// Limiter is the API's rate limiter: in memory, or a
+	// ratelimit.Fallback over Redis when cfg.RedisURL is set.
+	Limiter ratelimit.Limiter
+
+	closeLimiter func() error
 }
 
 // NewLogger returns the server's logger: JSON or text on w.
@@ -34,7 +47,8 @@ func NewLogger(format string, w io.Writer) *slog.Logger {
 }
 
 // Prepare opens and migrates the store, loads the secret, bootstraps
-// BATON_ADMIN_KEY if set, builds the API and binds the listen address.
+// BATON_ADMIN_KEY if set, builds the rate limiter (Redis-backed when
+// cfg.RedisURL is set) and the API, and binds the listen address.
 func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server, error) {
 	st, desc, err := OpenMigrated(ctx, cfg)
 	if err != nil {
@@ -53,8 +67,24 @@ func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server,
 			return fail(fmt.Errorf("BATON_ADMIN_KEY: %w", err))
 		}
 	}
+	metrics := prometheus.NewRegistry()
+	limiter, closeLimiter, err := NewLimiter(ctx, cfg.RedisURL, log, metrics)
+	if err != nil {
+		return fail(err)
+	}
+	fail = func(err error) (*Server, error) {
+		closeLimiter()
+		st.Close()
+		return nil, err
+	}
+	var notifier queue.Notifier
+	if pg, ok := st.(*postgres.Store); ok {
+		notifier = pg.Notifier(ctx, log) // a submit on one replica wakes claimers on all
+	}
 	api, err := server.New(server.Config{Store: st, Secret: secret, Tiers: cfg.Tiers, DefaultTier: cfg.DefaultTier,
-		Logger: log, Version: version.Get().Version})
+		Logger: log, Version: version.Get().Version, Limiter: limiter,
+		RateLimits: server.RateLimits{TrustedProxies: cfg.TrustedProxies},
+		Notifier:   notifier, Lease: cfg.Lease, HeartbeatInterval: cfg.HeartbeatInterval})
 	if err != nil {
 		return fail(err)
 	}
@@ -62,21 +92,38 @@ func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server,
 	if err != nil {
 		return fail(fmt.Errorf("listen on %s: %w", cfg.Listen, err))
 	}
-	return &Server{Config: cfg, Store: st, StoreDSN: desc, Secret: secret, API: api, Listener: ln, Log: log}, nil
+	return &Server{Config: cfg, Store: st, StoreDSN: desc, Secret: secret, API: api, Listener: ln, Log: log,
+		Metrics: metrics, Limiter: limiter, closeLimiter: closeLimiter}, nil
 }
 
 // URL is the base URL clients reach the server at.
 func (s *Server) URL() string { return "http://" + s.Listener.Addr().String() }
 
-// Serve serves until ctx is done, shuts down gracefully and closes the store.
+// Serve serves until ctx is done, shuts down gracefully and closes the
+// store and the rate limiter's Redis client.
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.Store.Close()
+	if s.closeLimiter != nil {
+		defer s.closeLimiter()
+	}
 	s.Log.Info("baton server listening", "url", s.URL(), "store", s.StoreDSN, "version", version.Get().Version)
 	timeout := s.Config.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
 	}
+	reapCtx, stopReaper := context.WithCancel(ctx)
+	defer stopReaper()
+	go s.API.Queue().RunReaper(reapCtx, reaperInterval(s.Config.Lease))
 	err := server.Serve(ctx, s.Listener, s.API, s.Log, timeout)
 	s.Log.Info("baton server stopped")
 	return err
+}
+
+// reaperInterval checks for expired leases several times per lease, so a
+// dead worker's task is back in the queue soon after its lease ends.
+func reaperInterval(lease time.Duration) time.Duration {
+	if lease <= 0 {
+		return 5 * time.Second
+	}
+	return max(lease/6, 100*time.Millisecond)
 }

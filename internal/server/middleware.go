@@ -37,7 +37,8 @@ func saneRequestID(id string) bool {
 }
 
 // wrap turns a route into an http.Handler: panic recovery, access log,
-// authentication, scope check, body limit, and problem rendering.
+// body limit, per-address limits, authentication, rate limits, scope check,
+// and problem rendering.
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -58,7 +59,7 @@ func (s *Server) wrap(rt route) http.Handler {
 		}
 		var err error
 		if rt.scope != public {
-			p, err = s.authenticate(r)
+			p, err = s.authenticateLimited(sw, r, rt)
 			if err == nil {
 				err = s.authorize(p, rt.scope)
 			}

@@ -54,6 +54,9 @@ func (s *Server) openAPI() map[string]any {
 		if rt.scope != public {
 			op["security"] = []any{map[string]any{"bearer": []string{}}}
 			op["x-baton-scope"] = rt.scope
+			ok["headers"] = rateLimitHeaders(false)
+			resp["429"] = map[string]any{"description": "Rate limited (rate_limited) or over a quota (quota_exceeded)",
+				"headers": rateLimitHeaders(true), "content": map[string]any{api.ProblemContentType: map[string]any{"schema": problem}}}
 		}
 		item, _ := paths[rt.path].(map[string]any)
 		if item == nil {
@@ -71,6 +74,20 @@ func (s *Server) openAPI() map[string]any {
 			"securitySchemes": map[string]any{"bearer": map[string]any{"type": "http", "scheme": "bearer", "description": "API key (bk_…, bak_…) or session JWT"}},
 		},
 	}
+}
+
+// rateLimitHeaders documents the rate-limit headers of an authenticated
+// route's responses (and Retry-After on a 429).
+func rateLimitHeaders(refused bool) map[string]any {
+	str := map[string]any{"type": "string"}
+	h := map[string]any{
+		"RateLimit-Policy": map[string]any{"description": `The tightest limit applied: "default";q=<requests per window>;w=<window seconds>`, "schema": str},
+		"RateLimit":        map[string]any{"description": `"default";r=<requests left now>;t=<seconds until the full burst is back>`, "schema": str},
+	}
+	if refused {
+		h["Retry-After"] = map[string]any{"description": "Whole seconds to wait before retrying", "schema": map[string]any{"type": "integer"}}
+	}
+	return h
 }
 
 func operationID(rt route) string {

@@ -26,7 +26,10 @@ type route struct {
 	request      any      // request body type, nil for none
 	response     any      // 2xx body type, nil for none
 	status       int      // success status
-	h            handler
+	// limit is the route's rate-limit class: limitAPI, limitWorker (the
+	// default of scope worker) or limitToken.
+	limit string
+	h     handler
 }
 
 func (s *Server) routeTable() []route {
@@ -36,7 +39,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/docs/errors", scope: public, summary: "What each error code means (the target of a problem's type)", status: 200, h: s.handleErrorDocs},
 		{method: "GET", path: "/openapi.json", scope: public, summary: "This document", status: 200, h: s.handleOpenAPI},
 
-		{method: "POST", path: "/v1/auth/token", scope: anyAuth, summary: "Exchange an API key for a 15-minute session token", response: api.TokenResponse{}, status: 200, h: s.handleToken},
+		{method: "POST", path: "/v1/auth/token", scope: anyAuth, summary: "Exchange an API key for a 15-minute session token", response: api.TokenResponse{}, status: 200, limit: limitToken, h: s.handleToken},
 		{method: "GET", path: "/v1/me", scope: anyAuth, summary: "The caller's workspace, key and tier", response: api.Me{}, status: 200, h: s.handleMe},
 		{method: "GET", path: "/v1/tiers", scope: anyAuth, summary: "Tiers and their limits", response: api.List[api.Tier]{}, status: 200, h: s.handleTiers},
 
@@ -51,5 +54,16 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/v1/keys/{id}", scope: api.ScopeKeysRead, summary: "Get an API key", response: api.Key{}, status: 200, h: s.handleGetKey},
 		{method: "DELETE", path: "/v1/keys/{id}", scope: api.ScopeKeysWrite, summary: "Revoke an API key", response: api.Key{}, status: 200, h: s.handleRevokeKey},
 		{method: "POST", path: "/v1/keys/{id}/rotate", scope: api.ScopeKeysWrite, summary: "Rotate an API key; the old secret works until the grace period ends", request: api.RotateKeyRequest{}, response: api.Key{}, status: 200, h: s.handleRotateKey},
+
+		{method: "POST", path: "/v1/tasks", scope: api.ScopeTasksWrite, summary: "Submit a task (header Idempotency-Key: same key and body return the same task)", request: api.SubmitTaskRequest{}, response: api.Task{}, status: 201, h: s.handleSubmitTask},
+		{method: "GET", path: "/v1/tasks", scope: api.ScopeTasksRead, summary: "List tasks, newest first", query: []string{"status", "queue", "label", "limit", "cursor"}, response: api.List[api.Task]{}, status: 200, h: s.handleListTasks},
+		{method: "GET", path: "/v1/tasks/{id}", scope: api.ScopeTasksRead, summary: "Get a task with its attempts and usage", response: api.Task{}, status: 200, h: s.handleGetTask},
+		{method: "POST", path: "/v1/tasks/{id}/cancel", scope: api.ScopeTasksWrite, summary: "Cancel a queued or running task", response: api.Task{}, status: 200, h: s.handleCancelTask},
+		{method: "GET", path: "/v1/tasks/{id}/events", scope: api.ScopeTasksRead, summary: "State changes and log lines; Accept: text/event-stream follows live, Last-Event-ID resumes", query: []string{"after"}, response: api.List[api.TaskEvent]{}, status: 200, h: s.handleTaskEvents},
+		{method: "POST", path: "/v1/tasks/claim", scope: api.ScopeWorker, summary: "Long-poll for tasks to run (an operator key claims from every workspace)", request: api.ClaimRequest{}, response: api.ClaimResponse{}, status: 200, h: s.handleClaim},
+		{method: "POST", path: "/v1/tasks/{id}/heartbeat", scope: api.ScopeWorker, summary: "Extend the lease; the answer says whether to stop", request: api.HeartbeatRequest{}, response: api.HeartbeatResponse{}, status: 200, h: s.handleHeartbeat},
+		{method: "POST", path: "/v1/tasks/{id}/logs", scope: api.ScopeWorker, summary: "Append log lines of the current attempt", request: api.LogsRequest{}, status: 204, h: s.handleLogs},
+		{method: "POST", path: "/v1/tasks/{id}/complete", scope: api.ScopeWorker, summary: "Finish the attempt with its output", request: api.CompleteRequest{}, response: api.Task{}, status: 200, h: s.handleComplete},
+		{method: "POST", path: "/v1/tasks/{id}/fail", scope: api.ScopeWorker, summary: "Fail the attempt; retried while attempts remain if retryable", request: api.FailRequest{}, response: api.Task{}, status: 200, h: s.handleFail},
 	}
 }

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/genericcorp/baton/internal/auth"
+	"github.com/genericcorp/baton/internal/queue"
+	"github.com/genericcorp/baton/internal/ratelimit"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/pkg/api"
 )
@@ -27,6 +29,20 @@ type Config struct {
 	Version     string
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// Limiter decides rate limits: a ratelimit.Fallback over Redis when
+	// several replicas share the load; an in-memory limiter on Now when nil.
+	Limiter ratelimit.Limiter
+	// RateLimits are the policies beyond the tiers' requests_per_minute
+	// and burst; zero fields take DefaultRateLimits' values.
+	RateLimits RateLimits
+	// Notifier wakes claimers and event followers: LISTEN/NOTIFY with
+	// PostgreSQL (every replica), in-process when nil.
+	Notifier queue.Notifier
+	// Lease and HeartbeatInterval of worker claims (30 s and 5 s when 0).
+	Lease             time.Duration
+	HeartbeatInterval time.Duration
+	// ClaimPoll bounds a claimer's sleep between store checks (1 s when 0).
+	ClaimPoll time.Duration
 }
 
 // Server is the baton HTTP API. It implements http.Handler.
@@ -39,10 +55,14 @@ type Server struct {
 	now      func() time.Time
 	mux      *http.ServeMux
 	routes   []route
+	limiter  ratelimit.Limiter
+	rl       RateLimits
+	queue    *queue.Queue
 	draining atomic.Bool
 }
 
-// New returns a Server. Errors: a missing store, secret or tiers.
+// New returns a Server. Errors: a missing store, secret or tiers; an
+// invalid rate limit in cfg.RateLimits.
 func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Store == nil:
@@ -70,6 +90,13 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
+	if cfg.Limiter == nil {
+		cfg.Limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{Now: cfg.Now})
+	}
+	var err error
+	if cfg.RateLimits, err = cfg.RateLimits.withDefaults(); err != nil {
+		return nil, err
+	}
 	s := &Server{
 		cfg:      cfg,
 		store:    cfg.Store,
@@ -78,9 +105,16 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		now:      func() time.Time { return cfg.Now().UTC() },
 		mux:      http.NewServeMux(),
+		limiter:  cfg.Limiter,
+		rl:       cfg.RateLimits,
 	}
+	s.queue = queue.New(queue.Config{Store: cfg.Store, Notifier: cfg.Notifier, Lease: cfg.Lease,
+		HeartbeatInterval: cfg.HeartbeatInterval, Poll: cfg.ClaimPoll, Now: cfg.Now, Log: cfg.Logger,
+		Limits: func(ws store.Workspace) api.Limits { return s.tier(ws.Tier).Limits.Apply(ws.Overrides) }})
 	s.routes = s.routeTable()
-	for _, rt := range s.routes {
+	for i, rt := range s.routes {
+		rt = withLimitClass(rt)
+		s.routes[i] = rt
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
 	return s, nil
@@ -105,6 +139,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mux.ServeHTTP(w, r) // sets the path values that Handler does not
 }
+
+// Queue is the server's task queue (its reaper is run by the caller:
+// Queue().RunReaper).
+func (s *Server) Queue() *queue.Queue { return s.queue }
 
 // Drain marks the server as draining: /readyz answers 503 so load balancers
 // stop sending traffic while in-flight requests finish.

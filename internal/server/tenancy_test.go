@@ -38,6 +38,32 @@ func TestCrossTenantAccess(t *testing.T) {
 	check("GET", "/v1/keys/"+zKey.ID, "", a.key, 404, api.CodeNotFound)
 	check("DELETE", "/v1/keys/"+zKey.ID, "", a.key, 404, api.CodeNotFound)
 	check("POST", "/v1/keys/"+zKey.ID+"/rotate", `{}`, a.key, 404, api.CodeNotFound)
+	// B's task: A cannot read, cancel, follow, or work on it; A's worker
+	// never claims it.
+	zTask := b.submit(z.key, api.SubmitTaskRequest{Queue: "zq"}, "", 201)
+	check("GET", "/v1/tasks/"+zTask.ID, "", a.key, 404, api.CodeNotFound)
+	check("POST", "/v1/tasks/"+zTask.ID+"/cancel", "", a.key, 404, api.CodeNotFound)
+	check("GET", "/v1/tasks/"+zTask.ID+"/events", "", a.key, 404, api.CodeNotFound)
+	check("POST", "/v1/tasks/claim", `{"queues":["zq"],"worker_id":"a"}`, a.key, 200, "")
+	if got := b.getTask(z.key, zTask.ID); got.Status != api.TaskQueued {
+		t.Fatalf("A's worker claimed B's task: %+v", got)
+	}
+	b.claim(z.key, "zq")
+	check("POST", "/v1/tasks/"+zTask.ID+"/heartbeat", `{"attempt":1}`, a.key, 404, api.CodeNotFound)
+	check("POST", "/v1/tasks/"+zTask.ID+"/logs", `{"attempt":1,"lines":["x"]}`, a.key, 404, api.CodeNotFound)
+	check("POST", "/v1/tasks/"+zTask.ID+"/complete", `{"attempt":1}`, a.key, 404, api.CodeNotFound)
+	check("POST", "/v1/tasks/"+zTask.ID+"/fail", `{"attempt":1,"error":"x"}`, a.key, 404, api.CodeNotFound)
+	if got := b.getTask(z.key, zTask.ID); got.Status != api.TaskRunning || got.Attempt != 1 {
+		t.Fatalf("B's task was changed by A: %+v", got)
+	}
+	var aTasks api.List[api.Task]
+	b.call("GET", "/v1/tasks?limit=100", a.key, nil, 200, &aTasks)
+	covered["GET /v1/tasks"] = true
+	if len(aTasks.Data) != 0 {
+		t.Fatalf("A's task list holds B's tasks: %+v", aTasks.Data)
+	}
+	check("POST", "/v1/tasks", `{}`, a.key, 201, "")
+
 	// B's key is untouched.
 	var got api.Key
 	b.call("GET", "/v1/keys/"+zKey.ID, z.key, nil, 200, &got)
@@ -103,6 +129,8 @@ func TestBadInput(t *testing.T) {
 	b := setup(t)
 	a := b.newTenant("acme")
 	k := b.newKey(a.key, api.ScopeKeysRead)
+	task := b.submit(a.key, api.SubmitTaskRequest{}, "", 201)
+	b.claim(a.key)
 
 	type target struct {
 		method, path, cred string
@@ -114,6 +142,12 @@ func TestBadInput(t *testing.T) {
 		{"POST", "/v1/keys", a.key, nil},
 		{"POST", "/v1/keys/" + k.ID + "/rotate", a.key, nil},
 		{"POST", "/v1/auth/token", a.key, nil},
+		{"POST", "/v1/tasks", a.key, nil},
+		{"POST", "/v1/tasks/claim", a.key, nil},
+		{"POST", "/v1/tasks/" + task.ID + "/heartbeat", a.key, nil},
+		{"POST", "/v1/tasks/" + task.ID + "/logs", a.key, nil},
+		{"POST", "/v1/tasks/" + task.ID + "/complete", a.key, nil},
+		{"POST", "/v1/tasks/" + task.ID + "/fail", a.key, nil},
 	}
 	bad := []struct {
 		name   string
@@ -141,6 +175,11 @@ func TestBadInput(t *testing.T) {
 		{"PATCH", "/v1/workspaces/" + a.ws.ID, b.admin, `{"overrides": {"burst": "x"}}`, "overrides"},
 		{"POST", "/v1/keys", a.key, `{"scopes": "keys:read"}`, "scopes"},
 		{"POST", "/v1/keys/" + k.ID + "/rotate", a.key, `{"grace": 5}`, "grace"},
+		{"POST", "/v1/tasks", a.key, `{"priority": "high"}`, "priority"},
+		{"POST", "/v1/tasks/claim", a.key, `{"queues": "default"}`, "queues"},
+		{"POST", "/v1/tasks/" + task.ID + "/heartbeat", a.key, `{"attempt": "1"}`, "attempt"},
+		{"POST", "/v1/tasks/" + task.ID + "/logs", a.key, `{"attempt": 1, "lines": "x"}`, "lines"},
+		{"POST", "/v1/tasks/" + task.ID + "/fail", a.key, `{"attempt": 1, "retryable": "yes"}`, "retryable"},
 	}
 	for _, c := range typed {
 		p := wantProblem(t, b.req(c.method, c.path, c.cred, c.body), 400, api.CodeInvalidRequest)
@@ -176,6 +215,14 @@ func TestBadInput(t *testing.T) {
 	b.call("GET", "/v1/keys/"+k.ID, a.key, nil, 200, &got)
 	if got.Prefix != k.Prefix || got.PreviousExpiresAt != nil {
 		t.Fatalf("key rotated by bad input: %+v", got)
+	}
+	if got := b.getTask(a.key, task.ID); got.Status != api.TaskRunning || got.Attempt != 1 || len(got.Attempts) != 1 {
+		t.Fatalf("task changed by bad input: %+v", got)
+	}
+	var tasks api.List[api.Task]
+	b.call("GET", "/v1/tasks", a.key, nil, 200, &tasks)
+	if len(tasks.Data) != 1 {
+		t.Fatalf("bad submits wrote tasks: %d", len(tasks.Data))
 	}
 }
 

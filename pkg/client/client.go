@@ -6,9 +6,10 @@
 // encoding, a response over the size cap) is wrapped with what was being done.
 //
 // Requests are retried with exponential backoff and full jitter on 429, 502,
-// 503 and 504 when they are idempotent, and on connection errors that prove the
-// request was never sent; Retry-After is honoured. A Client is safe for
-// concurrent use.
+// 503 and 504 when they are idempotent, on a 429 rate_limited whatever the
+// method (the server refuses it before doing any work), and on connection
+// errors that prove the request was never sent; Retry-After is honoured,
+// with a little jitter. A Client is safe for concurrent use.
 package client
 
 import (

@@ -33,11 +33,17 @@ func retryableStatus(status int) bool {
 // retryWait decides whether the request that failed with err (on the
 // zero-based attempt) is retried and how long to wait first.
 //
-//   - An *APIError with status 429, 502, 503 or 504 is retried only when the
-//     request is retryable (idempotent method, Idempotency-Key, or marked). It
-//     waits Retry-After when given, else an exponential backoff with full
-//     jitter; a Retry-After longer than maxWait gives up at once. A
-//     quota_exceeded without Retry-After is not retried: it will not clear soon.
+//   - A 429 rate_limited is retried for any method: the server refuses it
+//     before doing any work, so even a POST without an Idempotency-Key is
+//     safe to repeat.
+//   - Any other *APIError with status 429, 502, 503 or 504 is retried only
+//     when the request is retryable (idempotent method, Idempotency-Key, or
+//     marked). A quota_exceeded without Retry-After is not retried: it will
+//     not clear soon.
+//   - Such an error waits Retry-After plus a little jitter (so that clients
+//     refused together do not return together) when given, else an
+//     exponential backoff with full jitter; a Retry-After longer than
+//     maxWait gives up at once, returning the *APIError with its RetryAfter.
 //   - A connection error that proves nothing was sent is retried for any method.
 //   - Nothing is retried once ctx is done or when the wait would pass its deadline.
 func (c *Client) retryWait(ctx context.Context, err error, attempt, maxRetries int, retryable bool) (time.Duration, bool) {
@@ -48,14 +54,15 @@ func (c *Client) retryWait(ctx context.Context, err error, attempt, maxRetries i
 	var ae *APIError
 	switch {
 	case errors.As(err, &ae):
-		if !retryable || !retryableStatus(ae.Status) {
+		rateLimited := ae.Status == http.StatusTooManyRequests && ae.Code == api.CodeRateLimited
+		if !(retryable || rateLimited) || !retryableStatus(ae.Status) {
 			return 0, false
 		}
 		switch {
 		case ae.RetryAfter > c.maxWait:
 			return 0, false
 		case ae.RetryAfter > 0:
-			wait = ae.RetryAfter
+			wait = min(ae.RetryAfter+c.jitter(retryAfterJitter(ae.RetryAfter)), c.maxWait)
 		case ae.Code == api.CodeQuotaExceeded:
 			return 0, false
 		default:
@@ -70,6 +77,12 @@ func (c *Client) retryWait(ctx context.Context, err error, attempt, maxRetries i
 		return 0, false
 	}
 	return wait, true
+}
+
+// retryAfterJitter is the most a Retry-After wait is stretched by: a
+// tenth of it, at most a second.
+func retryAfterJitter(retryAfter time.Duration) time.Duration {
+	return min(retryAfter/10, time.Second)
 }
 
 // backoff is the full-jitter wait before retry number attempt+1: a random

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"net/netip"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -19,6 +20,9 @@ const (
 	DefaultListen          = "127.0.0.1:7070"
 	DefaultLogFormat       = "text"
 	DefaultShutdownTimeout = 30 * time.Second
+	// DefaultLease and DefaultHeartbeatInterval are the worker lease timings.
+	DefaultLease             = 30 * time.Second
+	DefaultHeartbeatInterval = 5 * time.Second
 	// DefaultExecutionSecondUSD and DefaultAPICallUSD are the default cost model.
 	DefaultExecutionSecondUSD = "0.00002"
 	DefaultAPICallUSD         = "0.0001"
@@ -48,6 +52,14 @@ type Server struct {
 	Tiers            map[string]api.Tier
 	Cost             Cost
 	ShutdownTimeout  time.Duration
+	// Lease is how long a worker's claim or heartbeat holds a task
+	// (BATON_LEASE, default 30s); HeartbeatInterval is how often workers are
+	// told to heartbeat (BATON_HEARTBEAT_INTERVAL, default 5s).
+	Lease             time.Duration
+	HeartbeatInterval time.Duration
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For the
+	// per-address rate limits believe; none by default.
+	TrustedProxies []netip.Prefix
 }
 
 // LogValue logs s without its secrets.
@@ -64,7 +76,7 @@ func (s Server) LogValue() slog.Value {
 		slog.String("secret", set(s.Secret)), slog.String("admin_key", set(s.AdminKey)),
 		slog.String("log_format", s.LogFormat), slog.String("default_tier", s.DefaultTier),
 		slog.Int("tiers", len(s.Tiers)), slog.Any("db_max_conns", s.DBMaxConns),
-		slog.Duration("shutdown_timeout", s.ShutdownTimeout),
+		slog.Duration("shutdown_timeout", s.ShutdownTimeout), slog.Any("trusted_proxies", s.TrustedProxies),
 	)
 }
 
@@ -83,13 +95,16 @@ var serverKeys = []serverKey{
 	{"alert_webhook_url", "BATON_ALERT_WEBHOOK_URL", "alert-webhook-url"},
 	{"sentry_dsn", "SENTRY_DSN", "sentry-dsn"},
 	{"db_max_conns", "BATON_DB_MAX_CONNS", "db-max-conns"},
+	{"trusted_proxies", "BATON_TRUSTED_PROXIES", "trusted-proxies"},
 	{"default_tier", "", ""},
 	{"shutdown_timeout", "", ""},
+	{"lease", "BATON_LEASE", ""},
+	{"heartbeat_interval", "BATON_HEARTBEAT_INTERVAL", ""},
 }
 
 // ServerFlags registers the server's flags on fs: --listen, --database-url,
 // --redis-url, --config, --data-dir, --db-max-conns, --log-format,
-// --alert-webhook-url and --sentry-dsn. The secret and the admin key have
+// --alert-webhook-url, --sentry-dsn and --trusted-proxies. The secret and the admin key have
 // no flags, so that they never show in ps or shell history.
 func ServerFlags(fs *pflag.FlagSet) {
 	fs.String("listen", DefaultListen, "address to listen on (env BATON_LISTEN)")
@@ -101,6 +116,7 @@ func ServerFlags(fs *pflag.FlagSet) {
 	fs.String("log-format", DefaultLogFormat, "log format: json or text (env BATON_LOG_FORMAT)")
 	fs.String("alert-webhook-url", "", "URL that alerts are posted to (env BATON_ALERT_WEBHOOK_URL)")
 	fs.String("sentry-dsn", "", "Sentry DSN for error reports (env SENTRY_DSN)")
+	fs.String("trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed by per-address rate limits (env BATON_TRUSTED_PROXIES)")
 }
 
 // DefaultDataDir returns $BATON_DATA_DIR, else $XDG_DATA_HOME/baton (when
@@ -125,8 +141,8 @@ func DefaultDataDir(getenv func(string) string) string {
 //
 // It returns an error when the config file cannot be read, is not YAML,
 // has an unknown key, or when a value is invalid: an amount (see ParseUSD),
-// a negative limit, an unknown log format, a bad listen address, duration
-// or integer, or a default_tier that is not a tier. The error names the key
+// a negative limit, an unknown log format, a bad listen address, duration,
+// integer or trusted proxy, or a default_tier that is not a tier. The error names the key
 // and, for scalars, where the bad value came from.
 func LoadServer(fs *pflag.FlagSet, getenv func(string) string) (Server, error) {
 	if getenv == nil {
@@ -166,6 +182,7 @@ func LoadServer(fs *pflag.FlagSet, getenv func(string) string) (Server, error) {
 	for k, d := range map[string]string{
 		"listen": DefaultListen, "log_format": DefaultLogFormat, "default_tier": DefaultTierName,
 		"shutdown_timeout": DefaultShutdownTimeout.String(), "db_max_conns": "0", "data_dir": dataDir,
+		"lease": DefaultLease.String(), "heartbeat_interval": DefaultHeartbeatInterval.String(),
 	} {
 		v.SetDefault(k, d)
 	}
@@ -213,11 +230,28 @@ func LoadServer(fs *pflag.FlagSet, getenv func(string) string) (Server, error) {
 		return Server{}, bad("db_max_conns", fmt.Sprintf("want a whole number >= 0, got %q", v.GetString("db_max_conns")))
 	}
 	s.DBMaxConns = int32(n)
-	d, err := time.ParseDuration(strings.TrimSpace(v.GetString("shutdown_timeout")))
-	if err != nil || d <= 0 {
-		return Server{}, bad("shutdown_timeout", fmt.Sprintf("want a positive duration such as 30s, got %q", v.GetString("shutdown_timeout")))
+	duration := func(key string) (time.Duration, error) {
+		d, err := time.ParseDuration(strings.TrimSpace(v.GetString(key)))
+		if err != nil || d <= 0 {
+			return 0, bad(key, fmt.Sprintf("want a positive duration such as 30s, got %q", v.GetString(key)))
+		}
+		return d, nil
 	}
-	s.ShutdownTimeout = d
+	if s.ShutdownTimeout, err = duration("shutdown_timeout"); err != nil {
+		return Server{}, err
+	}
+	if s.Lease, err = duration("lease"); err != nil {
+		return Server{}, err
+	}
+	if s.HeartbeatInterval, err = duration("heartbeat_interval"); err != nil {
+		return Server{}, err
+	}
+	if s.HeartbeatInterval*2 > s.Lease {
+		return Server{}, bad("heartbeat_interval", fmt.Sprintf("must be at most half the lease (%s), so one lost heartbeat does not lose the task", s.Lease))
+	}
+	if s.TrustedProxies, err = parsePrefixes(v.GetString("trusted_proxies")); err != nil {
+		return Server{}, bad("trusted_proxies", err.Error())
+	}
 
 	if s.Cost, err = file.cost(); err != nil {
 		return Server{}, fmt.Errorf("%w (from %s)", err, path)
@@ -229,4 +263,26 @@ func LoadServer(fs *pflag.FlagSet, getenv func(string) string) (Server, error) {
 		return Server{}, bad("default_tier", fmt.Sprintf("%q is not a tier (tiers: %s)", s.DefaultTier, strings.Join(tierNames(s.Tiers), ", ")))
 	}
 	return s, nil
+}
+
+// parsePrefixes parses a comma-separated list of CIDRs or addresses (an
+// address is its own /32 or /128). It returns nil for an empty list, and an
+// error naming the first entry that is neither.
+func parsePrefixes(list string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.Split(list, ",") {
+		if f = strings.TrimSpace(f); f == "" {
+			continue
+		}
+		if p, err := netip.ParsePrefix(f); err == nil {
+			out = append(out, p.Masked())
+			continue
+		}
+		a, err := netip.ParseAddr(f)
+		if err != nil {
+			return nil, fmt.Errorf("want CIDRs or addresses separated by commas, got %q", f)
+		}
+		out = append(out, netip.PrefixFrom(a.Unmap(), a.Unmap().BitLen()))
+	}
+	return out, nil
 }

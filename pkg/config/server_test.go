@@ -50,7 +50,7 @@ func TestLoadServerDefaults(t *testing.T) {
 	}
 	want := Server{
 		Listen: "127.0.0.1:7070", DataDir: "/home/u/.local/share/baton", LogFormat: "text",
-		DefaultTier: "free", Tiers: DefaultTiers(), ShutdownTimeout: 30 * time.Second,
+		DefaultTier: "free", Tiers: DefaultTiers(), ShutdownTimeout: 30 * time.Second, Lease: DefaultLease, HeartbeatInterval: DefaultHeartbeatInterval,
 		Cost: Cost{ExecutionSecondMicros: 20, APICallMicros: 100},
 	}
 	if !reflect.DeepEqual(s, want) {
@@ -275,5 +275,21 @@ func TestServerFlagsUsageNamesEnv(t *testing.T) {
 		if f == nil || !strings.Contains(f.Usage, envName) {
 			t.Errorf("--%s: missing, or usage does not name %s", flag, envName)
 		}
+	}
+}
+
+func TestLoadServerLeaseTimings(t *testing.T) {
+	env := map[string]string{"HOME": "/home/u", "BATON_LEASE": "4s", "BATON_HEARTBEAT_INTERVAL": "1s"}
+	s, err := LoadServer(nil, func(k string) string { return env[k] })
+	if err != nil || s.Lease != 4*time.Second || s.HeartbeatInterval != time.Second {
+		t.Fatalf("LoadServer = %v %v, %v", s.Lease, s.HeartbeatInterval, err)
+	}
+	env["BATON_HEARTBEAT_INTERVAL"] = "3s" // more than half the lease
+	if _, err := LoadServer(nil, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "heartbeat_interval") {
+		t.Fatalf("err = %v, want a heartbeat_interval error", err)
+	}
+	env["BATON_LEASE"] = "soon"
+	if _, err := LoadServer(nil, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "BATON_LEASE") {
+		t.Fatalf("err = %v, want a lease error naming BATON_LEASE", err)
 	}
 }

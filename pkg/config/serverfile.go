@@ -16,17 +16,20 @@ import (
 // (a YAML number 0.00002 stays "0.00002"), so money is never a float and
 // every value is parsed, with its key in the error, in one place.
 type serverFile struct {
-	Listen          *string `yaml:"listen"`
-	DatabaseURL     *string `yaml:"database_url"`
-	RedisURL        *string `yaml:"redis_url"`
-	DataDir         *string `yaml:"data_dir"`
-	LogFormat       *string `yaml:"log_format"`
-	AlertWebhookURL *string `yaml:"alert_webhook_url"`
-	SentryDSN       *string `yaml:"sentry_dsn"`
-	DefaultTier     *string `yaml:"default_tier"`
-	DBMaxConns      *string `yaml:"db_max_conns"`
-	ShutdownTimeout *string `yaml:"shutdown_timeout"`
-	Cost            struct {
+	Listen            *string `yaml:"listen"`
+	DatabaseURL       *string `yaml:"database_url"`
+	RedisURL          *string `yaml:"redis_url"`
+	DataDir           *string `yaml:"data_dir"`
+	LogFormat         *string `yaml:"log_format"`
+	AlertWebhookURL   *string `yaml:"alert_webhook_url"`
+	SentryDSN         *string `yaml:"sentry_dsn"`
+	DefaultTier       *string `yaml:"default_tier"`
+	DBMaxConns        *string `yaml:"db_max_conns"`
+	ShutdownTimeout   *string `yaml:"shutdown_timeout"`
+	Lease             *string `yaml:"lease"`
+	HeartbeatInterval *string `yaml:"heartbeat_interval"`
+	TrustedProxies    *string `yaml:"trusted_proxies"` // comma-separated CIDRs
+	Cost              struct {
 		ExecutionSecondUSD *string `yaml:"execution_second_usd"`
 		APICallUSD         *string `yaml:"api_call_usd"`
 	} `yaml:"cost"`
@@ -57,7 +60,8 @@ func (f *serverFile) scalars() map[string]any {
 		"listen": f.Listen, "database_url": f.DatabaseURL, "redis_url": f.RedisURL,
 		"data_dir": f.DataDir, "log_format": f.LogFormat, "alert_webhook_url": f.AlertWebhookURL,
 		"sentry_dsn": f.SentryDSN, "default_tier": f.DefaultTier, "db_max_conns": f.DBMaxConns,
-		"shutdown_timeout": f.ShutdownTimeout,
+		"shutdown_timeout": f.ShutdownTimeout, "trusted_proxies": f.TrustedProxies,
+		"lease": f.Lease, "heartbeat_interval": f.HeartbeatInterval,
 	} {
 		if p != nil && *p != "" {
 			m[k] = *p

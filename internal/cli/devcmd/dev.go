@@ -5,6 +5,7 @@ package devcmd
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"path/filepath"
 	"time"
 
@@ -13,6 +14,7 @@ import (
 	"github.com/genericcorp/baton/internal/app"
 	"github.com/genericcorp/baton/internal/auth"
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
+	"github.com/genericcorp/baton/internal/worker"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/config"
 )
@@ -101,8 +103,15 @@ func run(ctx context.Context, f *cmdutil.Factory, dataDir, listen string) error 
 		<-done
 		return err
 	}
+	workerDone := make(chan error, 1)
+	go func() { workerDone <- runDemoWorker(serveCtx, f, srv.URL(), creds.WorkspaceKey, log) }()
 	printNextSteps(f, srv.URL(), cfg.DataDir, creds)
-	return <-done
+	err = <-done
+	stop()
+	if werr := <-workerDone; werr != nil && err == nil {
+		err = fmt.Errorf("dev: demo worker: %w", werr)
+	}
+	return err
 }
 
 // provision makes sure the dev workspace and its key exist, through the
@@ -177,6 +186,17 @@ func writeProfiles(f *cmdutil.Factory, url string, creds devCreds) error {
 	return nil
 }
 
+// runDemoWorker serves queue "default" with the built-in echo agent, so a
+// new user can submit a task and see a result with no other setup.
+func runDemoWorker(ctx context.Context, f *cmdutil.Factory, url, key string, log *slog.Logger) error {
+	c, err := f.ClientFor(url, key, "")
+	if err != nil {
+		return err
+	}
+	return worker.Run(ctx, worker.Config{API: c, Runner: worker.EchoRunner, Queues: []string{api.DefaultQueue},
+		Concurrency: 4, WorkerID: "dev-echo", Log: log.With("component", "demo-worker")})
+}
+
 func printNextSteps(f *cmdutil.Factory, url, dataDir string, creds devCreds) {
 	file, path, _ := f.Config()
 	use := ""
@@ -194,8 +214,13 @@ Try, in another shell:
   baton keys list%s
   baton keys create --name ci --scope tasks:write%s
   baton workspaces create acme --tier pro --profile dev-admin
+  baton tasks submit --input '{"hello": "world"}' --wait%s
+  baton tasks list%s
   baton tiers list%s
 
+A demo worker runs the built-in echo agent on queue "default". Run your own:
+  baton worker run --queue mine -- python3 agent.py
+
 Stop with Ctrl-C; the data stays in %s.
-`, url, dataDir, creds.WorkspaceID, path, use, use, use, use, dataDir)
+`, url, dataDir, creds.WorkspaceID, path, use, use, use, use, use, use, dataDir)
 }

@@ -1,0 +1,269 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/genericcorp/baton/internal/ratelimit"
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// Limit classes of routes: which buckets a request is counted in.
+const (
+	// limitAPI: the workspace's requests_per_minute and burst (and the
+	// key's share of it), or the operator key's own limit.
+	limitAPI = ""
+	// limitWorker: a separate, larger bucket per workspace, so that a busy
+	// worker never starves the workspace's API calls. Routes with scope
+	// worker get it unless they say otherwise.
+	limitWorker = "worker"
+	// limitToken: limitAPI, plus a per-address limit checked before the key
+	// is looked up.
+	limitToken = "token"
+)
+
+// maxRate and maxBurst clamp a workspace's limits (an override can be any
+// int64) to what the limiters accept.
+const (
+	maxRate  = 1_000_000_000
+	maxBurst = 1_000_000
+)
+
+// RateLimits are the rate-limit policies beyond the tiers' own
+// requests_per_minute and burst. Zero fields take DefaultRateLimits' values.
+type RateLimits struct {
+	// Operator limits each operator key (bak_…), also when it acts on a
+	// workspace with Baton-Workspace: operator traffic never spends, nor is
+	// refused for, a workspace's budget.
+	Operator ratelimit.Limit
+	// OperatorWorker limits each operator key's worker traffic (shared
+	// workers serve every workspace).
+	OperatorWorker ratelimit.Limit
+	// WorkerPerTask makes a workspace's worker bucket: the workspace's own
+	// limit plus this much per unit of its max_concurrent_tasks. A running
+	// task heartbeats every ~5 s and appends logs, so 120 a minute per task
+	// leaves ample room. The period must be a minute.
+	WorkerPerTask ratelimit.Limit
+	// Token limits POST /v1/auth/token per client address.
+	Token ratelimit.Limit
+	// AuthFailures limits failed authentications (401) per client address.
+	// An address with no budget left is refused with 429 before its
+	// credential is parsed or looked up; each 401 spends one.
+	AuthFailures ratelimit.Limit
+	// KeyPercent is each workspace key's share of its workspace's limit, in
+	// percent (1–100; 100 when 0). Below 100 a key has a bucket of its own,
+	// checked before the workspace's, so that one busy or leaked key cannot
+	// spend the whole budget of the workspace. At 100 the workspace's
+	// bucket already bounds every key, and no second decision is made.
+	KeyPercent int
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For header is believed; see clientAddr.
+	TrustedProxies []netip.Prefix
+}
+
+// DefaultRateLimits returns the default policies.
+func DefaultRateLimits() RateLimits {
+	return RateLimits{
+		Operator:       ratelimit.PerMinute(6000, 1000),
+		OperatorWorker: ratelimit.PerMinute(60_000, 5000),
+		WorkerPerTask:  ratelimit.PerMinute(120, 20),
+		Token:          ratelimit.PerMinute(30, 10),
+		AuthFailures:   ratelimit.PerMinute(30, 20),
+		KeyPercent:     100,
+	}
+}
+
+// withDefaults fills the zero fields of rl from DefaultRateLimits. It
+// returns an error naming a limit that is set but invalid, or a
+// WorkerPerTask whose period is not a minute.
+func (rl RateLimits) withDefaults() (RateLimits, error) {
+	d := DefaultRateLimits()
+	for _, f := range []struct {
+		name   string
+		v, def *ratelimit.Limit
+	}{
+		{"Operator", &rl.Operator, &d.Operator}, {"OperatorWorker", &rl.OperatorWorker, &d.OperatorWorker},
+		{"WorkerPerTask", &rl.WorkerPerTask, &d.WorkerPerTask}, {"Token", &rl.Token, &d.Token},
+		{"AuthFailures", &rl.AuthFailures, &d.AuthFailures},
+	} {
+		if f.v.IsZero() {
+			*f.v = *f.def
+		}
+		if err := f.v.Validate(); err != nil {
+			return rl, fmt.Errorf("server: rate limit %s: %w", f.name, err)
+		}
+	}
+	if rl.WorkerPerTask.Period != time.Minute {
+		return rl, fmt.Errorf("server: rate limit WorkerPerTask: the period must be a minute, not %s", rl.WorkerPerTask.Period)
+	}
+	if rl.KeyPercent <= 0 || rl.KeyPercent > 100 {
+		rl.KeyPercent = 100
+	}
+	return rl, nil
+}
+
+// withLimitClass gives a route of scope worker the worker limit class
+// unless it names one.
+func withLimitClass(rt route) route {
+	if rt.scope == api.ScopeWorker && rt.limit == limitAPI {
+		rt.limit = limitWorker
+	}
+	return rt
+}
+
+// bucket is one rate limit a request is counted in.
+type bucket struct {
+	key    string // the limiter's key
+	limit  ratelimit.Limit
+	detail string // what is over its limit, for the 429's detail
+}
+
+// decision is a bucket's answer.
+type decision struct {
+	b   bucket
+	res ratelimit.Result
+}
+
+// authenticateLimited authenticates r under the rate limits, in this order:
+// an address with no failed-authentication budget left is refused before
+// anything else; POST /v1/auth/token spends the address's token budget;
+// the credential is checked (a 401 spends one failure); then the request is
+// counted in the principal's buckets, narrowest first. It sets the
+// rate-limit headers of the tightest bucket that counted the request, or of
+// the bucket that refused it.
+//
+// Errors: a rate_limited *api.Problem, or authenticate's errors. The
+// principal is returned with a rate_limited error, for the access log.
+func (s *Server) authenticateLimited(w http.ResponseWriter, r *http.Request, rt route) (*principal, error) {
+	ctx := r.Context()
+	addr := s.clientAddr(r)
+	failures := bucket{key: "addr:authfail:" + addr, limit: s.rl.AuthFailures,
+		detail: "too many failed authentications from address " + addr}
+	if d, ok := s.decide(ctx, failures, 0); ok && d.res.Remaining < 1 {
+		d.res.Allowed = false
+		return nil, refuse(w, d)
+	}
+	var applied []decision
+	if rt.limit == limitToken {
+		b := bucket{key: "addr:token:" + addr, limit: s.rl.Token, detail: "too many token requests from address " + addr}
+		if d, ok := s.decide(ctx, b, 1); ok {
+			if !d.res.Allowed {
+				return nil, refuse(w, d)
+			}
+			applied = append(applied, d)
+		}
+	}
+	p, err := s.authenticate(r)
+	if err != nil {
+		if isProblem(err, api.CodeUnauthenticated) {
+			s.decide(ctx, failures, 1)
+		}
+		return nil, err
+	}
+	for _, b := range s.principalBuckets(p, rt.limit) {
+		d, ok := s.decide(ctx, b, 1)
+		if !ok {
+			continue
+		}
+		if !d.res.Allowed {
+			return p, refuse(w, d)
+		}
+		applied = append(applied, d)
+	}
+	if len(applied) > 0 {
+		setRateHeaders(w.Header(), tightest(applied))
+	}
+	return p, nil
+}
+
+// decide asks the limiter. A limiter error fails open (ok is false): the
+// server's limiter falls back to memory by itself, so what is left is a
+// request whose client went away, or a limit the limiter refuses.
+func (s *Server) decide(ctx context.Context, b bucket, n int) (d decision, ok bool) {
+	res, err := s.limiter.Allow(ctx, b.key, b.limit, n)
+	if err != nil {
+		if ctx.Err() == nil {
+			s.log.Warn("rate limit: no decision; allowing the request", "bucket", b.key, "err", err)
+		}
+		return decision{}, false
+	}
+	return decision{b: b, res: res}, true
+}
+
+// principalBuckets returns the buckets a request of p on a route of the
+// given limit class counts in, narrowest first; none for a workspace whose
+// requests_per_minute is 0 (unlimited).
+func (s *Server) principalBuckets(p *principal, class string) []bucket {
+	id := p.key.ID
+	if p.key.WorkspaceID == store.OperatorWorkspace {
+		if class == limitWorker {
+			return []bucket{{key: "opw:" + id, limit: s.rl.OperatorWorker, detail: "worker traffic of operator key " + id + " is over its rate limit"}}
+		}
+		return []bucket{{key: "op:" + id, limit: s.rl.Operator, detail: "operator key " + id + " is over its rate limit"}}
+	}
+	if p.workspace == nil {
+		return nil
+	}
+	ws := p.workspace
+	lim := s.tier(ws.Tier).Limits.Apply(ws.Overrides)
+	if lim.RequestsPerMinute <= 0 {
+		return nil
+	}
+	l := ratelimit.PerMinute(int(min(lim.RequestsPerMinute, maxRate)), int(min(max(lim.Burst, 1), maxBurst)))
+	if class == limitWorker {
+		per := s.rl.WorkerPerTask
+		tasks := int(min(max(lim.MaxConcurrentTasks, 0), maxBurst))
+		wl := ratelimit.PerMinute(min(l.Rate+per.Rate*tasks, maxRate), min(l.Burst+per.Burst*tasks, maxBurst))
+		return []bucket{{key: "wsw:" + ws.ID, limit: wl, detail: "worker traffic of workspace " + ws.ID + " is over its rate limit"}}
+	}
+	var bs []bucket
+	if pct := s.rl.KeyPercent; pct < 100 {
+		kl := ratelimit.PerMinute(max(l.Rate*pct/100, 1), max(l.Burst*pct/100, 1))
+		bs = append(bs, bucket{key: "key:" + id, limit: kl,
+			detail: fmt.Sprintf("key %s is over its rate limit (%d%% of workspace %s's)", id, pct, ws.ID)})
+	}
+	return append(bs, bucket{key: "ws:" + ws.ID, limit: l, detail: "workspace " + ws.ID + " is over its rate limit"})
+}
+
+// tightest returns the decision with the fewest requests remaining (the
+// longest reset among equals).
+func tightest(ds []decision) decision {
+	t := ds[0]
+	for _, d := range ds[1:] {
+		if d.res.Remaining < t.res.Remaining || (d.res.Remaining == t.res.Remaining && d.res.ResetAfter > t.res.ResetAfter) {
+			t = d
+		}
+	}
+	return t
+}
+
+// refuse sets the headers of a refusal and returns its problem.
+func refuse(w http.ResponseWriter, d decision) *api.Problem {
+	secs := max(ceilSeconds(d.res.RetryAfter), 1)
+	h := w.Header()
+	setRateHeaders(h, d)
+	h.Set("Retry-After", fmt.Sprint(secs))
+	return api.Errorf(api.CodeRateLimited, "%s (%s); retry in %ds", d.b.detail, d.b.limit, secs)
+}
+
+// setRateHeaders sets RateLimit-Policy and RateLimit (IETF
+// draft-ietf-httpapi-ratelimit-headers): q requests per window of w
+// seconds; r requests remaining now; t seconds until the bucket is full
+// again.
+func setRateHeaders(h http.Header, d decision) {
+	l := d.res.Limit
+	h.Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=%d`, l.Rate, max(ceilSeconds(l.Period), 1)))
+	h.Set("RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, d.res.Remaining, ceilSeconds(d.res.ResetAfter)))
+}
+
+// ceilSeconds rounds d up to whole seconds.
+func ceilSeconds(d time.Duration) int64 {
+	if d <= 0 {
+		return 0
+	}
+	return int64((d + time.Second - 1) / time.Second)
+}
