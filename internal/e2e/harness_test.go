@@ -1,0 +1,262 @@
+// Package e2e runs baton as real processes — server, worker, CLI — and
+// kills them: crash recovery, zombie workers, replicas. Everything talks
+// only to 127.0.0.1 and every wait is bounded.
+package e2e_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/client"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// baton builds the binary once per test run.
+func baton(t *testing.T) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("process-level test")
+	}
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "baton-e2e-")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "baton")
+		out, err := exec.Command("go", "build", "-o", binPath, "github.com/genericcorp/baton/cmd/baton").CombinedOutput()
+		if err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func freePort(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// proc is a running baton process.
+type proc struct {
+	name string
+	cmd  *exec.Cmd
+	out  *syncBuffer
+	done chan struct{}
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func start(t *testing.T, name string, env []string, bin string, args ...string) *proc {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	cmd.Env = append(os.Environ(), env...)
+	out := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = out, out
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	p := &proc{name: name, cmd: cmd, out: out, done: make(chan struct{})}
+	go func() { cmd.Wait(); close(p.done) }()
+	t.Cleanup(func() {
+		p.signal(syscall.SIGKILL)
+		<-p.done
+		if t.Failed() {
+			t.Logf("--- %s output (last 3000 bytes):\n%s", name, tail(out.String(), 3000))
+		}
+	})
+	return p
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// signal sends sig to the process group (the worker's agents too).
+func (p *proc) signal(sig syscall.Signal) {
+	if p.cmd.Process != nil {
+		_ = syscall.Kill(-p.cmd.Process.Pid, sig)
+	}
+}
+
+// kill9 kills the process group and waits for it.
+func (p *proc) kill9(t *testing.T) {
+	t.Helper()
+	p.signal(syscall.SIGKILL)
+	select {
+	case <-p.done:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("%s did not die", p.name)
+	}
+}
+
+// eventually polls cond until it holds or the deadline passes.
+func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", d, what)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// cluster is a store and the environment every server process shares.
+type cluster struct {
+	t       *testing.T
+	bin     string
+	dataDir string
+	env     []string
+	admin   string
+}
+
+// newCluster prepares a store: SQLite in a data dir, or (pgURL set) a fresh
+// PostgreSQL schema, and runs `baton server init`.
+func newCluster(t *testing.T, pgURL string) *cluster {
+	bin := baton(t)
+	c := &cluster{t: t, bin: bin, dataDir: t.TempDir()}
+	c.env = []string{"BATON_DATA_DIR=" + c.dataDir, "BATON_LEASE=2s", "BATON_HEARTBEAT_INTERVAL=500ms",
+		"BATON_SECRET=e2e-secret-0123456789abcdef0123456789abcdef", "BATON_LOG_FORMAT=text",
+		"XDG_CONFIG_HOME=" + t.TempDir(), "BATON_API_KEY=", "BATON_PROFILE="}
+	if pgURL != "" {
+		c.env = append(c.env, "BATON_DATABASE_URL="+freshSchema(t, pgURL))
+	}
+	out, err := c.command("server", "init").Output()
+	if err != nil {
+		t.Fatalf("server init: %v", err)
+	}
+	c.admin = strings.TrimSpace(string(out))
+	return c
+}
+
+func (c *cluster) command(args ...string) *exec.Cmd {
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = append(os.Environ(), c.env...)
+	return cmd
+}
+
+// freshSchema makes a schema for one test and returns a URL using it.
+func freshSchema(t *testing.T, url string) string {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	schema := fmt.Sprintf("baton_e2e_%d", time.Now().UnixNano())
+	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		c, err := pgx.Connect(context.Background(), url)
+		if err == nil {
+			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
+			c.Close(context.Background())
+		}
+	})
+	sep := "?"
+	if strings.Contains(url, "?") {
+		sep = "&"
+	}
+	return url + sep + "search_path=" + schema
+}
+
+// server starts `baton server` on addr and waits until it is ready.
+func (c *cluster) server(name, addr string) *proc {
+	c.t.Helper()
+	p := start(c.t, name, append(c.env, "BATON_LISTEN="+addr), c.bin, "server")
+	eventually(c.t, 30*time.Second, name+" ready", func() bool {
+		res, err := http.Get("http://" + addr + "/readyz")
+		if err != nil {
+			return false
+		}
+		res.Body.Close()
+		return res.StatusCode == 200
+	})
+	return p
+}
+
+// worker starts `baton worker run` against addr with key, running agent.
+func (c *cluster) worker(name, addr, key string, concurrency int, agent string) *proc {
+	c.t.Helper()
+	env := append(c.env, "BATON_SERVER=http://"+addr, "BATON_API_KEY="+key)
+	return start(c.t, name, env, c.bin, "worker", "run", "--concurrency", fmt.Sprint(concurrency),
+		"--worker-id", name, "--kill-grace", "1s", "--drain-timeout", "2s", "--", "sh", "-c", agent)
+}
+
+// tenant creates a workspace on the team tier and returns a client with its key.
+func (c *cluster) tenant(addr, name string) (*client.Client, string) {
+	c.t.Helper()
+	admin, err := client.New("http://"+addr, client.WithAPIKey(c.admin))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	out, err := admin.CreateWorkspace(context.Background(), api.CreateWorkspaceRequest{Name: name, Tier: "team"})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	cl, _ := client.New("http://"+addr, client.WithAPIKey(out.Key.Secret), client.WithRetry(20, 2*time.Second))
+	return cl, out.Key.Secret
+}
+
+// statuses counts the workspace's tasks by status.
+func statuses(t *testing.T, c *client.Client) map[string]int {
+	t.Helper()
+	n := map[string]int{}
+	for task, err := range c.AllTasks(context.Background(), client.TaskListOptions{ListOptions: client.ListOptions{Limit: 100}}) {
+		if err != nil {
+			return map[string]int{"error": 1}
+		}
+		n[task.Status]++
+	}
+	return n
+}
