@@ -249,3 +249,18 @@ func TestErrorDocsCoverEveryCode(t *testing.T) {
 		}
 	}
 }
+
+// TestStoreDownIs503: with the store gone, requests are 503 unavailable
+// (clients retry), not 500, and /readyz fails.
+func TestStoreDownIs503(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newTenant("acme")
+	b.store.Close()
+	r := b.req("GET", "/v1/keys", a.key, "")
+	wantProblem(t, r, 503, api.CodeUnavailable)
+	if r.Header.Get("Retry-After") == "" {
+		t.Fatal("503 without Retry-After")
+	}
+	b.call("GET", "/readyz", "", nil, 503, nil)
+}

@@ -80,9 +80,22 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
 	if !errors.As(err, &p) {
 		s.log.Error("request failed", "request_id", requestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
 		p = api.NewProblem(api.CodeInternal, "an internal error occurred; quote the request id when reporting it")
+		if s.storeDown() {
+			// Not a bug but an outage: 503 tells clients to retry.
+			p = api.NewProblem(api.CodeUnavailable, "the store is unreachable; retry shortly")
+			w.Header().Set("Retry-After", "1")
+		}
 	}
 	cp := *p
 	writeProblem(w, r, &cp)
+}
+
+// storeDown reports whether the store fails a quick ping, which turns an
+// unexpected error into 503 unavailable rather than 500 internal.
+func (s *Server) storeDown() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Second)
+	defer cancel()
+	return s.store.Ping(ctx) != nil
 }
 
 func (s *Server) logRequest(r *http.Request, rt route, status int, d time.Duration, p *principal) {

@@ -11,7 +11,6 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
-	"syscall"
 	"time"
 )
 
@@ -60,7 +59,7 @@ func (a *attempt) runProcess() result {
 	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
 	cmd.Env = a.env()
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = groupAttr()
 	err := cmd.Start()
 	inR.Close()
 	outW.Close()
@@ -88,7 +87,7 @@ func (a *attempt) runProcess() result {
 	_ = cmd.Wait()
 	close(exited)
 	// What the agent left running in its group ends with it.
-	_ = syscall.Kill(-pgid, syscall.SIGKILL)
+	killGroup(pgid)
 	inW.Close()
 	a.settle(outDone, errDone, outR, errR)
 
@@ -121,14 +120,14 @@ func (a *attempt) killer(pgid int, exited <-chan struct{}, signalled *atomic.Boo
 	}
 	signalled.Store(true)
 	a.log.Info("sending SIGTERM to the agent's process group", "pgid", pgid)
-	_ = syscall.Kill(-pgid, syscall.SIGTERM)
+	terminateGroup(pgid)
 	t := time.NewTimer(a.w.cfg.KillGrace)
 	defer t.Stop()
 	select {
 	case <-exited:
 	case <-t.C:
 		a.log.Warn("agent still running after the grace period; sending SIGKILL", "pgid", pgid, "grace", a.w.cfg.KillGrace)
-		_ = syscall.Kill(-pgid, syscall.SIGKILL)
+		killGroup(pgid)
 	}
 }
 

@@ -147,11 +147,11 @@ func runLogin(ctx context.Context, opts *LoginOptions) error {
 }
 
 // describe names the caller: "ci (key_…) in workspace acme (ws_…)", or
-// "admin (key_…) as operator".
+// "operator key admin (key_…)".
 func describe(me api.Me) string {
 	who := fmt.Sprintf("%s (%s)", me.Key.Name, me.Key.ID)
 	if me.Workspace == nil {
-		return who + " as operator"
+		return "operator key " + who
 	}
 	return fmt.Sprintf("%s in workspace %s (%s)", who, me.Workspace.Name, me.Workspace.ID)
 }

@@ -74,7 +74,8 @@ CMD runs in its own process group. When the server cancels the task (by
 ` + "`baton tasks cancel`" + `, its timeout, or the workspace's quota) or the worker loses
 the lease, the whole group gets SIGTERM, then SIGKILL after --kill-grace;
 such an attempt is not reported. Processes CMD leaves behind when it exits
-are killed too.
+are killed too. (On Windows there are no group signals: CMD itself is
+killed at once, and processes it started are not reached.)
 
 On SIGINT or SIGTERM the worker stops claiming at once and lets running
 tasks finish for up to --drain-timeout; then it stops them as above and
