@@ -14,6 +14,7 @@ import (
 	"github.com/genericcorp/baton/internal/cli/keys"
 	"github.com/genericcorp/baton/internal/cli/profile"
 	"github.com/genericcorp/baton/internal/cli/servercmd"
+	"github.com/genericcorp/baton/internal/cli/tasks"
 	"github.com/genericcorp/baton/internal/cli/tiers"
 	"github.com/genericcorp/baton/internal/cli/versioncmd"
 	"github.com/genericcorp/baton/internal/cli/worker"
@@ -30,9 +31,10 @@ func Main(ctx context.Context, args []string, getenv func(string) string, ios *i
 // Run executes the command tree against a prepared Factory (tests use it
 // with iostreams.Test and a fake environment).
 func Run(ctx context.Context, f *cmdutil.Factory, args []string) int {
-	root := NewCmdRoot(f)
+	root, cleanup := newRoot(f)
 	root.SetArgs(args)
 	cmd, err := root.ExecuteContextC(ctx)
+	cleanup()
 	if err != nil && cmd != nil && errors.Is(err, errShowUsage) {
 		err = cmdutil.FlagErrorf("%s needs a subcommand\n\n%s", cmd.CommandPath(), cmd.UsageString())
 	}
@@ -47,7 +49,16 @@ var errShowUsage = errors.New("show usage")
 
 // NewCmdRoot builds the whole command tree.
 func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
+	root, _ := newRoot(f)
+	return root
+}
+
+// newRoot builds the tree and returns a cleanup that releases what the run
+// set up (the --timeout context). It is per run, not cobra.OnFinalize,
+// whose callbacks are process-wide.
+func newRoot(f *cmdutil.Factory) (*cobra.Command, func()) {
 	g := f.Globals
+	cancelTimeout := func() {}
 	root := &cobra.Command{
 		Use:   "baton",
 		Short: "Durable agent tasks with a hard budget per customer",
@@ -63,7 +74,7 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 			}
 			if g.Timeout > 0 {
 				ctx, cancel := context.WithTimeout(cmd.Context(), g.Timeout)
-				cobra.OnFinalize(cancel)
+				cancelTimeout = cancel
 				cmd.SetContext(ctx)
 			}
 			return nil
@@ -95,6 +106,7 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 		profile.NewCmdProfile(f),
 		workspaces.NewCmdWorkspaces(f),
 		keys.NewCmdKeys(f),
+		tasks.NewCmdTasks(f),
 		tiers.NewCmdTiers(f),
 		worker.NewCmdWorker(f),
 		servercmd.NewCmdServer(f),
@@ -105,7 +117,7 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 	for _, c := range root.Commands() {
 		markGroups(c)
 	}
-	return root
+	return root, func() { cancelTimeout() }
 }
 
 // markGroups makes a bare noun (`baton keys`) a usage error listing its

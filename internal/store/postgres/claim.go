@@ -8,7 +8,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/genericcorp/baton/internal/store"
-	"github.com/genericcorp/baton/internal/store/internal/lifecycle"
+	"github.com/genericcorp/baton/internal/store/internal/flow"
 )
 
 // claimBatch is how many candidate workspaces one query reads.
@@ -178,18 +178,14 @@ func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, s
 		} else if err != nil {
 			return fmt.Errorf("pick task: %w", err)
 		}
-		a, msg := lifecycle.Claim(&r.t, p.WorkerID, p.Now, p.Lease)
-		if err := insertAttempt(ctx, tx, id, a); err != nil {
-			return err
-		}
 		if _, err := tx.Exec(ctx, `UPDATE workspaces SET last_claim_seq = nextval('workspace_claim_seq')
 			WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("mark workspace %s served: %w", id, err)
 		}
-		if err := commitState(ctx, tx, &r, msg, p.Now); err != nil {
+		if err := flow.Claim(ctx, txRows{tx}, &r, p); err != nil {
 			return err
 		}
-		claimed = r.t
+		claimed = r.Task
 		return nil
 	})
 	return claimed, err

@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -11,9 +10,6 @@ import (
 
 	"github.com/genericcorp/baton/internal/store"
 )
-
-// defaultLimit is the page size used when store.Page.Limit is not positive.
-const defaultLimit = 100
 
 // SQLSTATE codes mapped to store errors.
 const (
@@ -45,41 +41,6 @@ func utcPtr(t *time.Time) *time.Time {
 	}
 	u := t.UTC()
 	return &u
-}
-
-// encodeJSON marshals v, or returns empty when v has no elements (n == 0),
-// so that nil and empty maps and slices are stored alike.
-func encodeJSON(v any, n int, empty string) (string, error) {
-	if n == 0 {
-		return empty, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("encode json: %w", err)
-	}
-	return string(b), nil
-}
-
-func decodeJSON(b []byte, v any) error {
-	if err := json.Unmarshal(b, v); err != nil {
-		return fmt.Errorf("decode json: %w", err)
-	}
-	return nil
-}
-
-// nullBytes stores an empty byte slice as NULL.
-func nullBytes(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
-func pageLimit(p store.Page) int {
-	if p.Limit <= 0 {
-		return defaultLimit
-	}
-	return p.Limit
 }
 
 // mapErr turns pgx.ErrNoRows and foreign-key violations into

@@ -16,6 +16,7 @@ import (
 	"github.com/pressly/goose/v3"
 
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/store/internal/flow"
 )
 
 //go:embed migrations/*.sql
@@ -132,3 +133,16 @@ func (s *Store) withTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 	}
 	return nil
 }
+
+// txRows is the flow.Tx of a transaction.
+type txRows struct{ tx pgx.Tx }
+
+var _ flow.Tx = txRows{}
+
+// inTx runs fn in a transaction (see withTx).
+func (s *Store) inTx(ctx context.Context, fn func(tx flow.Tx) error) error {
+	return s.withTx(ctx, func(tx pgx.Tx) error { return fn(txRows{tx}) })
+}
+
+// flows runs the shared write flows on s.
+func (s *Store) flows() flow.Runner { return s.inTx }

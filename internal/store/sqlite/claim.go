@@ -8,7 +8,7 @@ import (
 	"fmt"
 
 	"github.com/genericcorp/baton/internal/store"
-	"github.com/genericcorp/baton/internal/store/internal/lifecycle"
+	"github.com/genericcorp/baton/internal/store/internal/flow"
 )
 
 // claimBatch is how many candidate workspaces one query reads.
@@ -131,17 +131,13 @@ func claimFrom(ctx context.Context, tx *sql.Tx, id string, p store.ClaimParams, 
 	if err != nil {
 		return store.Task{}, mapErr(err)
 	}
-	a, msg := lifecycle.Claim(&r.t, p.WorkerID, p.Now, p.Lease)
-	if err := insertAttempt(ctx, tx, id, a); err != nil {
-		return store.Task{}, err
-	}
 	_, err = tx.ExecContext(ctx, `UPDATE workspaces
 		SET last_claim_seq = (SELECT max(last_claim_seq) FROM workspaces) + 1 WHERE id = ?1`, id)
 	if err != nil {
 		return store.Task{}, fmt.Errorf("mark workspace %s served: %w", id, err)
 	}
-	if err := commitState(ctx, tx, &r, msg, p.Now); err != nil {
+	if err := flow.Claim(ctx, txRows{tx}, &r, p); err != nil {
 		return store.Task{}, err
 	}
-	return r.t, nil
+	return r.Task, nil
 }

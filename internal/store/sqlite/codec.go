@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"database/sql"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -12,9 +11,6 @@ import (
 
 	"github.com/genericcorp/baton/internal/store"
 )
-
-// defaultLimit is the page size used when store.Page.Limit is not positive.
-const defaultLimit = 100
 
 // scanner is a *sql.Row or *sql.Rows.
 type scanner interface {
@@ -41,41 +37,6 @@ func fromNullMicros(v sql.NullInt64) *time.Time {
 	}
 	t := fromMicros(v.Int64)
 	return &t
-}
-
-// encodeJSON marshals v, or returns empty when v has no elements, so that
-// nil and empty maps and slices are stored alike.
-func encodeJSON(v any, n int, empty string) (string, error) {
-	if n == 0 {
-		return empty, nil
-	}
-	b, err := json.Marshal(v)
-	if err != nil {
-		return "", fmt.Errorf("encode json: %w", err)
-	}
-	return string(b), nil
-}
-
-func decodeJSON(s string, v any) error {
-	if err := json.Unmarshal([]byte(s), v); err != nil {
-		return fmt.Errorf("decode json: %w", err)
-	}
-	return nil
-}
-
-// nullBytes stores an empty byte slice as NULL.
-func nullBytes(b []byte) any {
-	if len(b) == 0 {
-		return nil
-	}
-	return b
-}
-
-func pageLimit(p store.Page) int {
-	if p.Limit <= 0 {
-		return defaultLimit
-	}
-	return p.Limit
 }
 
 // mapErr turns constraint violations into the store's errors: unique and

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/store/internal/rowcodec"
 )
 
 const keyColumns = `id, workspace_id, name, prefix, hash, previous_hash, previous_expires_at,
@@ -25,7 +26,7 @@ func scanKey(sc scanner) (store.Key, error) {
 	if err != nil {
 		return store.Key{}, err
 	}
-	if err := decodeJSON(scopes, &k.Scopes); err != nil {
+	if err := rowcodec.DecodeJSON(scopes, &k.Scopes); err != nil {
 		return store.Key{}, fmt.Errorf("key %s scopes: %w", k.ID, err)
 	}
 	k.PreviousExpiresAt = fromNullMicros(prevExpires)
@@ -36,15 +37,15 @@ func scanKey(sc scanner) (store.Key, error) {
 	return k, nil
 }
 
-// insertKey inserts k; the caller has checked that its workspace exists.
-func insertKey(ctx context.Context, tx *sql.Tx, k store.Key) error {
-	scopes, err := encodeJSON(k.Scopes, len(k.Scopes), "[]")
+// InsertKey inserts k; the caller has checked that its workspace exists.
+func (x txRows) InsertKey(ctx context.Context, k store.Key) error {
+	scopes, err := rowcodec.EncodeJSON(k.Scopes, len(k.Scopes), "[]")
 	if err != nil {
 		return fmt.Errorf("insert key %s: %w", k.ID, err)
 	}
-	_, err = tx.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`)
+	_, err = x.tx.ExecContext(ctx, `INSERT INTO api_keys (`+keyColumns+`)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
-		k.ID, k.WorkspaceID, k.Name, k.Prefix, k.Hash, nullBytes(k.PreviousHash), nullMicros(k.PreviousExpiresAt),
+		k.ID, k.WorkspaceID, k.Name, k.Prefix, k.Hash, rowcodec.NullBytes(k.PreviousHash), nullMicros(k.PreviousExpiresAt),
 		scopes, nullMicros(k.ExpiresAt), nullMicros(k.LastUsedAt), nullMicros(k.RevokedAt), micros(k.CreatedAt))
 	if err != nil {
 		return fmt.Errorf("insert key %s: %w", k.ID, mapErr(err))
@@ -52,28 +53,9 @@ func insertKey(ctx context.Context, tx *sql.Tx, k store.Key) error {
 	return nil
 }
 
-// CreateKey stores k and the audit events in one transaction. Returns
-// store.ErrNotFound if k.WorkspaceID names no workspace (operator keys,
-// with store.OperatorWorkspace, need none) and store.ErrConflict on a
-// duplicate id or hash.
+// CreateKey runs flow.Runner.CreateKey.
 func (s *Store) CreateKey(ctx context.Context, k store.Key, audit ...store.AuditEvent) error {
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		if k.WorkspaceID != store.OperatorWorkspace {
-			var one int
-			err := tx.QueryRowContext(ctx, `SELECT 1 FROM workspaces WHERE id = ?1`, k.WorkspaceID).Scan(&one)
-			if err != nil {
-				return fmt.Errorf("workspace %s: %w", k.WorkspaceID, mapErr(err))
-			}
-		}
-		if err := insertKey(ctx, tx, k); err != nil {
-			return err
-		}
-		return insertAudit(ctx, tx, audit)
-	})
-	if err != nil {
-		return fmt.Errorf("create key %s: %w", k.ID, err)
-	}
-	return nil
+	return s.flows().CreateKey(ctx, k, audit...)
 }
 
 // GetKey returns key id of workspaceID, or store.ErrNotFound.
@@ -91,7 +73,7 @@ func (s *Store) GetKey(ctx context.Context, workspaceID, id string) (store.Key, 
 // ordered by id (never nil).
 func (s *Store) ListKeys(ctx context.Context, workspaceID string, p store.Page) ([]store.Key, error) {
 	rows, err := s.reader.QueryContext(ctx, `SELECT `+keyColumns+` FROM api_keys
-		WHERE workspace_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3`, workspaceID, p.After, pageLimit(p))
+		WHERE workspace_id = ?1 AND id > ?2 ORDER BY id LIMIT ?3`, workspaceID, p.After, rowcodec.PageLimit(p))
 	out, err := collect(rows, err, scanKey)
 	if err != nil {
 		return nil, fmt.Errorf("list keys: %w", err)
@@ -99,57 +81,45 @@ func (s *Store) ListKeys(ctx context.Context, workspaceID string, p store.Page) 
 	return out, nil
 }
 
-// RevokeKey sets RevokedAt to at unless already set (revoking twice keeps
-// the first time and is no error), writes the audit events and returns the
-// key. Returns store.ErrNotFound if absent.
+// RevokeKey runs flow.Runner.RevokeKey.
 func (s *Store) RevokeKey(ctx context.Context, workspaceID, id string, at time.Time, audit ...store.AuditEvent) (store.Key, error) {
-	var k store.Key
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		row := tx.QueryRowContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?3)
-			WHERE workspace_id = ?1 AND id = ?2 RETURNING `+keyColumns, workspaceID, id, micros(at))
-		var err error
-		if k, err = scanKey(row); err != nil {
-			return mapErr(err)
-		}
-		return insertAudit(ctx, tx, audit)
-	})
-	if err != nil {
-		return store.Key{}, fmt.Errorf("revoke key %s: %w", id, err)
-	}
-	return k, nil
+	return s.flows().RevokeKey(ctx, workspaceID, id, at, audit...)
 }
 
-// RotateKey replaces the key's hash and prefix; the old hash stays valid
-// until graceUntil (replacing any earlier previous hash). Returns
-// store.ErrNotFound if absent, store.ErrConflict if the key is revoked or
-// hash is taken.
+// RevokeKey sets the key's RevokedAt to at unless set and returns it.
+func (x txRows) RevokeKey(ctx context.Context, workspaceID, id string, at time.Time) (store.Key, error) {
+	row := x.tx.QueryRowContext(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, ?3)
+		WHERE workspace_id = ?1 AND id = ?2 RETURNING `+keyColumns, workspaceID, id, micros(at))
+	k, err := scanKey(row)
+	return k, mapErr(err)
+}
+
+// RotateKey runs flow.Runner.RotateKey.
 func (s *Store) RotateKey(ctx context.Context, workspaceID, id string, hash []byte, prefix string, graceUntil time.Time, audit ...store.AuditEvent) (store.Key, error) {
-	var k store.Key
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		row := tx.QueryRowContext(ctx, `UPDATE api_keys
-			SET previous_hash = hash, previous_expires_at = ?3, hash = ?4, prefix = ?5
-			WHERE workspace_id = ?1 AND id = ?2 AND revoked_at IS NULL
-			RETURNING `+keyColumns, workspaceID, id, micros(graceUntil), hash, prefix)
-		var err error
-		k, err = scanKey(row)
-		if errors.Is(err, sql.ErrNoRows) {
-			// Absent, or revoked: tell them apart.
-			var revoked bool
-			err = tx.QueryRowContext(ctx, `SELECT revoked_at IS NOT NULL FROM api_keys
-				WHERE workspace_id = ?1 AND id = ?2`, workspaceID, id).Scan(&revoked)
-			if err == nil && revoked {
-				return fmt.Errorf("key is revoked: %w", store.ErrConflict)
-			}
-		}
-		if err != nil {
-			return mapErr(err)
-		}
-		return insertAudit(ctx, tx, audit)
-	})
-	if err != nil {
-		return store.Key{}, fmt.Errorf("rotate key %s: %w", id, err)
+	return s.flows().RotateKey(ctx, workspaceID, id, hash, prefix, graceUntil, audit...)
+}
+
+// RotateKey moves the hash of the key, unless revoked, to its previous
+// hash (valid until graceUntil) and sets hash and prefix; found is false
+// if no unrevoked key matched.
+func (x txRows) RotateKey(ctx context.Context, workspaceID, id string, hash []byte, prefix string, graceUntil time.Time) (store.Key, bool, error) {
+	row := x.tx.QueryRowContext(ctx, `UPDATE api_keys
+		SET previous_hash = hash, previous_expires_at = ?3, hash = ?4, prefix = ?5
+		WHERE workspace_id = ?1 AND id = ?2 AND revoked_at IS NULL
+		RETURNING `+keyColumns, workspaceID, id, micros(graceUntil), hash, prefix)
+	k, err := scanKey(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Key{}, false, nil
 	}
-	return k, nil
+	return k, err == nil, mapErr(err)
+}
+
+// KeyRevoked reports whether the key is revoked.
+func (x txRows) KeyRevoked(ctx context.Context, workspaceID, id string) (bool, error) {
+	var revoked bool
+	err := x.tx.QueryRowContext(ctx, `SELECT revoked_at IS NOT NULL FROM api_keys
+		WHERE workspace_id = ?1 AND id = ?2`, workspaceID, id).Scan(&revoked)
+	return revoked, mapErr(err)
 }
 
 // KeyByHash finds the key whose current hash is hash, or whose previous

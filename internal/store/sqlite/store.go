@@ -21,6 +21,7 @@ import (
 	_ "modernc.org/sqlite" // registers the "sqlite" database/sql driver
 
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/store/internal/flow"
 )
 
 //go:embed migrations/*.sql
@@ -140,3 +141,16 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	}
 	return nil
 }
+
+// txRows is the flow.Tx of a write transaction.
+type txRows struct{ tx *sql.Tx }
+
+var _ flow.Tx = txRows{}
+
+// inTx runs fn in a write transaction (see withTx).
+func (s *Store) inTx(ctx context.Context, fn func(tx flow.Tx) error) error {
+	return s.withTx(ctx, func(tx *sql.Tx) error { return fn(txRows{tx}) })
+}
+
+// flows runs the shared write flows on s.
+func (s *Store) flows() flow.Runner { return s.inTx }

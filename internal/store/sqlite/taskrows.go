@@ -3,32 +3,31 @@ package sqlite
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/store/internal/flow"
+	"github.com/genericcorp/baton/internal/store/internal/rowcodec"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
 // Rows of tasks, task_attempts and task_events, read and written inside a
-// write transaction (which, as the one writer, holds them all). The
-// transitions themselves are in the lifecycle package.
+// write transaction (which, as the one writer, holds them all): txRows'
+// flow.Tx methods on tasks. The flows are in the flow package, the
+// transitions in the lifecycle package.
 
 const taskColumns = `id, workspace_id, queue, status, priority, input, output, error, labels,
 	attempt, max_attempts, timeout_seconds, idempotency_key, request_hash, status_reason,
 	run_at, lease_expires_at, worker_id, created_at, started_at, finished_at, attempt_started_at,
 	execution_ms, tokens, cost_micros, event_seq`
 
-// taskRow is a task and the seq of its last event.
-type taskRow struct {
-	t   store.Task
-	seq int64
-}
-
-func scanTaskRow(sc scanner) (taskRow, error) {
+func scanTaskRow(sc scanner) (flow.Row, error) {
 	var (
-		r                                        taskRow
-		t                                        = &r.t
+		r                                        flow.Row
+		t                                        = &r.Task
 		input, labels                            string
 		output, idem                             sql.NullString
 		runAt, createdAt                         int64
@@ -37,12 +36,12 @@ func scanTaskRow(sc scanner) (taskRow, error) {
 	err := sc.Scan(&t.ID, &t.WorkspaceID, &t.Queue, &t.Status, &t.Priority, &input, &output, &t.Error, &labels,
 		&t.Attempt, &t.MaxAttempts, &t.TimeoutSeconds, &idem, &t.RequestHash, &t.StatusReason,
 		&runAt, &lease, &t.WorkerID, &createdAt, &started, &finished, &attemptStarted,
-		&t.ExecutionMS, &t.Tokens, &t.CostMicros, &r.seq)
+		&t.ExecutionMS, &t.Tokens, &t.CostMicros, &r.Seq)
 	if err != nil {
-		return taskRow{}, err
+		return flow.Row{}, err
 	}
-	if err := decodeJSON(labels, &t.Labels); err != nil {
-		return taskRow{}, fmt.Errorf("task %s labels: %w", t.ID, err)
+	if err := rowcodec.DecodeJSON(labels, &t.Labels); err != nil {
+		return flow.Row{}, fmt.Errorf("task %s labels: %w", t.ID, err)
 	}
 	t.Input = []byte(input)
 	if output.Valid {
@@ -57,54 +56,77 @@ func scanTaskRow(sc scanner) (taskRow, error) {
 
 func scanTask(sc scanner) (store.Task, error) {
 	r, err := scanTaskRow(sc)
-	return r.t, err
+	return r.Task, err
 }
 
-// nullText stores an empty string or JSON value as NULL.
-func nullText[T ~string | ~[]byte](v T) any {
-	if len(v) == 0 {
-		return nil
-	}
-	return string(v)
-}
-
-// getTask returns task id of workspaceID, or store.ErrNotFound. Inside
+// LockTask returns task id of workspaceID, or store.ErrNotFound. Inside
 // the write transaction no one else can change it.
-func getTask(ctx context.Context, tx *sql.Tx, workspaceID, id string) (taskRow, error) {
-	row := tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks
+func (x txRows) LockTask(ctx context.Context, workspaceID, id string) (flow.Row, error) {
+	row := x.tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks
 		WHERE workspace_id = ?1 AND id = ?2`, workspaceID, id)
 	r, err := scanTaskRow(row)
 	return r, mapErr(err)
 }
 
-// saveTask writes every mutable column of r.t and sets its event seq to r.seq.
-func saveTask(ctx context.Context, tx *sql.Tx, r taskRow) error {
-	t := r.t
-	_, err := tx.ExecContext(ctx, `UPDATE tasks SET status = ?2, output = ?3, error = ?4, status_reason = ?5,
+// LockExpired returns up to limit running tasks whose lease ended before
+// now, the oldest lease first.
+func (x txRows) LockExpired(ctx context.Context, now time.Time, limit int) ([]flow.Row, error) {
+	rows, err := x.tx.QueryContext(ctx, `SELECT `+taskColumns+` FROM tasks
+		WHERE status = 'running' AND lease_expires_at < ?1
+		ORDER BY lease_expires_at LIMIT ?2`, micros(now), limit)
+	return collect(rows, err, scanTaskRow)
+}
+
+// SaveTask writes every mutable column of r.Task and sets its event seq to r.Seq.
+func (x txRows) SaveTask(ctx context.Context, r flow.Row) error {
+	t := r.Task
+	_, err := x.tx.ExecContext(ctx, `UPDATE tasks SET status = ?2, output = ?3, error = ?4, status_reason = ?5,
 		attempt = ?6, run_at = ?7, lease_expires_at = ?8, worker_id = ?9, started_at = ?10,
 		finished_at = ?11, attempt_started_at = ?12, execution_ms = ?13, tokens = ?14,
 		cost_micros = ?15, event_seq = ?16
 		WHERE id = ?1`,
-		t.ID, t.Status, nullText(t.Output), t.Error, t.StatusReason,
+		t.ID, t.Status, rowcodec.NullText(t.Output), t.Error, t.StatusReason,
 		t.Attempt, micros(t.RunAt), nullMicros(t.LeaseExpiresAt), t.WorkerID, nullMicros(t.StartedAt),
 		nullMicros(t.FinishedAt), nullMicros(t.AttemptStarted), t.ExecutionMS, t.Tokens,
-		t.CostMicros, r.seq)
+		t.CostMicros, r.Seq)
 	if err != nil {
 		return fmt.Errorf("update task: %w", mapErr(err))
 	}
 	return nil
 }
 
-// commitState saves r.t after a transition and appends its state event
-// with message at at.
-func commitState(ctx context.Context, tx *sql.Tx, r *taskRow, message string, at time.Time) error {
-	r.seq++
-	if err := saveTask(ctx, tx, *r); err != nil {
-		return err
+// InsertTask inserts the new task t with event seq 1, or reports that its
+// idempotency key is taken (writers are serialized: no race).
+func (x txRows) InsertTask(ctx context.Context, t store.Task) (flow.Row, bool, error) {
+	labels, err := rowcodec.EncodeJSON(t.Labels, len(t.Labels), "{}")
+	if err != nil {
+		return flow.Row{}, false, err
 	}
-	ev := store.TaskEvent{TaskID: r.t.ID, WorkspaceID: r.t.WorkspaceID, Seq: r.seq, Type: api.EventState,
-		Status: r.t.Status, Attempt: r.t.Attempt, Message: message, At: at}
-	return insertEvent(ctx, tx, ev)
+	row := x.tx.QueryRowContext(ctx, `INSERT INTO tasks (id, workspace_id, queue, status, priority, input,
+		labels, max_attempts, timeout_seconds, idempotency_key, request_hash, status_reason,
+		run_at, created_at, event_seq)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)
+		ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
+		RETURNING `+taskColumns,
+		t.ID, t.WorkspaceID, t.Queue, t.Status, t.Priority, string(t.Input),
+		labels, t.MaxAttempts, t.TimeoutSeconds, rowcodec.NullText(t.IdempotencyKey), rowcodec.NullBytes(t.RequestHash), t.StatusReason,
+		micros(t.RunAt), micros(t.CreatedAt))
+	r, err := scanTaskRow(row)
+	if errors.Is(err, sql.ErrNoRows) {
+		return flow.Row{}, false, nil
+	}
+	if err != nil {
+		return flow.Row{}, false, mapErr(err)
+	}
+	return r, true, nil
+}
+
+// TaskByIdempotencyKey returns workspaceID's task with key.
+func (x txRows) TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error) {
+	row := x.tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks
+		WHERE workspace_id = ?1 AND idempotency_key = ?2`, workspaceID, key)
+	t, err := scanTask(row)
+	return t, mapErr(err)
 }
 
 const eventColumns = `task_id, seq, workspace_id, type, status, attempt, message, at`
@@ -121,12 +143,35 @@ func scanEvent(sc scanner) (store.TaskEvent, error) {
 	return e, nil
 }
 
-func insertEvent(ctx context.Context, tx *sql.Tx, e store.TaskEvent) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO task_events (`+eventColumns+`)
+// InsertEvent inserts e.
+func (x txRows) InsertEvent(ctx context.Context, e store.TaskEvent) error {
+	_, err := x.tx.ExecContext(ctx, `INSERT INTO task_events (`+eventColumns+`)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
 		e.TaskID, e.Seq, e.WorkspaceID, e.Type, e.Status, e.Attempt, e.Message, micros(e.At))
 	if err != nil {
 		return fmt.Errorf("insert event: %w", mapErr(err))
+	}
+	return nil
+}
+
+// AppendLogs inserts lines as log events after r.Seq and advances the
+// task's event seq past them.
+func (x txRows) AppendLogs(ctx context.Context, r flow.Row, attempt int, lines []string, at time.Time) error {
+	linesJSON, err := json.Marshal(lines)
+	if err != nil {
+		return err
+	}
+	t := r.Task
+	if _, err := x.tx.ExecContext(ctx, `UPDATE tasks SET event_seq = ?2 WHERE id = ?1`, t.ID, r.Seq+int64(len(lines))); err != nil {
+		return fmt.Errorf("update task: %w", err)
+	}
+	// One statement for all lines: json_each numbers them from 0.
+	_, err = x.tx.ExecContext(ctx, `INSERT INTO task_events (`+eventColumns+`)
+		SELECT ?1, ?2 + l.key + 1, ?3, ?4, '', ?5, l.value, ?6
+		FROM json_each(?7) l`,
+		t.ID, r.Seq, t.WorkspaceID, api.EventLog, attempt, micros(at), string(linesJSON))
+	if err != nil {
+		return fmt.Errorf("insert log events: %w", err)
 	}
 	return nil
 }
@@ -149,8 +194,9 @@ func scanAttempt(sc scanner) (store.Attempt, error) {
 	return a, nil
 }
 
-func getAttempt(ctx context.Context, tx *sql.Tx, id string, number int) (store.Attempt, error) {
-	row := tx.QueryRowContext(ctx, `SELECT `+attemptColumns+` FROM task_attempts
+// Attempt reads attempt number of task id.
+func (x txRows) Attempt(ctx context.Context, id string, number int) (store.Attempt, error) {
+	row := x.tx.QueryRowContext(ctx, `SELECT `+attemptColumns+` FROM task_attempts
 		WHERE task_id = ?1 AND number = ?2`, id, number)
 	a, err := scanAttempt(row)
 	if err != nil {
@@ -159,8 +205,9 @@ func getAttempt(ctx context.Context, tx *sql.Tx, id string, number int) (store.A
 	return a, nil
 }
 
-func insertAttempt(ctx context.Context, tx *sql.Tx, workspaceID string, a store.Attempt) error {
-	_, err := tx.ExecContext(ctx, `INSERT INTO task_attempts (`+attemptColumns+`, workspace_id)
+// InsertAttempt inserts a, an attempt of a task of workspaceID.
+func (x txRows) InsertAttempt(ctx context.Context, workspaceID string, a store.Attempt) error {
+	_, err := x.tx.ExecContext(ctx, `INSERT INTO task_attempts (`+attemptColumns+`, workspace_id)
 		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
 		a.TaskID, a.Number, a.WorkerID, a.Status, a.Error, micros(a.StartedAt), nullMicros(a.FinishedAt),
 		micros(a.HeartbeatAt), a.ExecutionMS, a.Tokens, a.CostMicros, workspaceID)
@@ -170,9 +217,9 @@ func insertAttempt(ctx context.Context, tx *sql.Tx, workspaceID string, a store.
 	return nil
 }
 
-// saveAttempt writes every mutable column of a.
-func saveAttempt(ctx context.Context, tx *sql.Tx, a store.Attempt) error {
-	_, err := tx.ExecContext(ctx, `UPDATE task_attempts SET status = ?3, error = ?4, finished_at = ?5,
+// SaveAttempt writes every mutable column of a.
+func (x txRows) SaveAttempt(ctx context.Context, a store.Attempt) error {
+	_, err := x.tx.ExecContext(ctx, `UPDATE task_attempts SET status = ?3, error = ?4, finished_at = ?5,
 		heartbeat_at = ?6, execution_ms = ?7, tokens = ?8, cost_micros = ?9
 		WHERE task_id = ?1 AND number = ?2`,
 		a.TaskID, a.Number, a.Status, a.Error, nullMicros(a.FinishedAt),

@@ -1,71 +1,16 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
-	"database/sql"
-	"errors"
 	"fmt"
 
 	"github.com/genericcorp/baton/internal/store"
-	"github.com/genericcorp/baton/internal/store/internal/lifecycle"
-	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/internal/store/internal/rowcodec"
 )
 
-// CreateTask inserts t as queued (see lifecycle.New for what it keeps of t)
-// with its first state event, and returns it with created=true. If
-// t.IdempotencyKey is set and the workspace already has a task with that
-// key, it returns that task and created=false, or that task and
-// store.ErrConflict when its RequestHash differs. Returns
-// store.ErrNotFound if the workspace does not exist, store.ErrConflict if
-// the id is taken.
+// CreateTask runs flow.Runner.CreateTask.
 func (s *Store) CreateTask(ctx context.Context, t store.Task) (store.Task, bool, error) {
-	t = lifecycle.New(t)
-	labels, err := encodeJSON(t.Labels, len(t.Labels), "{}")
-	if err != nil {
-		return store.Task{}, false, fmt.Errorf("create task %s: %w", t.ID, err)
-	}
-	var (
-		got     store.Task
-		created bool
-	)
-	err = s.withTx(ctx, func(tx *sql.Tx) error {
-		row := tx.QueryRowContext(ctx, `INSERT INTO tasks (id, workspace_id, queue, status, priority, input,
-			labels, max_attempts, timeout_seconds, idempotency_key, request_hash, status_reason,
-			run_at, created_at, event_seq)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)
-			ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
-			RETURNING `+taskColumns,
-			t.ID, t.WorkspaceID, t.Queue, t.Status, t.Priority, string(t.Input),
-			labels, t.MaxAttempts, t.TimeoutSeconds, nullText(t.IdempotencyKey), nullBytes(t.RequestHash), t.StatusReason,
-			micros(t.RunAt), micros(t.CreatedAt))
-		r, err := scanTaskRow(row)
-		if errors.Is(err, sql.ErrNoRows) {
-			// The key is taken (writers are serialized: no race).
-			row := tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks
-				WHERE workspace_id = ?1 AND idempotency_key = ?2`, t.WorkspaceID, t.IdempotencyKey)
-			if got, err = scanTask(row); err != nil {
-				return mapErr(err)
-			}
-			if !bytes.Equal(got.RequestHash, t.RequestHash) {
-				return fmt.Errorf("idempotency key %q was used with other parameters: %w", t.IdempotencyKey, store.ErrConflict)
-			}
-			return nil
-		}
-		if err != nil {
-			return mapErr(err)
-		}
-		got, created = r.t, true
-		return insertEvent(ctx, tx, store.TaskEvent{TaskID: t.ID, WorkspaceID: t.WorkspaceID, Seq: r.seq,
-			Type: api.EventState, Status: api.TaskQueued, Message: t.StatusReason, At: t.CreatedAt})
-	})
-	if err != nil {
-		if !errors.Is(err, store.ErrConflict) || got.ID == "" {
-			got = store.Task{}
-		}
-		return got, false, fmt.Errorf("create task %s: %w", t.ID, err)
-	}
-	return got, created, nil
+	return s.flows().CreateTask(ctx, t)
 }
 
 // GetTask returns task id of workspaceID, or store.ErrNotFound.
@@ -104,7 +49,7 @@ func (s *Store) ListTasks(ctx context.Context, workspaceID string, f store.TaskF
 			WHERE l.key = ? AND l.type = 'text' AND l.value = ?)`, f.LabelKey, f.LabelValue)
 	}
 	q += " ORDER BY id DESC LIMIT ?"
-	args = append(args, pageLimit(p))
+	args = append(args, rowcodec.PageLimit(p))
 	rows, err := s.reader.QueryContext(ctx, q, args...)
 	out, err := collect(rows, err, scanTask)
 	if err != nil {
@@ -146,7 +91,7 @@ func (s *Store) ListAttempts(ctx context.Context, workspaceID, id string) ([]sto
 func (s *Store) ListEvents(ctx context.Context, workspaceID, id string, afterSeq int64, limit int) ([]store.TaskEvent, error) {
 	rows, err := s.reader.QueryContext(ctx, `SELECT `+eventColumns+` FROM task_events
 		WHERE workspace_id = ?1 AND task_id = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4`,
-		workspaceID, id, afterSeq, pageLimit(store.Page{Limit: limit}))
+		workspaceID, id, afterSeq, rowcodec.PageLimit(store.Page{Limit: limit}))
 	out, err := collect(rows, err, scanEvent)
 	if err == nil && len(out) == 0 {
 		err = s.taskExists(ctx, workspaceID, id)

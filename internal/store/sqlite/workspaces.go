@@ -2,10 +2,10 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"fmt"
 
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/store/internal/rowcodec"
 )
 
 const workspaceColumns = `id, name, tier, status, overrides, created_at, updated_at`
@@ -19,7 +19,7 @@ func scanWorkspace(sc scanner) (store.Workspace, error) {
 	if err := sc.Scan(&ws.ID, &ws.Name, &ws.Tier, &ws.Status, &overrides, &createdAt, &updatedAt); err != nil {
 		return store.Workspace{}, err
 	}
-	if err := decodeJSON(overrides, &ws.Overrides); err != nil {
+	if err := rowcodec.DecodeJSON(overrides, &ws.Overrides); err != nil {
 		return store.Workspace{}, fmt.Errorf("workspace %s overrides: %w", ws.ID, err)
 	}
 	ws.CreatedAt = fromMicros(createdAt)
@@ -27,33 +27,28 @@ func scanWorkspace(sc scanner) (store.Workspace, error) {
 	return ws, nil
 }
 
-// CreateWorkspace writes ws, its first key and the audit events in one
-// transaction. first.WorkspaceID must be ws.ID. Returns store.ErrConflict if
-// the workspace id or name, or the key id or hash, exists.
+// CreateWorkspace runs flow.Runner.CreateWorkspace.
 func (s *Store) CreateWorkspace(ctx context.Context, ws store.Workspace, first store.Key, audit ...store.AuditEvent) error {
-	if first.WorkspaceID != ws.ID {
-		return fmt.Errorf("create workspace %s: first key belongs to workspace %q", ws.ID, first.WorkspaceID)
-	}
-	overrides, err := encodeJSON(ws.Overrides, len(ws.Overrides), "{}")
+	return s.flows().CreateWorkspace(ctx, ws, first, audit...)
+}
+
+// InsertWorkspace inserts ws.
+func (x txRows) InsertWorkspace(ctx context.Context, ws store.Workspace) error {
+	overrides, err := rowcodec.EncodeJSON(ws.Overrides, len(ws.Overrides), "{}")
 	if err != nil {
-		return fmt.Errorf("create workspace %s: %w", ws.ID, err)
+		return err
 	}
-	err = s.withTx(ctx, func(tx *sql.Tx) error {
-		_, err := tx.ExecContext(ctx, `INSERT INTO workspaces (`+workspaceColumns+`)
-			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
-			ws.ID, ws.Name, ws.Tier, ws.Status, overrides, micros(ws.CreatedAt), micros(ws.UpdatedAt))
-		if err != nil {
-			return mapErr(err)
-		}
-		if err := insertKey(ctx, tx, first); err != nil {
-			return err
-		}
-		return insertAudit(ctx, tx, audit)
-	})
-	if err != nil {
-		return fmt.Errorf("create workspace %s: %w", ws.ID, err)
-	}
-	return nil
+	_, err = x.tx.ExecContext(ctx, `INSERT INTO workspaces (`+workspaceColumns+`)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)`,
+		ws.ID, ws.Name, ws.Tier, ws.Status, overrides, micros(ws.CreatedAt), micros(ws.UpdatedAt))
+	return mapErr(err)
+}
+
+// HoldWorkspace returns store.ErrNotFound unless workspace id exists (the
+// one writer holds it until the transaction ends).
+func (x txRows) HoldWorkspace(ctx context.Context, id string) error {
+	var one int
+	return mapErr(x.tx.QueryRowContext(ctx, `SELECT 1 FROM workspaces WHERE id = ?1`, id).Scan(&one))
 }
 
 // GetWorkspace returns the workspace, or store.ErrNotFound.
@@ -69,7 +64,7 @@ func (s *Store) GetWorkspace(ctx context.Context, id string) (store.Workspace, e
 // ListWorkspaces returns one page of workspaces ordered by id (never nil).
 func (s *Store) ListWorkspaces(ctx context.Context, p store.Page) ([]store.Workspace, error) {
 	rows, err := s.reader.QueryContext(ctx, `SELECT `+workspaceColumns+` FROM workspaces
-		WHERE id > ?1 ORDER BY id LIMIT ?2`, p.After, pageLimit(p))
+		WHERE id > ?1 ORDER BY id LIMIT ?2`, p.After, rowcodec.PageLimit(p))
 	out, err := collect(rows, err, scanWorkspace)
 	if err != nil {
 		return nil, fmt.Errorf("list workspaces: %w", err)
@@ -77,55 +72,48 @@ func (s *Store) ListWorkspaces(ctx context.Context, p store.Page) ([]store.Works
 	return out, nil
 }
 
-// UpdateWorkspace replaces name, tier, status, overrides and UpdatedAt of
-// ws.ID and writes the audit events in the same transaction. Returns
-// store.ErrNotFound if absent, store.ErrConflict if the new name is taken.
+// UpdateWorkspace runs flow.Runner.UpdateWorkspace.
 func (s *Store) UpdateWorkspace(ctx context.Context, ws store.Workspace, audit ...store.AuditEvent) error {
-	overrides, err := encodeJSON(ws.Overrides, len(ws.Overrides), "{}")
-	if err != nil {
-		return fmt.Errorf("update workspace %s: %w", ws.ID, err)
-	}
-	err = s.withTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `UPDATE workspaces
-			SET name = ?2, tier = ?3, status = ?4, overrides = ?5, updated_at = ?6
-			WHERE id = ?1`,
-			ws.ID, ws.Name, ws.Tier, ws.Status, overrides, micros(ws.UpdatedAt))
-		if err != nil {
-			return mapErr(err)
-		}
-		if err := mustAffect(res); err != nil {
-			return err
-		}
-		return insertAudit(ctx, tx, audit)
-	})
-	if err != nil {
-		return fmt.Errorf("update workspace %s: %w", ws.ID, err)
-	}
-	return nil
+	return s.flows().UpdateWorkspace(ctx, ws, audit...)
 }
 
-// DeleteWorkspace deletes the workspace, its keys and its tasks (their
-// attempts and events go with them, by ON DELETE CASCADE), and writes the
-// audit events, in one transaction. Audit events of the workspace are kept.
-// Returns store.ErrNotFound if absent.
-func (s *Store) DeleteWorkspace(ctx context.Context, id string, audit ...store.AuditEvent) error {
-	err := s.withTx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, `DELETE FROM workspaces WHERE id = ?1`, id)
-		if err != nil {
-			return err
-		}
-		// The workspace existed, so id is not store.OperatorWorkspace: this
-		// never touches operator keys.
-		if err := mustAffect(res); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, `DELETE FROM api_keys WHERE workspace_id = ?1`, id); err != nil {
-			return fmt.Errorf("delete keys: %w", err)
-		}
-		return insertAudit(ctx, tx, audit)
-	})
+// UpdateWorkspace replaces name, tier, status, overrides and UpdatedAt of
+// ws.ID; store.ErrNotFound if absent.
+func (x txRows) UpdateWorkspace(ctx context.Context, ws store.Workspace) error {
+	overrides, err := rowcodec.EncodeJSON(ws.Overrides, len(ws.Overrides), "{}")
 	if err != nil {
-		return fmt.Errorf("delete workspace %s: %w", id, err)
+		return err
+	}
+	res, err := x.tx.ExecContext(ctx, `UPDATE workspaces
+		SET name = ?2, tier = ?3, status = ?4, overrides = ?5, updated_at = ?6
+		WHERE id = ?1`,
+		ws.ID, ws.Name, ws.Tier, ws.Status, overrides, micros(ws.UpdatedAt))
+	if err != nil {
+		return mapErr(err)
+	}
+	return mustAffect(res)
+}
+
+// DeleteWorkspace runs flow.Runner.DeleteWorkspace.
+func (s *Store) DeleteWorkspace(ctx context.Context, id string, audit ...store.AuditEvent) error {
+	return s.flows().DeleteWorkspace(ctx, id, audit...)
+}
+
+// DeleteWorkspace deletes workspace id, its keys and its tasks (their
+// attempts and events go with them, by ON DELETE CASCADE); audit events
+// are kept. store.ErrNotFound if absent.
+func (x txRows) DeleteWorkspace(ctx context.Context, id string) error {
+	res, err := x.tx.ExecContext(ctx, `DELETE FROM workspaces WHERE id = ?1`, id)
+	if err != nil {
+		return err
+	}
+	// The workspace existed, so id is not store.OperatorWorkspace: this
+	// never touches operator keys.
+	if err := mustAffect(res); err != nil {
+		return err
+	}
+	if _, err := x.tx.ExecContext(ctx, `DELETE FROM api_keys WHERE workspace_id = ?1`, id); err != nil {
+		return fmt.Errorf("delete keys: %w", err)
 	}
 	return nil
 }

@@ -1,8 +1,9 @@
 // Package lifecycle is the task state machine both stores share. Its
 // functions are pure: a store locks a task (and its current attempt), calls
 // one of them to move it to its next state, and writes the rows back, with
-// the state event, in the same transaction. So the two dialects differ only
-// in how they lock, read and write rows, never in what a transition means.
+// the state event, in the same transaction (the flows doing so are in
+// package flow). So the two dialects differ only in how they lock, read and
+// write rows, never in what a transition means.
 //
 // Every time is truncated to the microsecond and put in UTC first, so that
 // what a function computes is exactly what the store writes and reads back.

@@ -1,0 +1,304 @@
+package tasks_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/genericcorp/baton/internal/cli/clitest"
+	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/client"
+)
+
+// job is the input the fake worker understands.
+type job struct {
+	Lines  []string        `json:"lines,omitempty"`    // log lines, appended one request each
+	Pause  int             `json:"pause_ms,omitempty"` // between log lines
+	Output json.RawMessage `json:"output,omitempty"`
+	Fail   string          `json:"fail,omitempty"` // fail the attempt, not retryable
+	Hang   bool            `json:"hang,omitempty"` // heartbeat until told to stop
+	Cost   int64           `json:"cost_micros,omitempty"`
+}
+
+// startWorker runs a fake worker on queue with pkg/client in a goroutine
+// until the test ends: it claims tasks and does what their input (a job)
+// says. It returns the attempts it ran, by task id.
+func startWorker(t *testing.T, e *clitest.Env, key, queue string) *sync.Map {
+	t.Helper()
+	c, err := client.New(e.URL, client.WithAPIKey(key))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	t.Cleanup(func() { cancel(); <-done })
+	var ran sync.Map
+	go func() {
+		defer close(done)
+		for ctx.Err() == nil {
+			resp, err := c.ClaimTasks(ctx, api.ClaimRequest{Queues: []string{queue}, WorkerID: "fake-" + queue, WaitSeconds: 1, MaxTasks: 1})
+			if err != nil {
+				if ctx.Err() == nil {
+					t.Errorf("claim: %v", err)
+					time.Sleep(100 * time.Millisecond)
+				}
+				continue
+			}
+			for _, task := range resp.Tasks {
+				n, _ := ran.LoadOrStore(task.ID, new(int))
+				*n.(*int)++
+				if err := work(ctx, c, task); err != nil && ctx.Err() == nil {
+					t.Errorf("task %s: %v", task.ID, err)
+				}
+			}
+		}
+	}()
+	return &ran
+}
+
+func work(ctx context.Context, c *client.Client, task api.Task) error {
+	var j job
+	if err := json.Unmarshal(task.Input, &j); err != nil {
+		return err
+	}
+	for _, l := range j.Lines {
+		if err := c.AppendLogs(ctx, task.WorkspaceID, task.ID, api.LogsRequest{Attempt: task.Attempt, Lines: []string{l}}); err != nil {
+			return err
+		}
+		time.Sleep(time.Duration(j.Pause) * time.Millisecond)
+	}
+	usage := &api.UsageReport{CostMicros: j.Cost}
+	switch {
+	case j.Hang:
+		for ctx.Err() == nil {
+			hb, err := c.Heartbeat(ctx, task.WorkspaceID, task.ID, api.HeartbeatRequest{Attempt: task.Attempt})
+			if err != nil || hb.Cancel {
+				return nil // told to stop: the attempt is not reported
+			}
+			time.Sleep(100 * time.Millisecond)
+		}
+		return nil
+	case j.Fail != "":
+		_, err := c.FailTask(ctx, task.WorkspaceID, task.ID, api.FailRequest{Attempt: task.Attempt, Error: j.Fail, Usage: usage})
+		return err
+	}
+	out := j.Output
+	if out == nil {
+		out = json.RawMessage(`null`)
+	}
+	_, err := c.CompleteTask(ctx, task.WorkspaceID, task.ID, api.CompleteRequest{Attempt: task.Attempt, Output: out, Usage: usage})
+	return err
+}
+
+// compact is raw as compact JSON (-o json indents nested documents).
+func compact(raw json.RawMessage) string {
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err != nil {
+		return string(raw)
+	}
+	return b.String()
+}
+
+func input(t *testing.T, j job) string {
+	t.Helper()
+	b, err := json.Marshal(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// TestSubmitWaitExitCodes: submit --wait against the real server and a
+// worker ends with the task's code and prints the finished task.
+func TestSubmitWaitExitCodes(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewServer(t)
+	_, owner := e.NewTenant(t, "acme")
+	startWorker(t, e, owner, "default")
+
+	r := e.RunAs(owner, "tasks", "submit", "--input", input(t, job{Lines: []string{"thinking", "done"}, Output: json.RawMessage(`{"answer":42}`), Cost: 3100}),
+		"--label", "env=prod", "--wait", "-o", "json").Want(t, 0)
+	ok := clitest.JSON[api.Task](t, r)
+	if ok.Status != api.TaskSucceeded || compact(ok.Output) != `{"answer":42}` || ok.Usage.CostMicros != 3100 || len(ok.Attempts) != 1 || ok.Labels["env"] != "prod" {
+		t.Fatalf("finished task = %+v", ok)
+	}
+	for _, want := range []string{"idempotency key: cli-", "Submitted task " + ok.ID, "==> running (attempt 1)", "[1] thinking\n[1] done\n", "==> succeeded (attempt 1)"} {
+		if !strings.Contains(r.Stderr, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, r.Stderr)
+		}
+	}
+
+	r = e.RunAs(owner, "tasks", "submit", "--input", input(t, job{Fail: "bad input"}), "--max-attempts", "1", "--wait").Want(t, 10)
+	if !strings.Contains(r.Stdout, "status\tfailed\n") || !strings.Contains(r.Stdout, "error\tbad input\n") || !strings.Contains(r.Stderr, "failed: bad input") {
+		t.Fatalf("stdout:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	}
+
+	// The server stops a task past its --timeout: timed_out, exit 12.
+	r = e.RunAs(owner, "tasks", "submit", "--input", input(t, job{Hang: true}), "--timeout", "1s", "--wait", "-q", "-o", "json").Want(t, 12)
+	if got := clitest.JSON[api.Task](t, r); got.Status != api.TaskTimedOut || r.Stderr != "" {
+		t.Fatalf("task %+v, stderr %q", got, r.Stderr)
+	}
+
+	// get, list and wait of a finished task agree.
+	g := clitest.JSON[api.Task](t, e.RunAs(owner, "tasks", "get", ok.ID, "-o", "json").Want(t, 0))
+	if g.ID != ok.ID || g.Status != api.TaskSucceeded || len(g.Attempts) != 1 || g.Attempts[0].WorkerID != "fake-default" {
+		t.Fatalf("get = %+v", g)
+	}
+	e.RunAs(owner, "tasks", "wait", ok.ID, "-q").Want(t, 0)
+	list := clitest.JSON[[]api.Task](t, e.RunAs(owner, "tasks", "list", "--status", "succeeded", "--label", "env=prod", "-o", "json").Want(t, 0))
+	if len(list) != 1 || list[0].ID != ok.ID {
+		t.Fatalf("list = %+v", list)
+	}
+	all := clitest.JSON[[]api.Task](t, e.RunAs(owner, "tasks", "list", "--all", "--limit", "1", "-o", "json").Want(t, 0))
+	if len(all) != 3 || all[0].Status != api.TaskTimedOut || all[2].ID != ok.ID {
+		t.Fatalf("list --all: %d tasks, %+v", len(all), all)
+	}
+}
+
+// TestIdempotentSubmit: the same --idempotency-key and parameters return
+// the same task; other parameters with that key are a conflict (exit 1).
+func TestIdempotentSubmit(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewServer(t)
+	_, owner := e.NewTenant(t, "acme")
+	args := []string{"tasks", "submit", "--queue", "idem", "--input", `{"n": 1}`, "--idempotency-key", "retry-me", "-o", "json"}
+	a := clitest.JSON[api.Task](t, e.RunAs(owner, args...).Want(t, 0))
+	b := clitest.JSON[api.Task](t, e.RunAs(owner, args...).Want(t, 0))
+	if a.ID == "" || a.ID != b.ID || a.Status != api.TaskQueued {
+		t.Fatalf("first %+v, second %+v", a, b)
+	}
+	// Whitespace does not make other parameters: the input is compacted.
+	c := clitest.JSON[api.Task](t, e.RunAs(owner, "tasks", "submit", "--queue", "idem", "--input", "{ \"n\" :1 }", "--idempotency-key", "retry-me", "-o", "json").Want(t, 0))
+	if c.ID != a.ID {
+		t.Fatalf("reformatted input made task %s, want %s", c.ID, a.ID)
+	}
+	r := e.RunAs(owner, "tasks", "submit", "--queue", "idem", "--input", `{"n": 2}`, "--idempotency-key", "retry-me").Want(t, 1)
+	if r.Stdout != "" || !strings.HasPrefix(r.Stderr, "error: ") {
+		t.Fatalf("stdout %q, stderr %q", r.Stdout, r.Stderr)
+	}
+	if list := clitest.JSON[[]api.Task](t, e.RunAs(owner, "tasks", "list", "-o", "json").Want(t, 0)); len(list) != 1 {
+		t.Fatalf("%d tasks, want 1", len(list))
+	}
+}
+
+// TestLogsFollow: logs -f prints every line of a task that is writing them
+// once, in order, then exits 0 when the task ends, whatever its status.
+func TestLogsFollow(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewServer(t)
+	_, owner := e.NewTenant(t, "acme")
+	var lines []string
+	for i := range 40 {
+		lines = append(lines, fmt.Sprintf("line %02d", i))
+	}
+	task := clitest.JSON[api.Task](t, e.RunAs(owner, "tasks", "submit", "--input", input(t, job{Lines: lines, Pause: 20, Fail: "gave up"}),
+		"--max-attempts", "1", "-o", "json").Want(t, 0))
+	startWorker(t, e, owner, "default")
+
+	r := e.RunAs(owner, "tasks", "logs", task.ID, "-f").Want(t, 0)
+	var got []string
+	for _, l := range strings.Split(strings.TrimSuffix(r.Stdout, "\n"), "\n") {
+		if s, ok := strings.CutPrefix(l, "[1] "); ok {
+			got = append(got, s)
+		}
+	}
+	if strings.Join(got, "\n") != strings.Join(lines, "\n") {
+		t.Fatalf("log lines:\n%s", r.Stdout)
+	}
+	if !strings.HasPrefix(r.Stdout, "==> queued\n") || !strings.HasSuffix(r.Stdout, "==> failed (attempt 1): gave up\n") {
+		t.Fatalf("state lines:\n%s", r.Stdout)
+	}
+	// Without -f: the same events; -o jsonl: one per line.
+	e.RunAs(owner, "tasks", "logs", task.ID).Want(t, 0)
+	if again := e.RunAs(owner, "tasks", "logs", task.ID).Want(t, 0); again.Stdout != r.Stdout {
+		t.Fatalf("logs:\n%s\nlogs -f:\n%s", again.Stdout, r.Stdout)
+	}
+	jl := e.RunAs(owner, "tasks", "logs", task.ID, "-f", "-o", "jsonl").Want(t, 0)
+	if n := strings.Count(jl.Stdout, "\n"); n != len(lines)+3 {
+		t.Fatalf("jsonl: %d lines\n%s", n, jl.Stdout)
+	}
+}
+
+// TestCancelQueued: cancelling a queued task makes a running `tasks wait`
+// exit 11; a second cancel is the server's conflict (exit 1).
+func TestCancelQueued(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewServer(t)
+	_, owner := e.NewTenant(t, "acme")
+	task := clitest.JSON[api.Task](t, e.RunAs(owner, "tasks", "submit", "--queue", "nobody", "-o", "json").Want(t, 0))
+
+	waited := make(chan clitest.Result, 1)
+	go func() { waited <- e.RunAs(owner, "tasks", "wait", task.ID, "-o", "json") }()
+	time.Sleep(300 * time.Millisecond) // let the wait start following
+
+	r := e.RunAs(owner, "tasks", "cancel", task.ID).Want(t, 0)
+	if !strings.Contains(r.Stdout, "status\tcancelled\n") || !strings.Contains(r.Stderr, "Cancelled task "+task.ID) {
+		t.Fatalf("cancel: stdout %q, stderr %q", r.Stdout, r.Stderr)
+	}
+	w := <-waited
+	w.Want(t, 11)
+	if got := clitest.JSON[api.Task](t, w); got.Status != api.TaskCancelled || got.ID != task.ID {
+		t.Fatalf("wait printed %+v", got)
+	}
+	e.RunAs(owner, "tasks", "wait", task.ID).Want(t, 11)
+
+	r = e.RunAs(owner, "tasks", "cancel", task.ID).Want(t, 1)
+	if r.Stdout != "" || !strings.HasPrefix(r.Stderr, "error: ") {
+		t.Fatalf("second cancel: stdout %q, stderr %q", r.Stdout, r.Stderr)
+	}
+}
+
+func TestNotFound(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewServer(t)
+	_, owner := e.NewTenant(t, "acme")
+	const id = "task_01jdzzzzzzzzzzzzzzzzzzzzzz"
+	for _, verb := range []string{"get", "cancel", "wait", "logs"} {
+		if r := e.RunAs(owner, "tasks", verb, id).Want(t, 3); r.Stdout != "" {
+			t.Errorf("%s: stdout %q", verb, r.Stdout)
+		}
+	}
+	e.RunAs(owner, "tasks", "logs", "-f", id).Want(t, 3)
+	// Another workspace's task is not found either.
+	task := clitest.JSON[api.Task](t, e.RunAs(owner, "tasks", "submit", "-o", "json").Want(t, 0))
+	_, other := e.NewTenant(t, "beta")
+	e.RunAs(other, "tasks", "get", task.ID).Want(t, 3)
+}
+
+// TestWaitTimeoutE2E: --timeout ends the wait of a task nobody runs with
+// exit 7 and leaves it queued. Not parallel: see TestWaitTimeout.
+func TestWaitTimeoutE2E(t *testing.T) {
+	e := clitest.NewServer(t)
+	_, owner := e.NewTenant(t, "acme")
+	task := clitest.JSON[api.Task](t, e.RunAs(owner, "tasks", "submit", "--queue", "nobody", "-o", "json").Want(t, 0))
+	r := e.RunAs(owner, "tasks", "wait", task.ID, "--timeout", "500ms").Want(t, 7)
+	if !strings.Contains(r.Stderr, "timed out waiting for task "+task.ID) {
+		t.Fatalf("stderr: %s", r.Stderr)
+	}
+	e.RunAs(owner, "tasks", "submit", "--queue", "nobody", "--wait", "--wait-timeout", "500ms").Want(t, 7)
+	if got := clitest.JSON[api.Task](t, e.RunAs(owner, "tasks", "get", task.ID, "-o", "json").Want(t, 0)); got.Status != api.TaskQueued {
+		t.Fatalf("status %s after the wait", got.Status)
+	}
+}
+
+func TestCompleteIDs(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewServer(t)
+	_, owner := e.NewTenant(t, "acme")
+	task := clitest.JSON[api.Task](t, e.RunAs(owner, "tasks", "submit", "--queue", "nobody", "-o", "json").Want(t, 0))
+	if r := e.RunAs(owner, "__complete", "tasks", "wait", ""); !strings.Contains(r.Stdout, task.ID+"\tqueued (nobody)\n") {
+		t.Fatalf("wait: %q", r.Stdout)
+	}
+	e.RunAs(owner, "tasks", "cancel", task.ID, "-q").Want(t, 0)
+	if r := e.RunAs(owner, "__complete", "tasks", "cancel", ""); strings.Contains(r.Stdout, task.ID) {
+		t.Fatalf("cancel offers a cancelled task: %q", r.Stdout)
+	}
+	if r := e.RunAs(owner, "__complete", "tasks", "logs", ""); !strings.Contains(r.Stdout, task.ID+"\tcancelled (nobody)\n") {
+		t.Fatalf("logs: %q", r.Stdout)
+	}
+}

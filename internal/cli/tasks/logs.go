@@ -1,0 +1,123 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+
+	"github.com/spf13/cobra"
+
+	"github.com/genericcorp/baton/internal/cli/cmdutil"
+	"github.com/genericcorp/baton/internal/output"
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// LogsOptions are the inputs of `baton tasks logs`.
+type LogsOptions struct {
+	Factory *cmdutil.Factory
+	ID      string
+	// Follow streams new events until the task ends.
+	Follow bool
+}
+
+// NewCmdLogs returns `baton tasks logs ID [-f]`. runF replaces the run logic
+// in tests (nil: runLogs).
+func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *LogsOptions) error) *cobra.Command {
+	opts := &LogsOptions{Factory: f}
+	cmd := &cobra.Command{
+		Use:   "logs ID [-f]",
+		Short: "Print a task's log lines and state changes",
+		Long: `Print a task's log lines, each prefixed with its attempt ("[2] text"), and its
+state changes, marked "==>" ("==> running (attempt 2)"), on standard output.
+
+With -f it keeps following until the task ends, then exits 0 whatever the
+task's status (` + "`baton tasks wait`" + ` exits with the task's code). A dropped connection
+is resumed where it stopped: every event is printed once, none is missed.
+With the global --timeout, following gives up after that long (exit 7).
+
+-o json prints a JSON array of the events ({seq, type, status, attempt,
+message, at}); -o jsonl prints one event per line, as they come with -f.`,
+		Example: `  baton tasks logs task_01jd…
+  baton tasks logs task_01jd… -f
+  baton tasks logs task_01jd… -f -o jsonl | jq -r 'select(.type == "log") .message'`,
+		Args:              cmdutil.ExactArgs(1, "task id"),
+		ValidArgsFunction: completeIDs(f, false),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			opts.ID = args[0]
+			if runF != nil {
+				return runF(cmd.Context(), opts)
+			}
+			return runLogs(cmd.Context(), opts)
+		},
+	}
+	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "follow new events until the task ends")
+	return cmd
+}
+
+// runLogs prints the task's events so far, or follows them. Errors:
+// cmdutil.ErrNotLoggedIn, the server's *APIError (not_found: exit 3), exit 7
+// when ctx's deadline ends -f, printer errors.
+func runLogs(ctx context.Context, opts *LogsOptions) error {
+	f := opts.Factory
+	p, err := f.Printer()
+	if err != nil {
+		return err
+	}
+	c, err := f.Client()
+	if err != nil {
+		return err
+	}
+	// The table and JSON lines forms stream; the others print one document
+	// at the end.
+	var events []api.TaskEvent
+	emit := func(ev api.TaskEvent) error {
+		switch p.Format() {
+		case output.FormatTable:
+			if _, err := fmt.Fprintln(f.IOStreams.Out, eventLine(ev)); err != nil {
+				return fmt.Errorf("write output: %w", err)
+			}
+			return nil
+		case output.FormatJSONL:
+			return p.PrintObject(ev, nil)
+		}
+		events = append(events, ev)
+		return nil
+	}
+	if opts.Follow {
+		_, err = c.FollowTaskEvents(ctx, opts.ID, 0, emit)
+		if errors.Is(err, context.DeadlineExceeded) {
+			return timedOut("following", opts.ID)
+		}
+	} else {
+		var all []api.TaskEvent
+		if all, err = c.ListTaskEvents(ctx, opts.ID, 0); err == nil {
+			for _, ev := range all {
+				if err = emit(ev); err != nil {
+					break
+				}
+			}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	switch p.Format() {
+	case output.FormatTable, output.FormatJSONL:
+		return nil
+	}
+	if events == nil {
+		events = []api.TaskEvent{}
+	}
+	return p.Print(events, func(tf output.TimeFormatter) output.Table { return eventTable(events, tf) })
+}
+
+// eventTable is the tabular (CSV) form of task events.
+func eventTable(events []api.TaskEvent, tf output.TimeFormatter) output.Table {
+	t := output.Table{Headers: []string{"seq", "at", "type", "status", "attempt", "message"}}
+	for _, ev := range events {
+		t.Rows = append(t.Rows, []string{strconv.FormatInt(ev.Seq, 10), tf.Time(ev.At), ev.Type, ev.Status,
+			strconv.Itoa(ev.Attempt), ev.Message})
+	}
+	return t
+}

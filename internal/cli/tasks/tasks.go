@@ -1,0 +1,260 @@
+// Package tasks is `baton tasks`: submit tasks, list and read them, cancel
+// them, wait for them to end and read or follow their logs. `submit --wait`
+// and `wait` exit with the task's code (CONTRACT.md: 0 succeeded, 10 failed,
+// 11 cancelled, 12 terminated or timed out, 7 when the wait timed out).
+package tasks
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/genericcorp/baton/internal/cli/cmdutil"
+	"github.com/genericcorp/baton/internal/output"
+	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/client"
+)
+
+// NewCmdTasks returns the `baton tasks` group.
+func NewCmdTasks(f *cmdutil.Factory) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:     "tasks <command>",
+		Aliases: []string{"task"},
+		Short:   "Submit, list, follow and cancel tasks",
+		Long: `Submit agent tasks and follow them: workers (` + "`baton worker run`" + `) run them.
+
+Task states: queued (also while held by a used-up quota or waiting for a
+retry), running, and the final succeeded, failed, cancelled, timed_out and
+terminated. ` + "`submit --wait`" + ` and ` + "`wait`" + ` exit with the task's code: 0 succeeded,
+10 failed, 11 cancelled, 12 terminated or timed out, 7 when the wait itself
+timed out (the task keeps running).`,
+	}
+	cmd.AddCommand(NewCmdSubmit(f, nil), NewCmdList(f, nil), NewCmdGet(f, nil), NewCmdCancel(f, nil),
+		NewCmdWait(f, nil), NewCmdLogs(f, nil))
+	return cmd
+}
+
+// completeIDs completes the first positional argument with the ids of the
+// newest tasks (one page, described by status), asking the server; finished
+// tasks are left out when activeOnly. On any error it offers nothing.
+func completeIDs(f *cmdutil.Factory, activeOnly bool) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
+		if len(args) > 0 {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		ctx := cmd.Context()
+		if ctx == nil {
+			ctx = context.Background()
+		}
+		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		c, err := f.Client()
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		page, err := c.ListTasks(ctx, client.TaskListOptions{ListOptions: client.ListOptions{Limit: 100}})
+		if err != nil {
+			return nil, cobra.ShellCompDirectiveNoFileComp
+		}
+		var out []string
+		for _, t := range page.Data {
+			if activeOnly && api.IsTerminal(t.Status) {
+				continue
+			}
+			if strings.HasPrefix(t.ID, toComplete) {
+				out = append(out, t.ID+"\t"+t.Status+" ("+t.Queue+")")
+			}
+		}
+		return out, cobra.ShellCompDirectiveNoFileComp
+	}
+}
+
+// noCompletion offers nothing and no file names (free-form flag values).
+func noCompletion(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+	return nil, cobra.ShellCompDirectiveNoFileComp
+}
+
+// exitCodeFor is the exit code of a finished task's status (CONTRACT.md).
+func exitCodeFor(status string) int {
+	switch status {
+	case api.TaskSucceeded:
+		return cmdutil.ExitOK
+	case api.TaskFailed:
+		return cmdutil.ExitTaskFailed
+	case api.TaskCancelled:
+		return cmdutil.ExitTaskCancelled
+	case api.TaskTimedOut, api.TaskTerminated:
+		return cmdutil.ExitTaskStopped
+	}
+	return cmdutil.ExitFailure
+}
+
+// usd formats micro-dollars as dollars with four decimals (tasks cost
+// fractions of a cent), rounding half a unit away from zero like
+// tiers.USD: 3100 → "0.0031", 12345678 → "12.3457". Integer arithmetic only.
+func usd(micros int64) string {
+	neg := micros < 0
+	u := uint64(micros)
+	if neg {
+		u = uint64(-(micros + 1)) + 1 // no overflow at MinInt64
+	}
+	units := u / 100 // 1/10000 of a dollar
+	if u%100 >= 50 {
+		units++
+	}
+	frac := strconv.FormatUint(units%10_000, 10)
+	s := strconv.FormatUint(units/10_000, 10) + "." + strings.Repeat("0", 4-len(frac)) + frac
+	if neg && units != 0 {
+		s = "-" + s
+	}
+	return s
+}
+
+// duration formats d short and in a form time.ParseDuration reads back:
+// "350ms", "4.2s", "5m3s", "10m", "2h10m", "49h" (seconds are dropped
+// from an hour on).
+func duration(d time.Duration) string {
+	var s string
+	switch {
+	case d <= 0:
+		return "0s"
+	case d < time.Second:
+		return d.Round(time.Millisecond).String()
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond).String()
+	case d < time.Hour:
+		s = d.Round(time.Second).String()
+	default:
+		s = d.Round(time.Minute).String()
+	}
+	if strings.HasSuffix(s, "m0s") { // "10m0s" → "10m", "2h0m0s" → "2h0m"
+		s = s[:len(s)-2]
+	}
+	if strings.HasSuffix(s, "h0m") { // "2h0m" → "2h"
+		s = s[:len(s)-2]
+	}
+	return s
+}
+
+// elapsed is how long the task ran: from its start to its end, or to now
+// while it is not finished; "" before it started.
+func elapsed(t api.Task, now time.Time) string {
+	if t.StartedAt == nil {
+		return ""
+	}
+	end := now
+	if t.FinishedAt != nil {
+		end = *t.FinishedAt
+	}
+	return duration(end.Sub(*t.StartedAt))
+}
+
+// attempts formats the attempt counter: "1/3".
+func attempts(t api.Task) string { return fmt.Sprintf("%d/%d", t.Attempt, t.MaxAttempts) }
+
+// labels formats labels as "k=v" sorted by key, joined by sep.
+func labels(l map[string]string, sep string) string {
+	parts := make([]string, 0, len(l))
+	for _, k := range slices.Sorted(maps.Keys(l)) {
+		parts = append(parts, k+"="+l[k])
+	}
+	return strings.Join(parts, sep)
+}
+
+// maxJSON is how many characters of a task's output a table shows.
+const maxJSON = 200
+
+// compactJSON is raw as compact JSON cut to maxJSON characters ("" for
+// none or null).
+func compactJSON(raw json.RawMessage) string {
+	s := strings.TrimSpace(string(raw))
+	if s == "" || s == "null" {
+		return ""
+	}
+	var b bytes.Buffer
+	if err := json.Compact(&b, raw); err == nil {
+		s = b.String()
+	}
+	if r := []rune(s); len(r) > maxJSON {
+		return string(r[:maxJSON]) + "… (-o json shows all)"
+	}
+	return s
+}
+
+// orDash shows an empty value as "-" on a terminal (human), "" otherwise.
+func orDash(human bool, s string) string {
+	if s == "" && human {
+		return "-"
+	}
+	return s
+}
+
+// fields is the table form of one task; status_reason, error, output and
+// the attempts come last, when set.
+func fields(t api.Task, now time.Time, tf output.TimeFormatter) [][2]string {
+	human := tf.TimePtr(nil) != "" // a terminal shows missing values as "-"
+	timeout := "tier maximum"
+	if t.TimeoutSeconds > 0 {
+		timeout = duration(time.Duration(t.TimeoutSeconds) * time.Second)
+	}
+	kv := [][2]string{{"id", t.ID}, {"queue", t.Queue}, {"status", t.Status}}
+	if t.StatusReason != "" {
+		kv = append(kv, [2]string{"status_reason", t.StatusReason})
+	}
+	kv = append(kv, [][2]string{{"attempt", attempts(t)}, {"priority", strconv.Itoa(t.Priority)},
+		{"labels", orDash(human, labels(t.Labels, ", "))}, {"created", tf.Time(t.CreatedAt)},
+		{"started", tf.TimePtr(t.StartedAt)}, {"finished", tf.TimePtr(t.FinishedAt)},
+		{"duration", orDash(human, elapsed(t, now))}, {"timeout", timeout},
+		{"execution", duration(time.Duration(t.Usage.ExecutionMS) * time.Millisecond)},
+		{"tokens", strconv.FormatInt(t.Usage.Tokens, 10)}, {"cost_usd", usd(t.Usage.CostMicros)}}...)
+	if t.Error != "" {
+		kv = append(kv, [2]string{"error", t.Error})
+	}
+	if out := compactJSON(t.Output); out != "" {
+		kv = append(kv, [2]string{"output", out})
+	}
+	for _, a := range t.Attempts {
+		kv = append(kv, [2]string{fmt.Sprintf("attempt_%d", a.Number), attemptLine(a, tf)})
+	}
+	return kv
+}
+
+// attemptLine describes one attempt: "failed, worker w-1, started 5 minutes
+// ago, ran 4.2s, 0.0031 USD: exit status 1".
+func attemptLine(a api.Attempt, tf output.TimeFormatter) string {
+	parts := []string{a.Status}
+	if a.WorkerID != "" {
+		parts = append(parts, "worker "+a.WorkerID)
+	}
+	parts = append(parts, "started "+tf.Time(a.StartedAt))
+	if a.Usage.ExecutionMS > 0 || a.FinishedAt != nil {
+		parts = append(parts, "ran "+duration(time.Duration(a.Usage.ExecutionMS)*time.Millisecond))
+	}
+	if a.Usage.CostMicros != 0 {
+		parts = append(parts, usd(a.Usage.CostMicros)+" USD")
+	}
+	s := strings.Join(parts, ", ")
+	if a.Error != "" {
+		s += ": " + a.Error
+	}
+	return s
+}
+
+// table is the tabular form of a list of tasks.
+func table(tasks []api.Task, now time.Time, tf output.TimeFormatter) output.Table {
+	human := tf.TimePtr(nil) != ""
+	t := output.Table{Headers: []string{"id", "queue", "status", "attempt", "created", "duration", "cost_usd"}}
+	for _, x := range tasks {
+		t.Rows = append(t.Rows, []string{x.ID, x.Queue, x.Status, attempts(x), tf.Time(x.CreatedAt),
+			orDash(human, elapsed(x, now)), usd(x.Usage.CostMicros)})
+	}
+	return t
+}

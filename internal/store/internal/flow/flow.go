@@ -1,0 +1,337 @@
+// Package flow holds the write flows both stores share: what a heartbeat,
+// completion, cancellation, lease expiry, idempotent create, key rotation
+// or workspace change does inside its transaction, written once against Tx. Each store implements Tx with
+// its own SQL, placeholders, locking clauses, scanning and error mapping;
+// the transitions themselves are the lifecycle package's.
+package flow
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/store/internal/lifecycle"
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// ExpireBatch is how many expired leases one reaper transaction handles.
+const ExpireBatch = 100
+
+// Row is a task as stored and the seq of its last event.
+type Row struct {
+	Task store.Task
+	Seq  int64
+}
+
+// Tx is one store's row operations inside a write transaction. Its
+// methods report store.ErrNotFound and store.ErrConflict (mapped from the
+// driver's errors) where their docs say so.
+type Tx interface {
+	TaskTx
+	AdminTx
+}
+
+// TaskTx is the row operations on tasks, attempts and events.
+type TaskTx interface {
+	// LockTask reads task id of workspaceID and holds it, and its
+	// attempts, until the transaction ends. store.ErrNotFound if absent.
+	LockTask(ctx context.Context, workspaceID, id string) (Row, error)
+	// LockExpired reads up to limit running tasks whose lease ended
+	// before now, the oldest lease first, and holds them like LockTask
+	// (skipping, where the dialect can, tasks held by others).
+	LockExpired(ctx context.Context, now time.Time, limit int) ([]Row, error)
+	// SaveTask writes every mutable column of r.Task and sets its event
+	// seq to r.Seq.
+	SaveTask(ctx context.Context, r Row) error
+	// InsertTask inserts the new task t with event seq 1 and returns its
+	// row; inserted is false (and err nil) if t's idempotency key is
+	// taken in its workspace.
+	InsertTask(ctx context.Context, t store.Task) (r Row, inserted bool, err error)
+	// TaskByIdempotencyKey returns workspaceID's task with key.
+	TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error)
+
+	// Attempt reads attempt number of task id.
+	Attempt(ctx context.Context, taskID string, number int) (store.Attempt, error)
+	// InsertAttempt inserts a, an attempt of a task of workspaceID.
+	InsertAttempt(ctx context.Context, workspaceID string, a store.Attempt) error
+	// SaveAttempt writes every mutable column of a.
+	SaveAttempt(ctx context.Context, a store.Attempt) error
+
+	// InsertEvent inserts e.
+	InsertEvent(ctx context.Context, e store.TaskEvent) error
+	// AppendLogs sets the event seq of r's task to r.Seq+len(lines) and
+	// inserts one log event of attempt per line, at at, with seqs from
+	// r.Seq+1. lines is not empty.
+	AppendLogs(ctx context.Context, r Row, attempt int, lines []string, at time.Time) error
+}
+
+// Runner runs fn in one write transaction of a store and commits it if fn
+// returns nil; otherwise it rolls back and returns fn's error as is.
+type Runner func(ctx context.Context, fn func(tx Tx) error) error
+
+// CommitState saves r.Task after a transition and appends its state
+// event with message at at.
+func CommitState(ctx context.Context, tx Tx, r *Row, message string, at time.Time) error {
+	r.Seq++
+	if err := tx.SaveTask(ctx, *r); err != nil {
+		return err
+	}
+	return tx.InsertEvent(ctx, store.TaskEvent{TaskID: r.Task.ID, WorkspaceID: r.Task.WorkspaceID, Seq: r.Seq,
+		Type: api.EventState, Status: r.Task.Status, Attempt: r.Task.Attempt, Message: message, At: at})
+}
+
+// Claim starts the next attempt of the queued task r, held by tx, for
+// p.WorkerID (see lifecycle.Claim): it inserts the attempt and commits
+// the state. Marking the workspace served is the caller's.
+func Claim(ctx context.Context, tx Tx, r *Row, p store.ClaimParams) error {
+	a, msg := lifecycle.Claim(&r.Task, p.WorkerID, p.Now, p.Lease)
+	if err := tx.InsertAttempt(ctx, r.Task.WorkspaceID, a); err != nil {
+		return err
+	}
+	return CommitState(ctx, tx, r, msg, p.Now)
+}
+
+// CreateTask inserts t as queued (see lifecycle.New for what it keeps of
+// t) with its first state event, and returns it with created=true. If
+// t.IdempotencyKey is set and the workspace already has a task with that
+// key, it returns that task and created=false, or that task and
+// store.ErrConflict when its RequestHash differs. Returns
+// store.ErrNotFound if the workspace does not exist, store.ErrConflict if
+// the id is taken.
+func (run Runner) CreateTask(ctx context.Context, t store.Task) (store.Task, bool, error) {
+	t = lifecycle.New(t)
+	var (
+		got     store.Task
+		created bool
+	)
+	err := run(ctx, func(tx Tx) error {
+		r, inserted, err := tx.InsertTask(ctx, t)
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			if got, err = tx.TaskByIdempotencyKey(ctx, t.WorkspaceID, t.IdempotencyKey); err != nil {
+				return err
+			}
+			if !bytes.Equal(got.RequestHash, t.RequestHash) {
+				return fmt.Errorf("idempotency key %q was used with other parameters: %w", t.IdempotencyKey, store.ErrConflict)
+			}
+			return nil
+		}
+		got, created = r.Task, true
+		return tx.InsertEvent(ctx, store.TaskEvent{TaskID: t.ID, WorkspaceID: t.WorkspaceID, Seq: r.Seq,
+			Type: api.EventState, Status: api.TaskQueued, Message: t.StatusReason, At: t.CreatedAt})
+	})
+	if err != nil {
+		if !errors.Is(err, store.ErrConflict) || got.ID == "" {
+			got = store.Task{}
+		}
+		return got, false, fmt.Errorf("create task %s: %w", t.ID, err)
+	}
+	return got, created, nil
+}
+
+// fenced locks task id of workspaceID and, if attempt is its current
+// running attempt, calls fn on the task and attempt and writes both back:
+// with a state event carrying fn's message if event is true. Returns
+// store.ErrNotFound if the task is absent, and the unchanged task with
+// store.ErrStale if attempt is not current and running.
+func (run Runner) fenced(ctx context.Context, workspaceID, id string, attempt int, at time.Time,
+	fn func(t *store.Task, a *store.Attempt) (event bool, msg string, err error)) (store.Task, error) {
+	var out store.Task
+	err := run(ctx, func(tx Tx) error {
+		r, err := tx.LockTask(ctx, workspaceID, id)
+		if err != nil {
+			return err
+		}
+		if !lifecycle.Current(r.Task, attempt) {
+			out = r.Task
+			return store.ErrStale
+		}
+		a, err := tx.Attempt(ctx, id, attempt)
+		if err != nil {
+			return err
+		}
+		event, msg, err := fn(&r.Task, &a)
+		if err != nil {
+			return err
+		}
+		if err := tx.SaveAttempt(ctx, a); err != nil {
+			return err
+		}
+		if event {
+			err = CommitState(ctx, tx, &r, msg, at)
+		} else {
+			err = tx.SaveTask(ctx, r)
+		}
+		out = r.Task
+		return err
+	})
+	if err != nil && !errors.Is(err, store.ErrStale) {
+		out = store.Task{}
+	}
+	return out, err
+}
+
+// Heartbeat extends the lease of the current running attempt to now+lease,
+// accrues its execution since the last heartbeat and records usage totals
+// (never lowering them), and returns the task. Returns store.ErrNotFound if
+// the task is absent, and the task with store.ErrStale if attempt is not
+// current and running (nothing changes).
+func (run Runner) Heartbeat(ctx context.Context, workspaceID, id string, attempt int, usage *store.Usage, now time.Time, lease time.Duration) (store.Task, error) {
+	t, err := run.fenced(ctx, workspaceID, id, attempt, now, func(t *store.Task, a *store.Attempt) (bool, string, error) {
+		lifecycle.Heartbeat(t, a, usage, now, lease)
+		return false, "", nil
+	})
+	if err != nil {
+		return t, fmt.Errorf("heartbeat task %s attempt %d: %w", id, attempt, err)
+	}
+	return t, nil
+}
+
+// Complete ends the current running attempt with o (see
+// lifecycle.Complete). Returns store.ErrNotFound if the task is absent, and
+// the task with store.ErrStale if attempt is not current and running:
+// then nothing changes, not even usage.
+func (run Runner) Complete(ctx context.Context, workspaceID, id string, attempt int, o store.Outcome) (store.Task, error) {
+	t, err := run.fenced(ctx, workspaceID, id, attempt, o.Now, func(t *store.Task, a *store.Attempt) (bool, string, error) {
+		msg, err := lifecycle.Complete(t, a, o)
+		return true, msg, err
+	})
+	if err != nil {
+		return t, fmt.Errorf("complete task %s attempt %d: %w", id, attempt, err)
+	}
+	return t, nil
+}
+
+// EndTask moves the running task and its current attempt to status
+// (api.TaskTimedOut or api.TaskTerminated) with reason, accruing execution
+// up to now. Returns store.ErrNotFound if the task is absent, and the task
+// with store.ErrStale if attempt is not current and running.
+func (run Runner) EndTask(ctx context.Context, workspaceID, id string, attempt int, status, reason string, now time.Time) (store.Task, error) {
+	t, err := run.fenced(ctx, workspaceID, id, attempt, now, func(t *store.Task, a *store.Attempt) (bool, string, error) {
+		msg, err := lifecycle.End(t, a, status, reason, now)
+		return true, msg, err
+	})
+	if err != nil {
+		return t, fmt.Errorf("end task %s attempt %d: %w", id, attempt, err)
+	}
+	return t, nil
+}
+
+// CancelTask cancels a queued or running task (a running one's attempt
+// too, its execution accrued up to now) with reason. Returns
+// store.ErrNotFound if absent, and the task with store.ErrConflict if it
+// is already terminal.
+func (run Runner) CancelTask(ctx context.Context, workspaceID, id, reason string, now time.Time) (store.Task, error) {
+	var out store.Task
+	err := run(ctx, func(tx Tx) error {
+		r, err := tx.LockTask(ctx, workspaceID, id)
+		if err != nil {
+			return err
+		}
+		if api.IsTerminal(r.Task.Status) {
+			out = r.Task
+			return fmt.Errorf("task is %s: %w", r.Task.Status, store.ErrConflict)
+		}
+		var a *store.Attempt
+		if r.Task.Status == api.TaskRunning {
+			cur, err := tx.Attempt(ctx, id, r.Task.Attempt)
+			if err != nil {
+				return err
+			}
+			a = &cur
+		}
+		msg := lifecycle.Cancel(&r.Task, a, reason, now)
+		if a != nil {
+			if err := tx.SaveAttempt(ctx, *a); err != nil {
+				return err
+			}
+		}
+		if err := CommitState(ctx, tx, &r, msg, now); err != nil {
+			return err
+		}
+		out = r.Task
+		return nil
+	})
+	if err != nil {
+		if !errors.Is(err, store.ErrConflict) {
+			out = store.Task{}
+		}
+		return out, fmt.Errorf("cancel task %s: %w", id, err)
+	}
+	return out, nil
+}
+
+// AppendLogs stores lines (made valid UTF-8 without NULs) of the current
+// running attempt as log events at now. Returns store.ErrNotFound if the
+// task is absent, store.ErrStale if attempt is not current and running.
+func (run Runner) AppendLogs(ctx context.Context, workspaceID, id string, attempt int, lines []string, now time.Time) error {
+	clean := make([]string, len(lines))
+	for i, l := range lines {
+		clean[i] = lifecycle.Clean(l)
+	}
+	err := run(ctx, func(tx Tx) error {
+		r, err := tx.LockTask(ctx, workspaceID, id)
+		if err != nil {
+			return err
+		}
+		if !lifecycle.Current(r.Task, attempt) {
+			return store.ErrStale
+		}
+		if len(clean) == 0 {
+			return nil
+		}
+		return tx.AppendLogs(ctx, r, attempt, clean, now)
+	})
+	if err != nil {
+		return fmt.Errorf("append logs of task %s attempt %d: %w", id, attempt, err)
+	}
+	return nil
+}
+
+// ExpireLeases handles every running task whose lease ended before now, of
+// every workspace (it is the reaper's, not a tenant's, call): the attempt
+// expires, accruing nothing past its last heartbeat, and the task is queued
+// again at now+backoff(attempt) with reason "lease expired" while attempts
+// remain, else it fails. It works in batches of ExpireBatch, one
+// transaction each, so other writers get turns. It returns the tasks
+// changed, also when a later batch fails.
+func (run Runner) ExpireLeases(ctx context.Context, now time.Time, backoff func(attempt int) time.Duration) ([]store.Task, error) {
+	var out []store.Task
+	for {
+		var batch []store.Task
+		err := run(ctx, func(tx Tx) error {
+			batch = batch[:0]
+			expired, err := tx.LockExpired(ctx, now, ExpireBatch)
+			if err != nil {
+				return fmt.Errorf("find expired leases: %w", err)
+			}
+			for _, r := range expired {
+				a, err := tx.Attempt(ctx, r.Task.ID, r.Task.Attempt)
+				if err != nil {
+					return fmt.Errorf("task %s: %w", r.Task.ID, err)
+				}
+				msg := lifecycle.Expire(&r.Task, &a, now, backoff)
+				if err := tx.SaveAttempt(ctx, a); err != nil {
+					return fmt.Errorf("task %s: %w", r.Task.ID, err)
+				}
+				if err := CommitState(ctx, tx, &r, msg, now); err != nil {
+					return fmt.Errorf("task %s: %w", r.Task.ID, err)
+				}
+				batch = append(batch, r.Task)
+			}
+			return nil
+		})
+		if err != nil {
+			return out, fmt.Errorf("expire leases: %w", err)
+		}
+		out = append(out, batch...)
+		if len(batch) < ExpireBatch {
+			return out, nil
+		}
+	}
+}
