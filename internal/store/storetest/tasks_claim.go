@@ -111,8 +111,9 @@ func testTaskClaimFairness(t *testing.T, s store.Store) {
 	}
 }
 
-// fairnessBacklog is the size of the busy workspace's backlog.
-const fairnessBacklog = 250
+// fairnessBacklog is the size of the busy workspace's backlog: the
+// thousand queued tasks of issue 3, against the quiet workspace's ten.
+const fairnessBacklog = 1000
 
 func testTaskClaimEligible(t *testing.T, s store.Store) {
 	ctx := t.Context()
