@@ -62,24 +62,12 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	keys := []api.Key{}
-	if opts.All {
-		for k, err := range c.AllKeys(ctx, opts.Limit) {
-			if err != nil {
-				return err
-			}
-			keys = append(keys, k)
-		}
-	} else {
-		page, err := c.ListKeys(ctx, client.ListOptions{Limit: opts.Limit})
-		if err != nil {
-			return err
-		}
-		keys = append(keys, page.Data...)
-		if page.NextCursor != nil && *page.NextCursor != "" {
-			defer f.Infof("more: use --all to list every key")
-		}
+	keys, more, err := cmdutil.CollectList(opts.All, c.AllKeys(ctx, opts.Limit),
+		func() (api.List[api.Key], error) { return c.ListKeys(ctx, client.ListOptions{Limit: opts.Limit}) })
+	if err != nil {
+		return err
 	}
+	defer f.HintMore(more, "key")
 	now := f.Now()
 	return p.Print(keys, func(tf output.TimeFormatter) output.Table { return table(keys, now, tf) })
 }

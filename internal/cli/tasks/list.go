@@ -91,24 +91,12 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	}
 	lo := client.TaskListOptions{Status: opts.Status, Queue: opts.Queue, Label: opts.Label,
 		ListOptions: client.ListOptions{Limit: opts.Limit}}
-	tasks := []api.Task{}
-	if opts.All {
-		for t, err := range c.AllTasks(ctx, lo) {
-			if err != nil {
-				return err
-			}
-			tasks = append(tasks, t)
-		}
-	} else {
-		page, err := c.ListTasks(ctx, lo)
-		if err != nil {
-			return err
-		}
-		tasks = append(tasks, page.Data...)
-		if page.NextCursor != nil && *page.NextCursor != "" {
-			defer f.Infof("more: use --all to list every task")
-		}
+	tasks, more, err := cmdutil.CollectList(opts.All, c.AllTasks(ctx, lo),
+		func() (api.List[api.Task], error) { return c.ListTasks(ctx, lo) })
+	if err != nil {
+		return err
 	}
+	defer f.HintMore(more, "task")
 	now := f.Now()
 	return p.Print(tasks, func(tf output.TimeFormatter) output.Table { return table(tasks, now, tf) })
 }

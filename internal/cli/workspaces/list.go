@@ -64,23 +64,11 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	ws := []api.Workspace{}
-	if opts.All {
-		for w, err := range c.AllWorkspaces(ctx, opts.Limit) {
-			if err != nil {
-				return err
-			}
-			ws = append(ws, w)
-		}
-	} else {
-		page, err := c.ListWorkspaces(ctx, clientList(opts.Limit))
-		if err != nil {
-			return err
-		}
-		ws = append(ws, page.Data...)
-		if page.NextCursor != nil && *page.NextCursor != "" {
-			defer f.Infof("more: use --all to list every workspace")
-		}
+	ws, more, err := cmdutil.CollectList(opts.All, c.AllWorkspaces(ctx, opts.Limit),
+		func() (api.List[api.Workspace], error) { return c.ListWorkspaces(ctx, clientList(opts.Limit)) })
+	if err != nil {
+		return err
 	}
+	defer f.HintMore(more, "workspace")
 	return p.Print(ws, func(tf output.TimeFormatter) output.Table { return table(ws, tf) })
 }
