@@ -163,6 +163,7 @@ func (q *Queue) RunReaper(ctx context.Context, interval time.Duration) {
 
 // EffectiveTimeout is how long one attempt of t may run: its own timeout,
 // capped by the tier's max duration (which also applies when it has none).
+// 0 means no limit (neither is set).
 func EffectiveTimeout(t store.Task, l api.Limits) time.Duration {
 	max := time.Duration(l.MaxTaskDurationSeconds) * time.Second
 	if t.TimeoutSeconds > 0 {

@@ -128,6 +128,14 @@ func TestEffectiveTimeout(t *testing.T) {
 			t.Errorf("timeout %d: %v, want %v", own, got, want)
 		}
 	}
+	// A tier without a max duration: the task's own timeout, or none.
+	unlimited := api.Limits{}
+	if got := EffectiveTimeout(store.Task{TimeoutSeconds: 60}, unlimited); got != time.Minute {
+		t.Errorf("own timeout under an unlimited tier = %v", got)
+	}
+	if got := EffectiveTimeout(store.Task{}, unlimited); got != 0 {
+		t.Errorf("no limit at all = %v, want 0 (none)", got)
+	}
 }
 
 func TestReapNotifies(t *testing.T) {

@@ -100,6 +100,23 @@ func TestScopesAndOperatorRoutes(t *testing.T) {
 	}
 	wantProblem(t, b.req("PATCH", "/v1/workspaces/"+a.ws.ID, a.key, `{"tier":"team"}`), 403, api.CodeForbidden)
 	wantProblem(t, b.req("DELETE", "/v1/workspaces/"+a.ws.ID, a.key, ""), 403, api.CodeForbidden)
+	// Task routes need their scopes: read-only keys cannot submit or
+	// cancel, and only worker keys claim and report.
+	tr := b.newKey(a.key, api.ScopeTasksRead)
+	wantProblem(t, b.req("POST", "/v1/tasks", tr.Secret, `{}`), 403, api.CodeForbidden)
+	task := b.submit(a.key, api.SubmitTaskRequest{}, "", 201)
+	b.call("GET", "/v1/tasks/"+task.ID, tr.Secret, nil, 200, nil)
+	wantProblem(t, b.req("POST", "/v1/tasks/"+task.ID+"/cancel", tr.Secret, ""), 403, api.CodeForbidden)
+	for _, path := range []string{"/v1/tasks/claim", "/v1/tasks/" + task.ID + "/heartbeat", "/v1/tasks/" + task.ID + "/logs",
+		"/v1/tasks/" + task.ID + "/complete", "/v1/tasks/" + task.ID + "/fail"} {
+		wantProblem(t, b.req("POST", path, tr.Secret, `{}`), 403, api.CodeForbidden)
+	}
+	wk := b.newKey(a.key, api.ScopeWorker)
+	wantProblem(t, b.req("GET", "/v1/tasks", wk.Secret, ""), 403, api.CodeForbidden)
+	if got := b.claim(wk.Secret); len(got) != 1 || got[0].ID != task.ID {
+		t.Fatalf("worker key claim = %+v", got)
+	}
+
 	// A key cannot grant what it lacks.
 	kw := b.newKey(a.key, api.ScopeKeysWrite)
 	r := b.call("POST", "/v1/keys", kw.Secret, api.CreateKeyRequest{Scopes: []string{api.ScopeTasksWrite}}, 422, nil)

@@ -120,6 +120,8 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *princip
 		select {
 		case <-ctx.Done():
 			return nil
+		case <-s.closing:
+			return nil
 		case <-stop:
 			return nil
 		case <-changed:

@@ -59,7 +59,9 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request, p *principa
 	if err != nil {
 		return err
 	}
-	out := api.ClaimResponse{Tasks: make([]api.Task, len(tasks)), HeartbeatIntervalSeconds: int(s.queue.HeartbeatInterval() / time.Second)}
+	hb := s.queue.HeartbeatInterval()
+	out := api.ClaimResponse{Tasks: make([]api.Task, len(tasks)),
+		HeartbeatIntervalSeconds: int((hb + time.Second - 1) / time.Second), HeartbeatIntervalMS: hb.Milliseconds()}
 	for i, t := range tasks {
 		out.Tasks[i] = apiTask(t)
 	}
@@ -103,7 +105,7 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request, p *prin
 		return storeError(err, "task", id)
 	}
 	limits := s.tier(p.workspace.Tier).Limits.Apply(p.workspace.Overrides)
-	if t.AttemptStarted != nil && now.Sub(*t.AttemptStarted) >= queue.EffectiveTimeout(t, limits) {
+	if limit := queue.EffectiveTimeout(t, limits); limit > 0 && t.AttemptStarted != nil && now.Sub(*t.AttemptStarted) >= limit {
 		reason := fmt.Sprintf("ran past its timeout of %s", queue.EffectiveTimeout(t, limits))
 		if _, err := s.store.EndTask(r.Context(), p.workspaceID, id, req.Attempt, api.TaskTimedOut, reason, now); err != nil && !errors.Is(err, store.ErrStale) {
 			return err

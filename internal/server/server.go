@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"sort"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -59,6 +60,10 @@ type Server struct {
 	rl       RateLimits
 	queue    *queue.Queue
 	draining atomic.Bool
+	// closing is closed by Drain: open event streams end, so a shutdown
+	// is not held up by clients following tasks (they reconnect elsewhere).
+	closing   chan struct{}
+	closeOnce sync.Once
 }
 
 // New returns a Server. Errors: a missing store, secret or tiers; an
@@ -105,6 +110,7 @@ func New(cfg Config) (*Server, error) {
 		log:      cfg.Logger,
 		now:      func() time.Time { return cfg.Now().UTC() },
 		mux:      http.NewServeMux(),
+		closing:  make(chan struct{}),
 		limiter:  cfg.Limiter,
 		rl:       cfg.RateLimits,
 	}
@@ -145,8 +151,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 func (s *Server) Queue() *queue.Queue { return s.queue }
 
 // Drain marks the server as draining: /readyz answers 503 so load balancers
-// stop sending traffic while in-flight requests finish.
-func (s *Server) Drain() { s.draining.Store(true) }
+// stop sending traffic while in-flight requests finish, and open event
+// streams end (their clients resume with Last-Event-ID elsewhere).
+func (s *Server) Drain() {
+	s.draining.Store(true)
+	s.closeOnce.Do(func() { close(s.closing) })
+}
 
 // tier returns the named tier, or the default tier when the name is unknown
 // (a tier removed from the config after workspaces were put on it).

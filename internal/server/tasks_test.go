@@ -155,6 +155,15 @@ func TestCancelAndTimeout(t *testing.T) {
 	if got := b.getTask(a.key, slow.ID); got.Status != api.TaskTimedOut || got.Usage.ExecutionMS != 11000 {
 		t.Fatalf("timed out task = %+v", got)
 	}
+
+	// max_task_duration_seconds = 0 means no limit, not "time out at once".
+	b.call("PATCH", "/v1/workspaces/"+a.ws.ID, b.admin, map[string]any{"overrides": map[string]any{"max_task_duration_seconds": 0}}, 200, nil)
+	free := b.submit(a.key, api.SubmitTaskRequest{}, "", 201)
+	b.claim(a.key)
+	b.advance(10 * time.Hour)
+	if hb := b.heartbeat(a.key, free.ID, 1, 200); hb.Cancel {
+		t.Fatalf("a task with no time limit was stopped: %+v", hb)
+	}
 }
 
 func TestLeaseExpiryRequeues(t *testing.T) {
@@ -323,5 +332,35 @@ func TestSubmitValidation(t *testing.T) {
 	b.call("GET", "/v1/tasks", a.key, nil, 200, &list)
 	if len(list.Data) != 0 {
 		t.Fatalf("a refused submit wrote a task: %+v", list.Data)
+	}
+}
+
+// TestDrainEndsEventStreams: a client following a task does not hold up a
+// shutdown; its stream ends when the server drains.
+func TestDrainEndsEventStreams(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newTenant("acme")
+	task := b.submit(a.key, api.SubmitTaskRequest{}, "", 201)
+	req, _ := http.NewRequest("GET", b.http.URL+"/v1/tasks/"+task.ID+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := b.http.Client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	ended := make(chan struct{})
+	go func() {
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+		}
+		close(ended)
+	}()
+	b.srv.Drain()
+	select {
+	case <-ended:
+	case <-time.After(10 * time.Second):
+		t.Fatal("event stream still open after Drain")
 	}
 }

@@ -230,6 +230,9 @@ func (w *worker) claimLoop(ctx context.Context) error {
 		failures = 0
 		hb := w.cfg.HeartbeatInterval
 		if hb <= 0 {
+			hb = time.Duration(resp.HeartbeatIntervalMS) * time.Millisecond
+		}
+		if hb <= 0 {
 			hb = time.Duration(resp.HeartbeatIntervalSeconds) * time.Second
 		}
 		if hb <= 0 {

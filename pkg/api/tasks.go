@@ -102,8 +102,11 @@ type ClaimRequest struct {
 // ClaimResponse carries the leased tasks (possibly none after the wait).
 type ClaimResponse struct {
 	Tasks []Task `json:"tasks"`
-	// HeartbeatIntervalSeconds is how often the worker must heartbeat.
-	HeartbeatIntervalSeconds int `json:"heartbeat_interval_seconds"`
+	// HeartbeatIntervalSeconds is how often the worker must heartbeat,
+	// rounded up to whole seconds; HeartbeatIntervalMS is the same in
+	// milliseconds (precise for sub-second settings; prefer it when > 0).
+	HeartbeatIntervalSeconds int   `json:"heartbeat_interval_seconds"`
+	HeartbeatIntervalMS      int64 `json:"heartbeat_interval_ms"`
 }
 
 // UsageReport is agent-side usage of one attempt, as running totals for the
