@@ -147,7 +147,11 @@ func TestZombieWorkerIsFenced(t *testing.T) {
 	cl.server("server", addr)
 	c, key := cl.tenant(addr, "zombie")
 	log := filepath.Join(t.TempDir(), "executions.log")
-	zombie := cl.worker("zombie", addr, key, 1, agent(log, "1"))
+	// The zombie heartbeats rarely, so when it wakes its agent finishes and
+	// it reports completion before its next heartbeat: the path to prove is
+	// that the completion itself is refused. (With frequent heartbeats the
+	// zombie learns at its first heartbeat and kills its agent instead.)
+	zombie := cl.worker("zombie", addr, key, 1, agent(log, "1"), "--heartbeat", "30s")
 	ids := submitAll(t, c, 1)
 	eventually(t, 30*time.Second, "the task to start", func() bool { return statuses(t, c)[api.TaskRunning] == 1 })
 	zombie.signal(syscall.SIGSTOP)

@@ -225,12 +225,14 @@ func (c *cluster) server(name, addr string) *proc {
 	return p
 }
 
-// worker starts `baton worker run` against addr with key, running agent.
-func (c *cluster) worker(name, addr, key string, concurrency int, agent string) *proc {
+// worker starts `baton worker run` against addr with key, running agent;
+// flags are extra worker flags.
+func (c *cluster) worker(name, addr, key string, concurrency int, agent string, flags ...string) *proc {
 	c.t.Helper()
 	env := append(c.env, "BATON_SERVER=http://"+addr, "BATON_API_KEY="+key)
-	return start(c.t, name, env, c.bin, "worker", "run", "--concurrency", fmt.Sprint(concurrency),
-		"--worker-id", name, "--kill-grace", "1s", "--drain-timeout", "2s", "--", "sh", "-c", agent)
+	args := append([]string{"worker", "run", "--concurrency", fmt.Sprint(concurrency),
+		"--worker-id", name, "--kill-grace", "1s", "--drain-timeout", "2s"}, flags...)
+	return start(c.t, name, env, c.bin, append(args, "--", "sh", "-c", agent)...)
 }
 
 // tenant creates a workspace on the team tier and returns a client with its key.
