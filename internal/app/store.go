@@ -6,6 +6,7 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,33 +24,57 @@ type Store interface {
 	Migrate(ctx context.Context) error
 }
 
-// OpenStore opens the store of cfg: PostgreSQL for a postgres:// URL, else
-// SQLite (the file named by a sqlite: URL, or baton.db in the data dir).
-// It does not migrate.
-func OpenStore(ctx context.Context, cfg config.Server) (Store, string, error) {
+// Database kinds of a configuration.
+const (
+	KindSQLite   = "sqlite"
+	KindPostgres = "postgres"
+)
+
+// ErrUnsupportedURL is returned for a database URL baton cannot use.
+var ErrUnsupportedURL = errors.New("unsupported database URL")
+
+// Database says which store cfg names: KindPostgres with the URL, or
+// KindSQLite with the database file (the file named by a sqlite: URL, or
+// baton.db in the data dir). Error: ErrUnsupportedURL (password redacted).
+func Database(cfg config.Server) (kind, location string, err error) {
 	u := cfg.DatabaseURL
 	switch {
 	case strings.HasPrefix(u, "postgres://"), strings.HasPrefix(u, "postgresql://"):
-		s, err := postgres.Open(ctx, u, cfg.DBMaxConns)
+		return KindPostgres, u, nil
+	case u == "" || strings.HasPrefix(u, "sqlite:") || strings.HasPrefix(u, "file:"):
+		path := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(u, "sqlite://"), "sqlite:"), "file:")
+		if path == "" {
+			if cfg.DataDir == "" {
+				return "", "", errors.New("no data dir: pass --data-dir or set BATON_DATA_DIR")
+			}
+			path = filepath.Join(cfg.DataDir, "baton.db")
+		}
+		return KindSQLite, path, nil
+	}
+	return "", "", fmt.Errorf("%w %q: want postgres://… or sqlite:PATH (or none, for SQLite in the data dir)", ErrUnsupportedURL, redactURL(u))
+}
+
+// OpenStore opens the store of cfg (see Database). It does not migrate.
+func OpenStore(ctx context.Context, cfg config.Server) (Store, string, error) {
+	kind, loc, err := Database(cfg)
+	if err != nil {
+		return nil, "", err
+	}
+	if kind == KindPostgres {
+		s, err := postgres.Open(ctx, loc, cfg.DBMaxConns)
 		if err != nil {
 			return nil, "", fmt.Errorf("open postgres: %w", err)
 		}
 		return s, "postgres", nil
-	case u == "" || strings.HasPrefix(u, "sqlite:") || strings.HasPrefix(u, "file:"):
-		path := strings.TrimPrefix(strings.TrimPrefix(strings.TrimPrefix(u, "sqlite://"), "sqlite:"), "file:")
-		if path == "" {
-			if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
-				return nil, "", fmt.Errorf("create data dir: %w", err)
-			}
-			path = filepath.Join(cfg.DataDir, "baton.db")
-		}
-		s, err := sqlite.Open(ctx, path)
-		if err != nil {
-			return nil, "", fmt.Errorf("open sqlite %s: %w", path, err)
-		}
-		return s, "sqlite " + path, nil
 	}
-	return nil, "", fmt.Errorf("unsupported database URL %q: want postgres://… or sqlite:PATH (or none, for SQLite in the data dir)", redactURL(u))
+	if err := os.MkdirAll(filepath.Dir(loc), 0o700); err != nil {
+		return nil, "", fmt.Errorf("create data dir: %w", err)
+	}
+	s, err := sqlite.Open(ctx, loc)
+	if err != nil {
+		return nil, "", fmt.Errorf("open sqlite %s: %w", loc, err)
+	}
+	return s, "sqlite " + loc, nil
 }
 
 // OpenMigrated opens the store and applies pending migrations.

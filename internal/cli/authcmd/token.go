@@ -40,11 +40,7 @@ Bearer TOKEN. Prints just the token; -o json prints {token, expires_at}.`,
 // server's *APIError, printer errors.
 func runToken(ctx context.Context, opts *TokenOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

@@ -131,3 +131,17 @@ func (f *Factory) Infof(format string, args ...any) {
 		fmt.Fprintf(f.IOStreams.ErrOut, format+"\n", args...)
 	}
 }
+
+// PrinterAndClient returns the output printer and the API client, the
+// preamble of every command that reads from the server and prints.
+func (f *Factory) PrinterAndClient() (*output.Printer, *client.Client, error) {
+	p, err := f.Printer()
+	if err != nil {
+		return nil, nil, err
+	}
+	c, err := f.Client()
+	if err != nil {
+		return nil, nil, err
+	}
+	return p, c, nil
+}

@@ -73,11 +73,7 @@ key never expires.`,
 // the server's *APIError (validation_failed for scopes the caller lacks).
 func runCreate(ctx context.Context, opts *CreateOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

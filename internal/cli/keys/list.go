@@ -54,11 +54,7 @@ JSON array of key objects.`,
 // *APIError (forbidden without keys:read), printer errors.
 func runList(ctx context.Context, opts *ListOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

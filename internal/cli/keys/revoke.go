@@ -54,11 +54,7 @@ Prints "Revoked key ID" on standard error; -o json prints the revoked key.`,
 // *APIError (not_found: exit 3).
 func runRevoke(ctx context.Context, opts *RevokeOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

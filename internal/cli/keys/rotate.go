@@ -58,11 +58,7 @@ confirmation.`,
 // conflict for a revoked key, validation_failed for a grace over 30d).
 func runRotate(ctx context.Context, opts *RotateOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

@@ -9,7 +9,8 @@ import (
 	"github.com/genericcorp/baton/pkg/config"
 )
 
-// NewCmdServer returns `baton server` with init and migrate.
+// NewCmdServer returns `baton server` with init, migrate, health, backup
+// and restore.
 func NewCmdServer(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "server",
@@ -35,6 +36,6 @@ start. SIGINT/SIGTERM drain in-flight requests, then stop.`,
 		},
 	}
 	config.ServerFlags(cmd.PersistentFlags())
-	cmd.AddCommand(newCmdInit(f), newCmdMigrate(f), newCmdHealth(f))
+	cmd.AddCommand(newCmdInit(f), newCmdMigrate(f), newCmdHealth(f), newCmdBackup(f), newCmdRestore(f))
 	return cmd
 }

@@ -43,11 +43,7 @@ confirmation. A task that has already ended cannot be cancelled (exit 1).`,
 // ended: exit 1), printer errors.
 func runCancel(ctx context.Context, opts *CancelOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

@@ -43,11 +43,7 @@ the whole task with its input, output and attempts).`,
 // *APIError (not_found: exit 3), printer errors.
 func runGet(ctx context.Context, opts *GetOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

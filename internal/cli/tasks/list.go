@@ -81,11 +81,7 @@ timed_out, terminated.`,
 // *APIError (forbidden without tasks:read, invalid_request), printer errors.
 func runList(ctx context.Context, opts *ListOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

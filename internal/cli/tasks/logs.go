@@ -60,11 +60,7 @@ message, at}); -o jsonl prints one event per line, as they come with -f.`,
 // when ctx's deadline ends -f, printer errors.
 func runLogs(ctx context.Context, opts *LogsOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

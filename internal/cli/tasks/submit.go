@@ -132,11 +132,7 @@ func (opts *SubmitOptions) build(cmd *cobra.Command) error {
 // exit 6, …), and with --wait a cmdutil.ExitError with the task's code or 7.
 func runSubmit(ctx context.Context, opts *SubmitOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

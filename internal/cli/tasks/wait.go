@@ -53,11 +53,7 @@ after that long with exit 7; the task keeps running.`,
 // task's code or exit 7 when ctx's deadline ended the wait.
 func runWait(ctx context.Context, opts *WaitOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

@@ -44,11 +44,7 @@ are printed as the API returns them (money in integer micro-dollars).`,
 // client's *APIError, printer errors.
 func runList(ctx context.Context, opts *ListOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

@@ -56,11 +56,7 @@ it now. NAME is 1-63 characters of a-z, 0-9, '.', '_' and '-'. Without
 // an operator key, validation_failed, conflict for a taken name).
 func runCreate(ctx context.Context, opts *CreateOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

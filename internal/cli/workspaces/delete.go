@@ -58,11 +58,7 @@ type deleted struct {
 // *APIError (not_found: exit 3).
 func runDelete(ctx context.Context, opts *DeleteOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

@@ -44,11 +44,7 @@ A workspace key may read its own workspace; other ids need an operator key.`,
 // *APIError (not_found: exit 3), printer errors.
 func runGet(ctx context.Context, opts *GetOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

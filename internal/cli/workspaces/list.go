@@ -56,11 +56,7 @@ func clientList(limit int) client.ListOptions { return client.ListOptions{Limit:
 // server's *APIError (forbidden without an operator key), printer errors.
 func runList(ctx context.Context, opts *ListOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}

@@ -105,11 +105,7 @@ func (opts *UpdateOptions) build(cmd *cobra.Command) error {
 // 3, validation_failed for an unknown tier or bad name), printer errors.
 func runUpdate(ctx context.Context, opts *UpdateOptions) error {
 	f := opts.Factory
-	p, err := f.Printer()
-	if err != nil {
-		return err
-	}
-	c, err := f.Client()
+	p, c, err := f.PrinterAndClient()
 	if err != nil {
 		return err
 	}
