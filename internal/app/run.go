@@ -8,6 +8,7 @@ import (
 	"net"
 	"time"
 
+	"github.com/getsentry/sentry-go"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genericcorp/baton/internal/queue"
@@ -28,9 +29,14 @@ type Server struct {
 	API      *server.Server
 	Listener net.Listener
 	Log      *slog.Logger
-	// Metrics is the server's Prometheus registry (not the global one):
-	// baton_ratelimit_fallback_total when Redis is configured.
+	// Metrics is the server's Prometheus registry (not the global one),
+	// served at GET /metrics: the API's metrics, the store's pool, Go
+	// runtime and process, and baton_ratelimit_fallback_total when Redis
+	// is configured.
 	Metrics *prometheus.Registry
+	// Sentry receives panics and 5xx errors when SENTRY_DSN is set; nil
+	// otherwise. Serve flushes it on shutdown.
+	Sentry *sentry.Client
 	// Limiter is the API's rate limiter: in memory, or a
 	// ratelimit.Fallback over Redis when cfg.RedisURL is set.
 	Limiter ratelimit.Limiter
@@ -48,7 +54,8 @@ func NewLogger(format string, w io.Writer) *slog.Logger {
 
 // Prepare opens and migrates the store, loads the secret, bootstraps
 // BATON_ADMIN_KEY if set, builds the rate limiter (Redis-backed when
-// cfg.RedisURL is set) and the API, and binds the listen address.
+// cfg.RedisURL is set), the Sentry client (when cfg.SentryDSN is set) and
+// the API with its metrics, and binds the listen address.
 func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server, error) {
 	st, desc, err := OpenMigrated(ctx, cfg)
 	if err != nil {
@@ -77,6 +84,10 @@ func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server,
 		st.Close()
 		return nil, err
 	}
+	reporter, err := server.NewSentry(server.SentryOptions{DSN: cfg.SentryDSN, Release: version.Get().Version})
+	if err != nil {
+		return fail(fmt.Errorf("sentry_dsn: %w", err))
+	}
 	var notifier queue.Notifier
 	if pg, ok := st.(*postgres.Store); ok {
 		notifier = pg.Notifier(ctx, log) // a submit on one replica wakes claimers on all
@@ -84,7 +95,8 @@ func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server,
 	api, err := server.New(server.Config{Store: st, Secret: secret, Tiers: cfg.Tiers, DefaultTier: cfg.DefaultTier,
 		Logger: log, Version: version.Get().Version, Limiter: limiter,
 		RateLimits: server.RateLimits{TrustedProxies: cfg.TrustedProxies},
-		Notifier:   notifier, Lease: cfg.Lease, HeartbeatInterval: cfg.HeartbeatInterval})
+		Notifier:   notifier, Lease: cfg.Lease, HeartbeatInterval: cfg.HeartbeatInterval,
+		Metrics: metrics, Sentry: reporter})
 	if err != nil {
 		return fail(err)
 	}
@@ -93,18 +105,23 @@ func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server,
 		return fail(fmt.Errorf("listen on %s: %w", cfg.Listen, err))
 	}
 	return &Server{Config: cfg, Store: st, StoreDSN: desc, Secret: secret, API: api, Listener: ln, Log: log,
-		Metrics: metrics, Limiter: limiter, closeLimiter: closeLimiter}, nil
+		Metrics: metrics, Sentry: reporter, Limiter: limiter, closeLimiter: closeLimiter}, nil
 }
 
 // URL is the base URL clients reach the server at.
 func (s *Server) URL() string { return "http://" + s.Listener.Addr().String() }
 
-// Serve serves until ctx is done, shuts down gracefully and closes the
-// store and the rate limiter's Redis client.
+// Serve serves until ctx is done, shuts down gracefully, flushes the
+// Sentry events still queued, and closes the store and the rate limiter's
+// Redis client.
 func (s *Server) Serve(ctx context.Context) error {
 	defer s.Store.Close()
 	if s.closeLimiter != nil {
 		defer s.closeLimiter()
+	}
+	if s.Sentry != nil {
+		defer s.Sentry.Close()
+		defer s.Sentry.Flush(5 * time.Second)
 	}
 	s.Log.Info("baton server listening", "url", s.URL(), "store", s.StoreDSN, "version", version.Get().Version)
 	timeout := s.Config.ShutdownTimeout

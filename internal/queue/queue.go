@@ -34,6 +34,10 @@ type Config struct {
 	Backoff Backoff
 	Now     func() time.Time
 	Log     *slog.Logger
+	// OnExpired, when set, is called by Reap for each task whose lease
+	// expired (requeued or failed): the server counts them in its metrics,
+	// which keeps this package free of them.
+	OnExpired func(t store.Task)
 }
 
 // Queue claims, leases and reaps tasks.
@@ -140,6 +144,9 @@ func (q *Queue) Reap(ctx context.Context) (int, error) {
 	}
 	for _, t := range tasks {
 		q.cfg.Log.Info("lease expired", "task_id", t.ID, "workspace_id", t.WorkspaceID, "attempt", t.Attempt, "status", t.Status)
+		if q.cfg.OnExpired != nil {
+			q.cfg.OnExpired(t)
+		}
 		q.Notify(ctx, t.ID)
 	}
 	return len(tasks), nil

@@ -31,43 +31,50 @@ func unauthenticated(detail string) *api.Problem {
 	return api.NewProblem(api.CodeUnauthenticated, detail)
 }
 
+// authFailed counts a failed authentication under reason (one of the
+// auth* reasons of metrics.go) and returns its 401.
+func (s *Server) authFailed(reason, detail string) *api.Problem {
+	s.metrics.authFailures.WithLabelValues(reason).Inc()
+	return unauthenticated(detail)
+}
+
 // authenticate resolves the request's bearer credential. A key with a bad
 // checksum is refused before any store access. Errors: *api.Problem
 // (unauthenticated, forbidden, workspace_suspended, not_found) or a store error.
 func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return nil, unauthenticated("missing credential: send Authorization: Bearer <api key or session token>")
+		return nil, s.authFailed(authMissing, "missing credential: send Authorization: Bearer <api key or session token>")
 	}
 	scheme, cred, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
-		return nil, unauthenticated("malformed Authorization header: want Bearer <credential>")
+		return nil, s.authFailed(authMalformed, "malformed Authorization header: want Bearer <credential>")
 	}
 	now := s.now()
 	p := &principal{}
 	if auth.LooksLikeKey(cred) {
 		prefix, err := auth.ParseKey(cred)
 		if err != nil {
-			return nil, unauthenticated("malformed API key (bad format or checksum)")
+			return nil, s.authFailed(authMalformed, "malformed API key (bad format or checksum)")
 		}
 		k, err := s.store.KeyByHash(r.Context(), s.hasher.Hash(cred), now)
 		if errors.Is(err, store.ErrNotFound) {
-			return nil, unauthenticated("unknown API key")
+			return nil, s.authFailed(authUnknown, "unknown API key")
 		} else if err != nil {
 			return nil, err
 		}
 		if (prefix == auth.OperatorPrefix) != (k.WorkspaceID == store.OperatorWorkspace) {
-			return nil, unauthenticated("unknown API key")
+			return nil, s.authFailed(authUnknown, "unknown API key")
 		}
 		p.key = k
 	} else {
 		claims, err := s.sessions.Verify(cred)
 		if err != nil {
-			return nil, unauthenticated("invalid or expired session token")
+			return nil, s.authFailed(authSession, "invalid or expired session token")
 		}
 		k, err := s.store.KeyByID(r.Context(), claims.Subject)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && k.WorkspaceID != claims.Workspace) {
-			return nil, unauthenticated("the session's key no longer exists")
+			return nil, s.authFailed(authSession, "the session's key no longer exists")
 		} else if err != nil {
 			return nil, err
 		}
@@ -75,13 +82,13 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	}
 	switch {
 	case p.key.RevokedAt != nil:
-		return nil, unauthenticated("API key has been revoked")
+		return nil, s.authFailed(authRevoked, "API key has been revoked")
 	case p.key.ExpiresAt != nil && !now.Before(*p.key.ExpiresAt):
-		return nil, unauthenticated("API key has expired")
+		return nil, s.authFailed(authExpired, "API key has expired")
 	}
 	if p.key.LastUsedAt == nil || now.Sub(*p.key.LastUsedAt) >= touchGap {
 		if err := s.store.TouchKey(r.Context(), p.key.ID, now, touchGap); err != nil {
-			s.log.Warn("touch key", "key_id", p.key.ID, "err", err)
+			s.log.Warn("touch key", "request_id", requestID(r.Context()), "key_id", p.key.ID, "err", err)
 		}
 	}
 	if err := s.resolveWorkspace(r, p); err != nil {
@@ -108,7 +115,7 @@ func (s *Server) resolveWorkspace(r *http.Request, p *principal) error {
 		if p.admin {
 			return notFound("workspace", p.workspaceID)
 		}
-		return unauthenticated("the key's workspace no longer exists")
+		return s.authFailed(authUnknown, "the key's workspace no longer exists")
 	} else if err != nil {
 		return err
 	}

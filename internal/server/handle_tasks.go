@@ -122,6 +122,7 @@ func (s *Server) handleSubmitTask(w http.ResponseWriter, r *http.Request, p *pri
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
+		s.transition(api.TaskQueued, 1)
 		s.queue.Notify(r.Context(), got.Queue)
 	}
 	encode(w, status, apiTask(got))
@@ -193,6 +194,7 @@ func (s *Server) handleCancelTask(w http.ResponseWriter, r *http.Request, p *pri
 	} else if err != nil {
 		return storeError(err, "task", id)
 	}
+	s.transition(api.TaskCancelled, 1)
 	s.queue.Notify(r.Context(), t.ID)
 	encode(w, http.StatusOK, apiTask(t))
 	return nil

@@ -55,10 +55,14 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request, p *principa
 	if ws == store.OperatorWorkspace {
 		ws = store.AnyWorkspace
 	}
+	start := time.Now()
 	tasks, err := s.queue.Claim(r.Context(), ws, req.Queues, req.WorkerID, req.MaxTasks, time.Duration(req.WaitSeconds)*time.Second)
 	if err != nil {
 		return err
 	}
+	s.metrics.claimDuration.Observe(time.Since(start).Seconds())
+	s.metrics.tasksClaimed.Add(float64(len(tasks)))
+	s.transition(api.TaskRunning, len(tasks))
 	hb := s.queue.HeartbeatInterval()
 	out := api.ClaimResponse{Tasks: make([]api.Task, len(tasks)),
 		HeartbeatIntervalSeconds: int((hb + time.Second - 1) / time.Second), HeartbeatIntervalMS: hb.Milliseconds()}
@@ -107,7 +111,9 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request, p *prin
 	limits := s.tier(p.workspace.Tier).Limits.Apply(p.workspace.Overrides)
 	if limit := queue.EffectiveTimeout(t, limits); limit > 0 && t.AttemptStarted != nil && now.Sub(*t.AttemptStarted) >= limit {
 		reason := fmt.Sprintf("ran past its timeout of %s", queue.EffectiveTimeout(t, limits))
-		if _, err := s.store.EndTask(r.Context(), p.workspaceID, id, req.Attempt, api.TaskTimedOut, reason, now); err != nil && !errors.Is(err, store.ErrStale) {
+		if _, err := s.store.EndTask(r.Context(), p.workspaceID, id, req.Attempt, api.TaskTimedOut, reason, now); err == nil {
+			s.transition(api.TaskTimedOut, 1)
+		} else if !errors.Is(err, store.ErrStale) {
 			return err
 		}
 		s.queue.Notify(r.Context(), id)
@@ -180,6 +186,7 @@ func (s *Server) finish(w http.ResponseWriter, r *http.Request, p *principal, at
 	} else if err != nil {
 		return storeError(err, "task", id)
 	}
+	s.transition(t.Status, 1)
 	s.queue.Notify(r.Context(), t.ID)
 	if t.Status == api.TaskQueued {
 		s.queue.Notify(r.Context(), t.Queue)

@@ -36,9 +36,9 @@ func saneRequestID(id string) bool {
 	return true
 }
 
-// wrap turns a route into an http.Handler: panic recovery, access log,
-// body limit, per-address limits, authentication, rate limits, scope check,
-// and problem rendering.
+// wrap turns a route into an http.Handler: panic recovery (logged and
+// sent to Sentry), access log, request metrics, body limit, per-address
+// limits, authentication, rate limits, scope check, and problem rendering.
 func (s *Server) wrap(rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -46,12 +46,15 @@ func (s *Server) wrap(rt route) http.Handler {
 		var p *principal
 		defer func() {
 			if v := recover(); v != nil {
-				s.log.Error("panic", "request_id", requestID(r.Context()), "panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+				s.log.Error("panic", append(requestAttrs(r, rt, p), "panic", scrub(fmt.Sprint(v)), "stack", string(debug.Stack()))...)
 				if sw.status == 0 {
 					writeProblem(sw, r, api.NewProblem(api.CodeInternal, "an internal error occurred"))
 				}
+				s.report(r, rt, p, sw.status, v, nil)
 			}
-			s.logRequest(r, rt, sw.status, time.Since(start), p)
+			d := time.Since(start)
+			s.logRequest(r, rt, sw.status, d, p)
+			s.observeRequest(rt.path, rt.method, max(sw.status, http.StatusOK), d)
 		}()
 
 		if r.Body != nil {
@@ -68,26 +71,41 @@ func (s *Server) wrap(rt route) http.Handler {
 			err = rt.h(sw, r, p)
 		}
 		if err != nil {
-			s.fail(sw, r, err)
+			s.fail(sw, r, rt, p, err)
 		}
 	})
 }
 
-// fail renders err: a *api.Problem as itself, anything else as a logged 500
-// whose detail never leaks internals.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+// fail renders err: a *api.Problem as itself, anything else as a logged
+// 500 (503 while the store is down) whose detail never leaks internals,
+// and which is sent to Sentry.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, rt route, pr *principal, err error) {
 	var p *api.Problem
 	if !errors.As(err, &p) {
-		s.log.Error("request failed", "request_id", requestID(r.Context()), "method", r.Method, "path", r.URL.Path, "err", err)
+		// The error's text is scrubbed like a Sentry event: a driver's
+		// error could quote a credential.
+		s.log.Error("request failed", append(requestAttrs(r, rt, pr), "err", scrub(err.Error()))...)
 		p = api.NewProblem(api.CodeInternal, "an internal error occurred; quote the request id when reporting it")
 		if s.storeDown() {
 			// Not a bug but an outage: 503 tells clients to retry.
 			p = api.NewProblem(api.CodeUnavailable, "the store is unreachable; retry shortly")
 			w.Header().Set("Retry-After", "1")
 		}
+		s.report(r, rt, pr, p.Status, nil, err)
 	}
 	cp := *p
 	writeProblem(w, r, &cp)
+}
+
+// requestAttrs are the log attributes that identify a request: its id,
+// method, route and path, and the key and workspace once authenticated.
+// Never the Authorization header, a body or a query string.
+func requestAttrs(r *http.Request, rt route, p *principal) []any {
+	attrs := []any{"request_id", requestID(r.Context()), "method", r.Method, "route", rt.path, "path", r.URL.Path}
+	if p != nil {
+		attrs = append(attrs, "key_id", p.key.ID, "workspace_id", p.workspaceID)
+	}
+	return attrs
 }
 
 // storeDown reports whether the store fails a quick ping, which turns an
@@ -102,11 +120,7 @@ func (s *Server) logRequest(r *http.Request, rt route, status int, d time.Durati
 	if status == 0 {
 		status = http.StatusOK
 	}
-	attrs := []any{"request_id", requestID(r.Context()), "method", r.Method, "route", rt.path, "path", r.URL.Path,
-		"status", status, "duration_ms", float64(d.Microseconds()) / 1000}
-	if p != nil {
-		attrs = append(attrs, "key_id", p.key.ID, "workspace_id", p.workspaceID)
-	}
+	attrs := append(requestAttrs(r, rt, p), "status", status, "duration_ms", float64(d.Microseconds())/1000)
 	level := slog.LevelInfo
 	if rt.scope == public {
 		level = slog.LevelDebug

@@ -115,9 +115,24 @@ func withLimitClass(rt route) route {
 	return rt
 }
 
+// Scopes of buckets: the scope label of baton_rate_limited_total.
+const (
+	scopeWorkspace      = "workspace"       // a workspace's API traffic
+	scopeKey            = "key"             // one workspace key's share (KeyPercent < 100)
+	scopeWorker         = "worker"          // a workspace's worker traffic
+	scopeOperator       = "operator"        // an operator key's API traffic
+	scopeOperatorWorker = "operator_worker" // an operator key's worker traffic
+	scopeAddressToken   = "address_token"   // POST /v1/auth/token per client address
+	scopeAddressAuth    = "address_auth"    // failed authentications per client address
+)
+
+// rateScopes are every bucket scope.
+var rateScopes = []string{scopeWorkspace, scopeKey, scopeWorker, scopeOperator, scopeOperatorWorker, scopeAddressToken, scopeAddressAuth}
+
 // bucket is one rate limit a request is counted in.
 type bucket struct {
 	key    string // the limiter's key
+	scope  string // one of rateScopes, for metrics
 	limit  ratelimit.Limit
 	detail string // what is over its limit, for the 429's detail
 }
@@ -141,18 +156,18 @@ type decision struct {
 func (s *Server) authenticateLimited(w http.ResponseWriter, r *http.Request, rt route) (*principal, error) {
 	ctx := r.Context()
 	addr := s.clientAddr(r)
-	failures := bucket{key: "addr:authfail:" + addr, limit: s.rl.AuthFailures,
+	failures := bucket{key: "addr:authfail:" + addr, scope: scopeAddressAuth, limit: s.rl.AuthFailures,
 		detail: "too many failed authentications from address " + addr}
 	if d, ok := s.decide(ctx, failures, 0); ok && d.res.Remaining < 1 {
 		d.res.Allowed = false
-		return nil, refuse(w, d)
+		return nil, s.refuse(w, d)
 	}
 	var applied []decision
 	if rt.limit == limitToken {
-		b := bucket{key: "addr:token:" + addr, limit: s.rl.Token, detail: "too many token requests from address " + addr}
+		b := bucket{key: "addr:token:" + addr, scope: scopeAddressToken, limit: s.rl.Token, detail: "too many token requests from address " + addr}
 		if d, ok := s.decide(ctx, b, 1); ok {
 			if !d.res.Allowed {
-				return nil, refuse(w, d)
+				return nil, s.refuse(w, d)
 			}
 			applied = append(applied, d)
 		}
@@ -170,7 +185,7 @@ func (s *Server) authenticateLimited(w http.ResponseWriter, r *http.Request, rt 
 			continue
 		}
 		if !d.res.Allowed {
-			return p, refuse(w, d)
+			return p, s.refuse(w, d)
 		}
 		applied = append(applied, d)
 	}
@@ -187,7 +202,7 @@ func (s *Server) decide(ctx context.Context, b bucket, n int) (d decision, ok bo
 	res, err := s.limiter.Allow(ctx, b.key, b.limit, n)
 	if err != nil {
 		if ctx.Err() == nil {
-			s.log.Warn("rate limit: no decision; allowing the request", "bucket", b.key, "err", err)
+			s.log.Warn("rate limit: no decision; allowing the request", "request_id", requestID(ctx), "bucket", b.key, "err", err)
 		}
 		return decision{}, false
 	}
@@ -201,9 +216,9 @@ func (s *Server) principalBuckets(p *principal, class string) []bucket {
 	id := p.key.ID
 	if p.key.WorkspaceID == store.OperatorWorkspace {
 		if class == limitWorker {
-			return []bucket{{key: "opw:" + id, limit: s.rl.OperatorWorker, detail: "worker traffic of operator key " + id + " is over its rate limit"}}
+			return []bucket{{key: "opw:" + id, scope: scopeOperatorWorker, limit: s.rl.OperatorWorker, detail: "worker traffic of operator key " + id + " is over its rate limit"}}
 		}
-		return []bucket{{key: "op:" + id, limit: s.rl.Operator, detail: "operator key " + id + " is over its rate limit"}}
+		return []bucket{{key: "op:" + id, scope: scopeOperator, limit: s.rl.Operator, detail: "operator key " + id + " is over its rate limit"}}
 	}
 	if p.workspace == nil {
 		return nil
@@ -218,15 +233,15 @@ func (s *Server) principalBuckets(p *principal, class string) []bucket {
 		per := s.rl.WorkerPerTask
 		tasks := int(min(max(lim.MaxConcurrentTasks, 0), maxBurst))
 		wl := ratelimit.PerMinute(min(l.Rate+per.Rate*tasks, maxRate), min(l.Burst+per.Burst*tasks, maxBurst))
-		return []bucket{{key: "wsw:" + ws.ID, limit: wl, detail: "worker traffic of workspace " + ws.ID + " is over its rate limit"}}
+		return []bucket{{key: "wsw:" + ws.ID, scope: scopeWorker, limit: wl, detail: "worker traffic of workspace " + ws.ID + " is over its rate limit"}}
 	}
 	var bs []bucket
 	if pct := s.rl.KeyPercent; pct < 100 {
 		kl := ratelimit.PerMinute(max(l.Rate*pct/100, 1), max(l.Burst*pct/100, 1))
-		bs = append(bs, bucket{key: "key:" + id, limit: kl,
+		bs = append(bs, bucket{key: "key:" + id, scope: scopeKey, limit: kl,
 			detail: fmt.Sprintf("key %s is over its rate limit (%d%% of workspace %s's)", id, pct, ws.ID)})
 	}
-	return append(bs, bucket{key: "ws:" + ws.ID, limit: l, detail: "workspace " + ws.ID + " is over its rate limit"})
+	return append(bs, bucket{key: "ws:" + ws.ID, scope: scopeWorkspace, limit: l, detail: "workspace " + ws.ID + " is over its rate limit"})
 }
 
 // tightest returns the decision with the fewest requests remaining (the
@@ -241,8 +256,9 @@ func tightest(ds []decision) decision {
 	return t
 }
 
-// refuse sets the headers of a refusal and returns its problem.
-func refuse(w http.ResponseWriter, d decision) *api.Problem {
+// refuse counts a refusal, sets its headers and returns its problem.
+func (s *Server) refuse(w http.ResponseWriter, d decision) *api.Problem {
+	s.metrics.rateLimited.WithLabelValues(d.b.scope).Inc()
 	secs := max(ceilSeconds(d.res.RetryAfter), 1)
 	h := w.Header()
 	setRateHeaders(h, d)

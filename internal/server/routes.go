@@ -37,6 +37,7 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/healthz", scope: public, summary: "Liveness", response: api.Health{}, status: 200, h: s.handleHealthz},
 		{method: "GET", path: "/readyz", scope: public, summary: "Readiness: the store is reachable and the server is not draining", response: api.Health{}, status: 200, h: s.handleReadyz},
 		{method: "GET", path: "/docs/errors", scope: public, summary: "What each error code means (the target of a problem's type)", status: 200, h: s.handleErrorDocs},
+		{method: "GET", path: "/metrics", scope: public, summary: "Prometheus metrics (cross-tenant: expose to the scraper only)", status: 200, h: s.handleMetrics},
 		{method: "GET", path: "/openapi.json", scope: public, summary: "This document", status: 200, h: s.handleOpenAPI},
 
 		{method: "POST", path: "/v1/auth/token", scope: anyAuth, summary: "Exchange an API key for a 15-minute session token", response: api.TokenResponse{}, status: 200, limit: limitToken, h: s.handleToken},

@@ -5,12 +5,16 @@ package server
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"net/http"
 	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/getsentry/sentry-go"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genericcorp/baton/internal/auth"
 	"github.com/genericcorp/baton/internal/queue"
@@ -44,6 +48,12 @@ type Config struct {
 	HeartbeatInterval time.Duration
 	// ClaimPoll bounds a claimer's sleep between store checks (1 s when 0).
 	ClaimPoll time.Duration
+	// Metrics gets the server's metrics and is what GET /metrics serves
+	// (metrics.go lists them); a fresh registry when nil.
+	Metrics Registry
+	// Sentry, when set, receives panics and 5xx errors (see NewSentry);
+	// nil reports nothing.
+	Sentry *sentry.Client
 }
 
 // Server is the baton HTTP API. It implements http.Handler.
@@ -64,10 +74,14 @@ type Server struct {
 	// is not held up by clients following tasks (they reconnect elsewhere).
 	closing   chan struct{}
 	closeOnce sync.Once
+
+	metrics        *metrics
+	metricsHandler http.Handler
 }
 
 // New returns a Server. Errors: a missing store, secret or tiers; an
-// invalid rate limit in cfg.RateLimits.
+// invalid rate limit in cfg.RateLimits; a metric already registered in
+// cfg.Metrics (one registry per server).
 func New(cfg Config) (*Server, error) {
 	switch {
 	case cfg.Store == nil:
@@ -95,6 +109,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
+	if cfg.Metrics == nil {
+		cfg.Metrics = prometheus.NewRegistry()
+	}
 	if cfg.Limiter == nil {
 		cfg.Limiter = ratelimit.NewMemory(ratelimit.MemoryOptions{Now: cfg.Now})
 	}
@@ -113,9 +130,14 @@ func New(cfg Config) (*Server, error) {
 		closing:  make(chan struct{}),
 		limiter:  cfg.Limiter,
 		rl:       cfg.RateLimits,
+		metrics:  newMetrics(),
 	}
+	if err := s.register(cfg.Metrics); err != nil {
+		return nil, fmt.Errorf("server: metrics: %w", err)
+	}
+	s.metricsHandler = s.newMetricsHandler()
 	s.queue = queue.New(queue.Config{Store: cfg.Store, Notifier: cfg.Notifier, Lease: cfg.Lease,
-		HeartbeatInterval: cfg.HeartbeatInterval, Poll: cfg.ClaimPoll, Now: cfg.Now, Log: cfg.Logger,
+		HeartbeatInterval: cfg.HeartbeatInterval, Poll: cfg.ClaimPoll, Now: cfg.Now, Log: cfg.Logger, OnExpired: s.leaseExpired,
 		Limits: func(ws store.Workspace) api.Limits { return s.tier(ws.Tier).Limits.Apply(ws.Overrides) }})
 	s.routes = s.routeTable()
 	for i, rt := range s.routes {
@@ -132,6 +154,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r = withRequestID(w, r)
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
+		start := time.Now()
 		rec := &statusRecorder{header: http.Header{}}
 		h.ServeHTTP(rec, r)
 		p := api.Errorf(api.CodeNotFound, "no route %s %s", r.Method, r.URL.Path)
@@ -141,6 +164,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Allow", rec.header.Get("Allow"))
 		}
 		writeProblem(w, r, p)
+		s.observeRequest(unmatchedRoute, knownMethod(r.Method), p.Status, time.Since(start))
 		return
 	}
 	s.mux.ServeHTTP(w, r) // sets the path values that Handler does not

@@ -49,6 +49,12 @@ func (b *bundle) advance(d time.Duration) {
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
+	return setupWith(t, nil)
+}
+
+// setupWith is setup with a last say on the server's Config.
+func setupWith(t *testing.T, configure func(*Config)) *bundle {
+	t.Helper()
 	ctx := context.Background()
 	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "baton.db"))
 	if err != nil {
@@ -59,8 +65,12 @@ func setup(t *testing.T) *bundle {
 	}
 	t.Cleanup(func() { st.Close() })
 	b := &bundle{t: t, store: st, secret: []byte("test-secret-0123456789abcdef0123456789"), now: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
-	b.srv, err = New(Config{Store: st, Secret: b.secret, Tiers: config.DefaultTiers(), DefaultTier: "free", Now: b.clock,
-		Logger: slog.New(slog.DiscardHandler), Version: "test"})
+	cfg := Config{Store: st, Secret: b.secret, Tiers: config.DefaultTiers(), DefaultTier: "free", Now: b.clock,
+		Logger: slog.New(slog.DiscardHandler), Version: "test"}
+	if configure != nil {
+		configure(&cfg)
+	}
+	b.srv, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -100,6 +100,19 @@ type ClaimParams struct {
 	Eligible func(ws Workspace, running int) bool
 }
 
+// QueueStat counts the tasks of one queue in one status, across every
+// workspace (operator data: the server exports it as metrics, never to a
+// tenant).
+type QueueStat struct {
+	Queue  string
+	Status string
+	Count  int64
+	// OldestCreatedAt is the CreatedAt of the oldest of these tasks; for
+	// status queued, how long the queue's head has waited (held tasks and
+	// tasks waiting for a retry included).
+	OldestCreatedAt time.Time
+}
+
 // Usage is an attempt's agent-reported usage as running totals (never
 // lowered: a smaller total than one already recorded changes nothing).
 type Usage struct {
@@ -205,4 +218,12 @@ type TaskStore interface {
 	// ListEvents returns the task's events with Seq > afterSeq, in order,
 	// at most limit (100 if limit <= 0). ErrNotFound if the task is absent.
 	ListEvents(ctx context.Context, workspaceID, id string, afterSeq int64, limit int) ([]TaskEvent, error)
+
+	// QueueStats returns one QueueStat per queue and status that has any
+	// task, in every workspace, ordered by queue then status: queue depth
+	// (status queued, whatever its RunAt), the oldest queued task's age,
+	// and the tasks by state. It is cross-tenant by nature, for operators
+	// (/metrics) only; one query over an index of (status, queue,
+	// created_at).
+	QueueStats(ctx context.Context) ([]QueueStat, error)
 }

@@ -34,6 +34,7 @@ var taskTests = []suiteTest{
 	{"TaskDeleteWorkspace", testTaskDeleteWorkspace},
 	{"TaskTenantIsolation", testTaskTenantIsolation},
 	{"TaskConcurrentClaims", testTaskConcurrentClaims},
+	{"QueueStats", testQueueStats},
 }
 
 // lease is the lease of every claim in the suite.

@@ -1,0 +1,43 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/store/internal/poolstats"
+)
+
+// QueueStats counts tasks per queue and status across every workspace,
+// with each group's oldest created_at, from the index
+// tasks_status_queue_created.
+func (s *Store) QueueStats(ctx context.Context) ([]store.QueueStat, error) {
+	rows, err := s.pool.Query(ctx, `SELECT queue, status, count(*), min(created_at)
+		FROM tasks GROUP BY status, queue ORDER BY queue, status`)
+	out, err := collect(rows, err, func(r scanner) (store.QueueStat, error) {
+		var q store.QueueStat
+		if err := r.Scan(&q.Queue, &q.Status, &q.Count, &q.OldestCreatedAt); err != nil {
+			return q, err
+		}
+		q.OldestCreatedAt = q.OldestCreatedAt.UTC()
+		return q, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue stats: %w", err)
+	}
+	return out, nil
+}
+
+// Collectors returns the metrics of the store's pgxpool (pool postgres),
+// read at each scrape from pgxpool.Stat.
+func (s *Store) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{poolstats.NewCollector(func() []poolstats.Stats {
+		st := s.pool.Stat()
+		return []poolstats.Stats{{Pool: "postgres", Max: int64(st.MaxConns()), Open: int64(st.TotalConns()),
+			InUse: int64(st.AcquiredConns()), Idle: int64(st.IdleConns()),
+			Waits: st.EmptyAcquireCount(), WaitS: st.EmptyAcquireWaitTime().Seconds(),
+			Counts: true, Acq: st.AcquireCount(), AcqS: st.AcquireDuration().Seconds()}}
+	})}
+}

@@ -1,0 +1,48 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/store/internal/poolstats"
+)
+
+// QueueStats counts tasks per queue and status across every workspace,
+// with each group's oldest created_at; an index-only scan of
+// tasks_status_queue_created.
+func (s *Store) QueueStats(ctx context.Context) ([]store.QueueStat, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT queue, status, count(*), min(created_at)
+		FROM tasks INDEXED BY tasks_status_queue_created GROUP BY status, queue ORDER BY queue, status`)
+	out, err := collect(rows, err, func(r scanner) (store.QueueStat, error) {
+		var q store.QueueStat
+		var oldest int64
+		if err := r.Scan(&q.Queue, &q.Status, &q.Count, &oldest); err != nil {
+			return q, err
+		}
+		q.OldestCreatedAt = fromMicros(oldest)
+		return q, nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue stats: %w", err)
+	}
+	return out, nil
+}
+
+// Collectors returns the metrics of the store's two pools (pool
+// sqlite_writer, its one connection, and sqlite_reader), read at each
+// scrape from sql.DBStats.
+func (s *Store) Collectors() []prometheus.Collector {
+	return []prometheus.Collector{poolstats.NewCollector(func() []poolstats.Stats {
+		return []poolstats.Stats{dbStats("sqlite_writer", s.writer), dbStats("sqlite_reader", s.reader)}
+	})}
+}
+
+func dbStats(pool string, db *sql.DB) poolstats.Stats {
+	st := db.Stats()
+	return poolstats.Stats{Pool: pool, Max: int64(st.MaxOpenConnections), Open: int64(st.OpenConnections),
+		InUse: int64(st.InUse), Idle: int64(st.Idle), Waits: st.WaitCount, WaitS: st.WaitDuration.Seconds()}
+}
