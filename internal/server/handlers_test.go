@@ -3,6 +3,8 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -263,4 +265,28 @@ func TestStoreDownIs503(t *testing.T) {
 		t.Fatal("503 without Retry-After")
 	}
 	b.call("GET", "/readyz", "", nil, 503, nil)
+}
+
+// TestRequestTimeoutBoundsWork: a request's context carries the timeout,
+// except on the routes that stream or long-poll.
+func TestRequestTimeoutBoundsWork(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	deadlines := map[string]bool{}
+	for _, rt := range b.srv.routes {
+		rt := rt
+		h := b.srv.wrap(route{method: rt.method, path: rt.path, scope: public, stream: rt.stream,
+			h: func(w http.ResponseWriter, r *http.Request, _ *principal) error {
+				_, ok := r.Context().Deadline()
+				deadlines[rt.method+" "+rt.path] = ok
+				return nil
+			}})
+		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(rt.method, "/", nil))
+	}
+	for k, has := range deadlines {
+		stream := k == "POST /v1/tasks/claim" || k == "GET /v1/tasks/{id}/events"
+		if has == stream {
+			t.Errorf("%s: deadline %v, want %v", k, has, !stream)
+		}
+	}
 }

@@ -30,6 +30,9 @@ type route struct {
 	// default of scope worker) or limitToken.
 	limit string
 	h     handler
+	// stream marks routes that hold the request open on purpose (long-poll
+	// claim, event streams): the request timeout does not cut them.
+	stream bool
 }
 
 func (s *Server) routeTable() []route {
@@ -60,8 +63,8 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/v1/tasks", scope: api.ScopeTasksRead, summary: "List tasks, newest first", query: []string{"status", "queue", "label", "limit", "cursor"}, response: api.List[api.Task]{}, status: 200, h: s.handleListTasks},
 		{method: "GET", path: "/v1/tasks/{id}", scope: api.ScopeTasksRead, summary: "Get a task with its attempts and usage", response: api.Task{}, status: 200, h: s.handleGetTask},
 		{method: "POST", path: "/v1/tasks/{id}/cancel", scope: api.ScopeTasksWrite, summary: "Cancel a queued or running task", response: api.Task{}, status: 200, h: s.handleCancelTask},
-		{method: "GET", path: "/v1/tasks/{id}/events", scope: api.ScopeTasksRead, summary: "State changes and log lines; Accept: text/event-stream follows live, Last-Event-ID resumes", query: []string{"after"}, response: api.List[api.TaskEvent]{}, status: 200, h: s.handleTaskEvents},
-		{method: "POST", path: "/v1/tasks/claim", scope: api.ScopeWorker, summary: "Long-poll for tasks to run (an operator key claims from every workspace)", request: api.ClaimRequest{}, response: api.ClaimResponse{}, status: 200, h: s.handleClaim},
+		{method: "GET", path: "/v1/tasks/{id}/events", scope: api.ScopeTasksRead, summary: "State changes and log lines; Accept: text/event-stream follows live, Last-Event-ID resumes", query: []string{"after"}, response: api.List[api.TaskEvent]{}, status: 200, h: s.handleTaskEvents, stream: true},
+		{method: "POST", path: "/v1/tasks/claim", scope: api.ScopeWorker, summary: "Long-poll for tasks to run (an operator key claims from every workspace)", request: api.ClaimRequest{}, response: api.ClaimResponse{}, status: 200, h: s.handleClaim, stream: true},
 		{method: "POST", path: "/v1/tasks/{id}/heartbeat", scope: api.ScopeWorker, summary: "Extend the lease; the answer says whether to stop", request: api.HeartbeatRequest{}, response: api.HeartbeatResponse{}, status: 200, h: s.handleHeartbeat},
 		{method: "POST", path: "/v1/tasks/{id}/logs", scope: api.ScopeWorker, summary: "Append log lines of the current attempt", request: api.LogsRequest{}, status: 204, h: s.handleLogs},
 		{method: "POST", path: "/v1/tasks/{id}/complete", scope: api.ScopeWorker, summary: "Finish the attempt with its output", request: api.CompleteRequest{}, response: api.Task{}, status: 200, h: s.handleComplete},

@@ -34,6 +34,9 @@ type Config struct {
 	Version     string
 	// MaxBodyBytes caps request bodies (default 1 MiB).
 	MaxBodyBytes int64
+	// RequestTimeout bounds a request's work, store calls included
+	// (default 30 s). Long polls and event streams bound themselves.
+	RequestTimeout time.Duration
 	// Limiter decides rate limits: a ratelimit.Fallback over Redis when
 	// several replicas share the load; an in-memory limiter on Now when nil.
 	Limiter ratelimit.Limiter
@@ -106,6 +109,9 @@ func New(cfg Config) (*Server, error) {
 		tiers[name] = t
 	}
 	cfg.Tiers = tiers
+	if cfg.RequestTimeout <= 0 {
+		cfg.RequestTimeout = 30 * time.Second
+	}
 	if cfg.MaxBodyBytes <= 0 {
 		cfg.MaxBodyBytes = 1 << 20
 	}
