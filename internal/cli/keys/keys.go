@@ -52,35 +52,13 @@ func status(k api.Key, now time.Time) string {
 // (described by name and prefix), asking the server; revoked keys are left
 // out when activeOnly. On any error it offers nothing.
 func completeIDs(f *cmdutil.Factory, activeOnly bool) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		if len(args) > 0 {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		ctx := cmd.Context()
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		c, err := f.Client()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		page, err := c.ListKeys(ctx, client.ListOptions{Limit: 100})
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		var out []string
-		for _, k := range page.Data {
-			if activeOnly && k.RevokedAt != nil {
-				continue
-			}
-			if strings.HasPrefix(k.ID, toComplete) {
-				out = append(out, k.ID+"\t"+k.Name+" ("+k.Prefix+"…)")
-			}
-		}
-		return out, cobra.ShellCompDirectiveNoFileComp
-	}
+	return cmdutil.CompleteIDs(f,
+		func(ctx context.Context, c *client.Client) (api.List[api.Key], error) {
+			return c.ListKeys(ctx, client.ListOptions{Limit: 100})
+		},
+		func(k api.Key) (string, string, bool) {
+			return k.ID, k.Name + " (" + k.Prefix + "…)", !activeOnly || k.RevokedAt == nil
+		})
 }
 
 // never formats an optional expiry: "never" on a terminal when there is

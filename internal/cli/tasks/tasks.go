@@ -46,35 +46,13 @@ timed out (the task keeps running).`,
 // newest tasks (one page, described by status), asking the server; finished
 // tasks are left out when activeOnly. On any error it offers nothing.
 func completeIDs(f *cmdutil.Factory, activeOnly bool) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		if len(args) > 0 {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		ctx := cmd.Context()
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		c, err := f.Client()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		page, err := c.ListTasks(ctx, client.TaskListOptions{ListOptions: client.ListOptions{Limit: 100}})
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		var out []string
-		for _, t := range page.Data {
-			if activeOnly && api.IsTerminal(t.Status) {
-				continue
-			}
-			if strings.HasPrefix(t.ID, toComplete) {
-				out = append(out, t.ID+"\t"+t.Status+" ("+t.Queue+")")
-			}
-		}
-		return out, cobra.ShellCompDirectiveNoFileComp
-	}
+	return cmdutil.CompleteIDs(f,
+		func(ctx context.Context, c *client.Client) (api.List[api.Task], error) {
+			return c.ListTasks(ctx, client.TaskListOptions{ListOptions: client.ListOptions{Limit: 100}})
+		},
+		func(t api.Task) (string, string, bool) {
+			return t.ID, t.Status + " (" + t.Queue + ")", !activeOnly || !api.IsTerminal(t.Status)
+		})
 }
 
 // noCompletion offers nothing and no file names (free-form flag values).

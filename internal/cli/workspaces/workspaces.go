@@ -4,8 +4,6 @@ package workspaces
 
 import (
 	"context"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -13,6 +11,7 @@ import (
 	"github.com/genericcorp/baton/internal/cli/tiers"
 	"github.com/genericcorp/baton/internal/output"
 	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/client"
 )
 
 // NewCmdWorkspaces returns the `baton workspaces` group.
@@ -33,32 +32,11 @@ const completionLimit = 100
 // (described by their names), asking the server; on any error it offers
 // nothing.
 func completeIDs(f *cmdutil.Factory) func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
-	return func(cmd *cobra.Command, args []string, toComplete string) ([]string, cobra.ShellCompDirective) {
-		if len(args) > 0 {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		ctx := cmd.Context()
-		if ctx == nil {
-			ctx = context.Background()
-		}
-		ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		c, err := f.Client()
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		page, err := c.ListWorkspaces(ctx, clientList(completionLimit))
-		if err != nil {
-			return nil, cobra.ShellCompDirectiveNoFileComp
-		}
-		var out []string
-		for _, w := range page.Data {
-			if strings.HasPrefix(w.ID, toComplete) {
-				out = append(out, w.ID+"\t"+w.Name)
-			}
-		}
-		return out, cobra.ShellCompDirectiveNoFileComp
-	}
+	return cmdutil.CompleteIDs(f,
+		func(ctx context.Context, c *client.Client) (api.List[api.Workspace], error) {
+			return c.ListWorkspaces(ctx, clientList(completionLimit))
+		},
+		func(w api.Workspace) (string, string, bool) { return w.ID, w.Name, true })
 }
 
 // fields is the table form of one workspace: its attributes, then every
