@@ -3,8 +3,10 @@
 //
 // Every method that reads or writes tenant data takes the workspace id and
 // uses it in its query, so a caller can never reach another tenant's rows by
-// id alone. The one exception is KeyByHash / KeyByID: authentication itself
-// is how the workspace is learnt.
+// id alone. The exceptions are documented on each: KeyByHash / KeyByID
+// (authentication is how the workspace is learnt), and the system's own
+// cross-tenant work — ClaimTask for a shared worker, ExpireLeases (the
+// reaper), QueueStats (metrics) and AllUsageTotals (the operator's view).
 package store
 
 import (
@@ -77,6 +79,7 @@ type Page struct {
 // Store is baton's persistence. All methods are safe for concurrent use.
 type Store interface {
 	TaskStore
+	UsageStore
 
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error

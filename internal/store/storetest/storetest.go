@@ -49,7 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TimesUTCMicroseconds", testTimes},
 		{"ConcurrentCreateKey", testConcurrentCreateKey},
 	}
-	for _, tc := range append(tests, taskTests...) {
+	for _, tc := range append(append(tests, taskTests...), usageTests...) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, open(t))
