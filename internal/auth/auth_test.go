@@ -54,9 +54,13 @@ func TestParseKeyRefusesBadChecksumAndShape(t *testing.T) {
 
 func TestHasherIsKeyedBySecret(t *testing.T) {
 	k, _ := NewKey(WorkspacePrefix)
-	a, b := NewHasher([]byte("one")), NewHasher([]byte("two"))
-	if string(a.Hash(k)) != string(a.Hash(k)) || string(a.Hash(k)) == string(b.Hash(k)) || len(a.Hash(k)) != 32 {
+	a, again, b := NewHasher([]byte("one")), NewHasher([]byte("one")), NewHasher([]byte("two"))
+	ha := a.Hash(k)
+	if string(ha) != string(again.Hash(k)) || string(ha) == string(b.Hash(k)) || len(ha) != 32 {
 		t.Fatal("hash must be deterministic per secret and differ across secrets")
+	}
+	if string(ha) == string(a.Hash(k[:len(k)-1]+"0")) {
+		t.Fatal("different keys must hash differently")
 	}
 }
 

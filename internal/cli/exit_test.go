@@ -106,10 +106,13 @@ func TestVersionJSON(t *testing.T) {
 }
 
 func TestCompletionScripts(t *testing.T) {
-	for _, sh := range []string{"bash", "zsh", "fish", "powershell"} {
+	// Each script is the shell's own kind, not just any text naming baton.
+	marks := map[string]string{"bash": "__start_baton", "zsh": "#compdef baton",
+		"fish": "complete -c baton", "powershell": "Register-ArgumentCompleter"}
+	for sh, mark := range marks {
 		stdout, _, code := run(t, nil, "completion", sh)
-		if code != 0 || !strings.Contains(stdout, "baton") {
-			t.Errorf("completion %s: exit %d, %d bytes", sh, code, len(stdout))
+		if code != 0 || !strings.Contains(stdout, mark) {
+			t.Errorf("completion %s: exit %d, %d bytes, no %q", sh, code, len(stdout), mark)
 		}
 	}
 }
