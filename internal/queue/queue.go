@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/genericcorp/baton/internal/metering"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/pkg/api"
 )
@@ -85,12 +86,17 @@ func (q *Queue) Notify(ctx context.Context, topic string) { q.cfg.Notifier.Notif
 func (q *Queue) Changed() <-chan struct{} { return q.cfg.Notifier.Changed() }
 
 // Eligible reports whether ws may start one more task with running
-// already running: active, and under its concurrency cap.
-func (q *Queue) Eligible(ws store.Workspace, running int) bool {
+// already running and used consumed this billing period: active, under its
+// concurrency cap, and with none of its monthly quotas (executions,
+// execution seconds, spend) used up. A workspace that is not eligible
+// keeps its queued tasks: they are held until the quota resets or is
+// raised.
+func (q *Queue) Eligible(ws store.Workspace, running int, used store.Consumed) bool {
 	if ws.Status != api.WorkspaceActive {
 		return false
 	}
-	return int64(running) < q.cfg.Limits(ws).MaxConcurrentTasks
+	l := q.cfg.Limits(ws)
+	return int64(running) < l.MaxConcurrentTasks && len(metering.Exhausted(l, used)) == 0
 }
 
 // Claim leases up to max tasks for workerID from queues of workspaceID

@@ -43,7 +43,7 @@ func (f *fakeStore) add(id string) {
 }
 
 func newQueue(fs *fakeStore) *Queue {
-	return New(Config{Store: fs, Poll: time.Hour, Limits: func(store.Workspace) api.Limits { return api.Limits{MaxConcurrentTasks: 2} }})
+	return New(Config{Store: fs, Poll: time.Hour, Limits: func(store.Workspace) api.Limits { return api.Limits{MaxConcurrentTasks: 2, MonthlyTaskExecutions: 1000, MonthlyExecutionSeconds: 3600, MonthlySpendMicros: 5_000_000} }})
 }
 
 func TestClaimReturnsAtOnceWhenTasksWait(t *testing.T) {
@@ -99,11 +99,26 @@ func TestClaimGivesUpAfterWaitOrCancel(t *testing.T) {
 func TestEligible(t *testing.T) {
 	q := newQueue(&fakeStore{})
 	active := store.Workspace{Status: api.WorkspaceActive}
-	if !q.Eligible(active, 1) || q.Eligible(active, 2) {
+	none := store.Consumed{}
+	if !q.Eligible(active, 1, none) || q.Eligible(active, 2, none) {
 		t.Fatal("concurrency cap of 2 not applied")
 	}
-	if q.Eligible(store.Workspace{Status: api.WorkspaceSuspended}, 0) {
+	if q.Eligible(store.Workspace{Status: api.WorkspaceSuspended}, 0, none) {
 		t.Fatal("suspended workspace eligible")
+	}
+	l := q.cfg.Limits(active)
+	for name, used := range map[string]store.Consumed{
+		"executions":        {Executions: l.MonthlyTaskExecutions},
+		"execution seconds": {ExecutionMS: l.MonthlyExecutionSeconds * 1000},
+		"spend":             {CostMicros: l.MonthlySpendMicros},
+	} {
+		if q.Eligible(active, 0, used) {
+			t.Errorf("%s used up: still eligible", name)
+		}
+	}
+	if !q.Eligible(active, 0, store.Consumed{Executions: l.MonthlyTaskExecutions - 1,
+		ExecutionMS: l.MonthlyExecutionSeconds*1000 - 1, CostMicros: l.MonthlySpendMicros - 1}) {
+		t.Error("just under every quota: not eligible")
 	}
 }
 

@@ -92,12 +92,21 @@ type ClaimParams struct {
 	Now         time.Time
 	Lease       time.Duration
 	// Eligible says whether a workspace may start another task now, given
-	// how many it has running (concurrency cap, quota, suspension); nil
-	// means always. Its yes is asked inside the claim's transaction with
-	// the workspace row locked. A store may also call it beforehand,
+	// how many it has running and what it has used of its monthly quotas in
+	// the billing period holding Now (concurrency cap, quota, suspension);
+	// nil means always. Its yes is asked inside the claim's transaction
+	// with the workspace row locked. A store may also call it beforehand,
 	// without the lock, as a cheap pre-check that skips the workspace on
 	// no, so it must depend only on its arguments.
-	Eligible func(ws Workspace, running int) bool
+	Eligible func(ws Workspace, running int, used Consumed) bool
+}
+
+// Consumed is a workspace's use of its monthly quotas in one billing
+// period, read from the monthly rollup.
+type Consumed struct {
+	Executions  int64 // MetricTaskExecutions
+	ExecutionMS int64 // MetricExecutionMS
+	CostMicros  int64 // MetricCostMicros
 }
 
 // QueueStat counts the tasks of one queue in one status, across every

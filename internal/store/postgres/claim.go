@@ -9,6 +9,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/flow"
+	"github.com/genericcorp/baton/internal/store/internal/usagerows"
 )
 
 // claimBatch is how many candidate workspaces one query reads.
@@ -25,6 +26,7 @@ type candidate struct {
 	ws      store.Workspace
 	seq     int64 // last_claim_seq
 	running int
+	used    store.Consumed
 }
 
 // ClaimTask leases the next task fairly. Workspaces with claimable tasks
@@ -58,7 +60,7 @@ func (s *Store) ClaimTask(ctx context.Context, p store.ClaimParams) (store.Task,
 			return store.Task{}, fmt.Errorf("claim task: %w", err)
 		}
 		for _, c := range cands {
-			if p.Eligible != nil && !p.Eligible(c.ws, c.running) {
+			if p.Eligible != nil && !p.Eligible(c.ws, c.running, c.used) {
 				continue
 			}
 			t, err := s.claimFrom(ctx, c.ws.ID, p, true)
@@ -92,14 +94,15 @@ func (s *Store) ClaimTask(ctx context.Context, p store.ClaimParams) (store.Task,
 // tasks after after in round-robin order, with their running counts.
 func (s *Store) claimCandidates(ctx context.Context, p store.ClaimParams, after candidate) ([]candidate, error) {
 	q := `SELECT ` + workspaceColumns + `, last_claim_seq,
-			(SELECT count(*) FROM tasks r WHERE r.workspace_id = w.id AND r.status = 'running')
+			(SELECT count(*) FROM tasks r WHERE r.workspace_id = w.id AND r.status = 'running'),
+			` + usagerows.ConsumedColumns("w.id", "$6") + `
 		FROM workspaces w
 		WHERE (last_claim_seq, id) > ($1, $2)
 		  AND EXISTS (SELECT 1 FROM tasks t WHERE t.workspace_id = w.id AND t.status = 'queued'
 		              AND ` + queueCond("t.queue", p.Queues, 3) + ` AND t.run_at <= $4)`
-	args := []any{after.seq, after.ws.ID, queueArg(p.Queues), ts(p.Now), claimBatch}
+	args := []any{after.seq, after.ws.ID, queueArg(p.Queues), ts(p.Now), claimBatch, ts(store.UsagePeriod(p.Now))}
 	if p.WorkspaceID != store.AnyWorkspace {
-		q += ` AND id = $6`
+		q += ` AND id = $7`
 		args = append(args, p.WorkspaceID)
 	}
 	q += ` ORDER BY last_claim_seq, id LIMIT $5`
@@ -107,7 +110,7 @@ func (s *Store) claimCandidates(ctx context.Context, p store.ClaimParams, after 
 	return collect(rows, err, func(sc scanner) (candidate, error) {
 		var c candidate
 		ws, err := scanWorkspace(scanFunc(func(dest ...any) error {
-			return sc.Scan(append(dest, &c.seq, &c.running)...)
+			return sc.Scan(append(dest, &c.seq, &c.running, &c.used.Executions, &c.used.ExecutionMS, &c.used.CostMicros)...)
 		}))
 		c.ws = ws
 		return c, err
@@ -159,13 +162,17 @@ func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, s
 		if p.Eligible != nil {
 			// A new statement, so a new snapshot: it sees every claim
 			// committed by the lock's previous holders.
-			var running int
-			err := tx.QueryRow(ctx, `SELECT count(*) FROM tasks
-				WHERE workspace_id = $1 AND status = 'running'`, id).Scan(&running)
+			var (
+				running int
+				used    store.Consumed
+			)
+			err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM tasks
+				WHERE workspace_id = $1 AND status = 'running'), `+usagerows.ConsumedColumns("$1", "$2"),
+				id, ts(store.UsagePeriod(p.Now))).Scan(&running, &used.Executions, &used.ExecutionMS, &used.CostMicros)
 			if err != nil {
-				return fmt.Errorf("count running tasks: %w", err)
+				return fmt.Errorf("count running tasks and usage: %w", err)
 			}
-			if !p.Eligible(ws, running) {
+			if !p.Eligible(ws, running, used) {
 				return errNothingHere
 			}
 		}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/flow"
+	"github.com/genericcorp/baton/internal/store/internal/usagerows"
 )
 
 // claimBatch is how many candidate workspaces one query reads.
@@ -19,6 +20,7 @@ type candidate struct {
 	ws      store.Workspace
 	seq     int64 // last_claim_seq
 	running int
+	used    store.Consumed
 }
 
 // ClaimTask leases the next task fairly. Workspaces with claimable tasks
@@ -46,7 +48,7 @@ func (s *Store) ClaimTask(ctx context.Context, p store.ClaimParams) (store.Task,
 				return err
 			}
 			for _, c := range cands {
-				if p.Eligible != nil && !p.Eligible(c.ws, c.running) {
+				if p.Eligible != nil && !p.Eligible(c.ws, c.running, c.used) {
 					continue
 				}
 				claimed, err = claimFrom(ctx, tx, c.ws.ID, p, queues)
@@ -70,14 +72,15 @@ func (s *Store) ClaimTask(ctx context.Context, p store.ClaimParams) (store.Task,
 // tasks after after in round-robin order, with their running counts.
 func claimCandidates(ctx context.Context, tx *sql.Tx, p store.ClaimParams, queues any, after candidate) ([]candidate, error) {
 	q := `SELECT ` + workspaceColumns + `, last_claim_seq,
-			(SELECT count(*) FROM tasks r WHERE r.workspace_id = w.id AND r.status = 'running')
+			(SELECT count(*) FROM tasks r WHERE r.workspace_id = w.id AND r.status = 'running'),
+			` + usagerows.ConsumedColumns("w.id", "?6") + `
 		FROM workspaces w
 		WHERE (last_claim_seq, id) > (?1, ?2)
 		  AND EXISTS (SELECT 1 FROM tasks t WHERE t.workspace_id = w.id AND t.status = 'queued'
 		              AND ` + queueCond("t.queue", p.Queues, 3) + ` AND t.run_at <= ?4)`
-	args := []any{after.seq, after.ws.ID, queues, micros(p.Now), claimBatch}
+	args := []any{after.seq, after.ws.ID, queues, micros(p.Now), claimBatch, micros(store.UsagePeriod(p.Now))}
 	if p.WorkspaceID != store.AnyWorkspace {
-		q += ` AND id = ?6`
+		q += ` AND id = ?7`
 		args = append(args, p.WorkspaceID)
 	}
 	q += ` ORDER BY last_claim_seq, id LIMIT ?5`
@@ -85,7 +88,7 @@ func claimCandidates(ctx context.Context, tx *sql.Tx, p store.ClaimParams, queue
 	cands, err := collect(rows, err, func(sc scanner) (candidate, error) {
 		var c candidate
 		ws, err := scanWorkspace(scanFunc(func(dest ...any) error {
-			return sc.Scan(append(dest, &c.seq, &c.running)...)
+			return sc.Scan(append(dest, &c.seq, &c.running, &c.used.Executions, &c.used.ExecutionMS, &c.used.CostMicros)...)
 		}))
 		c.ws = ws
 		return c, err

@@ -14,6 +14,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/lifecycle"
+	"github.com/genericcorp/baton/internal/store/internal/usagerows"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -32,6 +33,7 @@ type Row struct {
 type Tx interface {
 	TaskTx
 	AdminTx
+	usagerows.Tx
 }
 
 // TaskTx is the row operations on tasks, attempts and events.
@@ -91,7 +93,38 @@ func Claim(ctx context.Context, tx Tx, r *Row, p store.ClaimParams) error {
 	if err := tx.InsertAttempt(ctx, r.Task.WorkspaceID, a); err != nil {
 		return err
 	}
+	start := store.UsageEvent{ID: fmt.Sprintf("%s/%d/start", a.TaskID, a.Number), WorkspaceID: r.Task.WorkspaceID,
+		Metric: store.MetricTaskExecutions, Value: 1, At: p.Now, TaskID: a.TaskID}
+	if _, err := usagerows.RecordHeld(ctx, tx, []store.UsageEvent{start}); err != nil {
+		return err
+	}
 	return CommitState(ctx, tx, r, msg, p.Now)
+}
+
+// Meter records, in tx, the usage attempt a gained since it read was: the
+// growth of its execution time and of its agent-reported tokens and cost,
+// as usage events at at. An event's id is the attempt, the metric and the
+// new running total, so it is unique and a replay adds nothing.
+func Meter(ctx context.Context, tx Tx, workspaceID string, was, a store.Attempt, at time.Time) error {
+	var events []store.UsageEvent
+	for _, m := range []struct {
+		metric   string
+		was, now int64
+	}{
+		{store.MetricExecutionMS, was.ExecutionMS, a.ExecutionMS},
+		{store.MetricTokens, was.Tokens, a.Tokens},
+		{store.MetricCostMicros, was.CostMicros, a.CostMicros},
+	} {
+		if m.now > m.was {
+			events = append(events, store.UsageEvent{ID: fmt.Sprintf("%s/%d/%s/%d", a.TaskID, a.Number, m.metric, m.now),
+				WorkspaceID: workspaceID, Metric: m.metric, Value: m.now - m.was, At: at, TaskID: a.TaskID})
+		}
+	}
+	if len(events) == 0 {
+		return nil
+	}
+	_, err := usagerows.RecordHeld(ctx, tx, events)
+	return err
 }
 
 // CreateTask inserts t as queued (see lifecycle.New for what it keeps of
@@ -155,11 +188,15 @@ func (run Runner) fenced(ctx context.Context, workspaceID, id string, attempt in
 		if err != nil {
 			return err
 		}
+		was := a
 		event, msg, err := fn(&r.Task, &a)
 		if err != nil {
 			return err
 		}
 		if err := tx.SaveAttempt(ctx, a); err != nil {
+			return err
+		}
+		if err := Meter(ctx, tx, r.Task.WorkspaceID, was, a, at); err != nil {
 			return err
 		}
 		if event {
@@ -245,9 +282,16 @@ func (run Runner) CancelTask(ctx context.Context, workspaceID, id, reason string
 			}
 			a = &cur
 		}
+		var was store.Attempt
+		if a != nil {
+			was = *a
+		}
 		msg := lifecycle.Cancel(&r.Task, a, reason, now)
 		if a != nil {
 			if err := tx.SaveAttempt(ctx, *a); err != nil {
+				return err
+			}
+			if err := Meter(ctx, tx, r.Task.WorkspaceID, was, *a, now); err != nil {
 				return err
 			}
 		}

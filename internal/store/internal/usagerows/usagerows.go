@@ -148,6 +148,13 @@ func Record(ctx context.Context, tx Tx, events []store.UsageEvent) (int, error) 
 			return 0, fmt.Errorf("record usage of workspace %s: %w", ws, err)
 		}
 	}
+	return RecordHeld(ctx, tx, events)
+}
+
+// RecordHeld is Record for a transaction that already keeps the events'
+// workspaces from being deleted (it holds one of their tasks): it skips
+// HoldWorkspace. The events must be valid.
+func RecordHeld(ctx context.Context, tx Tx, events []store.UsageEvent) (int, error) {
 	// Insert in key order, so that concurrent calls carrying the same
 	// events in different orders wait on each other instead of deadlocking.
 	events = slices.Clone(events)
@@ -171,4 +178,16 @@ func Record(ctx context.Context, tx Tx, events []store.UsageEvent) (int, error) 
 		}
 	}
 	return len(inserted), nil
+}
+
+// ConsumedColumns is the SQL of three columns, the store.Consumed of the
+// workspace named by the SQL expression ws in the billing period given by
+// the placeholder period (the period start in the dialect's time
+// encoding): three primary-key reads of the monthly rollup.
+func ConsumedColumns(ws, period string) string {
+	col := func(metric string) string {
+		return `coalesce((SELECT u.value FROM usage_monthly u WHERE u.workspace_id = ` + ws +
+			` AND u.metric = '` + metric + `' AND u.period = ` + period + `), 0)`
+	}
+	return col(store.MetricTaskExecutions) + ", " + col(store.MetricExecutionMS) + ", " + col(store.MetricCostMicros)
 }
