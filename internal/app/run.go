@@ -11,6 +11,7 @@ import (
 	"github.com/getsentry/sentry-go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/genericcorp/baton/internal/metering"
 	"github.com/genericcorp/baton/internal/queue"
 	"github.com/genericcorp/baton/internal/ratelimit"
 	"github.com/genericcorp/baton/internal/server"
@@ -96,7 +97,8 @@ func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server,
 		Logger: log, Version: version.Get().Version, Limiter: limiter,
 		RateLimits: server.RateLimits{TrustedProxies: cfg.TrustedProxies},
 		Notifier:   notifier, Lease: cfg.Lease, HeartbeatInterval: cfg.HeartbeatInterval,
-		Metrics: metrics, Sentry: reporter})
+		Metrics: metrics, Sentry: reporter,
+		Rates: metering.Rates{ExecutionSecondMicros: cfg.Cost.ExecutionSecondMicros, APICallMicros: cfg.Cost.APICallMicros}})
 	if err != nil {
 		return fail(err)
 	}
@@ -131,7 +133,14 @@ func (s *Server) Serve(ctx context.Context) error {
 	reapCtx, stopReaper := context.WithCancel(ctx)
 	defer stopReaper()
 	go s.API.Queue().RunReaper(reapCtx, reaperInterval(s.Config.Lease))
+	// Background work (metered API calls, alerts) stops after the last
+	// request, so its final flush sees every call.
+	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
+	bgDone := make(chan struct{})
+	go func() { defer close(bgDone); s.API.RunBackground(bgCtx) }()
 	err := server.Serve(ctx, s.Listener, s.API, s.Log, timeout)
+	stopBackground()
+	<-bgDone
 	s.Log.Info("baton server stopped")
 	return err
 }

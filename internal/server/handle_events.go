@@ -78,13 +78,7 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *princip
 	if _, err := s.store.GetTask(ctx, p.workspaceID, id); err != nil {
 		return storeError(err, "task", id)
 	}
-	rc := http.NewResponseController(w)
-	h := w.Header()
-	h.Set("Content-Type", "text/event-stream")
-	h.Set("Cache-Control", "no-store")
-	h.Set("X-Accel-Buffering", "no")
-	w.WriteHeader(http.StatusOK)
-	_ = rc.Flush()
+	rc := startSSE(w)
 
 	keepAlive := time.NewTicker(sseKeepAlive)
 	defer keepAlive.Stop()
@@ -133,4 +127,17 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *princip
 			_ = rc.Flush()
 		}
 	}
+}
+
+// startSSE answers 200 with an event stream (no caching, no proxy
+// buffering), flushed at once, and returns the controller to flush events.
+func startSSE(w http.ResponseWriter) *http.ResponseController {
+	rc := http.NewResponseController(w)
+	h := w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-store")
+	h.Set("X-Accel-Buffering", "no")
+	w.WriteHeader(http.StatusOK)
+	_ = rc.Flush()
+	return rc
 }

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"cmp"
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
@@ -106,6 +107,9 @@ func (s *Server) handleSubmitTask(w http.ResponseWriter, r *http.Request, p *pri
 	if err := validation(validateSubmit(&req)); err != nil {
 		return err
 	}
+	if err := s.admitSubmit(w, r, p, idem); err != nil {
+		return err
+	}
 	now := s.now()
 	t := store.Task{ID: ids.NewAt(ids.Task, now), WorkspaceID: p.workspaceID, Queue: req.Queue, Status: api.TaskQueued,
 		Priority: req.Priority, Input: req.Input, Labels: req.Labels, MaxAttempts: req.MaxAttempts, TimeoutSeconds: req.TimeoutSeconds,
@@ -157,8 +161,31 @@ func (s *Server) handleListTasks(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return err
 	}
-	encode(w, http.StatusOK, page(rows, pg.Limit, "tasks", p.workspaceID, taskID, apiTask))
+	out := page(rows, pg.Limit, "tasks", p.workspaceID, taskID, apiTask)
+	if slices.ContainsFunc(out.Data, func(t api.Task) bool { return t.Status == api.TaskQueued }) {
+		reason, err := s.holdReason(r.Context(), *p.workspace)
+		if err != nil {
+			return err
+		}
+		markHeld(out.Data, reason)
+	}
+	encode(w, http.StatusOK, out)
 	return nil
+}
+
+// admitSubmit runs quota admission for a new task. A replay of a submit
+// whose task exists (same Idempotency-Key) is not refused: it returns that
+// task, as the first answer would have.
+func (s *Server) admitSubmit(w http.ResponseWriter, r *http.Request, p *principal, idem string) error {
+	err := s.admit(w, r.Context(), *p.workspace)
+	if err == nil || idem == "" || !isProblem(err, api.CodeQuotaExceeded) {
+		return err
+	}
+	if _, lookErr := s.store.TaskByIdempotencyKey(r.Context(), p.workspaceID, idem); lookErr == nil {
+		w.Header().Del("Retry-After")
+		return nil
+	}
+	return err
 }
 
 func (s *Server) handleGetTask(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -175,6 +202,13 @@ func (s *Server) handleGetTask(w http.ResponseWriter, r *http.Request, p *princi
 		return storeError(err, "task", id)
 	}
 	out := apiTask(t)
+	if t.Status == api.TaskQueued {
+		reason, err := s.holdReason(r.Context(), *p.workspace)
+		if err != nil {
+			return err
+		}
+		out.StatusReason = cmp.Or(reason, out.StatusReason)
+	}
 	out.Attempts = make([]api.Attempt, len(attempts))
 	for i, a := range attempts {
 		out.Attempts[i] = apiAttempt(a)

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/genericcorp/baton/internal/metering"
 	"github.com/genericcorp/baton/internal/queue"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/pkg/api"
@@ -15,6 +16,10 @@ import (
 // with an operator key and no Baton-Workspace header is a shared worker that
 // claims from every workspace, and names each task's workspace in the
 // header of its heartbeats and completions.
+
+// reasonQuota is the heartbeat's cancel reason, and the start of the status
+// reason, of a task terminated because its workspace's quota ran out.
+const reasonQuota = string(api.CodeQuotaExceeded)
 
 const (
 	maxClaimWait  = 60
@@ -101,7 +106,11 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request, p *prin
 		// The task ended while this attempt ran (cancelled, timed out,
 		// terminated): tell the worker to stop, and why.
 		if t.ID != "" && t.Attempt == req.Attempt && api.IsTerminal(t.Status) {
-			encode(w, http.StatusOK, api.HeartbeatResponse{Cancel: true, Reason: t.Status})
+			reason := t.Status
+			if t.Status == api.TaskTerminated {
+				reason = reasonQuota
+			}
+			encode(w, http.StatusOK, api.HeartbeatResponse{Cancel: true, Reason: reason})
 			return nil
 		}
 		return stale(id, req.Attempt)
@@ -118,6 +127,28 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request, p *prin
 		}
 		s.queue.Notify(r.Context(), id)
 		encode(w, http.StatusOK, api.HeartbeatResponse{Cancel: true, Reason: api.TaskTimedOut})
+		return nil
+	}
+	// The accrual just made may have used up the workspace's execution
+	// seconds or spend: then the attempt ends here, terminated. Every
+	// running task of the workspace learns it at its next heartbeat, so
+	// the overshoot is at most one heartbeat interval per running task
+	// (plus what one heartbeat reports).
+	used, err := s.consumed(r.Context(), *p.workspace, now)
+	if err != nil {
+		return err
+	}
+	if ex := metering.Running(metering.Exhausted(limits, used)); len(ex) > 0 {
+		reason := reasonQuota + ": " + metering.Describe(ex[0], limits, used)
+		if _, err := s.store.EndTask(r.Context(), p.workspaceID, id, req.Attempt, api.TaskTerminated, reason, now); err == nil {
+			s.transition(api.TaskTerminated, 1)
+			s.metrics.quotaRejections.WithLabelValues(quotaLabel(ex[0])).Inc()
+			s.log.Info("task terminated: quota used up", "workspace_id", p.workspaceID, "task_id", id, "attempt", req.Attempt, "reason", reason)
+		} else if !errors.Is(err, store.ErrStale) {
+			return err
+		}
+		s.queue.Notify(r.Context(), id)
+		encode(w, http.StatusOK, api.HeartbeatResponse{Cancel: true, Reason: reasonQuota})
 		return nil
 	}
 	resp := api.HeartbeatResponse{}

@@ -284,7 +284,7 @@ func TestRequestTimeoutBoundsWork(t *testing.T) {
 		h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest(rt.method, "/", nil))
 	}
 	for k, has := range deadlines {
-		stream := k == "POST /v1/tasks/claim" || k == "GET /v1/tasks/{id}/events"
+		stream := k == "POST /v1/tasks/claim" || k == "GET /v1/tasks/{id}/events" || k == "GET /v1/usage/stream"
 		if has == stream {
 			t.Errorf("%s: deadline %v, want %v", k, has, !stream)
 		}

@@ -41,6 +41,21 @@ const (
 // limits whose quota refuses work (issue 4 counts its rejections there).
 var quotaLimits = []string{"max_queued_tasks", "monthly_task_executions", "monthly_execution_seconds", "monthly_spend_usd"}
 
+// quotaLabel is the baton_quota_rejections_total label of an api.Quota* name.
+func quotaLabel(q string) string {
+	switch q {
+	case api.QuotaQueued:
+		return "max_queued_tasks"
+	case api.QuotaTaskExecutions:
+		return "monthly_task_executions"
+	case api.QuotaExecutionSeconds:
+		return "monthly_execution_seconds"
+	case api.QuotaSpend:
+		return "monthly_spend_usd"
+	}
+	return q
+}
+
 // metrics are the server's own instruments.
 type metrics struct {
 	requests        *prometheus.CounterVec
@@ -52,6 +67,7 @@ type metrics struct {
 	tasksClaimed    prometheus.Counter
 	leaseExpiries   prometheus.Counter
 	transitions     *prometheus.CounterVec
+	usageDropped    prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -75,6 +91,8 @@ func newMetrics() *metrics {
 			Help: "Running tasks whose lease expired (their worker died or froze)."}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_task_transitions_total",
 			Help: "Task state changes made by this server, by new status."}, []string{"status"}),
+		usageDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "baton_usage_events_dropped_total",
+			Help: "Metered API-call events dropped because the buffer was full while the store was unreachable."}),
 	}
 	// Every known label value starts at 0, so rates and alerts see the
 	// series before the first event.
@@ -102,7 +120,7 @@ func (s *Server) register(reg prometheus.Registerer) error {
 		ConstLabels: prometheus.Labels{"version": s.cfg.Version}})
 	build.Set(1)
 	cs := []prometheus.Collector{m.requests, m.duration, m.authFailures, m.rateLimited, m.quotaRejections,
-		m.claimDuration, m.tasksClaimed, m.leaseExpiries, m.transitions, queueCollector{s}, build,
+		m.claimDuration, m.tasksClaimed, m.leaseExpiries, m.transitions, m.usageDropped, queueCollector{s}, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "baton_ready",
 			Help: "1 while /readyz would answer 200: not draining, and the store answers a ping."}, s.readyValue),

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/genericcorp/baton/internal/ids"
+	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -73,6 +74,9 @@ func (s *Server) wrap(rt route) http.Handler {
 			}
 		}
 		if err == nil {
+			if p != nil && p.workspaceID != store.OperatorWorkspace {
+				s.recorder.APICall(p.workspaceID, requestID(r.Context()))
+			}
 			err = rt.h(sw, r, p)
 		}
 		if err != nil {

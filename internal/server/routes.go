@@ -69,5 +69,11 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/v1/tasks/{id}/logs", scope: api.ScopeWorker, summary: "Append log lines of the current attempt", request: api.LogsRequest{}, status: 204, h: s.handleLogs},
 		{method: "POST", path: "/v1/tasks/{id}/complete", scope: api.ScopeWorker, summary: "Finish the attempt with its output", request: api.CompleteRequest{}, response: api.Task{}, status: 200, h: s.handleComplete},
 		{method: "POST", path: "/v1/tasks/{id}/fail", scope: api.ScopeWorker, summary: "Fail the attempt; retried while attempts remain if retryable", request: api.FailRequest{}, response: api.Task{}, status: 200, h: s.handleFail},
+
+		{method: "GET", path: "/v1/usage", scope: api.ScopeUsageRead, summary: "Usage series per metric by hour or day, and totals (default: this billing period by day)", query: []string{"from", "to", "granularity"}, response: api.UsageSeries{}, status: 200, h: s.handleUsage},
+		{method: "GET", path: "/v1/usage/quota", scope: api.ScopeUsageRead, summary: "This billing period's use of every limit: used, limit, remaining, percent; running vs cap; held tasks", response: api.Quota{}, status: 200, h: s.handleQuota},
+		{method: "GET", path: "/v1/usage/stream", scope: api.ScopeUsageRead, summary: "SSE: a quota snapshot (event quota) on every change, at most 4/s; keep-alive comment every 15 s", response: api.Quota{}, status: 200, h: s.handleUsageStream, stream: true},
+		{method: "GET", path: "/v1/admin/costs", scope: api.ScopeAdmin, summary: "Every workspace's revenue, cost and margin for a period (YYYY-MM), worst margin first", query: []string{"period"}, response: api.CostReport{}, status: 200, h: s.handleAdminCosts},
+		{method: "GET", path: "/v1/admin/usage", scope: api.ScopeAdmin, summary: "Every workspace's quota snapshot, closest to a limit first", response: api.List[api.Quota]{}, status: 200, h: s.handleAdminUsage},
 	}
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genericcorp/baton/internal/auth"
+	"github.com/genericcorp/baton/internal/metering"
 	"github.com/genericcorp/baton/internal/queue"
 	"github.com/genericcorp/baton/internal/ratelimit"
 	"github.com/genericcorp/baton/internal/store"
@@ -57,6 +58,11 @@ type Config struct {
 	// Sentry, when set, receives panics and 5xx errors (see NewSentry);
 	// nil reports nothing.
 	Sentry *sentry.Client
+	// Rates is the cost model of GET /v1/admin/costs.
+	Rates metering.Rates
+	// MeterFlush is how often metered API calls are written (1 s when 0);
+	// RunBackground does it.
+	MeterFlush time.Duration
 }
 
 // Server is the baton HTTP API. It implements http.Handler.
@@ -80,6 +86,11 @@ type Server struct {
 
 	metrics        *metrics
 	metricsHandler http.Handler
+
+	// recorder meters API calls; usageChanged wakes usage streams after
+	// its flushes.
+	recorder     *metering.Recorder
+	usageChanged *queue.Local
 }
 
 // New returns a Server. Errors: a missing store, secret or tiers; an
@@ -145,6 +156,11 @@ func New(cfg Config) (*Server, error) {
 	s.queue = queue.New(queue.Config{Store: cfg.Store, Notifier: cfg.Notifier, Lease: cfg.Lease,
 		HeartbeatInterval: cfg.HeartbeatInterval, Poll: cfg.ClaimPoll, Now: cfg.Now, Log: cfg.Logger, OnExpired: s.leaseExpired,
 		Limits: func(ws store.Workspace) api.Limits { return s.tier(ws.Tier).Limits.Apply(ws.Overrides) }})
+	s.usageChanged = queue.NewLocal()
+	s.recorder = metering.NewRecorder(metering.RecorderConfig{Store: cfg.Store, FlushEvery: cfg.MeterFlush,
+		Now: cfg.Now, Log: cfg.Logger,
+		OnFlush: func([]string) { s.usageChanged.Notify(context.Background(), "usage") },
+		OnDrop:  func(n int) { s.metrics.usageDropped.Add(float64(n)) }})
 	s.routes = s.routeTable()
 	for i, rt := range s.routes {
 		rt = withLimitClass(rt)
@@ -175,6 +191,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.mux.ServeHTTP(w, r) // sets the path values that Handler does not
 }
+
+// RunBackground runs the server's background work until ctx ends: it
+// writes metered API calls every MeterFlush, and once more at the end.
+func (s *Server) RunBackground(ctx context.Context) {
+	s.recorder.Run(ctx)
+}
+
+// FlushUsage writes the API calls metered so far (tests, shutdown).
+func (s *Server) FlushUsage(ctx context.Context) error { return s.recorder.Flush(ctx) }
 
 // Queue is the server's task queue (its reaper is run by the caller:
 // Queue().RunReaper).

@@ -102,6 +102,23 @@ func TestCrossTenantAccess(t *testing.T) {
 	check("POST", "/v1/keys", `{"scopes":["keys:read"]}`, a.key, 201, "")
 	check("POST", "/v1/auth/token", "", a.key, 200, "")
 	check("GET", "/v1/tiers", "", a.key, 200, "")
+	// Usage: A's own only (B's usage is metered too, and never shown).
+	var q api.Quota
+	b.call("GET", "/v1/usage/quota", a.key, nil, 200, &q)
+	covered["GET /v1/usage/quota"] = true
+	var us api.UsageSeries
+	b.call("GET", "/v1/usage", a.key, nil, 200, &us)
+	covered["GET /v1/usage"] = true
+	if q.WorkspaceID != a.ws.ID || us.WorkspaceID != a.ws.ID || q.Queued != 1 || q.Running != 0 {
+		t.Fatalf("A's usage shows another workspace: quota %+v, report of %s", q, us.WorkspaceID)
+	}
+	// The stream's first snapshot is A's (TestUsageStream follows it).
+	covered["GET /v1/usage/stream"] = true
+	if first := firstSnapshot(t, b, a.key); first.WorkspaceID != a.ws.ID {
+		t.Fatalf("A's stream sent %s", first.WorkspaceID)
+	}
+	check("GET", "/v1/admin/costs", "", a.key, 403, api.CodeForbidden)
+	check("GET", "/v1/admin/usage", "", a.key, 403, api.CodeForbidden)
 	// /metrics is public like the probes; it holds cross-tenant counts
 	// and queue names, and no tenant's objects (docs/self-hosting.md:
 	// expose it to the scraper only).

@@ -161,6 +161,9 @@ type TaskStore interface {
 	// creates with one key make one task. ErrNotFound if the workspace
 	// does not exist; ErrConflict if the id is taken.
 	CreateTask(ctx context.Context, t Task) (got Task, created bool, err error)
+	// TaskByIdempotencyKey returns the workspace's task submitted with
+	// Idempotency-Key key, or ErrNotFound.
+	TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (Task, error)
 	// GetTask returns the task, or ErrNotFound.
 	GetTask(ctx context.Context, workspaceID, id string) (Task, error)
 	// ListTasks returns one page of tasks, newest first: rows with an id

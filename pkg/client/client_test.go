@@ -150,12 +150,14 @@ func TestRequestHeaders(t *testing.T) {
 	get, post := reqs[0].Header, reqs[1].Header
 	for name, want := range map[string]string{
 		"Authorization": "Bearer " + testKey, api.HeaderWorkspace: "ws_1",
-		"User-Agent": "baton/1.2.3", "Content-Type": "", api.HeaderRequestID: "",
-		api.HeaderIdempotencyKey: "",
+		"User-Agent": "baton/1.2.3", "Content-Type": "", api.HeaderIdempotencyKey: "",
 	} {
 		if got := get.Get(name); got != want {
 			t.Errorf("GET header %s = %q, want %q", name, got, want)
 		}
+	}
+	if id := get.Get(api.HeaderRequestID); !strings.HasPrefix(id, "req_") || len(id) != 30 {
+		t.Errorf("GET header %s = %q, want a generated req_ id", api.HeaderRequestID, id)
 	}
 	if !strings.Contains(get.Get("Accept"), "application/json") {
 		t.Errorf("Accept = %q", get.Get("Accept"))

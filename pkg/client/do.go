@@ -3,6 +3,7 @@ package client
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,6 +79,11 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		if payload, err = json.Marshal(body); err != nil {
 			return fmt.Errorf("%s %s: encode request body: %w", method, path, err)
 		}
+	}
+	if _, set := rc.header[api.HeaderRequestID]; !set {
+		// One id for every attempt of this call: the server meters a
+		// request once per id, so a retried call counts once.
+		rc.header.Set(api.HeaderRequestID, "req_"+strings.ToLower(rand.Text()))
 	}
 	retryable := rc.retryable || idempotent(method) || rc.header.Get(api.HeaderIdempotencyKey) != ""
 	maxRetries := c.maxRetries

@@ -133,7 +133,19 @@ func (x txRows) InsertTask(ctx context.Context, t store.Task) (flow.Row, bool, e
 // InsertTask found the key taken, ON CONFLICT has waited for the other
 // insert to commit, and this statement's snapshot sees it.
 func (x txRows) TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error) {
-	row := x.tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks
+	return taskByIdempotencyKey(ctx, x.tx, workspaceID, key)
+}
+
+// TaskByIdempotencyKey returns workspaceID's task submitted with key, or
+// store.ErrNotFound.
+func (s *Store) TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error) {
+	return taskByIdempotencyKey(ctx, s.pool, workspaceID, key)
+}
+
+func taskByIdempotencyKey(ctx context.Context, q interface {
+	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
+}, workspaceID, key string) (store.Task, error) {
+	row := q.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks
 		WHERE workspace_id = $1 AND idempotency_key = $2`, workspaceID, key)
 	t, err := scanTask(row)
 	return t, mapErr(err)

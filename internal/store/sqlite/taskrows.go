@@ -123,7 +123,19 @@ func (x txRows) InsertTask(ctx context.Context, t store.Task) (flow.Row, bool, e
 
 // TaskByIdempotencyKey returns workspaceID's task with key.
 func (x txRows) TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error) {
-	row := x.tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks
+	return taskByIdempotencyKey(ctx, x.tx, workspaceID, key)
+}
+
+// TaskByIdempotencyKey returns workspaceID's task submitted with key, or
+// store.ErrNotFound.
+func (s *Store) TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error) {
+	return taskByIdempotencyKey(ctx, s.reader, workspaceID, key)
+}
+
+func taskByIdempotencyKey(ctx context.Context, q interface {
+	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
+}, workspaceID, key string) (store.Task, error) {
+	row := q.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks
 		WHERE workspace_id = ?1 AND idempotency_key = ?2`, workspaceID, key)
 	t, err := scanTask(row)
 	return t, mapErr(err)

@@ -47,6 +47,17 @@ func testTaskIdempotency(t *testing.T, s store.Store) {
 		t.Errorf("CountTasks = %d, %v; want 3", n, err)
 	}
 	checkStates(t, s, ws.ID, first.ID, api.TaskQueued) // no second event
+
+	found, err := s.TaskByIdempotencyKey(ctx, ws.ID, in.IdempotencyKey)
+	must(t, err, "TaskByIdempotencyKey")
+	checkTask(t, "TaskByIdempotencyKey", found, first)
+	found, err = s.TaskByIdempotencyKey(ctx, other.ID, in.IdempotencyKey)
+	must(t, err, "TaskByIdempotencyKey of the other workspace")
+	if found.ID != elsewhere.ID {
+		t.Errorf("TaskByIdempotencyKey of the other workspace = %s, want %s", found.ID, elsewhere.ID)
+	}
+	_, err = s.TaskByIdempotencyKey(ctx, ws.ID, "never-used")
+	wantErr(t, err, store.ErrNotFound, "TaskByIdempotencyKey of an unused key")
 }
 
 func testTaskConcurrentIdempotency(t *testing.T, s store.Store) {
@@ -124,7 +135,7 @@ func testTaskClaimEligible(t *testing.T, s store.Store) {
 	var mu sync.Mutex
 	seen := map[string]int{} // workspace name → highest running count seen
 	p := params(store.AnyWorkspace, t0)
-	p.Eligible = func(ws store.Workspace, running int) bool {
+	p.Eligible = func(ws store.Workspace, running int, _ store.Consumed) bool {
 		mu.Lock()
 		seen[ws.Name] = max(seen[ws.Name], running)
 		mu.Unlock()
@@ -158,7 +169,7 @@ func testTaskClaimEligible(t *testing.T, s store.Store) {
 		t.Errorf("claimed from %s, want the capped workspace", got.WorkspaceID)
 	}
 	// A workspace never eligible is never served.
-	p.Eligible = func(store.Workspace, int) bool { return false }
+	p.Eligible = func(store.Workspace, int, store.Consumed) bool { return false }
 	noClaim(t, s, p, "ClaimTask with nothing eligible")
 }
 

@@ -98,7 +98,7 @@ func testTaskConcurrentClaims(t *testing.T, s store.Store) {
 				p.WorkspaceID = wss[w%len(wss)].ID
 			}
 			p.WorkerID = fmt.Sprintf("w%d", w)
-			p.Eligible = func(_ store.Workspace, running int) bool { return running < limit }
+			p.Eligible = func(_ store.Workspace, running int, _ store.Consumed) bool { return running < limit }
 			for {
 				got, err := s.ClaimTask(ctx, p)
 				if errors.Is(err, store.ErrNotFound) {

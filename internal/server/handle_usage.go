@@ -1,0 +1,362 @@
+package server
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/genericcorp/baton/internal/metering"
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// Usage reports, quota snapshots and their stream.
+
+const (
+	// maxUsageRange bounds GET /v1/usage: ~13 months by day, 31 days by hour.
+	maxUsageRangeDay  = 400 * 24 * time.Hour
+	maxUsageRangeHour = 31 * 24 * time.Hour
+	// usageStreamGap is the least time between two snapshots of a stream
+	// (at most 4 per second); usageStreamPoll how often a stream looks for
+	// changes nobody announced (API calls metered by other replicas, the
+	// api_rate window sliding).
+	usageStreamGap  = 250 * time.Millisecond
+	usageStreamPoll = time.Second
+)
+
+// limits are ws's effective limits: its tier's with its overrides.
+func (s *Server) limits(ws store.Workspace) api.Limits {
+	return s.tier(ws.Tier).Limits.Apply(ws.Overrides)
+}
+
+// consumed reads ws's use of its enforced quotas in the current period.
+func (s *Server) consumed(ctx context.Context, ws store.Workspace, now time.Time) (store.Consumed, error) {
+	totals, err := s.store.UsageTotals(ctx, ws.ID, now)
+	if err != nil {
+		return store.Consumed{}, err
+	}
+	return metering.ConsumedOf(totals), nil
+}
+
+// quotaExceeded is the problem of a refused submit; monthly quotas say
+// when they reset in Retry-After.
+func quotaExceeded(w http.ResponseWriter, detail string, retryAfter time.Duration) *api.Problem {
+	if retryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int64(retryAfter/time.Second)))
+	}
+	return api.NewProblem(api.CodeQuotaExceeded, detail)
+}
+
+// admit decides whether ws may queue one more task: refused with
+// quota_exceeded when its monthly executions or spend cap are used up
+// (Retry-After: until the period resets) or its queued-task cap is
+// reached. Execution seconds are not checked here: a task queued while
+// they are used up is held, not refused, once executions or spend allow
+// it (see docs/api.md).
+func (s *Server) admit(w http.ResponseWriter, ctx context.Context, ws store.Workspace) error {
+	now := s.now()
+	l := s.limits(ws)
+	used, err := s.consumed(ctx, ws, now)
+	if err != nil {
+		return err
+	}
+	for _, q := range metering.Exhausted(l, used) {
+		if q == api.QuotaExecutionSeconds {
+			continue
+		}
+		s.metrics.quotaRejections.WithLabelValues(quotaLabel(q)).Inc()
+		return quotaExceeded(w, metering.Describe(q, l, used), metering.UntilReset(now))
+	}
+	queued, err := s.store.CountTasks(ctx, ws.ID, api.TaskQueued)
+	if err != nil {
+		return err
+	}
+	if int64(queued) >= l.MaxQueuedTasks {
+		s.metrics.quotaRejections.WithLabelValues(quotaLabel(api.QuotaQueued)).Inc()
+		return quotaExceeded(w, metering.Describe(api.QuotaQueued, l, used), 0)
+	}
+	return nil
+}
+
+// holdReason says why ws's queued tasks cannot start now ("" when they
+// can, up to the concurrency cap): a suspended workspace or a used-up
+// monthly quota.
+func (s *Server) holdReason(ctx context.Context, ws store.Workspace) (string, error) {
+	if ws.Status != api.WorkspaceActive {
+		return "held: workspace " + ws.Status, nil
+	}
+	l := s.limits(ws)
+	used, err := s.consumed(ctx, ws, s.now())
+	if err != nil {
+		return "", err
+	}
+	if ex := metering.Exhausted(l, used); len(ex) > 0 {
+		return "held: " + metering.Describe(ex[0], l, used), nil
+	}
+	return "", nil
+}
+
+// markHeld sets the status reason of queued tasks to reason when it is
+// set, so that held tasks show as held.
+func markHeld(tasks []api.Task, reason string) {
+	if reason == "" {
+		return
+	}
+	for i := range tasks {
+		if tasks[i].Status == api.TaskQueued {
+			tasks[i].StatusReason = reason
+		}
+	}
+}
+
+// quota builds ws's quota snapshot now.
+func (s *Server) quota(ctx context.Context, ws store.Workspace) (api.Quota, error) {
+	now := s.now()
+	totals, err := s.store.UsageTotals(ctx, ws.ID, now)
+	if err != nil {
+		return api.Quota{}, err
+	}
+	running, err := s.store.CountTasks(ctx, ws.ID, api.TaskRunning)
+	if err != nil {
+		return api.Quota{}, err
+	}
+	queued, err := s.store.CountTasks(ctx, ws.ID, api.TaskQueued)
+	if err != nil {
+		return api.Quota{}, err
+	}
+	return metering.Snapshot(metering.State{Workspace: ws, Limits: s.limits(ws), Totals: totals,
+		Running: int64(running), Queued: int64(queued), APIRate: s.recorder.Rate(ws.ID), Now: now}), nil
+}
+
+func (s *Server) handleQuota(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := needWorkspace(p); err != nil {
+		return err
+	}
+	q, err := s.quota(r.Context(), *p.workspace)
+	if err != nil {
+		return err
+	}
+	encode(w, http.StatusOK, q)
+	return nil
+}
+
+// parseUsageTime reads a from/to parameter: RFC 3339, or a date (UTC).
+func parseUsageTime(name, v string) (time.Time, error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t.UTC(), nil
+	}
+	if t, err := time.Parse(time.DateOnly, v); err == nil {
+		return t, nil
+	}
+	pr := api.Errorf(api.CodeInvalidRequest, "%s %q must be an RFC 3339 time or a date (YYYY-MM-DD)", name, v)
+	pr.Errors = []api.FieldError{{Field: name, Message: "must be an RFC 3339 time or a date"}}
+	return time.Time{}, pr
+}
+
+func (s *Server) handleUsage(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := needWorkspace(p); err != nil {
+		return err
+	}
+	q := r.URL.Query()
+	now := s.now()
+	from, to, gran := store.UsagePeriod(now), now, q.Get("granularity")
+	var err error
+	if v := q.Get("from"); v != "" {
+		if from, err = parseUsageTime("from", v); err != nil {
+			return err
+		}
+	}
+	if v := q.Get("to"); v != "" {
+		if to, err = parseUsageTime("to", v); err != nil {
+			return err
+		}
+	}
+	maxRange := maxUsageRangeDay
+	switch gran {
+	case "", api.GranularityDay:
+		gran = api.GranularityDay
+	case api.GranularityHour:
+		maxRange = maxUsageRangeHour
+	default:
+		pr := api.Errorf(api.CodeInvalidRequest, "granularity %q must be hour or day", gran)
+		pr.Errors = []api.FieldError{{Field: "granularity", Message: "must be hour or day"}}
+		return pr
+	}
+	if !from.Before(to) {
+		pr := api.Errorf(api.CodeInvalidRequest, "from (%s) must be before to (%s)", from.Format(time.RFC3339), to.Format(time.RFC3339))
+		pr.Errors = []api.FieldError{{Field: "from", Message: "must be before to"}}
+		return pr
+	}
+	if to.Sub(from) > maxRange {
+		pr := api.Errorf(api.CodeInvalidRequest, "a %s report spans at most %d days", gran, int(maxRange/(24*time.Hour)))
+		pr.Errors = []api.FieldError{{Field: "from", Message: "range too long"}}
+		return pr
+	}
+	points, err := s.store.UsageSeries(r.Context(), p.workspaceID, from, to, gran)
+	if err != nil {
+		return err
+	}
+	out := api.UsageSeries{WorkspaceID: p.workspaceID, From: from, To: to, Granularity: gran,
+		Series: map[string][]api.UsagePoint{}, Totals: map[string]int64{}}
+	for _, m := range api.UsageMetrics {
+		out.Series[m] = []api.UsagePoint{}
+		out.Totals[m] = 0
+	}
+	for _, pt := range points {
+		out.Series[pt.Metric] = append(out.Series[pt.Metric], api.UsagePoint{Start: pt.Start, Value: pt.Value})
+		out.Totals[pt.Metric] += pt.Value
+	}
+	encode(w, http.StatusOK, out)
+	return nil
+}
+
+// handleUsageStream sends the workspace's quota snapshot as an SSE event
+// "quota" whenever it changes (at most 4 per second), and a keep-alive
+// comment every 15 s. Snapshots are absolute, so a client that reconnects
+// loses nothing and counts nothing twice; its Last-Event-ID is not needed.
+func (s *Server) handleUsageStream(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := needWorkspace(p); err != nil {
+		return err
+	}
+	ctx := r.Context()
+	ws := *p.workspace
+	first, err := s.quota(ctx, ws)
+	if err != nil {
+		return err
+	}
+	rc := startSSE(w)
+	keepAlive := time.NewTicker(sseKeepAlive)
+	defer keepAlive.Stop()
+	stop := time.After(sseMaxRuntime)
+	var (
+		last     []byte
+		lastSent time.Time
+		q        = first
+	)
+	for {
+		changed, usage := s.queue.Changed(), s.usageChanged.Changed()
+		if key := snapshotKey(q); string(key) != string(last) {
+			if wait := usageStreamGap - time.Since(lastSent); wait > 0 && !lastSent.IsZero() {
+				select {
+				case <-ctx.Done():
+					return nil
+				case <-time.After(wait):
+				}
+			}
+			b, _ := json.Marshal(q)
+			if _, err := fmt.Fprintf(w, "id: %d\nevent: quota\ndata: %s\n\n", q.At.UnixNano(), b); err != nil {
+				return nil
+			}
+			_ = rc.Flush()
+			last, lastSent = key, time.Now()
+		}
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-s.closing:
+			return nil
+		case <-stop:
+			return nil
+		case <-changed:
+		case <-usage:
+		case <-time.After(usageStreamPoll):
+		case <-keepAlive.C:
+			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+				return nil
+			}
+			_ = rc.Flush()
+			continue
+		}
+		if cur, err := s.store.GetWorkspace(ctx, ws.ID); err == nil {
+			ws = cur // a tier or override change shows at once
+		} else {
+			return nil // deleted, or ctx ended
+		}
+		if q, err = s.quota(ctx, ws); err != nil {
+			return nil
+		}
+	}
+}
+
+// snapshotKey is what makes two snapshots different: everything but the
+// time they were taken.
+func snapshotKey(q api.Quota) []byte {
+	q.At, q.ResetsIn = time.Time{}, 0
+	b, _ := json.Marshal(q)
+	return b
+}
+
+func (s *Server) handleAdminUsage(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := r.Context()
+	var out []api.Quota
+	err := s.eachWorkspace(ctx, func(ws store.Workspace) error {
+		q, err := s.quota(ctx, ws)
+		out = append(out, q)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	sortByPercent(out)
+	encode(w, http.StatusOK, api.List[api.Quota]{Data: out})
+	return nil
+}
+
+// sortByPercent orders snapshots closest to a limit first, then by id.
+func sortByPercent(qs []api.Quota) {
+	slices.SortFunc(qs, func(a, b api.Quota) int {
+		return cmp.Or(cmp.Compare(b.MaxPercent(), a.MaxPercent()), cmp.Compare(a.WorkspaceID, b.WorkspaceID))
+	})
+}
+
+// eachWorkspace calls fn for every workspace, in id order, a page at a time.
+func (s *Server) eachWorkspace(ctx context.Context, fn func(store.Workspace) error) error {
+	after := ""
+	for {
+		page, err := s.store.ListWorkspaces(ctx, store.Page{After: after, Limit: 500})
+		if err != nil {
+			return err
+		}
+		for _, ws := range page {
+			if err := fn(ws); err != nil {
+				return err
+			}
+		}
+		if len(page) < 500 {
+			return nil
+		}
+		after = page[len(page)-1].ID
+	}
+}
+
+func (s *Server) handleAdminCosts(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ctx := r.Context()
+	period := store.UsagePeriod(s.now())
+	if v := r.URL.Query().Get("period"); v != "" {
+		t, err := time.Parse("2006-01", v)
+		if err != nil {
+			pr := api.Errorf(api.CodeInvalidRequest, "period %q must be YYYY-MM", v)
+			pr.Errors = []api.FieldError{{Field: "period", Message: "must be YYYY-MM"}}
+			return pr
+		}
+		period = t
+	}
+	totals, err := s.store.AllUsageTotals(ctx, period)
+	if err != nil {
+		return err
+	}
+	var rows []api.WorkspaceCost
+	err = s.eachWorkspace(ctx, func(ws store.Workspace) error {
+		rows = append(rows, metering.Cost(ws, s.tier(ws.Tier), totals[ws.ID], s.cfg.Rates))
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	encode(w, http.StatusOK, metering.CostReport(period.Format("2006-01"), rows))
+	return nil
+}
