@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"strings"
 	"time"
 
 	"github.com/getsentry/sentry-go"
@@ -98,7 +99,8 @@ func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server,
 		RateLimits: server.RateLimits{TrustedProxies: cfg.TrustedProxies},
 		Notifier:   notifier, Lease: cfg.Lease, HeartbeatInterval: cfg.HeartbeatInterval,
 		Metrics: metrics, Sentry: reporter,
-		Rates: metering.Rates{ExecutionSecondMicros: cfg.Cost.ExecutionSecondMicros, APICallMicros: cfg.Cost.APICallMicros}})
+		Rates:         metering.Rates{ExecutionSecondMicros: cfg.Cost.ExecutionSecondMicros, APICallMicros: cfg.Cost.APICallMicros},
+		AlertWebhooks: webhookURLs(cfg.AlertWebhookURL)})
 	if err != nil {
 		return fail(err)
 	}
@@ -152,4 +154,16 @@ func reaperInterval(lease time.Duration) time.Duration {
 		return 5 * time.Second
 	}
 	return max(lease/6, 100*time.Millisecond)
+}
+
+// webhookURLs splits BATON_ALERT_WEBHOOK_URL: one URL or several,
+// comma-separated.
+func webhookURLs(v string) []string {
+	var out []string
+	for _, u := range strings.Split(v, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
 }

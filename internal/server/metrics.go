@@ -68,6 +68,8 @@ type metrics struct {
 	leaseExpiries   prometheus.Counter
 	transitions     *prometheus.CounterVec
 	usageDropped    prometheus.Counter
+	alerts          *prometheus.CounterVec
+	webhooks        *prometheus.CounterVec
 }
 
 func newMetrics() *metrics {
@@ -93,6 +95,10 @@ func newMetrics() *metrics {
 			Help: "Task state changes made by this server, by new status."}, []string{"status"}),
 		usageDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "baton_usage_events_dropped_total",
 			Help: "Metered API-call events dropped because the buffer was full while the store was unreachable."}),
+		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_alerts_total",
+			Help: "Alerts raised by this server, by kind (threshold, anomaly)."}, []string{"kind"}),
+		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_alert_webhook_deliveries_total",
+			Help: "Alert webhook deliveries by result: delivered, failed (gave up after retries), dropped (queue full or shutting down)."}, []string{"result"}),
 	}
 	// Every known label value starts at 0, so rates and alerts see the
 	// series before the first event.
@@ -108,6 +114,12 @@ func newMetrics() *metrics {
 	for _, st := range api.TaskStatuses {
 		m.transitions.WithLabelValues(st)
 	}
+	for _, k := range []string{api.AlertThreshold, api.AlertAnomaly} {
+		m.alerts.WithLabelValues(k)
+	}
+	for _, r := range []string{"delivered", "failed", "dropped"} {
+		m.webhooks.WithLabelValues(r)
+	}
 	return m
 }
 
@@ -120,7 +132,7 @@ func (s *Server) register(reg prometheus.Registerer) error {
 		ConstLabels: prometheus.Labels{"version": s.cfg.Version}})
 	build.Set(1)
 	cs := []prometheus.Collector{m.requests, m.duration, m.authFailures, m.rateLimited, m.quotaRejections,
-		m.claimDuration, m.tasksClaimed, m.leaseExpiries, m.transitions, m.usageDropped, queueCollector{s}, build,
+		m.claimDuration, m.tasksClaimed, m.leaseExpiries, m.transitions, m.usageDropped, m.alerts, m.webhooks, queueCollector{s}, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "baton_ready",
 			Help: "1 while /readyz would answer 200: not draining, and the store answers a ping."}, s.readyValue),

@@ -73,6 +73,8 @@ func (s *Server) routeTable() []route {
 		{method: "GET", path: "/v1/usage", scope: api.ScopeUsageRead, summary: "Usage series per metric by hour or day, and totals (default: this billing period by day)", query: []string{"from", "to", "granularity"}, response: api.UsageSeries{}, status: 200, h: s.handleUsage},
 		{method: "GET", path: "/v1/usage/quota", scope: api.ScopeUsageRead, summary: "This billing period's use of every limit: used, limit, remaining, percent; running vs cap; held tasks", response: api.Quota{}, status: 200, h: s.handleQuota},
 		{method: "GET", path: "/v1/usage/stream", scope: api.ScopeUsageRead, summary: "SSE: a quota snapshot (event quota) on every change, at most 4/s; keep-alive comment every 15 s", response: api.Quota{}, status: 200, h: s.handleUsageStream, stream: true},
+		{method: "GET", path: "/v1/alerts", scope: api.ScopeUsageRead, summary: "The workspace's alerts, newest first: open ones, or all with state=all", query: []string{"state", "limit", "cursor"}, response: api.List[api.Alert]{}, status: 200, h: s.handleListAlerts},
+		{method: "POST", path: "/v1/alerts/{id}/ack", scope: api.ScopeUsageRead, summary: "Acknowledge an alert (again: keeps the first time)", response: api.Alert{}, status: 200, h: s.handleAckAlert},
 		{method: "GET", path: "/v1/admin/costs", scope: api.ScopeAdmin, summary: "Every workspace's revenue, cost and margin for a period (YYYY-MM), worst margin first", query: []string{"period"}, response: api.CostReport{}, status: 200, h: s.handleAdminCosts},
 		{method: "GET", path: "/v1/admin/usage", scope: api.ScopeAdmin, summary: "Every workspace's quota snapshot, closest to a limit first", response: api.List[api.Quota]{}, status: 200, h: s.handleAdminUsage},
 	}

@@ -63,6 +63,13 @@ type Config struct {
 	// MeterFlush is how often metered API calls are written (1 s when 0);
 	// RunBackground does it.
 	MeterFlush time.Duration
+	// AlertEvery is how often RunBackground evaluates alerts (30 s when 0).
+	AlertEvery time.Duration
+	// AlertWebhooks get every new alert as a JSON POST, with retries.
+	AlertWebhooks []string
+	// Webhook tunes their delivery (tests); URLs, Logger and Hooks are set
+	// by New.
+	Webhook metering.WebhookConfig
 }
 
 // Server is the baton HTTP API. It implements http.Handler.
@@ -91,6 +98,8 @@ type Server struct {
 	// its flushes.
 	recorder     *metering.Recorder
 	usageChanged *queue.Local
+	evaluator    *metering.Evaluator
+	notifier     *metering.Notifier // nil without webhooks
 }
 
 // New returns a Server. Errors: a missing store, secret or tiers; an
@@ -161,6 +170,22 @@ func New(cfg Config) (*Server, error) {
 		Now: cfg.Now, Log: cfg.Logger,
 		OnFlush: func([]string) { s.usageChanged.Notify(context.Background(), "usage") },
 		OnDrop:  func(n int) { s.metrics.usageDropped.Add(float64(n)) }})
+	s.evaluator = metering.NewEvaluator(metering.EvaluatorConfig{Store: cfg.Store, Now: cfg.Now, Log: cfg.Logger, OnRaised: s.alertRaised})
+	if len(cfg.AlertWebhooks) > 0 {
+		wc := cfg.Webhook
+		wc.URLs, wc.Logger = cfg.AlertWebhooks, cfg.Logger
+		wc.Hooks = metering.WebhookHooks{
+			Delivered: func(string) { s.metrics.webhooks.WithLabelValues("delivered").Inc() },
+			Failed:    func(string) { s.metrics.webhooks.WithLabelValues("failed").Inc() },
+			Dropped:   func(string) { s.metrics.webhooks.WithLabelValues("dropped").Inc() },
+		}
+		if s.notifier, err = metering.NewNotifier(wc); err != nil {
+			return nil, fmt.Errorf("server: alert webhooks: %w", err)
+		}
+	}
+	if cfg.AlertEvery <= 0 {
+		s.cfg.AlertEvery = 30 * time.Second
+	}
 	s.routes = s.routeTable()
 	for i, rt := range s.routes {
 		rt = withLimitClass(rt)
@@ -193,9 +218,30 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // RunBackground runs the server's background work until ctx ends: it
-// writes metered API calls every MeterFlush, and once more at the end.
+// writes metered API calls every MeterFlush (and once more at the end),
+// evaluates alerts every AlertEvery, and delivers them to the webhooks
+// (draining what is queued for a few seconds at the end).
 func (s *Server) RunBackground(ctx context.Context) {
-	s.recorder.Run(ctx)
+	var wg sync.WaitGroup
+	wg.Go(func() { s.recorder.Run(ctx) })
+	if s.notifier != nil {
+		wg.Go(func() { _ = s.notifier.Run(ctx) })
+	}
+	wg.Go(func() {
+		t := time.NewTicker(s.cfg.AlertEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				if err := s.EvaluateAlerts(ctx); err != nil && ctx.Err() == nil {
+					s.log.Error("alerts: evaluation failed", "err", scrub(err.Error()))
+				}
+			}
+		}
+	})
+	wg.Wait()
 }
 
 // FlushUsage writes the API calls metered so far (tests, shutdown).

@@ -1,10 +1,13 @@
 package server
 
 import (
+	"context"
 	"net/http"
 	"strings"
 	"testing"
 
+	"github.com/genericcorp/baton/internal/ids"
+	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -116,6 +119,19 @@ func TestCrossTenantAccess(t *testing.T) {
 	covered["GET /v1/usage/stream"] = true
 	if first := firstSnapshot(t, b, a.key); first.WorkspaceID != a.ws.ID {
 		t.Fatalf("A's stream sent %s", first.WorkspaceID)
+	}
+	// B's alert: A cannot list or acknowledge it.
+	zAlert := store.Alert{ID: ids.New(ids.Alert), WorkspaceID: z.ws.ID, Kind: api.AlertThreshold, Metric: api.QuotaSpend,
+		Threshold: 80, Period: "2026-11", Value: 1, Limit: 1, Message: "z", CreatedAt: b.clock()}
+	if _, err := b.store.RaiseAlert(context.Background(), zAlert); err != nil {
+		t.Fatal(err)
+	}
+	check("POST", "/v1/alerts/"+zAlert.ID+"/ack", "", a.key, 404, api.CodeNotFound)
+	var aAlerts api.List[api.Alert]
+	b.call("GET", "/v1/alerts?state=all", a.key, nil, 200, &aAlerts)
+	covered["GET /v1/alerts"] = true
+	if len(aAlerts.Data) != 0 {
+		t.Fatalf("A's alerts hold B's: %+v", aAlerts.Data)
 	}
 	check("GET", "/v1/admin/costs", "", a.key, 403, api.CodeForbidden)
 	check("GET", "/v1/admin/usage", "", a.key, 403, api.CodeForbidden)

@@ -65,6 +65,7 @@ func TestQuotaTerminatesRunningAndHoldsQueued(t *testing.T) {
 	var tasks []api.Task
 	for range 3 {
 		tasks = append(tasks, b.submit(ws.key, api.SubmitTaskRequest{TimeoutSeconds: 120}, "", 201))
+		b.advance(time.Millisecond) // ids, and so claim order, follow the clock
 	}
 	running := b.claim(ws.key)
 	if len(running) != 2 {
@@ -143,6 +144,7 @@ func TestQuotaResetsWithThePeriod(t *testing.T) {
 	b := setup(t)
 	ws := b.newFreeTenant("monthly", map[string]int64{api.LimitMonthlyTaskExecutions: 1})
 	b.submit(ws.key, api.SubmitTaskRequest{}, "", 201)
+	b.advance(time.Millisecond) // ids, and so claim order, follow the clock
 	held := b.submit(ws.key, api.SubmitTaskRequest{}, "idem-held", 201)
 	first := b.claim(ws.key)
 	if len(first) != 1 {
@@ -154,7 +156,7 @@ func TestQuotaResetsWithThePeriod(t *testing.T) {
 	if !strings.Contains(p.Detail, "monthly task executions used up (1/1)") {
 		t.Errorf("detail = %q", p.Detail)
 	}
-	// 2026-11-28 12:00 UTC to 2026-12-01 00:00 UTC.
+	// 2026-11-28 12:00:00.001 UTC to 2026-12-01 00:00 UTC, rounded up.
 	if got := r.Header.Get("Retry-After"); got != "216000" {
 		t.Errorf("Retry-After = %q, want 216000", got)
 	}

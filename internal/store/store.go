@@ -80,6 +80,7 @@ type Page struct {
 type Store interface {
 	TaskStore
 	UsageStore
+	AlertStore
 
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error

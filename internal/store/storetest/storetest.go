@@ -17,6 +17,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -49,7 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TimesUTCMicroseconds", testTimes},
 		{"ConcurrentCreateKey", testConcurrentCreateKey},
 	}
-	for _, tc := range append(append(tests, taskTests...), usageTests...) {
+	for _, tc := range slices.Concat(tests, taskTests, usageTests, taskUsageTests, alertTests) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, open(t))
