@@ -201,9 +201,11 @@ func (w *watcher) setState(ctx context.Context, s string) bool {
 	return w.send(ctx, QuotaUpdate{State: s})
 }
 
-// deliver sends q unless it is older than the last snapshot sent.
+// deliver sends q unless it is not newer than the last snapshot sent: an
+// older one, or the same one again (a stream replays its latest snapshot
+// when it reconnects; a poll may read one the stream already sent).
 func (w *watcher) deliver(ctx context.Context, q api.Quota) bool {
-	if q.At.Before(w.last) {
+	if !w.last.IsZero() && !q.At.After(w.last) {
 		return true
 	}
 	w.last = q.At
@@ -271,8 +273,8 @@ func (w *watcher) stream(ctx context.Context, failures *int) error {
 		if err := json.Unmarshal([]byte(ev.Data), &q); err != nil {
 			return fmt.Errorf("decode quota snapshot: %w", err)
 		}
-		if id, err := strconv.ParseInt(ev.ID, 10, 64); err == nil {
-			w.seq = id
+		if id, err := strconv.ParseInt(ev.ID, 10, 64); err == nil && id > w.seq {
+			w.seq = id // a replayed, older snapshot does not move the resume point back
 		}
 		if !w.deliver(ctx, q) {
 			return ctx.Err()
