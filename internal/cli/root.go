@@ -16,6 +16,7 @@ import (
 	"github.com/genericcorp/baton/internal/cli/servercmd"
 	"github.com/genericcorp/baton/internal/cli/tasks"
 	"github.com/genericcorp/baton/internal/cli/tiers"
+	"github.com/genericcorp/baton/internal/cli/top"
 	"github.com/genericcorp/baton/internal/cli/versioncmd"
 	"github.com/genericcorp/baton/internal/cli/worker"
 	"github.com/genericcorp/baton/internal/cli/workspaces"
@@ -108,6 +109,7 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 		keys.NewCmdKeys(f),
 		tasks.NewCmdTasks(f),
 		tiers.NewCmdTiers(f),
+		top.NewCmdTop(f),
 		worker.NewCmdWorker(f),
 		servercmd.NewCmdServer(f),
 		devcmd.NewCmdDev(f),

@@ -1,0 +1,208 @@
+package tui
+
+import (
+	"context"
+	"slices"
+	"time"
+
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/client"
+)
+
+// Source is where the monitor reads from. Every call happens inside a
+// tea.Cmd, never in Update.
+type Source interface {
+	// Watch follows the workspace's quota snapshots until ctx ends (see
+	// client.WatchQuota).
+	Watch(ctx context.Context) <-chan client.QuotaUpdate
+	// Tasks returns the running tasks and the recently finished ones.
+	Tasks(ctx context.Context) ([]api.Task, error)
+	// Alerts returns the open alerts.
+	Alerts(ctx context.Context) ([]api.Alert, error)
+	// AdminUsage returns every workspace's quota (operator key).
+	AdminUsage(ctx context.Context) ([]api.Quota, error)
+	// Workspace returns a Source acting on workspace id (operator key),
+	// used to drill into one workspace from the admin list.
+	Workspace(id string) (Source, error)
+}
+
+// recentTasks is how many tasks of each kind (running, any) Tasks reads.
+const recentTasks = 20
+
+// ClientSource is a Source over the API client.
+type ClientSource struct {
+	Client *client.Client
+	// Watch tunes the quota watch.
+	WatchOptions client.WatchOptions
+	// ForWorkspace returns a client acting on a workspace, for drilling in
+	// with an operator key (nil: drilling in is an error).
+	ForWorkspace func(id string) (*client.Client, error)
+}
+
+// Watch implements Source.
+func (s *ClientSource) Watch(ctx context.Context) <-chan client.QuotaUpdate {
+	return s.Client.WatchQuota(ctx, s.WatchOptions)
+}
+
+// Tasks implements Source: the running tasks, then the newest finished
+// ones, each list newest first.
+func (s *ClientSource) Tasks(ctx context.Context) ([]api.Task, error) {
+	running, err := s.Client.ListTasks(ctx, client.TaskListOptions{Status: api.TaskRunning, ListOptions: client.ListOptions{Limit: recentTasks}})
+	if err != nil {
+		return nil, err
+	}
+	newest, err := s.Client.ListTasks(ctx, client.TaskListOptions{ListOptions: client.ListOptions{Limit: recentTasks}})
+	if err != nil {
+		return nil, err
+	}
+	out := slices.Clone(running.Data)
+	for _, t := range newest.Data {
+		if api.IsTerminal(t.Status) {
+			out = append(out, t)
+		}
+	}
+	return out, nil
+}
+
+// Alerts implements Source: the first page of open alerts.
+func (s *ClientSource) Alerts(ctx context.Context) ([]api.Alert, error) {
+	l, err := s.Client.ListAlerts(ctx, client.AlertListOptions{ListOptions: client.ListOptions{Limit: recentTasks}})
+	return l.Data, err
+}
+
+// AdminUsage implements Source.
+func (s *ClientSource) AdminUsage(ctx context.Context) ([]api.Quota, error) {
+	return s.Client.AdminUsage(ctx)
+}
+
+// Workspace implements Source.
+func (s *ClientSource) Workspace(id string) (Source, error) {
+	if s.ForWorkspace == nil {
+		return nil, errNoDrill
+	}
+	c, err := s.ForWorkspace(id)
+	if err != nil {
+		return nil, err
+	}
+	return &ClientSource{Client: c, WatchOptions: s.WatchOptions}, nil
+}
+
+type tuiError string
+
+func (e tuiError) Error() string { return string(e) }
+
+const errNoDrill = tuiError("this source cannot open a single workspace")
+
+// Messages. Each loop message carries the generation that started it;
+// Update drops messages of an older generation, so after a pause, resume
+// or drill-in exactly one tick loop and one watch are live.
+type (
+	// watchStartedMsg hands Update the channel of a new watch and the
+	// function that stops it.
+	watchStartedMsg struct {
+		gen    int
+		ch     <-chan client.QuotaUpdate
+		cancel context.CancelFunc
+	}
+	// updateMsg is one message of the watch; closed means the channel closed.
+	updateMsg struct {
+		gen    int
+		u      client.QuotaUpdate
+		closed bool
+	}
+	// tickMsg is the clock: it moves time-to-reset and task durations on
+	// and paces the refresh of tasks, alerts and the admin list.
+	tickMsg struct {
+		gen int
+		at  time.Time
+	}
+	tasksMsg struct {
+		gen   int
+		tasks []api.Task
+		err   error
+	}
+	alertsMsg struct {
+		gen    int
+		alerts []api.Alert
+		err    error
+	}
+	adminMsg struct {
+		gen    int
+		quotas []api.Quota
+		err    error
+	}
+	// sourceMsg hands Update the source of a workspace drilled into.
+	sourceMsg struct {
+		gen int
+		src Source
+		err error
+	}
+)
+
+// startWatch opens a watch on src in a context of its own.
+func startWatch(gen int, src Source) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithCancel(context.Background())
+		return watchStartedMsg{gen: gen, ch: src.Watch(ctx), cancel: cancel}
+	}
+}
+
+// nextUpdate waits for the next message of ch.
+func nextUpdate(gen int, ch <-chan client.QuotaUpdate) tea.Cmd {
+	return func() tea.Msg {
+		u, ok := <-ch
+		return updateMsg{gen: gen, u: u, closed: !ok}
+	}
+}
+
+// stop calls cancel (ending a watch) outside Update.
+func stop(cancel context.CancelFunc) tea.Cmd {
+	if cancel == nil {
+		return nil
+	}
+	return func() tea.Msg { cancel(); return nil }
+}
+
+// tick sends the time after d.
+func tick(gen int, d time.Duration) tea.Cmd {
+	return tea.Tick(d, func(t time.Time) tea.Msg { return tickMsg{gen: gen, at: t} })
+}
+
+// fetchTimeout bounds one read of tasks, alerts or the admin list.
+const fetchTimeout = 10 * time.Second
+
+func fetchTasks(gen int, src Source) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+		defer cancel()
+		t, err := src.Tasks(ctx)
+		return tasksMsg{gen: gen, tasks: t, err: err}
+	}
+}
+
+func fetchAlerts(gen int, src Source) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+		defer cancel()
+		a, err := src.Alerts(ctx)
+		return alertsMsg{gen: gen, alerts: a, err: err}
+	}
+}
+
+func fetchAdmin(gen int, src Source) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+		defer cancel()
+		q, err := src.AdminUsage(ctx)
+		return adminMsg{gen: gen, quotas: q, err: err}
+	}
+}
+
+func openWorkspace(gen int, src Source, id string) tea.Cmd {
+	return func() tea.Msg {
+		s, err := src.Workspace(id)
+		return sourceMsg{gen: gen, src: s, err: err}
+	}
+}

@@ -1,0 +1,140 @@
+package tui
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/muesli/termenv"
+
+	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/client"
+)
+
+// t0 is the fixed clock of the tests.
+var t0 = time.Date(2026, 11, 28, 22, 0, 0, 0, time.UTC)
+
+// asciiRenderer renders no escape codes, so goldens are plain text.
+func asciiRenderer() *lipgloss.Renderer {
+	r := lipgloss.NewRenderer(io.Discard)
+	r.SetColorProfile(termenv.Ascii)
+	r.SetHasDarkBackground(true)
+	return r
+}
+
+// gauge builds a metric with its percent.
+func gauge(name string, used, limit int64) api.QuotaMetric {
+	m := api.QuotaMetric{Name: name, Used: used, Limit: limit, Remaining: max(limit-used, 0)}
+	if limit == 0 {
+		m.Percent = 100
+	} else {
+		m.Percent = float64(used) * 100 / float64(limit)
+	}
+	m.Enforced = name == api.QuotaTaskExecutions || name == api.QuotaExecutionSeconds || name == api.QuotaSpend
+	return m
+}
+
+// quotaAt is a pro-tier workspace's snapshot at t whose monthly gauges
+// stand at pct percent.
+func quotaAt(t time.Time, pct float64) api.Quota {
+	execs := int64(pct * 50_000 / 100)
+	secs := int64(pct * 180_000 / 100 * 0.9)
+	spend := int64(pct * 200_000_000 / 100 * 0.8)
+	q := api.Quota{
+		WorkspaceID: "ws_01jdq7k3x9m2v5n8p4r6t0w2y4", WorkspaceName: "acme", Tier: "pro", Status: "active",
+		Period: "2026-11", PeriodStart: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC),
+		PeriodEnd: time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC),
+		Metrics: []api.QuotaMetric{
+			gauge(api.QuotaTaskExecutions, execs, 50_000),
+			gauge(api.QuotaExecutionSeconds, secs, 180_000),
+			gauge(api.QuotaSpend, spend, 200_000_000),
+			gauge(api.QuotaAPIRate, 42, 600),
+			gauge(api.QuotaConcurrency, 3, 10),
+			gauge(api.QuotaQueued, 12, 10_000),
+		},
+		Running: 3, Queued: 12, At: t,
+	}
+	q.ResetsIn = int64(q.PeriodEnd.Sub(t) / time.Second)
+	return q
+}
+
+func ptr[T any](v T) *T { return &v }
+
+// someTasks are two running and three finished tasks.
+func someTasks() []api.Task {
+	task := func(i int, queue, status string, startAgo, ran time.Duration, cost int64) api.Task {
+		t := api.Task{ID: fmt.Sprintf("task_01jdq8a0b1c2d3e4f5g6h7j8k%d", i), Queue: queue, Status: status,
+			CreatedAt: t0.Add(-startAgo - time.Second), StartedAt: ptr(t0.Add(-startAgo)), Usage: api.TaskUsage{CostMicros: cost}}
+		if ran > 0 {
+			t.FinishedAt = ptr(t0.Add(-startAgo + ran))
+		}
+		return t
+	}
+	return []api.Task{
+		task(1, "email", api.TaskRunning, 95*time.Second, 0, 1200),
+		task(2, "research", api.TaskRunning, 12*time.Second, 0, 0),
+		task(3, "email", api.TaskSucceeded, 5*time.Minute, 42*time.Second, 3100),
+		task(4, "research", api.TaskFailed, 9*time.Minute, 3*time.Minute, 250_000),
+		task(5, "email", api.TaskTerminated, 20*time.Minute, 11*time.Minute, 1_234_567),
+	}
+}
+
+func someAlerts() []api.Alert {
+	return []api.Alert{
+		{ID: "alert_1", Kind: api.AlertThreshold, Metric: api.QuotaTaskExecutions, Threshold: 80, Period: "2026-11",
+			Message: "executions crossed 80% of the monthly quota (40,000/50,000)", CreatedAt: t0.Add(-2 * time.Hour)},
+		{ID: "alert_2", Kind: api.AlertAnomaly, Metric: api.MetricCostMicros, Period: "2026-11-28T21:00:00Z",
+			Message: "spend spiked to 6.1x the trailing hourly baseline", CreatedAt: t0.Add(-40 * time.Minute)},
+	}
+}
+
+// fakeSource is a Source fed by the test.
+type fakeSource struct {
+	mu      sync.Mutex
+	updates chan client.QuotaUpdate
+	tasks   []api.Task
+	alerts  []api.Alert
+	spaces  []api.Quota
+	watches int
+	opened  []string
+}
+
+func newFakeSource() *fakeSource {
+	return &fakeSource{updates: make(chan client.QuotaUpdate, 16), tasks: someTasks(), alerts: someAlerts()}
+}
+
+func (f *fakeSource) Watch(ctx context.Context) <-chan client.QuotaUpdate {
+	f.mu.Lock()
+	f.watches++
+	f.mu.Unlock()
+	out := make(chan client.QuotaUpdate)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case u := <-f.updates:
+				select {
+				case out <- u:
+				case <-ctx.Done():
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
+func (f *fakeSource) Tasks(context.Context) ([]api.Task, error)       { return f.tasks, nil }
+func (f *fakeSource) Alerts(context.Context) ([]api.Alert, error)     { return f.alerts, nil }
+func (f *fakeSource) AdminUsage(context.Context) ([]api.Quota, error) { return f.spaces, nil }
+func (f *fakeSource) Workspace(id string) (Source, error) {
+	f.mu.Lock()
+	f.opened = append(f.opened, id)
+	f.mu.Unlock()
+	return f, nil
+}

@@ -1,0 +1,234 @@
+package tui
+
+import (
+	"strings"
+
+	"github.com/charmbracelet/bubbles/key"
+	tea "github.com/charmbracelet/bubbletea"
+
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// KeyMap holds the key bindings of the monitor; it is a help.KeyMap.
+type KeyMap struct {
+	Up, Down  key.Binding
+	Tab       key.Binding
+	ShiftTab  key.Binding
+	Filter    key.Binding
+	Pause     key.Binding
+	Enter     key.Binding
+	Back      key.Binding
+	Help      key.Binding
+	Quit      key.Binding
+	Accept    key.Binding // ends the filter prompt, keeping the filter
+	Cancel    key.Binding // ends the filter prompt, clearing the filter
+	Backspace key.Binding
+}
+
+// DefaultKeyMap returns the bindings of CONTRACT.md's `baton top`.
+func DefaultKeyMap() KeyMap {
+	return KeyMap{
+		Up:        key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:      key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Tab:       key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
+		ShiftTab:  key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
+		Filter:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Pause:     key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
+		Enter:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open workspace")),
+		Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:      key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Accept:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply filter")),
+		Cancel:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		Backspace: key.NewBinding(key.WithKeys("backspace"), key.WithHelp("backspace", "delete")),
+	}
+}
+
+// ShortHelp is the help bar.
+func (k KeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{k.Help, k.Quit, k.Tab, k.Filter, k.Pause, k.Enter, k.Back}
+}
+
+// FullHelp is the help shown by `?`, in columns.
+func (k KeyMap) FullHelp() [][]key.Binding {
+	return [][]key.Binding{
+		{k.Up, k.Down, k.Tab, k.ShiftTab},
+		{k.Filter, k.Pause, k.Enter, k.Back},
+		{k.Help, k.Quit},
+	}
+}
+
+// filterKeyMap is the help bar while typing a filter.
+type filterKeyMap struct{ k KeyMap }
+
+func (f filterKeyMap) ShortHelp() []key.Binding {
+	return []key.Binding{f.k.Accept, f.k.Cancel, f.k.Backspace}
+}
+
+func (f filterKeyMap) FullHelp() [][]key.Binding { return [][]key.Binding{f.ShortHelp()} }
+
+// handleKey is the keyboard part of Update.
+func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
+	k := m.keys
+	if m.filtering {
+		switch {
+		case msg.Type == tea.KeyCtrlC:
+			return m.quit()
+		case key.Matches(msg, k.Accept):
+			m.filtering = false
+		case key.Matches(msg, k.Cancel):
+			m.filtering, m.filter = false, ""
+		case key.Matches(msg, k.Backspace):
+			if r := []rune(m.filter); len(r) > 0 {
+				m.filter = string(r[:len(r)-1])
+			}
+		case msg.Type == tea.KeyRunes || msg.Type == tea.KeySpace:
+			m.filter += string(msg.Runes)
+		}
+		m.sel[paneTasks], m.wsSel = 0, 0
+		return m, nil
+	}
+	switch {
+	case key.Matches(msg, k.Quit):
+		return m.quit()
+	case key.Matches(msg, k.Help):
+		m.help.ShowAll = !m.help.ShowAll
+	case key.Matches(msg, k.Pause):
+		if m.paused || m.state == stateDisconnected {
+			m.paused = false
+			return m.restart()
+		}
+		m, cmd := m.halt()
+		m.paused = true
+		return m, cmd
+	case key.Matches(msg, k.Tab):
+		if !m.adminList() {
+			m.focus = (m.focus + 1) % numPanes
+		}
+	case key.Matches(msg, k.ShiftTab):
+		if !m.adminList() {
+			m.focus = (m.focus + numPanes - 1) % numPanes
+		}
+	case key.Matches(msg, k.Up):
+		m = m.move(-1)
+	case key.Matches(msg, k.Down):
+		m = m.move(1)
+	case key.Matches(msg, k.Filter):
+		m.filtering = true
+		if !m.adminList() {
+			m.focus = paneTasks
+		}
+	case key.Matches(msg, k.Enter):
+		if m.adminList() {
+			return m.drillIn()
+		}
+	case key.Matches(msg, k.Back):
+		switch {
+		case m.filter != "":
+			m.filter = ""
+		case m.drilled:
+			return m.drillOut()
+		}
+	}
+	return m, nil
+}
+
+func (m Model) quit() (tea.Model, tea.Cmd) {
+	return m, tea.Sequence(stop(m.cancel), tea.Quit)
+}
+
+// move moves the selection of the focused pane by d.
+func (m Model) move(d int) Model {
+	if m.adminList() {
+		m.wsSel = clamp(m.wsSel+d, len(m.filteredSpaces()))
+		return m
+	}
+	n := 0
+	switch m.focus {
+	case paneGauges:
+		n = len(api.QuotaMetrics)
+	case paneTasks:
+		n = len(m.filteredTasks())
+	case paneAlerts:
+		n = len(m.alerts)
+	}
+	m.sel[m.focus] = clamp(m.sel[m.focus]+d, n)
+	return m
+}
+
+// clamp keeps i within [0, n).
+func clamp(i, n int) int {
+	if i >= n {
+		i = n - 1
+	}
+	if i < 0 {
+		i = 0
+	}
+	return i
+}
+
+// drillIn opens the selected workspace of the admin list.
+func (m Model) drillIn() (tea.Model, tea.Cmd) {
+	spaces := m.filteredSpaces()
+	if len(spaces) == 0 || m.paused {
+		return m, nil
+	}
+	id := spaces[m.wsSel].WorkspaceID
+	m, stopCmd := m.halt()
+	m.drilled, m.drillID = true, id
+	m.filter, m.focus, m.sel = "", paneGauges, [numPanes]int{}
+	m.quota, m.history, m.tasks, m.alerts, m.tasksErr, m.alertErr = nil, nil, nil, nil, "", ""
+	m.state, m.err = stateConnecting, ""
+	return m, tea.Batch(stopCmd, openWorkspace(m.gen, m.root, id))
+}
+
+// drillOut goes back to the admin list.
+func (m Model) drillOut() (tea.Model, tea.Cmd) {
+	m.drilled, m.drillID, m.src = false, "", m.root
+	m.quota, m.history, m.tasks, m.alerts = nil, nil, nil, nil
+	m.filter = ""
+	if m.paused {
+		m, cmd := m.halt()
+		return m, cmd
+	}
+	return m.restart()
+}
+
+// filteredTasks are the tasks whose id, queue or status contain the filter.
+func (m Model) filteredTasks() []api.Task {
+	if m.filter == "" {
+		return m.tasks
+	}
+	var out []api.Task
+	for _, t := range m.tasks {
+		if matches(m.filter, t.ID, t.Queue, t.Status) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// filteredSpaces are the workspaces whose id, name or tier contain the
+// filter.
+func (m Model) filteredSpaces() []api.Quota {
+	if m.filter == "" {
+		return m.spaces
+	}
+	var out []api.Quota
+	for _, q := range m.spaces {
+		if matches(m.filter, q.WorkspaceID, q.WorkspaceName, q.Tier) {
+			out = append(out, q)
+		}
+	}
+	return out
+}
+
+func matches(filter string, fields ...string) bool {
+	f := strings.ToLower(filter)
+	for _, s := range fields {
+		if strings.Contains(strings.ToLower(s), f) {
+			return true
+		}
+	}
+	return false
+}

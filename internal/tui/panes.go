@@ -1,0 +1,145 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// paneTitle renders a pane's title, underlined when it has the focus.
+func (m Model) paneTitle(title string, pane int) string {
+	if m.focus == pane {
+		return m.styles.Focused.Render("▸ " + title)
+	}
+	return m.styles.Pane.Render("  " + title)
+}
+
+// window returns the first visible index of a list of n rows shown in
+// rows lines with sel selected.
+func window(sel, n, rows int) int {
+	if rows <= 0 || n <= rows {
+		return 0
+	}
+	return min(max(sel-rows+1, 0), n-rows)
+}
+
+// tasksPane renders the running and recently finished tasks in w×h.
+func (m Model) tasksPane(w, h int) []string {
+	tasks := m.filteredTasks()
+	running := 0
+	for _, t := range tasks {
+		if t.Status == api.TaskRunning {
+			running++
+		}
+	}
+	title := m.paneTitle("Tasks", paneTasks) + m.styles.Dim.Render(fmt.Sprintf(" · %d running · %d finished", running, len(tasks)-running))
+	if m.filtering || m.filter != "" {
+		f := " · filter: " + m.filter
+		if m.filtering {
+			f += "▏"
+		}
+		title += f
+	}
+	lines := []string{title}
+	const qw, sw, dw, cw = 10, 10, 8, 8
+	iw := max(w-qw-sw-dw-cw-6, 8)
+	row := func(mark, id, queue, status, dur, cost string) string {
+		return mark + padRight(id, iw) + " " + padRight(queue, qw) + " " + padRight(status, sw) + " " + padLeft(dur, dw) + " " + padLeft(cost, cw)
+	}
+	lines = append(lines, m.styles.Dim.Render(row("  ", "ID", "QUEUE", "STATUS", "DURATION", "COST")))
+	switch {
+	case m.tasksErr != "":
+		lines = append(lines, "  "+m.styles.Error.Render(m.tasksErr))
+	case len(tasks) == 0:
+		lines = append(lines, "  "+m.styles.Dim.Render("no running or recently finished tasks"))
+	}
+	rows := h - len(lines)
+	sel := clamp(m.sel[paneTasks], len(tasks))
+	from := window(sel, len(tasks), rows)
+	for i := from; i < len(tasks) && i < from+rows; i++ {
+		t := tasks[i]
+		mark := "  "
+		if m.focus == paneTasks && i == sel {
+			mark = "▸ "
+		}
+		status := t.Status
+		switch t.Status {
+		case api.TaskFailed, api.TaskTerminated, api.TaskTimedOut:
+			status = m.styles.Level[levelCrit].Render(padRight(status, sw))
+		case api.TaskRunning:
+			status = m.styles.Level[levelOK].Render(padRight(status, sw))
+		}
+		lines = append(lines, row(mark, t.ID, t.Queue, status, taskDuration(t, m.clock()), taskCost(t.Usage.CostMicros)))
+	}
+	return fit(lines, h)
+}
+
+// alertsPane renders the open alerts in w×h.
+func (m Model) alertsPane(w, h int) []string {
+	lines := []string{m.paneTitle("Alerts", paneAlerts) + m.styles.Dim.Render(fmt.Sprintf(" · %d open", len(m.alerts)))}
+	switch {
+	case m.alertErr != "":
+		lines = append(lines, "  "+m.styles.Error.Render(m.alertErr))
+	case len(m.alerts) == 0:
+		lines = append(lines, "  "+m.styles.Dim.Render("no open alerts"))
+	}
+	rows := h - len(lines)
+	sel := clamp(m.sel[paneAlerts], len(m.alerts))
+	// Each alert takes as many lines as its text needs, indented after
+	// the first.
+	var rowsOf [][]string
+	for i, a := range m.alerts {
+		mark := "  "
+		if m.focus == paneAlerts && i == sel {
+			mark = "▸ "
+		}
+		wrapped := m.alertLines(a, mark, w)
+		rowsOf = append(rowsOf, wrapped)
+	}
+	// Scroll so that the selected alert shows.
+	from := 0
+	for used := 0; from < sel; from++ {
+		used = 0
+		for i := from; i <= sel; i++ {
+			used += len(rowsOf[i])
+		}
+		if used <= rows {
+			break
+		}
+	}
+	for i := from; i < len(rowsOf) && len(lines) < h; i++ {
+		lines = append(lines, rowsOf[i]...)
+	}
+	return fit(lines, h)
+}
+
+// alertLines is one alert: its time, a level mark and its message,
+// wrapped to w with the message's lines aligned.
+func (m Model) alertLines(a api.Alert, mark string, w int) []string {
+	sign, st := "~", m.styles.Level[levelWarn]
+	if a.Kind == api.AlertThreshold {
+		sign = "!"
+		if a.Threshold >= critPercent {
+			sign, st = "✕", m.styles.Level[levelCrit]
+		}
+	}
+	msg := a.Message
+	if msg == "" {
+		msg = fmt.Sprintf("%s %s %d%%", a.Kind, labelOf(a.Metric), a.Threshold)
+	}
+	prefix := mark + a.CreatedAt.UTC().Format("Jan 02 15:04") + " " + st.Render(sign) + " "
+	pw := lipgloss.Width(prefix)
+	lines := strings.Split(ansi.Wrap(msg, max(w-pw, 10), ""), "\n")
+	for i := range lines {
+		if i == 0 {
+			lines[i] = cut(prefix+lines[i], w)
+		} else {
+			lines[i] = cut(strings.Repeat(" ", pw)+lines[i], w)
+		}
+	}
+	return lines
+}

@@ -1,0 +1,302 @@
+package tui
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/charmbracelet/lipgloss"
+	"github.com/charmbracelet/x/ansi"
+
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// Layout constants.
+const (
+	minWidth, minHeight = 80, 24
+	sideBySide          = 110 // from this width tasks and alerts share a row
+	labelWidth          = 14
+	valueWidth          = 22
+	maxBar              = 50
+	maxSpark            = 60
+)
+
+// View renders one whole frame: exactly height lines, none wider than
+// width, so the terminal never wraps (bubbletea repaints whole frames on
+// the alternate screen, so nothing flickers).
+func (m Model) View() string {
+	w, h := m.width, m.height
+	if w <= 0 {
+		w = minWidth
+	}
+	if h <= 0 {
+		h = minHeight
+	}
+	helpLines := strings.Split(m.helpView(w), "\n")
+	bodyH := max(h-len(helpLines), 0)
+	var body []string
+	if m.adminList() {
+		body = m.adminView(w, bodyH)
+	} else {
+		body = m.workspaceView(w, bodyH)
+	}
+	lines := append(fit(body, bodyH), helpLines...)
+	lines = lines[:min(len(lines), h)]
+	for i, l := range lines {
+		lines[i] = strings.TrimRight(cut(l, w), " ")
+	}
+	return strings.Join(lines, "\n")
+}
+
+// fit cuts or pads lines to exactly n.
+func fit(lines []string, n int) []string {
+	if len(lines) > n {
+		return lines[:n]
+	}
+	for len(lines) < n {
+		lines = append(lines, "")
+	}
+	return lines
+}
+
+// cut truncates s to w cells, ending with "…" when it had to cut.
+func cut(s string, w int) string {
+	if lipgloss.Width(s) <= w {
+		return s
+	}
+	return ansi.Truncate(s, w, "…")
+}
+
+// padRight cuts or pads s to exactly w cells.
+func padRight(s string, w int) string {
+	s = cut(s, w)
+	return s + strings.Repeat(" ", max(w-lipgloss.Width(s), 0))
+}
+
+// padLeft cuts or right-aligns s in w cells.
+func padLeft(s string, w int) string {
+	s = cut(s, w)
+	return strings.Repeat(" ", max(w-lipgloss.Width(s), 0)) + s
+}
+
+// spread puts left and right on one line of w cells, cutting left first.
+func spread(left, right string, w int) string {
+	rw := lipgloss.Width(right)
+	left = cut(left, max(w-rw-1, 0))
+	return left + strings.Repeat(" ", max(w-lipgloss.Width(left)-rw, 1)) + right
+}
+
+// stateView is the connection state of the header.
+func (m Model) stateView() string {
+	if m.paused {
+		return "‖ " + m.styles.state(statePaused)
+	}
+	mark := "●"
+	switch m.state {
+	case stateDisconnected:
+		mark = "✕"
+	case stateConnecting:
+		mark = "○"
+	}
+	s := mark + " " + m.styles.state(m.state)
+	// Polling or reconnecting without answers: say for how long.
+	if m.quota != nil && m.state != stateLive && m.state != stateDisconnected {
+		if age := m.now.Sub(m.lastSeen); age >= staleAfter {
+			s += m.styles.Error.Render(" (no update for " + until(age) + ")")
+		}
+	}
+	return s
+}
+
+// staleAfter is how long without a snapshot, while not live, makes the
+// header say so.
+const staleAfter = 15 * time.Second
+
+// titleLine is the first header line.
+func (m Model) titleLine(w int) string {
+	t := m.styles.Title.Render("baton top")
+	if m.admin {
+		t += m.styles.Title.Render(" --all")
+	}
+	left := t + " · " + m.opt.Server
+	if m.opt.Profile != "" {
+		left += " · profile " + m.opt.Profile
+	}
+	return spread(left, m.stateView(), w)
+}
+
+// noticeLine is the third header line: an error, or what is held back.
+func (m Model) noticeLine() string {
+	if m.err != "" {
+		s := m.err
+		if m.state == stateDisconnected && !m.paused {
+			s = "disconnected (p to reconnect): " + s
+		}
+		return m.styles.Error.Render(s)
+	}
+	if m.paused {
+		return m.styles.Dim.Render("paused: the numbers are frozen · p to resume")
+	}
+	q := m.quota
+	if q == nil {
+		return ""
+	}
+	var parts []string
+	if q.Status == "suspended" {
+		parts = append(parts, "workspace suspended")
+	}
+	if len(q.Exceeded) > 0 {
+		names := make([]string, len(q.Exceeded))
+		for i, n := range q.Exceeded {
+			names[i] = labelOf(n)
+		}
+		parts = append(parts, "used up: "+strings.Join(names, ", "))
+	}
+	if q.Held > 0 {
+		parts = append(parts, fmt.Sprintf("%s tasks held", thousands(q.Held)))
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return m.styles.Level[levelCrit].Render(strings.Join(parts, " · "))
+}
+
+func labelOf(name string) string {
+	if l, ok := gaugeLabel[name]; ok {
+		return l
+	}
+	return name
+}
+
+// clock is the monitor's now: the last tick or snapshot.
+func (m Model) clock() time.Time { return m.now }
+
+// workspaceView is the monitor of one workspace: header, gauges,
+// sparkline, tasks and alerts.
+func (m Model) workspaceView(w, h int) []string {
+	lines := []string{m.titleLine(w), m.workspaceLine(), m.noticeLine()}
+	lines = append(lines, m.gauges(w)...)
+	lines = append(lines, m.sparkLine(w), "")
+	ph := h - len(lines)
+	if ph < 2 {
+		return lines
+	}
+	if w >= sideBySide {
+		tw := w * 5 / 8
+		aw := w - tw - 2
+		left, right := m.tasksPane(tw, ph), m.alertsPane(aw, ph)
+		for i := range ph {
+			lines = append(lines, padRight(left[i], tw)+"  "+right[i])
+		}
+		return lines
+	}
+	ah := max(3, ph/3)
+	lines = append(lines, m.tasksPane(w, ph-ah)...)
+	return append(lines, m.alertsPane(w, ah)...)
+}
+
+// workspaceLine is the second header line.
+func (m Model) workspaceLine() string {
+	var s string
+	q := m.quota
+	switch {
+	case q == nil && m.drilled:
+		s = m.drillID + " · waiting for the first snapshot…"
+	case q == nil:
+		s = "waiting for the first snapshot…"
+	default:
+		reset := time.Duration(q.ResetsIn) * time.Second
+		if !q.PeriodEnd.IsZero() && !m.clock().IsZero() {
+			reset = q.PeriodEnd.Sub(m.clock())
+		}
+		s = fmt.Sprintf("tier %s · period %s · resets in %s · %s", q.Tier, q.Period, until(reset), q.WorkspaceID)
+		if q.WorkspaceName != "" {
+			s = m.styles.Title.Render(q.WorkspaceName) + " · " + s
+		}
+	}
+	if m.drilled {
+		s = "‹ esc · " + s
+	}
+	return s
+}
+
+// gauges renders one line per limit.
+func (m Model) gauges(w int) []string {
+	bw := min(max(w-54, 10), maxBar)
+	out := make([]string, 0, len(api.QuotaMetrics))
+	for i, name := range api.QuotaMetrics {
+		prefix := "  "
+		if m.focus == paneGauges && m.sel[paneGauges] == i {
+			prefix = "▸ "
+		}
+		label := padRight(gaugeLabel[name], labelWidth)
+		var metric api.QuotaMetric
+		ok := false
+		if m.quota != nil {
+			metric, ok = m.quota.Metric(name)
+		}
+		switch {
+		case !ok:
+			out = append(out, prefix+label+" "+m.styles.Empty.Render(strings.Repeat("░", bw))+" "+padLeft(m.styles.Dim.Render("n/a"), valueWidth))
+		case metric.Unlimited:
+			out = append(out, prefix+label+" "+m.styles.Empty.Render(strings.Repeat("·", bw))+" "+padLeft(usedOfLimit(metric), valueWidth)+" "+padLeft("-", 6))
+		default:
+			st := m.styles.Level[level(metric.Percent)]
+			fill := int(min(max(metric.Percent, 0), 100)/100*float64(bw) + 0.5)
+			if metric.Percent > 0 && fill == 0 {
+				fill = 1
+			}
+			bar := st.Render(strings.Repeat("█", fill)) + m.styles.Empty.Render(strings.Repeat("░", bw-fill))
+			line := prefix + label + " " + bar + " " + padLeft(usedOfLimit(metric), valueWidth) + " " + st.Render(padLeft(percent(metric.Percent), 6))
+			if o := overflow(metric.Percent); o != "" {
+				line += " " + st.Render(o)
+			}
+			out = append(out, line)
+		}
+	}
+	return out
+}
+
+// sparkLine draws the recent rate (or level) of the selected gauge.
+func (m Model) sparkLine(w int) string {
+	name := api.QuotaMetrics[clamp(m.sel[paneGauges], len(api.QuotaMetrics))]
+	title := gaugeLabel[name]
+	if cumulative(name) {
+		title += " rate"
+	}
+	title = fmt.Sprintf("  %-20s", title+", "+shortDur(m.opt.Window))
+	n := min(max(w-lipgloss.Width(title)-20, 10), maxSpark)
+	cols, last := series(m.history, name, m.opt.Window, n, m.clock())
+	now := ""
+	if len(m.history) > 0 {
+		now = "now " + rateText(name, last)
+	}
+	return title + m.styles.Level[levelOK].Render(sparkline(cols)) + " " + m.styles.Dim.Render(now)
+}
+
+// shortDur formats a window: "5m", "90s", "1h".
+func shortDur(d time.Duration) string {
+	s := d.String()
+	s = strings.TrimSuffix(s, "0s")
+	s = strings.TrimSuffix(s, "0m")
+	if s == "" {
+		return "0s"
+	}
+	return s
+}
+
+// helpView is the help bar (or the full help after `?`).
+func (m Model) helpView(w int) string {
+	h := m.help
+	h.Width = w
+	if m.filtering {
+		return h.View(filterKeyMap{m.keys})
+	}
+	k := m.keys
+	k.Enter.SetEnabled(m.adminList())
+	k.Back.SetEnabled(m.drilled || m.filter != "")
+	if m.paused {
+		k.Pause.SetHelp("p", "resume")
+	}
+	return h.View(k)
+}
