@@ -8,6 +8,8 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/genericcorp/baton/internal/cli/admin"
+	"github.com/genericcorp/baton/internal/cli/alerts"
 	"github.com/genericcorp/baton/internal/cli/authcmd"
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
 	"github.com/genericcorp/baton/internal/cli/devcmd"
@@ -17,6 +19,7 @@ import (
 	"github.com/genericcorp/baton/internal/cli/tasks"
 	"github.com/genericcorp/baton/internal/cli/tiers"
 	"github.com/genericcorp/baton/internal/cli/top"
+	"github.com/genericcorp/baton/internal/cli/usage"
 	"github.com/genericcorp/baton/internal/cli/versioncmd"
 	"github.com/genericcorp/baton/internal/cli/worker"
 	"github.com/genericcorp/baton/internal/cli/workspaces"
@@ -108,6 +111,9 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 		workspaces.NewCmdWorkspaces(f),
 		keys.NewCmdKeys(f),
 		tasks.NewCmdTasks(f),
+		usage.NewCmdUsage(f),
+		alerts.NewCmdAlerts(f),
+		admin.NewCmdAdmin(f),
 		tiers.NewCmdTiers(f),
 		top.NewCmdTop(f),
 		worker.NewCmdWorker(f),

@@ -1,0 +1,60 @@
+package admin_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/genericcorp/baton/internal/cli/clitest"
+	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/config"
+)
+
+// as runs args piped with key.
+func as(t *testing.T, e *clitest.Env, key string, args ...string) clitest.Result {
+	return run(t, e, clitest.Invocation{Args: args, Env: map[string]string{config.EnvAPIKey: key}})
+}
+
+// TestE2E runs costs and usage against a real server with two tenants.
+func TestE2E(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewServer(t)
+	acme, owner := e.NewTenant(t, "acme")
+	globex, _ := e.NewTenant(t, "globex")
+
+	rep := clitest.JSON[api.CostReport](t, exec(t, e, "admin", "costs", "-o", "json").Want(t, 0))
+	if len(rep.Period) != len("2026-11") || len(rep.Data) < 2 {
+		t.Fatalf("costs = %+v", rep)
+	}
+	seen := map[string]bool{}
+	for _, w := range rep.Data {
+		seen[w.WorkspaceID] = true
+		if w.MarginMicros != w.RevenueMicros-w.CostMicros {
+			t.Errorf("%s: margin %d ≠ %d − %d", w.WorkspaceID, w.MarginMicros, w.RevenueMicros, w.CostMicros)
+		}
+	}
+	if !seen[acme.ID] || !seen[globex.ID] {
+		t.Fatalf("costs without the tenants: %+v", rep.Data)
+	}
+	r := exec(t, e, "admin", "costs", "--period", rep.Period).Want(t, 0)
+	if !strings.HasPrefix(r.Stdout, "workspace\tname\ttier\trevenue_usd\t") || !strings.Contains(r.Stdout, acme.ID+"\tacme\t") {
+		t.Fatalf("costs piped:\n%s", r.Stdout)
+	}
+	exec(t, e, "admin", "costs", "--period", "2025-01").Want(t, 0)
+
+	qs := clitest.JSON[[]api.Quota](t, exec(t, e, "admin", "usage", "-o", "json").Want(t, 0))
+	seen = map[string]bool{}
+	for _, q := range qs {
+		seen[q.WorkspaceID] = true
+	}
+	if !seen[acme.ID] || !seen[globex.ID] {
+		t.Fatalf("usage = %+v", qs)
+	}
+	if r := exec(t, e, "admin", "usage", "-o", "csv").Want(t, 0); !strings.Contains(r.Stdout, acme.ID+",acme,") {
+		t.Fatalf("usage csv:\n%s", r.Stdout)
+	}
+
+	// A workspace key is not an operator key: exit 4. A bad period: exit 2.
+	as(t, e, owner, "admin", "costs").Want(t, 4)
+	as(t, e, owner, "admin", "usage").Want(t, 4)
+	exec(t, e, "admin", "costs", "--period", "2026-13").Want(t, 2)
+}

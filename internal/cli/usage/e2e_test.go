@@ -1,0 +1,65 @@
+package usage_test
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/genericcorp/baton/internal/cli/clitest"
+	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/config"
+)
+
+// as runs args piped with key.
+func as(t *testing.T, e *clitest.Env, key string, args ...string) clitest.Result {
+	return run(t, e, clitest.Invocation{Args: args, Env: map[string]string{config.EnvAPIKey: key}})
+}
+
+// TestE2E runs report and quota against a real server: a new tenant's
+// quota, its usage report in every form, and the errors a script sees.
+func TestE2E(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewServer(t)
+	ws, owner := e.NewTenant(t, "acme")
+
+	q := clitest.JSON[api.Quota](t, as(t, e, owner, "usage", "quota", "-o", "json").Want(t, 0))
+	if q.WorkspaceID != ws.ID || q.Tier != ws.Tier || len(q.Metrics) == 0 || len(q.Exceeded) != 0 {
+		t.Fatalf("quota = %+v", q)
+	}
+	r := as(t, e, owner, "usage", "quota").Want(t, 0)
+	if !strings.HasPrefix(r.Stdout, "name\tused\tlimit\tremaining\tpercent\n") || !strings.Contains(r.Stdout, "\nspend_usd\t") ||
+		!strings.Contains(r.Stderr, "period:") {
+		t.Fatalf("quota piped:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
+	}
+
+	s := clitest.JSON[api.UsageSeries](t, as(t, e, owner, "usage", "report", "-o", "json").Want(t, 0))
+	if s.WorkspaceID != ws.ID || s.Granularity != "day" || s.From.Day() != 1 {
+		t.Fatalf("series = %+v", s)
+	}
+	for _, args := range [][]string{
+		{"usage", "report", "--from", "7d", "--by", "hour"},
+		{"usage", "report", "--from", "24h", "--to", "now", "-o", "csv"},
+	} {
+		r := as(t, e, owner, args...).Want(t, 0)
+		if !strings.HasPrefix(r.Stdout, "start") {
+			t.Errorf("%v:\n%s", args, r.Stdout)
+		}
+	}
+	// The operator acts on the workspace with --workspace.
+	if q := clitest.JSON[api.Quota](t, exec(t, e, "usage", "quota", "--workspace", ws.ID, "-o", "json").Want(t, 0)); q.WorkspaceID != ws.ID {
+		t.Fatalf("operator's quota = %+v", q)
+	}
+
+	// An operator key without --workspace: the server's invalid_request
+	// (exit 1), with a hint.
+	if r := exec(t, e, "usage", "quota").Want(t, 1); !strings.Contains(r.Stderr, "hint: an operator key acts on one workspace: pass --workspace ID") {
+		t.Fatalf("stderr: %s", r.Stderr)
+	}
+
+	// A key without usage:read: exit 4. A range the server refuses (by hour
+	// over more than 31 days): exit 1. Bad flags: exit 2, no request.
+	k := clitest.JSON[api.Key](t, as(t, e, owner, "keys", "create", "--scope", "tasks:read", "-o", "json").Want(t, 0))
+	as(t, e, k.Secret, "usage", "quota").Want(t, 4)
+	as(t, e, k.Secret, "usage", "report").Want(t, 4)
+	as(t, e, owner, "usage", "report", "--from", "90d", "--by", "hour").Want(t, 1)
+	as(t, e, owner, "usage", "report", "--by", "week").Want(t, 2)
+}
