@@ -43,7 +43,9 @@ func (f *fakeStore) add(id string) {
 }
 
 func newQueue(fs *fakeStore) *Queue {
-	return New(Config{Store: fs, Poll: time.Hour, Limits: func(store.Workspace) api.Limits { return api.Limits{MaxConcurrentTasks: 2, MonthlyTaskExecutions: 1000, MonthlyExecutionSeconds: 3600, MonthlySpendMicros: 5_000_000} }})
+	return New(Config{Store: fs, Poll: time.Hour, Limits: func(store.Workspace) api.Limits {
+		return api.Limits{MaxConcurrentTasks: 2, MonthlyTaskExecutions: 1000, MonthlyExecutionSeconds: 3600, MonthlySpendMicros: 5_000_000}
+	}})
 }
 
 func TestClaimReturnsAtOnceWhenTasksWait(t *testing.T) {
