@@ -22,9 +22,15 @@ const (
 )
 
 var (
-	mu      sync.Mutex
-	entropy = ulid.Monotonic(rand.Reader, 0)
+	mu sync.Mutex
+	// entropy keeps one monotonic source per millisecond, so ids of one
+	// millisecond increase in the order they are made even when ids of
+	// other times (another clock, a backdated event) are made in between.
+	// Bounded: cleared when it grows past maxEntropies milliseconds.
+	entropy = map[uint64]*ulid.MonotonicEntropy{}
 )
+
+const maxEntropies = 4096
 
 // New returns prefix + a new lowercase ULID. Ids made in one process are
 // strictly increasing, even within one millisecond.
@@ -34,8 +40,17 @@ func New(prefix string) string {
 
 // NewAt is New with the time part taken from t.
 func NewAt(prefix string, t time.Time) string {
+	ms := ulid.Timestamp(t)
 	mu.Lock()
-	id := ulid.MustNew(ulid.Timestamp(t), entropy)
+	e := entropy[ms]
+	if e == nil {
+		if len(entropy) >= maxEntropies {
+			clear(entropy)
+		}
+		e = ulid.Monotonic(rand.Reader, 0)
+		entropy[ms] = e
+	}
+	id := ulid.MustNew(ms, e)
 	mu.Unlock()
 	return prefix + strings.ToLower(id.String())
 }

@@ -34,3 +34,20 @@ func TestValidRejects(t *testing.T) {
 		}
 	}
 }
+
+// TestNewAtIncreasesPerMillisecondAcrossInterleaving: ids of one
+// millisecond keep their order even with ids of other times made between
+// them (tests with fake clocks, backdated events).
+func TestNewAtIncreasesPerMillisecondAcrossInterleaving(t *testing.T) {
+	a, b := time.Unix(1000, 0), time.Unix(5000, 0)
+	prev := ""
+	for range 1000 {
+		id := NewAt(Task, a)
+		NewAt(Task, b)
+		NewAt(Task, time.Now())
+		if id <= prev {
+			t.Fatalf("%s after %s", id, prev)
+		}
+		prev = id
+	}
+}
