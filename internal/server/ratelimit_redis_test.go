@@ -276,8 +276,8 @@ func hammerReplicas(t *testing.T, b *bundle, opt *redis.Options, prefix string, 
 	// An empty critical section on purpose: it orders the handlers'
 	// writes of firstLo and firstHi (under mu) before the reads below,
 	// which the race detector cannot see through the network.
-	//lint:ignore SA2001 a barrier with the handlers, see above
 	run.mu.Lock()
+	//lint:ignore SA2001 a barrier with the handlers, see above
 	run.mu.Unlock()
 
 	// The closing peek, bracketed by TIME; its own time is the key's TAT
