@@ -7,12 +7,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/genericcorp/baton/internal/ids"
+	"github.com/genericcorp/baton/internal/metering"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/pkg/api"
 )
@@ -117,7 +119,12 @@ func (s *Server) handleSubmitTask(w http.ResponseWriter, r *http.Request, p *pri
 	if t.Labels == nil {
 		t.Labels = map[string]string{}
 	}
-	got, created, err := s.store.CreateTask(r.Context(), t)
+	l := s.limits(*p.workspace)
+	got, created, err := s.store.CreateTask(r.Context(), t, int(min(l.MaxQueuedTasks, math.MaxInt32)))
+	if errors.Is(err, store.ErrQueueFull) {
+		s.metrics.quotaRejections.WithLabelValues(quotaLabel(api.QuotaQueued)).Inc()
+		return quotaExceeded(w, metering.Describe(api.QuotaQueued, l, store.Consumed{}), 0)
+	}
 	if errors.Is(err, store.ErrConflict) {
 		return api.Errorf(api.CodeConflict, "Idempotency-Key %q was used for a task with other parameters", idem)
 	} else if err != nil {

@@ -53,10 +53,10 @@ func quotaExceeded(w http.ResponseWriter, detail string, retryAfter time.Duratio
 
 // admit decides whether ws may queue one more task: refused with
 // quota_exceeded when its monthly executions or spend cap are used up
-// (Retry-After: until the period resets) or its queued-task cap is
-// reached. Execution seconds are not checked here: a task queued while
-// they are used up is held, not refused, once executions or spend allow
-// it (see docs/api.md).
+// (Retry-After: until the period resets). Execution seconds are not
+// checked here: a task queued while they are used up is held, not
+// refused (see docs/api.md). The queued-task cap is the store's to check,
+// in the transaction that inserts the task (CreateTask's maxQueued).
 func (s *Server) admit(w http.ResponseWriter, ctx context.Context, ws store.Workspace) error {
 	now := s.now()
 	l := s.limits(ws)
@@ -70,14 +70,6 @@ func (s *Server) admit(w http.ResponseWriter, ctx context.Context, ws store.Work
 		}
 		s.metrics.quotaRejections.WithLabelValues(quotaLabel(q)).Inc()
 		return quotaExceeded(w, metering.Describe(q, l, used), metering.UntilReset(now))
-	}
-	queued, err := s.store.CountTasks(ctx, ws.ID, api.TaskQueued)
-	if err != nil {
-		return err
-	}
-	if int64(queued) >= l.MaxQueuedTasks {
-		s.metrics.quotaRejections.WithLabelValues(quotaLabel(api.QuotaQueued)).Inc()
-		return quotaExceeded(w, metering.Describe(api.QuotaQueued, l, used), 0)
 	}
 	return nil
 }

@@ -11,6 +11,13 @@ import (
 // is not the task's current running attempt: the fencing token lost.
 var ErrStale = errors.New("stale attempt")
 
+// ErrQueueFull is returned by CreateTask when the workspace's queued tasks
+// are at the cap it was given.
+var ErrQueueFull = errors.New("queued task cap reached")
+
+// NoQueueCap is CreateTask's maxQueued for no cap.
+const NoQueueCap = -1
+
 // AnyWorkspace is not a workspace id: ClaimTask with it serves every
 // workspace (a shared worker with an operator key).
 const AnyWorkspace = "*"
@@ -160,7 +167,13 @@ type TaskStore interface {
 	// that task and ErrConflict when its RequestHash differs; concurrent
 	// creates with one key make one task. ErrNotFound if the workspace
 	// does not exist; ErrConflict if the id is taken.
-	CreateTask(ctx context.Context, t Task) (got Task, created bool, err error)
+	//
+	// With maxQueued >= 0 (NoQueueCap: no cap), a new task is refused with
+	// ErrQueueFull when the workspace already has maxQueued queued tasks,
+	// counted under a lock on the workspace, so concurrent creates never
+	// pass the cap; a create whose idempotency key already has a task is
+	// answered with it as above, whatever the count.
+	CreateTask(ctx context.Context, t Task, maxQueued int) (got Task, created bool, err error)
 	// TaskByIdempotencyKey returns the workspace's task submitted with
 	// Idempotency-Key key, or ErrNotFound.
 	TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (Task, error)

@@ -136,6 +136,21 @@ func (x txRows) TaskByIdempotencyKey(ctx context.Context, workspaceID, key strin
 	return taskByIdempotencyKey(ctx, x.tx, workspaceID, key)
 }
 
+// LockQueued locks the workspace row FOR NO KEY UPDATE (creates of one
+// workspace take turns; the foreign-key share locks of other writers are
+// not blocked) and counts its queued tasks in a new statement, which sees
+// the creates committed by the lock's previous holders.
+func (x txRows) LockQueued(ctx context.Context, workspaceID string) (int, error) {
+	var one int
+	if err := x.tx.QueryRow(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, workspaceID).Scan(&one); err != nil {
+		return 0, mapErr(err)
+	}
+	var n int
+	err := x.tx.QueryRow(ctx, `SELECT count(*) FROM tasks
+		WHERE workspace_id = $1 AND status = 'queued'`, workspaceID).Scan(&n)
+	return n, mapErr(err)
+}
+
 // TaskByIdempotencyKey returns workspaceID's task submitted with key, or
 // store.ErrNotFound.
 func (s *Store) TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error) {

@@ -126,6 +126,18 @@ func (x txRows) TaskByIdempotencyKey(ctx context.Context, workspaceID, key strin
 	return taskByIdempotencyKey(ctx, x.tx, workspaceID, key)
 }
 
+// LockQueued counts workspaceID's queued tasks; the one writer holds
+// everything until the transaction ends.
+func (x txRows) LockQueued(ctx context.Context, workspaceID string) (int, error) {
+	if err := x.HoldWorkspace(ctx, workspaceID); err != nil {
+		return 0, err
+	}
+	var n int
+	err := x.tx.QueryRowContext(ctx, `SELECT count(*) FROM tasks
+		WHERE workspace_id = ?1 AND status = 'queued'`, workspaceID).Scan(&n)
+	return n, mapErr(err)
+}
+
 // TaskByIdempotencyKey returns workspaceID's task submitted with key, or
 // store.ErrNotFound.
 func (s *Store) TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error) {

@@ -9,8 +9,8 @@ import (
 )
 
 // CreateTask runs flow.Runner.CreateTask.
-func (s *Store) CreateTask(ctx context.Context, t store.Task) (store.Task, bool, error) {
-	return s.flows().CreateTask(ctx, t)
+func (s *Store) CreateTask(ctx context.Context, t store.Task, maxQueued int) (store.Task, bool, error) {
+	return s.flows().CreateTask(ctx, t, maxQueued)
 }
 
 // GetTask returns task id of workspaceID, or store.ErrNotFound.

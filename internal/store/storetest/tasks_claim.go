@@ -19,7 +19,7 @@ func testTaskIdempotency(t *testing.T, s store.Store) {
 
 	retry := newTask(ws.ID) // a new id, the same key and parameters
 	retry.IdempotencyKey, retry.RequestHash = in.IdempotencyKey, in.RequestHash
-	got, created, err := s.CreateTask(ctx, retry)
+	got, created, err := s.CreateTask(ctx, retry, store.NoQueueCap)
 	must(t, err, "CreateTask retried")
 	if created || got.ID != first.ID {
 		t.Errorf("retried CreateTask: created=%v, id %s; want the first task %s", created, got.ID, first.ID)
@@ -28,7 +28,7 @@ func testTaskIdempotency(t *testing.T, s store.Store) {
 
 	clash := newTask(ws.ID) // the same key, other parameters
 	clash.IdempotencyKey = in.IdempotencyKey
-	_, created, err = s.CreateTask(ctx, clash)
+	_, created, err = s.CreateTask(ctx, clash, store.NoQueueCap)
 	wantErr(t, err, store.ErrConflict, "CreateTask reusing a key with other parameters")
 	if created {
 		t.Error("conflicting CreateTask says created")
@@ -74,7 +74,7 @@ func testTaskConcurrentIdempotency(t *testing.T, s store.Store) {
 		task.IdempotencyKey, task.RequestHash = "same", hash
 		wg.Go(func() {
 			var got store.Task
-			got, created[i], errs[i] = s.CreateTask(ctx, task)
+			got, created[i], errs[i] = s.CreateTask(ctx, task, store.NoQueueCap)
 			ids[i] = got.ID
 		})
 	}

@@ -48,7 +48,7 @@ func testTaskTenantIsolation(t *testing.T, s store.Store) {
 	}
 	dup := newTask(x)
 	dup.ID = queued.ID
-	_, _, err := s.CreateTask(ctx, dup)
+	_, _, err := s.CreateTask(ctx, dup, store.NoQueueCap)
 	wantErr(t, err, store.ErrConflict, "CreateTask with another workspace's task id")
 	list, err := s.ListTasks(ctx, x, store.TaskFilter{}, store.Page{})
 	must(t, err, "ListTasks")
@@ -138,4 +138,66 @@ func testTaskConcurrentClaims(t *testing.T, s store.Store) {
 			t.Errorf("workspace %s: %d succeeded (%v), want %d", ws.Name, n, err, perWS)
 		}
 	}
+}
+
+// testTaskQueueCap: CreateTask with a cap refuses the task past it with
+// ErrQueueFull, also when many creates race (the count is taken under a
+// lock), still answers replays of an existing key, and counts only queued
+// tasks.
+func testTaskQueueCap(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ws, _ := createWorkspace(t, s, "capped")
+	const limit = 5
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		created int
+		full    int
+	)
+	for i := range 20 {
+		wg.Go(func() {
+			task := newTask(ws.ID)
+			task.IdempotencyKey = fmt.Sprint("k", i)
+			_, ok, err := s.CreateTask(ctx, task, limit)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err == nil && ok:
+				created++
+			case errors.Is(err, store.ErrQueueFull):
+				full++
+			default:
+				t.Errorf("CreateTask %d: created=%v, %v", i, ok, err)
+			}
+		})
+	}
+	wg.Wait()
+	if created != limit || full != 20-limit {
+		t.Fatalf("20 racing creates against a cap of %d: %d created, %d refused", limit, created, full)
+	}
+	if n, err := s.CountTasks(ctx, ws.ID, api.TaskQueued); err != nil || n != limit {
+		t.Fatalf("queued = %d, %v; want %d", n, err, limit)
+	}
+	// A replay of a key that made a task is answered although the queue
+	// is full.
+	list, err := s.ListTasks(ctx, ws.ID, store.TaskFilter{}, store.Page{Limit: 10})
+	must(t, err, "ListTasks")
+	replay := newTask(ws.ID)
+	replay.IdempotencyKey, replay.RequestHash = list[0].IdempotencyKey, list[0].RequestHash
+	got, ok, err := s.CreateTask(ctx, replay, limit)
+	if err != nil || ok || got.ID != list[0].ID {
+		t.Fatalf("replay at the cap: %s created=%v %v; want %s", got.ID, ok, err, list[0].ID)
+	}
+	// Claimed tasks are not queued: room again.
+	claim(t, s, params(ws.ID, t0))
+	createTask := func(maxQueued int) error {
+		_, _, err := s.CreateTask(ctx, newTask(ws.ID), maxQueued)
+		return err
+	}
+	must(t, createTask(limit), "CreateTask after a claim")
+	wantErr(t, createTask(limit), store.ErrQueueFull, "CreateTask at the cap again")
+	wantErr(t, createTask(0), store.ErrQueueFull, "CreateTask with a cap of 0")
+	must(t, createTask(store.NoQueueCap), "CreateTask without a cap")
+	_, _, err = s.CreateTask(ctx, newTask(newWorkspace("ghost").ID), limit)
+	wantErr(t, err, store.ErrNotFound, "CreateTask with a cap in an unknown workspace")
 }

@@ -54,6 +54,10 @@ type TaskTx interface {
 	InsertTask(ctx context.Context, t store.Task) (r Row, inserted bool, err error)
 	// TaskByIdempotencyKey returns workspaceID's task with key.
 	TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error)
+	// LockQueued locks workspace id against other creates until the
+	// transaction ends and returns how many queued tasks it has;
+	// store.ErrNotFound if it does not exist.
+	LockQueued(ctx context.Context, workspaceID string) (int, error)
 
 	// Attempt reads attempt number of task id.
 	Attempt(ctx context.Context, taskID string, number int) (store.Attempt, error)
@@ -134,18 +138,15 @@ func Meter(ctx context.Context, tx Tx, workspaceID string, was, a store.Attempt,
 // store.ErrConflict when its RequestHash differs. Returns
 // store.ErrNotFound if the workspace does not exist, store.ErrConflict if
 // the id is taken.
-func (run Runner) CreateTask(ctx context.Context, t store.Task) (store.Task, bool, error) {
+func (run Runner) CreateTask(ctx context.Context, t store.Task, maxQueued int) (store.Task, bool, error) {
 	t = lifecycle.New(t)
 	var (
 		got     store.Task
 		created bool
 	)
 	err := run(ctx, func(tx Tx) error {
-		r, inserted, err := tx.InsertTask(ctx, t)
-		if err != nil {
-			return err
-		}
-		if !inserted {
+		replay := func() error {
+			var err error
 			if got, err = tx.TaskByIdempotencyKey(ctx, t.WorkspaceID, t.IdempotencyKey); err != nil {
 				return err
 			}
@@ -153,6 +154,29 @@ func (run Runner) CreateTask(ctx context.Context, t store.Task) (store.Task, boo
 				return fmt.Errorf("idempotency key %q was used with other parameters: %w", t.IdempotencyKey, store.ErrConflict)
 			}
 			return nil
+		}
+		if maxQueued >= 0 {
+			n, err := tx.LockQueued(ctx, t.WorkspaceID)
+			if err != nil {
+				return err
+			}
+			if n >= maxQueued {
+				// A replay is answered; the lock makes a concurrent
+				// create of the same key visible here.
+				if t.IdempotencyKey != "" {
+					if err := replay(); !errors.Is(err, store.ErrNotFound) {
+						return err
+					}
+				}
+				return fmt.Errorf("workspace %s has %d queued tasks: %w", t.WorkspaceID, n, store.ErrQueueFull)
+			}
+		}
+		r, inserted, err := tx.InsertTask(ctx, t)
+		if err != nil {
+			return err
+		}
+		if !inserted {
+			return replay()
 		}
 		got, created = r.Task, true
 		return tx.InsertEvent(ctx, store.TaskEvent{TaskID: t.ID, WorkspaceID: t.WorkspaceID, Seq: r.Seq,
