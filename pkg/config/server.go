@@ -114,7 +114,7 @@ func ServerFlags(fs *pflag.FlagSet) {
 	fs.String("data-dir", "", "data directory; default $XDG_DATA_HOME/baton (env BATON_DATA_DIR)")
 	fs.Int32("db-max-conns", 0, "maximum database connections, 0 for the driver's default (env BATON_DB_MAX_CONNS)")
 	fs.String("log-format", DefaultLogFormat, "log format: json or text (env BATON_LOG_FORMAT)")
-	fs.String("alert-webhook-url", "", "URL that alerts are posted to (env BATON_ALERT_WEBHOOK_URL)")
+	fs.String("alert-webhook-url", "", "URL(s), comma-separated, that new alerts are POSTed to (env BATON_ALERT_WEBHOOK_URL)")
 	fs.String("sentry-dsn", "", "Sentry DSN for error reports (env SENTRY_DSN)")
 	fs.String("trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed by per-address rate limits (env BATON_TRUSTED_PROXIES)")
 }
