@@ -120,8 +120,12 @@ func (s *Server) quota(ctx context.Context, ws store.Workspace) (api.Quota, erro
 	if err != nil {
 		return api.Quota{}, err
 	}
+	return s.snapshot(ws, totals, running, queued, now), nil
+}
+
+func (s *Server) snapshot(ws store.Workspace, totals map[string]int64, running, queued int, now time.Time) api.Quota {
 	return metering.Snapshot(metering.State{Workspace: ws, Limits: s.limits(ws), Totals: totals,
-		Running: int64(running), Queued: int64(queued), APIRate: s.recorder.Rate(ws.ID), Now: now}), nil
+		Running: int64(running), Queued: int64(queued), APIRate: s.recorder.Rate(ws.ID), Now: now})
 }
 
 func (s *Server) handleQuota(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -282,13 +286,28 @@ func snapshotKey(q api.Quota) []byte {
 	return b
 }
 
+// handleAdminUsage builds every workspace's snapshot from four queries
+// (workspaces, the period's rollups, running and queued counts), however
+// many workspaces there are.
 func (s *Server) handleAdminUsage(w http.ResponseWriter, r *http.Request, p *principal) error {
 	ctx := r.Context()
-	var out []api.Quota
-	err := s.eachWorkspace(ctx, func(ws store.Workspace) error {
-		q, err := s.quota(ctx, ws)
-		out = append(out, q)
+	now := s.now()
+	totals, err := s.store.AllUsageTotals(ctx, now)
+	if err != nil {
 		return err
+	}
+	running, err := s.store.CountAllTasks(ctx, api.TaskRunning)
+	if err != nil {
+		return err
+	}
+	queued, err := s.store.CountAllTasks(ctx, api.TaskQueued)
+	if err != nil {
+		return err
+	}
+	out := []api.Quota{}
+	err = s.eachWorkspace(ctx, func(ws store.Workspace) error {
+		out = append(out, s.snapshot(ws, totals[ws.ID], running[ws.ID], queued[ws.ID], now))
+		return nil
 	})
 	if err != nil {
 		return err

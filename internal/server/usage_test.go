@@ -129,6 +129,14 @@ func TestQuotaTerminatesRunningAndHoldsQueued(t *testing.T) {
 		t.Fatalf("execution seconds gauge = %+v", m)
 	}
 
+	// The operator's view says the same.
+	var all api.List[api.Quota]
+	b.call("GET", "/v1/admin/usage", b.admin, nil, 200, &all)
+	if len(all.Data) != 1 || all.Data[0].Held != 1 || all.Data[0].Queued != 1 || all.Data[0].Running != 0 ||
+		!slices.Equal(all.Data[0].Exceeded, q.Exceeded) {
+		t.Fatalf("admin usage = %+v, want the workspace's snapshot", all.Data)
+	}
+
 	// Raising the quota releases it at once.
 	b.setOverrides(ws.ws.ID, map[string]int64{api.LimitMonthlyExecutionSeconds: 3600})
 	got := b.claim(ws.key)

@@ -251,4 +251,8 @@ type TaskStore interface {
 	// (/metrics) only; one query over an index of (status, queue,
 	// created_at).
 	QueueStats(ctx context.Context) ([]QueueStat, error)
+	// CountAllTasks counts the tasks in status of every workspace that has
+	// any, by workspace id: the operator's view (GET /v1/admin/usage), one
+	// query instead of one per workspace. Never nil.
+	CountAllTasks(ctx context.Context, status string) (map[string]int, error)
 }

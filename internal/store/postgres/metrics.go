@@ -30,6 +30,29 @@ func (s *Store) QueueStats(ctx context.Context) ([]store.QueueStat, error) {
 	return out, nil
 }
 
+// CountAllTasks counts the tasks in status per workspace, across every
+// workspace (operator data).
+func (s *Store) CountAllTasks(ctx context.Context, status string) (map[string]int, error) {
+	type count struct {
+		ws string
+		n  int
+	}
+	rows, err := s.pool.Query(ctx, `SELECT workspace_id, count(*) FROM tasks
+		WHERE status = $1 GROUP BY workspace_id`, status)
+	counts, err := collect(rows, err, func(r scanner) (count, error) {
+		var c count
+		return c, r.Scan(&c.ws, &c.n)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("count tasks by workspace: %w", err)
+	}
+	out := make(map[string]int, len(counts))
+	for _, c := range counts {
+		out[c.ws] = c.n
+	}
+	return out, nil
+}
+
 // Collectors returns the metrics of the store's pgxpool (pool postgres),
 // read at each scrape from pgxpool.Stat.
 func (s *Store) Collectors() []prometheus.Collector {

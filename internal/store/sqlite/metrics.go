@@ -11,6 +11,31 @@ import (
 	"github.com/genericcorp/baton/internal/store/internal/poolstats"
 )
 
+// CountAllTasks counts the tasks in status per workspace, across every
+// workspace (operator data).
+func (s *Store) CountAllTasks(ctx context.Context, status string) (map[string]int, error) {
+	rows, err := s.reader.QueryContext(ctx, `SELECT workspace_id, count(*) FROM tasks
+		WHERE status = ?1 GROUP BY workspace_id`, status)
+	return countsByWorkspace(rows, err)
+}
+
+// countsByWorkspace reads (workspace id, count) rows.
+func countsByWorkspace(rows *sql.Rows, err error) (map[string]int, error) {
+	out := map[string]int{}
+	if err := eachRow(rows, err, func(sc scanner) error {
+		var (
+			ws string
+			n  int
+		)
+		err := sc.Scan(&ws, &n)
+		out[ws] = n
+		return err
+	}); err != nil {
+		return nil, fmt.Errorf("count tasks by workspace: %w", err)
+	}
+	return out, nil
+}
+
 // QueueStats counts tasks per queue and status across every workspace,
 // with each group's oldest created_at; an index-only scan of
 // tasks_status_queue_created.

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -61,5 +62,18 @@ func testQueueStats(t *testing.T, s store.Store) {
 			t.Fatalf("QueueStats[%d] = %+v, want %+v", i, g, w)
 		}
 		checkTime(t, "QueueStats oldest of "+w.Queue+"/"+w.Status, g.OldestCreatedAt, w.OldestCreatedAt)
+	}
+
+	// The same tasks counted per workspace.
+	for status, want := range map[string]map[string]int{
+		api.TaskQueued:    {a.ID: 1, b.ID: 2},
+		api.TaskRunning:   {a.ID: 1},
+		api.TaskSucceeded: {},
+	} {
+		got, err := s.CountAllTasks(ctx, status)
+		must(t, err, "CountAllTasks")
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("CountAllTasks(%s) = %v, want %v", status, got, want)
+		}
 	}
 }
