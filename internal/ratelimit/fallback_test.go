@@ -1,37 +1,22 @@
 package ratelimit
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"log/slog"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/redis/go-redis/v9"
+
+	"github.com/genericcorp/baton/internal/testutil"
 )
 
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) count(substr string) int {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return strings.Count(s.b.String(), substr)
-}
+// countIn counts substr in what logs holds.
+func countIn(logs *testutil.SyncBuffer, substr string) int { return strings.Count(logs.String(), substr) }
 
 func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()
@@ -55,7 +40,7 @@ func TestFallbackWhenRedisIsDown(t *testing.T) {
 	rdb := redis.NewClient(&redis.Options{Addr: "127.0.0.1:1", MaxRetries: -1, DialTimeout: time.Second, DialerRetries: 1})
 	defer rdb.Close()
 	clk := newFakeClock()
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	reg := prometheus.NewRegistry()
 	f, err := NewFallback(NewRedis(rdb, ""), NewMemory(MemoryOptions{Now: clk.Now}), FallbackOptions{
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Registerer: reg, Now: clk.Now,
@@ -80,8 +65,8 @@ func TestFallbackWhenRedisIsDown(t *testing.T) {
 	if n := counterValue(t, reg, "baton_ratelimit_fallback_total"); n != 22 {
 		t.Errorf("baton_ratelimit_fallback_total = %v, want 22", n)
 	}
-	if n := logs.count("Redis failed"); n != 1 {
-		t.Errorf("outage logged %d times, want once:\n%s", n, logs.b.String())
+	if n := countIn(&logs, "Redis failed"); n != 1 {
+		t.Errorf("outage logged %d times, want once:\n%s", n, logs.String())
 	}
 }
 
@@ -103,7 +88,7 @@ func (f *flaky) Allow(ctx context.Context, key string, l Limit, n int) (Result, 
 func TestFallbackProbesAndRecovers(t *testing.T) {
 	clk := newFakeClock()
 	primary := &flaky{inner: NewMemory(MemoryOptions{Now: clk.Now})}
-	var logs syncBuffer
+	var logs testutil.SyncBuffer
 	f, err := NewFallback(primary, NewMemory(MemoryOptions{Now: clk.Now}), FallbackOptions{
 		Logger: slog.New(slog.NewTextHandler(&logs, nil)), Now: clk.Now, ProbeInterval: time.Second,
 	})
@@ -127,8 +112,8 @@ func TestFallbackProbesAndRecovers(t *testing.T) {
 	if r := allow(t, f, "k", lim, 1); !r.Allowed || r.Remaining != 99 {
 		t.Fatalf("first answer of the recovered primary: %+v", r) // the primary's own state
 	}
-	if f.Degraded() || logs.count("level=INFO") != 1 || logs.count("Redis failed") != 1 {
-		t.Fatalf("degraded %v; logs:\n%s", f.Degraded(), logs.b.String())
+	if f.Degraded() || countIn(&logs, "level=INFO") != 1 || countIn(&logs, "Redis failed") != 1 {
+		t.Fatalf("degraded %v; logs:\n%s", f.Degraded(), logs.String())
 	}
 }
 

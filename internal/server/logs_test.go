@@ -2,36 +2,17 @@ package server
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/genericcorp/baton/internal/auth"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 )
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestLogsHoldNoSecrets runs requests with real credentials (operator and
 // workspace keys, a rotated key, a session token, wrong and unknown keys,
@@ -40,7 +21,7 @@ func (s *syncBuffer) String() string {
 // its request, and its key and workspace once authenticated.
 func TestLogsHoldNoSecrets(t *testing.T) {
 	t.Parallel()
-	buf := &syncBuffer{}
+	buf := &testutil.SyncBuffer{}
 	log := slog.New(slog.NewJSONHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	b := setupWith(t, func(c *Config) { c.Logger = log })
 	a := b.newTenant("acme")

@@ -1,7 +1,6 @@
 package worker
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
 )
@@ -199,36 +199,18 @@ func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
 	}
 }
 
-// syncBuffer is a goroutine-safe bytes.Buffer for logs.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // harness runs a worker against a fake in the background.
 type harness struct {
 	t      *testing.T
 	fake   *fakeAPI
-	logBuf *syncBuffer
+	logBuf *testutil.SyncBuffer
 	dir    string
 	cancel context.CancelFunc
 	errc   chan error
 }
 
 // baseConfig is a Config with short intervals for tests.
-func baseConfig(f *fakeAPI, logBuf *syncBuffer, script string) Config {
+func baseConfig(f *fakeAPI, logBuf *testutil.SyncBuffer, script string) Config {
 	return Config{API: f, Command: []string{"sh", "-c", script}, HeartbeatInterval: 20 * time.Millisecond,
 		KillGrace: 2 * time.Second, DrainTimeout: 5 * time.Second, WorkerID: "w-test",
 		Log:      slog.New(slog.NewTextHandler(logBuf, &slog.HandlerOptions{Level: slog.LevelDebug})),
@@ -237,7 +219,7 @@ func baseConfig(f *fakeAPI, logBuf *syncBuffer, script string) Config {
 
 func start(t *testing.T, f *fakeAPI, script string, edit func(*Config)) *harness {
 	t.Helper()
-	h := &harness{t: t, fake: f, logBuf: &syncBuffer{}, dir: t.TempDir(), errc: make(chan error, 1)}
+	h := &harness{t: t, fake: f, logBuf: &testutil.SyncBuffer{}, dir: t.TempDir(), errc: make(chan error, 1)}
 	cfg := baseConfig(f, h.logBuf, script)
 	cfg.Env = append(os.Environ(), "DIR="+h.dir)
 	if edit != nil {

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -32,7 +33,7 @@ echo "line two" >&2
 i=0; while [ ! -f "$DIR/hb" ] && [ $i -lt 500 ]; do sleep 0.02; i=$((i+1)); done
 echo "::baton usage cost_usd=0.000001" >&2
 printf '{"id":"%s","attempt":"%s","queue":"%s","ws":"%s","key":"%s"}\n' "$BATON_TASK_ID" "$BATON_ATTEMPT" "$BATON_QUEUE" "$BATON_WORKSPACE_ID" "${BATON_API_KEY:-none}"`
-	mirror := &syncBuffer{}
+	mirror := &testutil.SyncBuffer{}
 	h := start(t, f, script, func(c *Config) {
 		c.Queues = []string{"q1"}
 		c.Env = append(c.Env, "BATON_API_KEY=bak_secret", "BATON_TASK_ID=stale")

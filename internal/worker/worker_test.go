@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
 )
@@ -128,7 +129,7 @@ func runFor(t *testing.T, f *fakeAPI, limit time.Duration, edit func(*Config)) (
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	clock := &fakeClock{limit: limit, cancel: cancel}
-	cfg := baseConfig(f, &syncBuffer{}, "true")
+	cfg := baseConfig(f, &testutil.SyncBuffer{}, "true")
 	cfg.sleep = clock.sleep
 	if edit != nil {
 		edit(&cfg)

@@ -2,6 +2,7 @@ package admin_test
 
 import (
 	"context"
+	"encoding/json"
 	"math"
 	"net/http"
 	"strings"
@@ -124,7 +125,7 @@ func stub(t *testing.T, query *string) *clitest.Env {
 				*query = r.URL.RawQuery
 			}
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(mustJSON(t, costs))
+			_ = json.NewEncoder(w).Encode(costs)
 		}),
 		"GET /v1/admin/usage": api.List[api.Quota]{Data: stubUsage()},
 	})
@@ -134,18 +135,18 @@ func TestCostsGolden(t *testing.T) {
 	t.Parallel()
 	var query string
 	e := stub(t, &query)
-	r := tty(t, e, "admin", "costs").Want(t, 0)
+	r := e.TTYWidth(160, "admin", "costs").Want(t, 0)
 	clitest.Golden(t, "costs_tty", r.Stdout+"--- stderr\n"+r.Stderr)
 	if query != "" {
 		t.Errorf("query without --period: %q", query)
 	}
-	piped := exec(t, e, "admin", "costs", "--period", "2026-11").Want(t, 0)
+	piped := e.Run("admin", "costs", "--period", "2026-11").Want(t, 0)
 	clitest.Golden(t, "costs_piped", piped.Stdout)
 	if query != "period=2026-11" {
 		t.Errorf("query %q", query)
 	}
-	clitest.Golden(t, "costs_csv", exec(t, e, "admin", "costs", "-o", "csv").Want(t, 0).Stdout)
-	js := exec(t, e, "admin", "costs", "-o", "json").Want(t, 0)
+	clitest.Golden(t, "costs_csv", e.Run("admin", "costs", "-o", "csv").Want(t, 0).Stdout)
+	js := e.Run("admin", "costs", "-o", "json").Want(t, 0)
 	clitest.Golden(t, "costs_json", js.Stdout)
 	if got := clitest.JSON[api.CostReport](t, js); got.Totals.MarginMicros != 126_520_000 || len(got.Data) != 3 {
 		t.Fatalf("json = %+v", got)
@@ -174,11 +175,11 @@ func TestCostsGolden(t *testing.T) {
 func TestUsageGolden(t *testing.T) {
 	t.Parallel()
 	e := stub(t, nil)
-	r := tty(t, e, "admin", "usage").Want(t, 0)
+	r := e.TTYWidth(160, "admin", "usage").Want(t, 0)
 	clitest.Golden(t, "usage_tty", r.Stdout)
-	clitest.Golden(t, "usage_piped", exec(t, e, "admin", "usage").Want(t, 0).Stdout)
-	clitest.Golden(t, "usage_csv", exec(t, e, "admin", "usage", "-o", "csv").Want(t, 0).Stdout)
-	js := exec(t, e, "admin", "usage", "-o", "json").Want(t, 0)
+	clitest.Golden(t, "usage_piped", e.Run("admin", "usage").Want(t, 0).Stdout)
+	clitest.Golden(t, "usage_csv", e.Run("admin", "usage", "-o", "csv").Want(t, 0).Stdout)
+	js := e.Run("admin", "usage", "-o", "json").Want(t, 0)
 	clitest.Golden(t, "usage_json", js.Stdout)
 	if got := clitest.JSON[[]api.Quota](t, js); len(got) != 3 || got[0].MaxPercent() != 110 {
 		t.Fatalf("json = %+v", got)
@@ -202,7 +203,7 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"admin", "costs", "--period", "last"}, 2},
 		{[]string{"admin", "usage", "--all"}, 2},
 	} {
-		if r := exec(t, e, c.args...); r.Code != c.code || r.Stdout != "" {
+		if r := e.Run(c.args...); r.Code != c.code || r.Stdout != "" {
 			t.Errorf("%v: exit %d, want %d\nstdout %q\nstderr %q", c.args, r.Code, c.code, r.Stdout, r.Stderr)
 		}
 	}

@@ -11,7 +11,7 @@ import (
 
 // as runs args piped with key.
 func as(t *testing.T, e *clitest.Env, key string, args ...string) clitest.Result {
-	return run(t, e, clitest.Invocation{Args: args, Env: map[string]string{config.EnvAPIKey: key}})
+	return e.Exec(clitest.Invocation{Args: args, Env: map[string]string{config.EnvAPIKey: key}})
 }
 
 // TestE2E runs costs and usage against a real server with two tenants.
@@ -21,7 +21,7 @@ func TestE2E(t *testing.T) {
 	acme, owner := e.NewTenant(t, "acme")
 	globex, _ := e.NewTenant(t, "globex")
 
-	rep := clitest.JSON[api.CostReport](t, exec(t, e, "admin", "costs", "-o", "json").Want(t, 0))
+	rep := clitest.JSON[api.CostReport](t, e.Run("admin", "costs", "-o", "json").Want(t, 0))
 	if len(rep.Period) != len("2026-11") || len(rep.Data) < 2 {
 		t.Fatalf("costs = %+v", rep)
 	}
@@ -35,13 +35,13 @@ func TestE2E(t *testing.T) {
 	if !seen[acme.ID] || !seen[globex.ID] {
 		t.Fatalf("costs without the tenants: %+v", rep.Data)
 	}
-	r := exec(t, e, "admin", "costs", "--period", rep.Period).Want(t, 0)
+	r := e.Run("admin", "costs", "--period", rep.Period).Want(t, 0)
 	if !strings.HasPrefix(r.Stdout, "workspace\tname\ttier\trevenue_usd\t") || !strings.Contains(r.Stdout, acme.ID+"\tacme\t") {
 		t.Fatalf("costs piped:\n%s", r.Stdout)
 	}
-	exec(t, e, "admin", "costs", "--period", "2025-01").Want(t, 0)
+	e.Run("admin", "costs", "--period", "2025-01").Want(t, 0)
 
-	qs := clitest.JSON[[]api.Quota](t, exec(t, e, "admin", "usage", "-o", "json").Want(t, 0))
+	qs := clitest.JSON[[]api.Quota](t, e.Run("admin", "usage", "-o", "json").Want(t, 0))
 	seen = map[string]bool{}
 	for _, q := range qs {
 		seen[q.WorkspaceID] = true
@@ -49,12 +49,12 @@ func TestE2E(t *testing.T) {
 	if !seen[acme.ID] || !seen[globex.ID] {
 		t.Fatalf("usage = %+v", qs)
 	}
-	if r := exec(t, e, "admin", "usage", "-o", "csv").Want(t, 0); !strings.Contains(r.Stdout, acme.ID+",acme,") {
+	if r := e.Run("admin", "usage", "-o", "csv").Want(t, 0); !strings.Contains(r.Stdout, acme.ID+",acme,") {
 		t.Fatalf("usage csv:\n%s", r.Stdout)
 	}
 
 	// A workspace key is not an operator key: exit 4. A bad period: exit 2.
 	as(t, e, owner, "admin", "costs").Want(t, 4)
 	as(t, e, owner, "admin", "usage").Want(t, 4)
-	exec(t, e, "admin", "costs", "--period", "2026-13").Want(t, 2)
+	e.Run("admin", "costs", "--period", "2026-13").Want(t, 2)
 }

@@ -2,6 +2,7 @@ package alerts_test
 
 import (
 	"context"
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -83,24 +84,24 @@ func stub(t *testing.T, queries *[]string) *clitest.Env {
 			}
 			w.Header().Set("Content-Type", "application/json")
 			if r.URL.Query().Get("state") == "all" {
-				_, _ = w.Write(mustJSON(t, api.List[api.Alert]{Data: all}))
+				_ = json.NewEncoder(w).Encode(api.List[api.Alert]{Data: all})
 				return
 			}
 			next := "c2"
-			_, _ = w.Write(mustJSON(t, api.List[api.Alert]{Data: all[:3], NextCursor: &next}))
+			_ = json.NewEncoder(w).Encode(api.List[api.Alert]{Data: all[:3], NextCursor: &next})
 		}),
 		"POST /v1/alerts/{id}/ack": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 			for _, a := range all {
 				if a.ID == r.PathValue("id") {
 					a.AckedAt = ptr(clitest.At(-time.Minute))
 					w.Header().Set("Content-Type", "application/json")
-					_, _ = w.Write(mustJSON(t, a))
+					_ = json.NewEncoder(w).Encode(a)
 					return
 				}
 			}
 			w.Header().Set("Content-Type", "application/problem+json")
 			w.WriteHeader(http.StatusNotFound)
-			_, _ = w.Write(mustJSON(t, api.NewProblem(api.CodeNotFound, "no such alert")))
+			_ = json.NewEncoder(w).Encode(api.NewProblem(api.CodeNotFound, "no such alert"))
 		}),
 	})
 }
@@ -116,10 +117,10 @@ func TestGolden(t *testing.T) {
 		{"list", []string{"alerts", "list", "--limit", "3"}},
 		{"list_all", []string{"alerts", "list", "--all"}},
 	} {
-		tr := tty(t, e, c.args...).Want(t, 0)
+		tr := e.TTYWidth(200, c.args...).Want(t, 0)
 		clitest.Golden(t, c.name+"_tty", tr.Stdout+"--- stderr\n"+clitest.Normalize(tr.Stderr))
-		clitest.Golden(t, c.name+"_piped", clitest.Normalize(exec(t, e, c.args...).Want(t, 0).Stdout))
-		clitest.Golden(t, c.name+"_json", clitest.Normalize(exec(t, e, append(c.args, "-o", "json")...).Want(t, 0).Stdout))
+		clitest.Golden(t, c.name+"_piped", clitest.Normalize(e.Run(c.args...).Want(t, 0).Stdout))
+		clitest.Golden(t, c.name+"_json", clitest.Normalize(e.Run(append(c.args, "-o", "json")...).Want(t, 0).Stdout))
 	}
 	for _, q := range queries {
 		if !strings.Contains(q, "limit=") {
@@ -129,10 +130,10 @@ func TestGolden(t *testing.T) {
 	if queries[0] != "limit=3" || queries[3] != "limit=20&state=all" {
 		t.Errorf("queries = %q", queries)
 	}
-	if r := exec(t, e, "alerts", "list", "-o", "json"); len(clitest.JSON[[]api.Alert](t, r)) != 3 || !strings.Contains(r.Stderr, "more: use --all") {
+	if r := e.Run("alerts", "list", "-o", "json"); len(clitest.JSON[[]api.Alert](t, r)) != 3 || !strings.Contains(r.Stderr, "more: use --all") {
 		t.Errorf("open alerts: %s\nstderr %q", r.Stdout, r.Stderr)
 	}
-	if got := clitest.JSON[[]api.Alert](t, exec(t, e, "alerts", "list", "--all", "-o", "json")); len(got) != 4 || got[3].AckedAt == nil {
+	if got := clitest.JSON[[]api.Alert](t, e.Run("alerts", "list", "--all", "-o", "json")); len(got) != 4 || got[3].AckedAt == nil {
 		t.Errorf("--all = %+v", got)
 	}
 }
@@ -141,16 +142,16 @@ func TestAck(t *testing.T) {
 	t.Parallel()
 	e := stub(t, nil)
 	const id = "alert_01jd0000000000000000000003"
-	r := exec(t, e, "alerts", "ack", id).Want(t, 0)
+	r := e.Run("alerts", "ack", id).Want(t, 0)
 	if r.Stdout != "" || r.Stderr != "Acknowledged alert "+id+"\n" {
 		t.Fatalf("stdout %q stderr %q", r.Stdout, r.Stderr)
 	}
-	js := exec(t, e, "alerts", "ack", id, "-o", "json").Want(t, 0)
+	js := e.Run("alerts", "ack", id, "-o", "json").Want(t, 0)
 	if a := clitest.JSON[api.Alert](t, js); a.ID != id || a.AckedAt == nil {
 		t.Fatalf("acked = %+v", a)
 	}
 	clitest.Golden(t, "ack_json", clitest.Normalize(js.Stdout))
-	if r := exec(t, e, "alerts", "ack", id, "-q"); r.Stderr != "" {
+	if r := e.Run("alerts", "ack", id, "-q"); r.Stderr != "" {
 		t.Fatalf("-q: %q", r.Stderr)
 	}
 }
@@ -167,27 +168,27 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"alerts", "list", "--limit", "0"}, 2},
 		{[]string{"alerts", "list", "--open"}, 2},
 	} {
-		if r := exec(t, e, c.args...); r.Code != c.code || r.Stdout != "" {
+		if r := e.Run(c.args...); r.Code != c.code || r.Stdout != "" {
 			t.Errorf("%v: exit %d, want %d\nstdout %q\nstderr %q", c.args, r.Code, c.code, r.Stdout, r.Stderr)
 		}
 	}
 	forbidden := clitest.Reply{Status: http.StatusForbidden, Body: api.NewProblem(api.CodeForbidden, "this key lacks the usage:read scope")}
 	f := clitest.NewStub(t, clitest.Routes{"GET /v1/alerts": forbidden, "POST /v1/alerts/{id}/ack": forbidden})
-	exec(t, f, "alerts", "list").Want(t, 4)
-	exec(t, f, "alerts", "ack", "alert_1").Want(t, 4)
+	f.Run("alerts", "list").Want(t, 4)
+	f.Run("alerts", "ack", "alert_1").Want(t, 4)
 }
 
 func TestCompleteIDs(t *testing.T) {
 	t.Parallel()
 	e := stub(t, nil)
-	r := exec(t, e, "__complete", "alerts", "ack", "").Want(t, 0)
+	r := e.Run("__complete", "alerts", "ack", "").Want(t, 0)
 	want := "alert_01jd0000000000000000000004\tapi_calls 950/h is 7.9x the baseline (120.5/h)\n" +
 		"alert_01jd0000000000000000000003\texecution_seconds at 110% of the monthly quota\n" +
 		"alert_01jd0000000000000000000002\tspend at 80% of the monthly cap\n:4\n"
 	if r.Stdout != want {
 		t.Fatalf("completion:\n%q\nwant\n%q", r.Stdout, want)
 	}
-	if r := exec(t, e, "__complete", "alerts", "ack", "alert_01jd0000000000000000000003", ""); r.Stdout != ":4\n" {
+	if r := e.Run("__complete", "alerts", "ack", "alert_01jd0000000000000000000003", ""); r.Stdout != ":4\n" {
 		t.Fatalf("second argument: %q", r.Stdout)
 	}
 }

@@ -15,7 +15,7 @@ import (
 
 // as runs args piped with key.
 func as(t *testing.T, e *clitest.Env, key string, args ...string) clitest.Result {
-	return run(t, e, clitest.Invocation{Args: args, Env: map[string]string{config.EnvAPIKey: key}})
+	return e.Exec(clitest.Invocation{Args: args, Env: map[string]string{config.EnvAPIKey: key}})
 }
 
 // TestE2E lists and acknowledges alerts raised in the store of a real
@@ -68,10 +68,10 @@ func TestE2E(t *testing.T) {
 	// without --workspace gets a hint, with it the workspace's alerts.
 	as(t, e, other, "alerts", "ack", execs).Want(t, 3)
 	as(t, e, owner, "alerts", "ack", "alert_01jdzzzzzzzzzzzzzzzzzzzzzz").Want(t, 3)
-	if r := exec(t, e, "alerts", "list"); r.Code == 0 || !strings.Contains(r.Stderr, "--workspace") {
+	if r := e.Run("alerts", "list"); r.Code == 0 || !strings.Contains(r.Stderr, "--workspace") {
 		t.Fatalf("operator without --workspace: exit %d\n%s", r.Code, r.Stderr)
 	}
-	if got := clitest.JSON[[]api.Alert](t, exec(t, e, "alerts", "list", "--workspace", ws.ID, "-o", "json").Want(t, 0)); len(got) != 1 {
+	if got := clitest.JSON[[]api.Alert](t, e.Run("alerts", "list", "--workspace", ws.ID, "-o", "json").Want(t, 0)); len(got) != 1 {
 		t.Fatalf("operator's list = %+v", got)
 	}
 	k := clitest.JSON[api.Key](t, as(t, e, owner, "keys", "create", "--scope", "tasks:read", "-o", "json").Want(t, 0))

@@ -168,6 +168,10 @@ func (r Result) Want(t *testing.T, code int) Result {
 func At(d time.Duration) time.Time { return time.Now().Add(d).UTC().Truncate(time.Second) }
 
 // TTY runs args on a terminal 120 columns wide with the Env's key.
-func (e *Env) TTY(args ...string) Result {
-	return e.Exec(Invocation{Args: args, TTY: true, Width: 120, Env: map[string]string{config.EnvAPIKey: e.Key}})
+func (e *Env) TTY(args ...string) Result { return e.TTYWidth(120, args...) }
+
+// TTYWidth runs args on a terminal width columns wide with the Env's key
+// (wide tables).
+func (e *Env) TTYWidth(width int, args ...string) Result {
+	return e.Exec(Invocation{Args: args, TTY: true, Width: width, Env: map[string]string{config.EnvAPIKey: e.Key}})
 }

@@ -11,7 +11,7 @@ import (
 
 // as runs args piped with key.
 func as(t *testing.T, e *clitest.Env, key string, args ...string) clitest.Result {
-	return run(t, e, clitest.Invocation{Args: args, Env: map[string]string{config.EnvAPIKey: key}})
+	return e.Exec(clitest.Invocation{Args: args, Env: map[string]string{config.EnvAPIKey: key}})
 }
 
 // TestE2E runs report and quota against a real server: a new tenant's
@@ -45,13 +45,13 @@ func TestE2E(t *testing.T) {
 		}
 	}
 	// The operator acts on the workspace with --workspace.
-	if q := clitest.JSON[api.Quota](t, exec(t, e, "usage", "quota", "--workspace", ws.ID, "-o", "json").Want(t, 0)); q.WorkspaceID != ws.ID {
+	if q := clitest.JSON[api.Quota](t, e.Run("usage", "quota", "--workspace", ws.ID, "-o", "json").Want(t, 0)); q.WorkspaceID != ws.ID {
 		t.Fatalf("operator's quota = %+v", q)
 	}
 
 	// An operator key without --workspace: the server's invalid_request
 	// (exit 1), with a hint.
-	if r := exec(t, e, "usage", "quota").Want(t, 1); !strings.Contains(r.Stderr, "hint: an operator key acts on one workspace: pass --workspace ID") {
+	if r := e.Run("usage", "quota").Want(t, 1); !strings.Contains(r.Stderr, "hint: an operator key acts on one workspace: pass --workspace ID") {
 		t.Fatalf("stderr: %s", r.Stderr)
 	}
 

@@ -1,6 +1,7 @@
 package usage_test
 
 import (
+	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -60,7 +61,7 @@ func stub(t *testing.T, gotQuery *string) *clitest.Env {
 				*gotQuery = r.URL.RawQuery
 			}
 			w.Header().Set("Content-Type", "application/json")
-			_, _ = w.Write(mustJSON(t, series))
+			_ = json.NewEncoder(w).Encode(series)
 		}),
 		"GET /v1/usage/quota": stubQuota(),
 	})
@@ -70,11 +71,11 @@ func TestReportGolden(t *testing.T) {
 	t.Parallel()
 	e := stub(t, nil)
 	args := []string{"usage", "report", "--from", "2026-11-01", "--to", "2026-11-04"}
-	r := tty(t, e, args...).Want(t, 0)
+	r := e.TTY(args...).Want(t, 0)
 	clitest.Golden(t, "report_tty", r.Stdout+"--- stderr\n"+r.Stderr)
-	clitest.Golden(t, "report_piped", exec(t, e, args...).Want(t, 0).Stdout)
-	clitest.Golden(t, "report_csv", exec(t, e, append(args, "-o", "csv")...).Want(t, 0).Stdout)
-	js := exec(t, e, append(args, "-o", "json")...).Want(t, 0)
+	clitest.Golden(t, "report_piped", e.Run(args...).Want(t, 0).Stdout)
+	clitest.Golden(t, "report_csv", e.Run(append(args, "-o", "csv")...).Want(t, 0).Stdout)
+	js := e.Run(append(args, "-o", "json")...).Want(t, 0)
 	clitest.Golden(t, "report_json", js.Stdout)
 	if got := clitest.JSON[api.UsageSeries](t, js); got.Totals[api.MetricCostMicros] != 3_457_889 || len(got.Series) != 5 {
 		t.Fatalf("json = %+v", got)
@@ -85,12 +86,12 @@ func TestReportQuery(t *testing.T) {
 	t.Parallel()
 	var q string
 	e := stub(t, &q)
-	exec(t, e, "usage", "report", "--from", "2026-11-01", "--to", "2026-11-03", "--by", "hour").Want(t, 0)
+	e.Run("usage", "report", "--from", "2026-11-01", "--to", "2026-11-03", "--by", "hour").Want(t, 0)
 	if q != "from=2026-11-01T00%3A00%3A00Z&granularity=hour&to=2026-11-04T00%3A00%3A00Z" {
 		t.Fatalf("query %q", q)
 	}
 	// By default: from the start of this month (UTC), to now (not sent), by day.
-	exec(t, e, "usage", "report").Want(t, 0)
+	e.Run("usage", "report").Want(t, 0)
 	start := time.Now().UTC()
 	want := "from=" + time.Date(start.Year(), start.Month(), 1, 0, 0, 0, 0, time.UTC).Format("2006-01-02T15") + "%3A00%3A00Z&granularity=day"
 	if q != want {
@@ -101,11 +102,11 @@ func TestReportQuery(t *testing.T) {
 func TestQuotaGolden(t *testing.T) {
 	t.Parallel()
 	e := stub(t, nil)
-	r := tty(t, e, "usage", "quota").Want(t, 0)
+	r := e.TTY("usage", "quota").Want(t, 0)
 	clitest.Golden(t, "quota_tty", r.Stdout+"--- stderr\n"+r.Stderr)
-	piped := exec(t, e, "usage", "quota").Want(t, 0)
+	piped := e.Run("usage", "quota").Want(t, 0)
 	clitest.Golden(t, "quota_piped", piped.Stdout+"--- stderr\n"+piped.Stderr)
-	js := exec(t, e, "usage", "quota", "-o", "json").Want(t, 0)
+	js := e.Run("usage", "quota", "-o", "json").Want(t, 0)
 	clitest.Golden(t, "quota_json", js.Stdout)
 	if js.Stderr != "" {
 		t.Fatalf("json stderr: %q", js.Stderr)
@@ -114,7 +115,7 @@ func TestQuotaGolden(t *testing.T) {
 		t.Fatalf("json = %+v", got)
 	}
 	// Exceeded quotas do not change the exit status; -q drops the summary.
-	if r := exec(t, e, "usage", "quota", "-q"); r.Code != 0 || r.Stderr != "" {
+	if r := e.Run("usage", "quota", "-q"); r.Code != 0 || r.Stderr != "" {
 		t.Fatalf("-q: exit %d stderr %q", r.Code, r.Stderr)
 	}
 	// Overshoot is shown past 100 %.
@@ -141,12 +142,12 @@ func TestExitCodes(t *testing.T) {
 		{[]string{"usage", "report", "--bogus"}, 2},
 		{[]string{"usage", "quota", "extra"}, 2},
 	} {
-		if r := exec(t, e, c.args...); r.Code != c.code || r.Stdout != "" {
+		if r := e.Run(c.args...); r.Code != c.code || r.Stdout != "" {
 			t.Errorf("%v: exit %d, want %d\nstdout %q\nstderr %q", c.args, r.Code, c.code, r.Stdout, r.Stderr)
 		}
 	}
 	// Without a key: exit 4 before any request.
-	r := run(t, e, clitest.Invocation{Args: []string{"usage", "quota"}, Env: map[string]string{"BATON_API_KEY": ""}})
+	r := e.Exec(clitest.Invocation{Args: []string{"usage", "quota"}, Env: map[string]string{"BATON_API_KEY": ""}})
 	if r.Code != 4 {
 		t.Fatalf("no key: exit %d\n%s", r.Code, r.Stderr)
 	}
