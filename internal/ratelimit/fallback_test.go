@@ -16,7 +16,9 @@ import (
 )
 
 // countIn counts substr in what logs holds.
-func countIn(logs *testutil.SyncBuffer, substr string) int { return strings.Count(logs.String(), substr) }
+func countIn(logs *testutil.SyncBuffer, substr string) int {
+	return strings.Count(logs.String(), substr)
+}
 
 func counterValue(t *testing.T, reg *prometheus.Registry, name string) float64 {
 	t.Helper()

@@ -99,6 +99,7 @@ type fakeSource struct {
 	alerts  []api.Alert
 	spaces  []api.Quota
 	watches int
+	stopped int // watches whose context ended
 	opened  []string
 }
 
@@ -113,6 +114,11 @@ func (f *fakeSource) Watch(ctx context.Context) <-chan client.QuotaUpdate {
 	out := make(chan client.QuotaUpdate)
 	go func() {
 		defer close(out)
+		defer func() {
+			f.mu.Lock()
+			f.stopped++
+			f.mu.Unlock()
+		}()
 		for {
 			select {
 			case <-ctx.Done():
@@ -127,6 +133,13 @@ func (f *fakeSource) Watch(ctx context.Context) <-chan client.QuotaUpdate {
 		}
 	}()
 	return out
+}
+
+// counts returns how many watches were started and how many stopped.
+func (f *fakeSource) counts() (watches, stopped int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.watches, f.stopped
 }
 
 func (f *fakeSource) Tasks(context.Context) ([]api.Task, error)       { return f.tasks, nil }

@@ -29,7 +29,19 @@ func TestSmoke(t *testing.T) {
 	if final.quota == nil || final.quota.Metrics[0].Used != 42_500 {
 		t.Fatalf("final quota %+v", final.quota)
 	}
-	if src.watches != 1 {
-		t.Fatalf("%d watches started, want 1", src.watches)
+	// Quitting ends the watch's context (its goroutine returns).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		watches, stopped := src.counts()
+		if watches != 1 {
+			t.Fatalf("%d watches started, want 1", watches)
+		}
+		if stopped == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the watch was not stopped on quit")
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
 }

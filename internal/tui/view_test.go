@@ -134,8 +134,8 @@ func checkFrame(t *testing.T, view string, w, h int) {
 	}
 }
 
-// Every state fits every size from 80×24 up, and the colours are right
-// when the profile has colours.
+// Every state fits every size from 80×24 up (the colours are
+// TestGaugeColours').
 func TestViewFits(t *testing.T) {
 	for _, size := range [][2]int{{80, 24}, {81, 25}, {100, 30}, {109, 24}, {110, 24}, {160, 50}, {250, 60}} {
 		for name, mk := range states {
