@@ -15,6 +15,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/config"
 )
 
 // Exhausted returns the enforced quotas (api.QuotaTaskExecutions,
@@ -63,7 +64,7 @@ func Describe(q string, l api.Limits, used store.Consumed) string {
 	return q + " used up"
 }
 
-func usd(micros int64) string { return fmt.Sprintf("$%.2f", float64(micros)/1e6) }
+func usd(micros int64) string { return "$" + config.RoundUSD(micros, 2) }
 
 // ConsumedOf picks the enforced metrics out of monthly rollup totals.
 func ConsumedOf(totals map[string]int64) store.Consumed {

@@ -5,24 +5,27 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/genericcorp/baton/pkg/api"
 )
 
-// Usage metrics. Values are counts, milliseconds, tokens or micro-dollars.
+// Usage metrics: the API's names (pkg/api). Values are counts,
+// milliseconds, tokens or micro-dollars.
 const (
-	MetricAPICalls       = "api_calls"
-	MetricTaskExecutions = "task_executions"
-	MetricExecutionMS    = "execution_ms"
-	MetricTokens         = "tokens"
-	MetricCostMicros     = "cost_micros"
+	MetricAPICalls       = api.MetricAPICalls
+	MetricTaskExecutions = api.MetricTaskExecutions
+	MetricExecutionMS    = api.MetricExecutionMS
+	MetricTokens         = api.MetricTokens
+	MetricCostMicros     = api.MetricCostMicros
 )
 
 // UsageMetrics lists every metric, in a fixed order.
-var UsageMetrics = []string{MetricAPICalls, MetricTaskExecutions, MetricExecutionMS, MetricTokens, MetricCostMicros}
+var UsageMetrics = api.UsageMetrics
 
 // Usage series granularities.
 const (
-	GranularityHour = "hour"
-	GranularityDay  = "day"
+	GranularityHour = api.GranularityHour
+	GranularityDay  = api.GranularityDay
 )
 
 // ErrInvalidUsage: an event with an unknown metric, a negative value, or a

@@ -69,3 +69,33 @@ func FormatUSD(micros int64) string {
 	f := strings.TrimRight(fmt.Sprintf("%06d", frac), "0")
 	return sign + strconv.FormatUint(whole, 10) + "." + f
 }
+
+// RoundUSD formats micro-dollars as dollars with exactly decimals places
+// (0 to 6), rounding half a unit away from zero, in integer arithmetic:
+// RoundUSD(12345000, 2) = "12.35", RoundUSD(3100, 4) = "0.0031",
+// RoundUSD(-5000, 2) = "-0.01". Zero after rounding has no sign.
+func RoundUSD(micros int64, decimals int) string {
+	decimals = min(max(decimals, 0), 6)
+	u := uint64(micros)
+	if micros < 0 {
+		u = uint64(-(micros + 1)) + 1 // no overflow at MinInt64
+	}
+	step := uint64(1)
+	for range 6 - decimals {
+		step *= 10
+	}
+	units := u / step
+	if u%step >= (step+1)/2 && step > 1 {
+		units++
+	}
+	scale := uint64(microsPerUSD) / step
+	s := strconv.FormatUint(units/scale, 10)
+	if decimals > 0 {
+		frac := strconv.FormatUint(units%scale, 10)
+		s += "." + strings.Repeat("0", decimals-len(frac)) + frac
+	}
+	if micros < 0 && units != 0 {
+		s = "-" + s
+	}
+	return s
+}

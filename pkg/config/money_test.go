@@ -53,3 +53,20 @@ func TestFormatUSD(t *testing.T) {
 		}
 	}
 }
+
+func TestRoundUSD(t *testing.T) {
+	for _, c := range []struct {
+		micros   int64
+		decimals int
+		want     string
+	}{
+		{49_000_000, 2, "49.00"}, {12_345_000, 2, "12.35"}, {12_344_999, 2, "12.34"}, {4_999, 2, "0.00"},
+		{5_000, 2, "0.01"}, {-5_000, 2, "-0.01"}, {-4_999, 2, "0.00"}, {3_100, 4, "0.0031"},
+		{12_345_678, 4, "12.3457"}, {12, 6, "0.000012"}, {1_500_000, 0, "2"}, {0, 4, "0.0000"},
+		{math.MinInt64, 2, "-9223372036854.78"}, {math.MaxInt64, 6, "9223372036854.775807"},
+	} {
+		if got := RoundUSD(c.micros, c.decimals); got != c.want {
+			t.Errorf("RoundUSD(%d, %d) = %q, want %q", c.micros, c.decimals, got, c.want)
+		}
+	}
+}

@@ -21,6 +21,7 @@ import (
 	"github.com/genericcorp/baton/internal/output"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
+	"github.com/genericcorp/baton/pkg/config"
 )
 
 // NewCmdTasks returns the `baton tasks` group.
@@ -76,25 +77,8 @@ func exitCodeFor(status string) int {
 }
 
 // usd formats micro-dollars as dollars with four decimals (tasks cost
-// fractions of a cent), rounding half a unit away from zero like
-// tiers.USD: 3100 → "0.0031", 12345678 → "12.3457". Integer arithmetic only.
-func usd(micros int64) string {
-	neg := micros < 0
-	u := uint64(micros)
-	if neg {
-		u = uint64(-(micros + 1)) + 1 // no overflow at MinInt64
-	}
-	units := u / 100 // 1/10000 of a dollar
-	if u%100 >= 50 {
-		units++
-	}
-	frac := strconv.FormatUint(units%10_000, 10)
-	s := strconv.FormatUint(units/10_000, 10) + "." + strings.Repeat("0", 4-len(frac)) + frac
-	if neg && units != 0 {
-		s = "-" + s
-	}
-	return s
-}
+// fractions of a cent): 3100 → "0.0031", 12345678 → "12.3457".
+func usd(micros int64) string { return config.RoundUSD(micros, 4) }
 
 // duration formats d short and in a form time.ParseDuration reads back:
 // "350ms", "4.2s", "5m3s", "10m", "2h10m", "49h" (seconds are dropped

@@ -5,6 +5,7 @@ import (
 	"strings"
 
 	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/config"
 )
 
 // LimitKeySpendUSD is the CLI's name for the spend limit (CONTRACT.md
@@ -45,31 +46,8 @@ func LimitValue(key string, v int64) string {
 }
 
 // USD formats micro-dollars as dollars with two decimals, rounding half a
-// cent away from zero: 49000000 → "49.00", 12345000 → "12.35". It uses
-// integer arithmetic only.
-func USD(micros int64) string {
-	neg := micros < 0
-	u := uint64(micros)
-	if neg {
-		u = uint64(-(micros + 1)) + 1 // no overflow at MinInt64
-	}
-	cents := u / 10_000
-	if u%10_000 >= 5_000 {
-		cents++
-	}
-	s := strconv.FormatUint(cents/100, 10) + "." + twoDigits(cents%100)
-	if neg && cents != 0 {
-		s = "-" + s
-	}
-	return s
-}
-
-func twoDigits(n uint64) string {
-	if n < 10 {
-		return "0" + strconv.FormatUint(n, 10)
-	}
-	return strconv.FormatUint(n, 10)
-}
+// cent away from zero: 49000000 → "49.00", 12345000 → "12.35".
+func USD(micros int64) string { return config.RoundUSD(micros, 2) }
 
 // Seconds formats a number of seconds as a short human duration made of
 // days, hours, minutes and seconds, leaving out zero parts: 300 → "5m",

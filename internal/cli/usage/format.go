@@ -2,7 +2,6 @@ package usage
 
 import (
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/genericcorp/baton/internal/cli/tiers"
@@ -85,24 +84,8 @@ func Percent(p float64, human bool) string {
 
 // USD4 formats micro-dollars as dollars with four decimals, rounding half a
 // unit away from zero (usage costs are often fractions of a cent):
-// 3100 → "0.0031", 12345678 → "12.3457". Integer arithmetic only.
-func USD4(micros int64) string {
-	neg := micros < 0
-	u := uint64(micros)
-	if neg {
-		u = uint64(-(micros + 1)) + 1 // no overflow at MinInt64
-	}
-	units := u / 100 // 1/10000 of a dollar
-	if u%100 >= 50 {
-		units++
-	}
-	frac := strconv.FormatUint(units%10_000, 10)
-	s := strconv.FormatUint(units/10_000, 10) + "." + strings.Repeat("0", 4-len(frac)) + frac
-	if neg && units != 0 {
-		s = "-" + s
-	}
-	return s
-}
+// 3100 → "0.0031", 12345678 → "12.3457".
+func USD4(micros int64) string { return config.RoundUSD(micros, 4) }
 
 // Approx formats a number of seconds to its two leading units, for times
 // to come where seconds do not matter: 200000 → "2d7h", 5430 → "1h30m",
