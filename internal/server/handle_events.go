@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -78,11 +79,8 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *princip
 	if _, err := s.store.GetTask(ctx, p.workspaceID, id); err != nil {
 		return storeError(err, "task", id)
 	}
-	rc := startSSE(w)
-
-	keepAlive := time.NewTicker(sseKeepAlive)
-	defer keepAlive.Stop()
-	stop := time.After(sseMaxRuntime)
+	st := s.openSSE(w)
+	defer st.close()
 	for {
 		changed := s.queue.Changed()
 		t, err := s.store.GetTask(ctx, p.workspaceID, id)
@@ -94,44 +92,40 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *princip
 			return nil
 		}
 		for _, e := range evs {
-			b, _ := json.Marshal(apiEvent(e))
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", e.Seq, e.Type, b); err != nil {
+			if !st.send(strconv.FormatInt(e.Seq, 10), e.Type, apiEvent(e)) {
 				return nil
 			}
 			after = e.Seq
 		}
 		if len(evs) > 0 {
-			_ = rc.Flush()
+			st.flush()
 		}
 		if len(evs) < eventsPage && api.IsTerminal(t.Status) {
-			fmt.Fprintf(w, "event: end\ndata: {\"status\":%q}\n\n", t.Status)
-			_ = rc.Flush()
+			st.send("", "end", map[string]string{"status": t.Status})
+			st.flush()
 			return nil
 		}
 		if len(evs) == eventsPage {
 			continue
 		}
-		select {
-		case <-ctx.Done():
+		if !st.wait(ctx, ssePoll, changed, nil) {
 			return nil
-		case <-s.closing:
-			return nil
-		case <-stop:
-			return nil
-		case <-changed:
-		case <-time.After(ssePoll):
-		case <-keepAlive.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
-				return nil
-			}
-			_ = rc.Flush()
 		}
 	}
 }
 
-// startSSE answers 200 with an event stream (no caching, no proxy
-// buffering), flushed at once, and returns the controller to flush events.
-func startSSE(w http.ResponseWriter) *http.ResponseController {
+// sseStream is an open server-sent event stream.
+type sseStream struct {
+	w         http.ResponseWriter
+	rc        *http.ResponseController
+	keepAlive *time.Ticker
+	stop      <-chan time.Time // the stream's maximum runtime
+	closing   <-chan struct{}  // the server drains
+}
+
+// openSSE answers 200 with an event stream (no caching, no proxy
+// buffering), flushed at once. Close it when done.
+func (s *Server) openSSE(w http.ResponseWriter) *sseStream {
 	rc := http.NewResponseController(w)
 	h := w.Header()
 	h.Set("Content-Type", "text/event-stream")
@@ -139,5 +133,51 @@ func startSSE(w http.ResponseWriter) *http.ResponseController {
 	h.Set("X-Accel-Buffering", "no")
 	w.WriteHeader(http.StatusOK)
 	_ = rc.Flush()
-	return rc
+	return &sseStream{w: w, rc: rc, keepAlive: time.NewTicker(sseKeepAlive), stop: time.After(sseMaxRuntime), closing: s.closing}
+}
+
+func (e *sseStream) close() { e.keepAlive.Stop() }
+
+// send writes one event (data as JSON); false when the client is gone.
+func (e *sseStream) send(id, event string, data any) bool {
+	b, _ := json.Marshal(data)
+	if id != "" {
+		if _, err := fmt.Fprintf(e.w, "id: %s\n", id); err != nil {
+			return false
+		}
+	}
+	_, err := fmt.Fprintf(e.w, "event: %s\ndata: %s\n\n", event, b)
+	return err == nil
+}
+
+func (e *sseStream) flush() { _ = e.rc.Flush() }
+
+// wait returns true when a or b fires or poll has passed — time to look
+// again — and false when the stream must end (the client left, the server
+// drains, the maximum runtime is up). It writes a keep-alive comment every
+// 15 s while it waits. A nil channel never fires.
+func (e *sseStream) wait(ctx context.Context, poll time.Duration, a, b <-chan struct{}) bool {
+	timer := time.NewTimer(poll)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return false
+		case <-e.closing:
+			return false
+		case <-e.stop:
+			return false
+		case <-a:
+			return true
+		case <-b:
+			return true
+		case <-timer.C:
+			return true
+		case <-e.keepAlive.C:
+			if _, err := fmt.Fprint(e.w, ": keep-alive\n\n"); err != nil {
+				return false
+			}
+			e.flush()
+		}
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/genericcorp/baton/internal/metering"
@@ -20,10 +21,10 @@ const (
 	// maxUsageRange bounds GET /v1/usage: ~13 months by day, 31 days by hour.
 	maxUsageRangeDay  = 400 * 24 * time.Hour
 	maxUsageRangeHour = 31 * 24 * time.Hour
-	// usageStreamGap is the least time between two snapshots of a stream
-	// (at most 4 per second); usageStreamPoll how often a stream looks for
-	// changes nobody announced (API calls metered by other replicas, the
-	// api_rate window sliding).
+	// usageStreamGap is the least time between two snapshot reads of a
+	// stream, so at most 4 snapshots a second; usageStreamPoll how often a
+	// stream looks for changes nobody announced (API calls metered by
+	// other replicas, the api_rate window sliding).
 	usageStreamGap  = 250 * time.Millisecond
 	usageStreamPoll = time.Second
 )
@@ -224,54 +225,42 @@ func (s *Server) handleUsageStream(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
-	rc := startSSE(w)
-	keepAlive := time.NewTicker(sseKeepAlive)
-	defer keepAlive.Stop()
-	stop := time.After(sseMaxRuntime)
+	st := s.openSSE(w)
+	defer st.close()
 	var (
 		last     []byte
-		lastSent time.Time
+		lastRead = time.Now()
 		q        = first
 	)
 	for {
 		changed, usage := s.queue.Changed(), s.usageChanged.Changed()
 		if key := snapshotKey(q); string(key) != string(last) {
-			if wait := usageStreamGap - time.Since(lastSent); wait > 0 && !lastSent.IsZero() {
-				select {
-				case <-ctx.Done():
-					return nil
-				case <-time.After(wait):
-				}
-			}
-			b, _ := json.Marshal(q)
-			if _, err := fmt.Fprintf(w, "id: %d\nevent: quota\ndata: %s\n\n", q.At.UnixNano(), b); err != nil {
+			if !st.send(strconv.FormatInt(q.At.UnixNano(), 10), "quota", q) {
 				return nil
 			}
-			_ = rc.Flush()
-			last, lastSent = key, time.Now()
+			st.flush()
+			last = key
 		}
-		select {
-		case <-ctx.Done():
+		if !st.wait(ctx, usageStreamPoll, changed, usage) {
 			return nil
-		case <-s.closing:
-			return nil
-		case <-stop:
-			return nil
-		case <-changed:
-		case <-usage:
-		case <-time.After(usageStreamPoll):
-		case <-keepAlive.C:
-			if _, err := fmt.Fprint(w, ": keep-alive\n\n"); err != nil {
+		}
+		// Every task change of any workspace wakes every stream: read at
+		// most every usageStreamGap, so a stream costs at most 4 snapshot
+		// reads (and sends at most 4 snapshots) a second however busy
+		// the server is; the changes in between are in the next read.
+		if gap := usageStreamGap - time.Since(lastRead); gap > 0 {
+			select {
+			case <-ctx.Done():
 				return nil
+			case <-time.After(gap):
 			}
-			_ = rc.Flush()
-			continue
 		}
-		if cur, err := s.store.GetWorkspace(ctx, ws.ID); err == nil {
-			ws = cur // a tier or override change shows at once
-		} else {
+		lastRead = time.Now()
+		cur, err := s.store.GetWorkspace(ctx, ws.ID)
+		if err != nil {
 			return nil // deleted, or ctx ended
 		}
+		ws = cur // a tier or override change shows at once
 		if q, err = s.quota(ctx, ws); err != nil {
 			return nil
 		}
