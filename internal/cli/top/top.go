@@ -15,6 +15,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
 	"github.com/genericcorp/baton/internal/tui"
+	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
 )
 
@@ -52,7 +53,8 @@ first; enter opens one, esc goes back.
 Keys: ? help, q quit, tab next pane, / filter, p pause, up/down select.
 
 Without a terminal, or with -o jsonl, it prints one line per snapshot like
-` + "`baton usage watch`" + `.`,
+` + "`baton usage watch`" + `; -o json or -o yaml prints the current snapshot
+as one document and exits.`,
 		Example: `  baton top
   baton top --all
   baton top -o jsonl | jq -c '{at, max: [.metrics[].percent] | max}'`,
@@ -85,8 +87,9 @@ func newCmdWatch(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 
   2026-11-28T22:00:00Z ws_… executions 812/1000 81.2% exec-time 1200/3600s 33.3% spend $1.20/$5.00 24.0% api-rate 12/60 20.0% running 1/2 50.0% queued 3/100 3.0% state=live
 
-or, with -o jsonl (or json), one quota object per line. Connection state
-changes go to stderr. It runs until interrupted, --timeout, or --count
+or, with -o jsonl, one quota object per line (-o json or -o yaml prints the
+current snapshot as one document and exits). Connection state changes go
+to stderr. It runs until interrupted, --timeout, or --count
 snapshots.`,
 		Example: `  baton usage watch
   baton usage watch -o jsonl --count 1
@@ -118,16 +121,44 @@ func validate(opts *Options) error {
 		return cmdutil.FlagErrorf("--interval must be at least 100ms, not %s", opts.Interval)
 	}
 	switch opts.Factory.Globals.Output {
-	case "", "table", "json", "jsonl":
+	case "", "table", "json", "yaml", "jsonl":
 		return nil
 	}
-	return cmdutil.FlagErrorf("-o %s is not supported here: use table (lines) or jsonl", opts.Factory.Globals.Output)
+	return cmdutil.FlagErrorf("-o %s is not supported here: use table (lines), jsonl (a document per snapshot), or json/yaml (one snapshot)", opts.Factory.Globals.Output)
 }
 
 // jsonLines reports whether -o asks for JSON lines.
-func jsonLines(f *cmdutil.Factory) bool {
+func jsonLines(f *cmdutil.Factory) bool { return f.Globals.Output == "jsonl" }
+
+// oneDocument reports whether -o asks for exactly one document (json,
+// yaml): then the current snapshot is printed instead of a stream.
+func oneDocument(f *cmdutil.Factory) bool {
 	o := f.Globals.Output
-	return o == "json" || o == "jsonl"
+	return o == "json" || o == "yaml"
+}
+
+// printOnce prints the current snapshot as one document: the workspace's
+// quota, or with --all every workspace's, closest to a limit first.
+func printOnce(ctx context.Context, opts *Options) error {
+	p, c, err := opts.Factory.PrinterAndClient()
+	if err != nil {
+		return err
+	}
+	if opts.All {
+		qs, err := c.AdminUsage(ctx)
+		if err != nil {
+			return err
+		}
+		if qs == nil {
+			qs = []api.Quota{}
+		}
+		return p.Print(qs, nil)
+	}
+	q, err := c.Quota(ctx)
+	if err != nil {
+		return err
+	}
+	return p.Print(q, nil)
 }
 
 // run starts the TUI on a terminal, else prints lines. Errors:
@@ -135,6 +166,9 @@ func jsonLines(f *cmdutil.Factory) bool {
 // (unauthenticated, forbidden), context.Canceled when interrupted.
 func run(ctx context.Context, opts *Options) error {
 	f := opts.Factory
+	if oneDocument(f) {
+		return printOnce(ctx, opts)
+	}
 	r, err := f.Resolved()
 	if err != nil {
 		return err

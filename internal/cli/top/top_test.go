@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/spf13/cobra"
+
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
 	"github.com/genericcorp/baton/internal/iostreams"
 	"github.com/genericcorp/baton/pkg/api"
@@ -38,7 +40,8 @@ func TestTopFlags(t *testing.T) {
 		{name: "defaults", want: Options{Interval: 2 * time.Second}},
 		{name: "all", args: []string{"--all", "--interval", "500ms"}, want: Options{All: true, Interval: 500 * time.Millisecond}},
 		{name: "jsonl", output: "jsonl", want: Options{Interval: 2 * time.Second}},
-		{name: "yaml refused", output: "yaml", wantErr: "-o yaml is not supported"},
+		{name: "yaml: one document", output: "yaml", want: Options{Interval: 2 * time.Second}},
+		{name: "csv refused", output: "csv", wantErr: "-o csv is not supported"},
 		{name: "interval too short", args: []string{"--interval", "1ms"}, wantErr: "--interval must be at least 100ms"},
 		{name: "no arguments", args: []string{"extra"}, wantErr: "extra"},
 		{name: "no count on top", args: []string{"--count", "1"}, wantErr: "unknown flag"},
@@ -152,6 +155,33 @@ func TestWatchLines(t *testing.T) {
 				t.Errorf("stderr %q", errOut)
 			}
 		})
+	}
+}
+
+// -o json prints exactly one document, the current snapshot, and exits,
+// for top and watch alike.
+func TestWatchOneDocument(t *testing.T) {
+	srv, reads := stubServer(t)
+	for _, newCmd := range []func(*cmdutil.Factory) *cobra.Command{NewCmdWatch, NewCmdTop} {
+		f, out, errOut := factory(t, srv.URL)
+		f.Globals.Output = "json"
+		before := reads.Load()
+		cmd := newCmd(f)
+		cmd.SetArgs(nil)
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := cmd.ExecuteContext(ctx)
+		cancel()
+		if err != nil {
+			t.Fatalf("%s: %v\nstderr: %s", cmd.Name(), err, errOut)
+		}
+		dec := json.NewDecoder(strings.NewReader(out.String()))
+		var q api.Quota
+		if err := dec.Decode(&q); err != nil || q.WorkspaceID != "ws_1" {
+			t.Fatalf("%s: %v %q", cmd.Name(), err, out)
+		}
+		if dec.More() || reads.Load() != before+1 {
+			t.Fatalf("%s: more than one document (%d reads): %q", cmd.Name(), reads.Load()-before, out)
+		}
 	}
 }
 
