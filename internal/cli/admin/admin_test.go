@@ -148,8 +148,11 @@ func TestCostsGolden(t *testing.T) {
 	clitest.Golden(t, "costs_csv", e.Run("admin", "costs", "-o", "csv").Want(t, 0).Stdout)
 	js := e.Run("admin", "costs", "-o", "json").Want(t, 0)
 	clitest.Golden(t, "costs_json", js.Stdout)
-	if got := clitest.JSON[api.CostReport](t, js); got.Totals.MarginMicros != 126_520_000 || len(got.Data) != 3 {
+	if got := clitest.JSON[[]api.WorkspaceCost](t, js); len(got) != 3 || got[0].MarginMicros != -12_230_000 {
 		t.Fatalf("json = %+v", got)
+	}
+	if rows := strings.Split(strings.TrimSpace(e.Run("admin", "costs", "-o", "jsonl").Want(t, 0).Stdout), "\n"); len(rows) != 3 {
+		t.Fatalf("jsonl: %d rows, want one per workspace", len(rows))
 	}
 
 	// The hand-computed margins, as a person reads them: worst first,

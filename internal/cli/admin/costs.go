@@ -37,12 +37,13 @@ margin over revenue ("-" without revenue). A negative margin is marked
 "negative" in the FLAG column (and red on a colour terminal).
 
 On a terminal a totals row ends the table; piped and with -o csv there is
-one row per workspace and amounts are exact. -o json prints the API's cost
-report (money in integer micro-dollars), totals included.
+one row per workspace and amounts are exact. -o json prints the rows as a
+JSON array (money in integer micro-dollars, the API's field names), -o jsonl
+a row per line.
 
 --period is a month, YYYY-MM (default: the current one).`,
 		Example: `  baton admin costs
-  baton admin costs --period 2026-10 -o json | jq '.data[] | select(.negative) .workspace_id'`,
+  baton admin costs --period 2026-10 -o json | jq '.[] | select(.negative) .workspace_id'`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if cmd.Flags().Changed("period") {
@@ -92,7 +93,9 @@ func runCosts(ctx context.Context, opts *CostsOptions) error {
 	}
 	human := p.Format() == output.FormatTable && f.IOStreams.IsStdoutTTY()
 	color := human && f.IOStreams.ColorEnabled()
-	if err := p.Print(r, func(output.TimeFormatter) output.Table { return CostsTable(r, human, color) }); err != nil {
+	// Like every list, -o json prints the rows as an array (-o jsonl a row
+	// per line); the totals are the table's last row.
+	if err := p.Print(r.Data, func(output.TimeFormatter) output.Table { return CostsTable(r, human, color) }); err != nil {
 		return err
 	}
 	if p.Format() == output.FormatTable {

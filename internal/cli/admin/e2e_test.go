@@ -3,6 +3,7 @@ package admin_test
 import (
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/genericcorp/baton/internal/cli/clitest"
 	"github.com/genericcorp/baton/pkg/api"
@@ -21,21 +22,21 @@ func TestE2E(t *testing.T) {
 	acme, owner := e.NewTenant(t, "acme")
 	globex, _ := e.NewTenant(t, "globex")
 
-	rep := clitest.JSON[api.CostReport](t, e.Run("admin", "costs", "-o", "json").Want(t, 0))
-	if len(rep.Period) != len("2026-11") || len(rep.Data) < 2 {
-		t.Fatalf("costs = %+v", rep)
+	rows := clitest.JSON[[]api.WorkspaceCost](t, e.Run("admin", "costs", "-o", "json").Want(t, 0))
+	if len(rows) < 2 {
+		t.Fatalf("costs = %+v", rows)
 	}
 	seen := map[string]bool{}
-	for _, w := range rep.Data {
+	for _, w := range rows {
 		seen[w.WorkspaceID] = true
 		if w.MarginMicros != w.RevenueMicros-w.CostMicros {
 			t.Errorf("%s: margin %d ≠ %d − %d", w.WorkspaceID, w.MarginMicros, w.RevenueMicros, w.CostMicros)
 		}
 	}
 	if !seen[acme.ID] || !seen[globex.ID] {
-		t.Fatalf("costs without the tenants: %+v", rep.Data)
+		t.Fatalf("costs without the tenants: %+v", rows)
 	}
-	r := e.Run("admin", "costs", "--period", rep.Period).Want(t, 0)
+	r := e.Run("admin", "costs", "--period", time.Now().UTC().Format("2006-01")).Want(t, 0)
 	if !strings.HasPrefix(r.Stdout, "workspace\tname\ttier\trevenue_usd\t") || !strings.Contains(r.Stdout, acme.ID+"\tacme\t") {
 		t.Fatalf("costs piped:\n%s", r.Stdout)
 	}
