@@ -151,11 +151,7 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request, p *prin
 		encode(w, http.StatusOK, api.HeartbeatResponse{Cancel: true, Reason: reasonQuota})
 		return nil
 	}
-	resp := api.HeartbeatResponse{}
-	if t.LeaseExpiresAt != nil {
-		resp.LeaseExpiresAt = *t.LeaseExpiresAt
-	}
-	encode(w, http.StatusOK, resp)
+	encode(w, http.StatusOK, api.HeartbeatResponse{LeaseExpiresAt: t.LeaseExpiresAt})
 	return nil
 }
 

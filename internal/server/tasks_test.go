@@ -67,7 +67,7 @@ func TestTaskLifecycle(t *testing.T) {
 	b.call("POST", "/v1/tasks/"+task.ID+"/logs", a.key, api.LogsRequest{Attempt: 1, Lines: []string{"hello", "world"}}, 204, nil)
 	b.advance(2 * time.Second)
 	hb := b.heartbeat(a.key, task.ID, 1, 200)
-	if hb.Cancel || !hb.LeaseExpiresAt.Equal(b.clock().Add(30*time.Second)) {
+	if hb.Cancel || hb.LeaseExpiresAt == nil || !hb.LeaseExpiresAt.Equal(b.clock().Add(30*time.Second)) {
 		t.Fatalf("heartbeat = %+v", hb)
 	}
 	var done api.Task

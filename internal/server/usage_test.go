@@ -96,9 +96,13 @@ func TestQuotaTerminatesRunningAndHoldsQueued(t *testing.T) {
 		if got.Status != api.TaskTerminated || !strings.HasPrefix(got.StatusReason, "quota_exceeded: monthly execution seconds used up") {
 			t.Errorf("task %s: %s (%q), want terminated by the quota", task.ID, got.Status, got.StatusReason)
 		}
-		// A late heartbeat of a terminated task is told why.
-		if resp := b.heartbeat(ws.key, task.ID, 1, 200); !resp.Cancel || resp.Reason != "quota_exceeded" {
+		// A late heartbeat of a terminated task is told why, and gets no
+		// lease.
+		if resp := b.heartbeat(ws.key, task.ID, 1, 200); !resp.Cancel || resp.Reason != "quota_exceeded" || resp.LeaseExpiresAt != nil {
 			t.Errorf("late heartbeat of %s = %+v", task.ID, resp)
+		}
+		if r := b.req("POST", "/v1/tasks/"+task.ID+"/heartbeat", ws.key, `{"attempt":1}`); strings.Contains(string(r.Body), "lease_expires_at") {
+			t.Errorf("a cancel answer carries a lease: %s", r.Body)
 		}
 	}
 	metered := time.Duration(b.totals(ws.ws.ID)[store.MetricExecutionMS]) * time.Millisecond

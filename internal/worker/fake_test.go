@@ -118,7 +118,8 @@ func (f *fakeAPI) Heartbeat(ctx context.Context, ws, id string, req api.Heartbea
 	if hook != nil {
 		return hook(c)
 	}
-	return api.HeartbeatResponse{LeaseExpiresAt: time.Now().Add(30 * time.Second)}, nil
+	lease := time.Now().Add(30 * time.Second)
+	return api.HeartbeatResponse{LeaseExpiresAt: &lease}, nil
 }
 
 func (f *fakeAPI) AppendLogs(ctx context.Context, ws, id string, req api.LogsRequest) error {

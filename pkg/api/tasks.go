@@ -122,11 +122,14 @@ type HeartbeatRequest struct {
 	Usage   *UsageReport `json:"usage,omitempty"`
 }
 
-// HeartbeatResponse tells the worker whether to go on.
+// HeartbeatResponse tells the worker whether to go on: with Cancel false
+// the lease now ends at LeaseExpiresAt; with Cancel true the attempt is
+// over, Reason says why (cancelled, timed_out, quota_exceeded) and there
+// is no lease.
 type HeartbeatResponse struct {
-	Cancel         bool      `json:"cancel"`
-	Reason         string    `json:"reason,omitempty"`
-	LeaseExpiresAt time.Time `json:"lease_expires_at"`
+	Cancel         bool       `json:"cancel"`
+	Reason         string     `json:"reason,omitempty"`
+	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
 }
 
 // LogsRequest is the body of POST /v1/tasks/{id}/logs.

@@ -59,7 +59,7 @@ func TestTaskMethods(t *testing.T) {
 			return c.Heartbeat(ctx, "ws_1", "task_1", api.HeartbeatRequest{Attempt: 2, Usage: usage})
 		}, "POST", "/v1/tasks/task_1/heartbeat", "", map[string]string{"Baton-Workspace": "ws_1"},
 			`{"attempt":2,"usage":{"tokens":10,"cost_micros":3100}}`, 200,
-			api.HeartbeatResponse{Cancel: true, Reason: "cancelled", LeaseExpiresAt: at}, api.HeartbeatResponse{Cancel: true, Reason: "cancelled", LeaseExpiresAt: at}},
+			api.HeartbeatResponse{Cancel: true, Reason: "cancelled", LeaseExpiresAt: &at}, api.HeartbeatResponse{Cancel: true, Reason: "cancelled", LeaseExpiresAt: &at}},
 		{"AppendLogs", func(ctx context.Context, c *Client) (any, error) {
 			return nil, c.AppendLogs(ctx, "ws_1", "task_1", api.LogsRequest{Attempt: 2, Lines: []string{"a", "b"}})
 		}, "POST", "/v1/tasks/task_1/logs", "", map[string]string{"Baton-Workspace": "ws_1"},
