@@ -33,6 +33,9 @@ func exitCode(ctx context.Context, err error) int {
 	case errors.As(err, &authErr):
 		return cmdutil.ExitAuth
 	case errors.As(err, &apiErr):
+		if needsWorkspace(apiErr) {
+			return cmdutil.ExitUsage // a missing --workspace, as the server found
+		}
 		switch apiErr.Code {
 		case api.CodeNotFound:
 			return cmdutil.ExitNotFound
@@ -133,6 +136,9 @@ func hintFor(err error, code int) string {
 	}
 	var apiErr *client.APIError
 	if errors.As(err, &apiErr) {
+		if needsWorkspace(apiErr) {
+			return "an operator key acts on one workspace here: pass --workspace ID (or set BATON_WORKSPACE)"
+		}
 		switch apiErr.Code {
 		case api.CodeUnauthenticated:
 			return "check the key with `baton auth status`, or log in again with `baton login`"
@@ -146,4 +152,18 @@ func hintFor(err error, code int) string {
 		return "see --help"
 	}
 	return ""
+}
+
+// needsWorkspace reports the server's answer to an operator key that named
+// no workspace on a route that acts on one: the Baton-Workspace field.
+func needsWorkspace(e *client.APIError) bool {
+	if e.Code != api.CodeInvalidRequest {
+		return false
+	}
+	for _, fe := range e.Errors {
+		if fe.Field == api.HeaderWorkspace {
+			return true
+		}
+	}
+	return false
 }

@@ -140,7 +140,9 @@ func (s *Server) authorize(p *principal, scope string) error {
 // needWorkspace refuses a workspace-scoped route at operator level.
 func needWorkspace(p *principal) error {
 	if p.workspaceID == store.OperatorWorkspace {
-		return api.NewProblem(api.CodeInvalidRequest, "an operator key must name a workspace with the Baton-Workspace header (CLI: --workspace)")
+		pr := api.NewProblem(api.CodeInvalidRequest, "an operator key must name a workspace with the Baton-Workspace header (CLI: --workspace)")
+		pr.Errors = []api.FieldError{{Field: api.HeaderWorkspace, Message: "required with an operator key"}}
+		return pr
 	}
 	return nil
 }

@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
-	"github.com/genericcorp/baton/internal/cli/usage"
 	"github.com/genericcorp/baton/internal/output"
 )
 
@@ -51,7 +50,7 @@ func runAck(ctx context.Context, opts *AckOptions) error {
 	}
 	a, err := c.AckAlert(ctx, opts.ID)
 	if err != nil {
-		return usage.HintWorkspace(f, err)
+		return err
 	}
 	f.Infof("Acknowledged alert %s", a.ID)
 	if !f.JSONOutput() {

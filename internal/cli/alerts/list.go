@@ -6,7 +6,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
-	"github.com/genericcorp/baton/internal/cli/usage"
 	"github.com/genericcorp/baton/internal/output"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
@@ -68,7 +67,7 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	alerts, more, err := cmdutil.CollectList(opts.All, c.AllAlerts(ctx, lo),
 		func() (api.List[api.Alert], error) { return c.ListAlerts(ctx, lo) })
 	if err != nil {
-		return usage.HintWorkspace(f, err)
+		return err
 	}
 	defer f.HintMore(more, "alert")
 	human := p.Format() == output.FormatTable && f.IOStreams.IsStdoutTTY()

@@ -49,10 +49,12 @@ func TestE2E(t *testing.T) {
 		t.Fatalf("operator's quota = %+v", q)
 	}
 
-	// An operator key without --workspace: the server's invalid_request
-	// (exit 1), with a hint.
-	if r := e.Run("usage", "quota").Want(t, 1); !strings.Contains(r.Stderr, "hint: an operator key acts on one workspace: pass --workspace ID") {
-		t.Fatalf("stderr: %s", r.Stderr)
+	// An operator key without --workspace: a usage error (exit 2), as the
+	// server found, with a hint — for every command acting on a workspace.
+	for _, args := range [][]string{{"usage", "quota"}, {"alerts", "list"}, {"tasks", "list"}} {
+		if r := e.Run(args...).Want(t, 2); !strings.Contains(r.Stderr, "hint: an operator key acts on one workspace here: pass --workspace ID") {
+			t.Fatalf("%v stderr: %s", args, r.Stderr)
+		}
 	}
 
 	// A key without usage:read: exit 4. A range the server refuses (by hour

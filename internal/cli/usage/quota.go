@@ -65,7 +65,7 @@ func runQuota(ctx context.Context, opts *QuotaOptions) error {
 	}
 	q, err := c.Quota(ctx)
 	if err != nil {
-		return HintWorkspace(f, err)
+		return err
 	}
 	tty := f.IOStreams.IsStdoutTTY()
 	human := p.Format() == output.FormatTable && tty

@@ -151,7 +151,7 @@ func runReport(ctx context.Context, opts *ReportOptions) error {
 	}
 	s, err := c.Usage(ctx, client.UsageOptions{From: opts.Start, To: opts.End, Granularity: opts.By})
 	if err != nil {
-		return HintWorkspace(f, err)
+		return err
 	}
 	human := p.Format() == output.FormatTable && f.IOStreams.IsStdoutTTY()
 	if err := p.Print(s, func(output.TimeFormatter) output.Table { return ReportTable(s, human) }); err != nil {

@@ -5,14 +5,10 @@
 package usage
 
 import (
-	"strings"
-
 	"github.com/spf13/cobra"
 
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
 	"github.com/genericcorp/baton/internal/cli/top"
-	"github.com/genericcorp/baton/pkg/api"
-	"github.com/genericcorp/baton/pkg/client"
 )
 
 // NewCmdUsage returns the `baton usage` group.
@@ -28,17 +24,4 @@ shows that workspace's usage.`,
 	// watch is `baton top` without the screen: it lives with top.
 	cmd.AddCommand(NewCmdReport(f, nil), NewCmdQuota(f, nil), top.NewCmdWatch(f))
 	return cmd
-}
-
-// HintWorkspace adds a hint to the server's invalid_request for an operator
-// key that named no workspace: the usage and alert routes act on one
-// workspace. Any other error is returned as is.
-func HintWorkspace(f *cmdutil.Factory, err error) error {
-	if !client.IsCode(err, api.CodeInvalidRequest) {
-		return err
-	}
-	if r, rerr := f.Resolved(); rerr != nil || r.Workspace != "" || !strings.HasPrefix(r.APIKey, "bak_") {
-		return err
-	}
-	return cmdutil.WithHint(err, "an operator key acts on one workspace: pass --workspace ID (`baton admin usage` shows every workspace)")
 }
