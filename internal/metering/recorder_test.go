@@ -107,8 +107,9 @@ func TestRecorderCountsEachRequestOnce(t *testing.T) {
 
 func TestRecorderKeepsEventsWhileTheStoreIsDown(t *testing.T) {
 	st := newFakeUsage("ws_a")
+	dropped := 0
 	r := NewRecorder(RecorderConfig{Store: st, Log: slog.New(slog.DiscardHandler), MaxPending: 3,
-		OnDrop: func(n int) {}})
+		OnDrop: func(n int) { dropped += n }})
 	st.fail = errors.New("store down")
 	for i := range 5 {
 		r.APICall("ws_a", fmt.Sprint("req_", i))
@@ -116,8 +117,8 @@ func TestRecorderKeepsEventsWhileTheStoreIsDown(t *testing.T) {
 	if err := r.Flush(context.Background()); err == nil {
 		t.Fatal("flush into a failing store succeeded")
 	}
-	if r.Pending() != 3 {
-		t.Fatalf("pending %d, want the newest 3 (MaxPending)", r.Pending())
+	if r.Pending() != 3 || dropped != 2 {
+		t.Fatalf("pending %d, dropped %d; want the newest 3 (MaxPending) and 2 reported dropped", r.Pending(), dropped)
 	}
 	st.fail = nil
 	if err := r.Flush(context.Background()); err != nil {

@@ -216,7 +216,12 @@ func TestThresholdAlerts(t *testing.T) {
 func TestWebhookFailureNeverBlocks(t *testing.T) {
 	t.Parallel()
 	hang := make(chan struct{})
+	arrived := make(chan struct{}, 16)
 	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case arrived <- struct{}{}:
+		default:
+		}
 		select {
 		case <-hang:
 		case <-r.Context().Done():
@@ -224,18 +229,45 @@ func TestWebhookFailureNeverBlocks(t *testing.T) {
 	}))
 	defer slow.Close()
 	defer close(hang)
-	b := setupWith(t, withWebhook(slow.URL))
+	// A webhook attempt may take an hour: work that waited for a delivery
+	// would not finish before the receiver lets go, at the end of the test.
+	b := setupWith(t, func(c *Config) {
+		withWebhook(slow.URL)(c)
+		c.Webhook.Timeout, c.Webhook.DrainGrace = time.Hour, 100*time.Millisecond
+	})
 	b.runBackground()
 	ws := b.newFreeTenant("blocked", map[string]int64{api.LimitMonthlyTaskExecutions: 1})
 	if _, err := b.store.RecordUsage(context.Background(), store.UsageEvent{ID: "x", WorkspaceID: ws.ws.ID,
 		Metric: store.MetricTaskExecutions, Value: 1, At: b.clock()}); err != nil {
 		t.Fatal(err)
 	}
-	for range 3 {
-		b.evaluate()
+	done := make(chan []api.Alert)
+	go func() {
+		for range 3 {
+			if err := b.srv.EvaluateAlerts(context.Background()); err != nil {
+				t.Error(err)
+			}
+		}
+		var l api.List[api.Alert]
+		b.call("GET", "/v1/alerts", ws.key, nil, 200, &l)
+		done <- l.Data
+	}()
+	// The receiver holds a delivery, and meanwhile evaluation and requests
+	// finish.
+	select {
+	case <-arrived:
+	case <-time.After(30 * time.Second):
+		t.Fatal("no delivery reached the webhook receiver")
 	}
-	if got := b.alerts(ws.key, ""); len(got) != 2 {
-		t.Fatalf("alerts = %+v, want 80 %% and 100 %%", got)
+	select {
+	case got := <-done:
+		if len(got) != 2 {
+			t.Fatalf("alerts = %+v, want 80 %% and 100 %%", got)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("evaluation or a request waited for the hanging webhook receiver")
 	}
-	b.call("GET", "/v1/me", ws.key, nil, 200, nil)
+	if len(arrived) == cap(arrived) {
+		t.Fatal("the receiver was not held")
+	}
 }

@@ -232,15 +232,33 @@ func TestCancelQueued(t *testing.T) {
 	_, owner := e.NewTenant(t, "acme")
 	task := clitest.JSON[api.Task](t, e.RunAs(owner, "tasks", "submit", "--queue", "nobody", "-o", "json").Want(t, 0))
 
+	c, err := client.New(e.URL, client.WithAPIKey(owner))
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := apiCalls(t, c)
 	waited := make(chan clitest.Result, 1)
 	go func() { waited <- e.RunAs(owner, "tasks", "wait", task.ID, "-o", "json") }()
-	time.Sleep(300 * time.Millisecond) // let the wait start following
+	// The wait follows once it has read the task (queued) and opened its
+	// event stream: two calls of the workspace besides these reads.
+	deadline := time.Now().Add(10 * time.Second)
+	for reads := int64(1); apiCalls(t, c)-before-reads < 2; reads++ {
+		if time.Now().After(deadline) {
+			t.Fatal("tasks wait did not start following the task")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
 
 	r := e.RunAs(owner, "tasks", "cancel", task.ID).Want(t, 0)
 	if !strings.Contains(r.Stdout, "status\tcancelled\n") || !strings.Contains(r.Stderr, "Cancelled task "+task.ID) {
 		t.Fatalf("cancel: stdout %q, stderr %q", r.Stdout, r.Stderr)
 	}
-	w := <-waited
+	var w clitest.Result
+	select {
+	case w = <-waited:
+	case <-time.After(30 * time.Second):
+		t.Fatal("tasks wait did not end after the cancel")
+	}
 	w.Want(t, 11)
 	if got := clitest.JSON[api.Task](t, w); got.Status != api.TaskCancelled || got.ID != task.ID {
 		t.Fatalf("wait printed %+v", got)
@@ -251,6 +269,22 @@ func TestCancelQueued(t *testing.T) {
 	if r.Stdout != "" || !strings.HasPrefix(r.Stderr, "error: ") {
 		t.Fatalf("second cancel: stdout %q, stderr %q", r.Stdout, r.Stderr)
 	}
+}
+
+// apiCalls is the workspace's API calls in the last minute, this read
+// included: the quota's api rate gauge, which the server counts as each
+// request starts (a stream counts while it is open).
+func apiCalls(t *testing.T, c *client.Client) int64 {
+	t.Helper()
+	q, err := c.Quota(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ok := q.Metric(api.QuotaAPIRate)
+	if !ok {
+		t.Fatalf("quota has no %s gauge: %+v", api.QuotaAPIRate, q.Metrics)
+	}
+	return m.Used
 }
 
 func TestNotFound(t *testing.T) {
