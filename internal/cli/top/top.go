@@ -110,7 +110,7 @@ snapshots.`,
 	}
 	cmd.Flags().BoolVar(&opts.All, "all", false, "every workspace, one line each per poll (operator key)")
 	cmd.Flags().DurationVar(&opts.Interval, "interval", 2*time.Second, "poll interval when the stream is unavailable (and of --all)")
-	cmd.Flags().IntVar(&opts.Count, "count", 0, "stop after this many snapshots (0: never)")
+	cmd.Flags().IntVar(&opts.Count, "count", 0, "stop after this many snapshots, or polls of every workspace with --all (0: never)")
 	_ = cmd.RegisterFlagCompletionFunc("interval", cobra.NoFileCompletions)
 	_ = cmd.RegisterFlagCompletionFunc("count", cobra.NoFileCompletions)
 	return cmd
@@ -188,13 +188,13 @@ func run(ctx context.Context, opts *Options) error {
 	wctx, stopWatch := context.WithCancel(ctx)
 	defer stopWatch()
 	var updates <-chan client.QuotaUpdate
-	if opts.All {
-		updates = pollAll(wctx, c, opts.Interval)
-	} else {
+	switch {
+	case opts.All:
+		updates = pollAll(wctx, c, opts.Interval, opts.Count) // --count counts polls
+	case opts.Count > 0:
+		updates = limit(wctx, c.WatchQuota(wctx, wo), opts.Count, stopWatch)
+	default:
 		updates = c.WatchQuota(wctx, wo)
-	}
-	if opts.Count > 0 {
-		updates = limit(wctx, updates, opts.Count, stopWatch)
 	}
 	lo := tui.LineOptions{JSON: jsonLines(f)}
 	if !f.Globals.Quiet {
@@ -252,8 +252,9 @@ func limit(ctx context.Context, in <-chan client.QuotaUpdate, n int, stop contex
 }
 
 // pollAll reads every workspace's quota every interval, as updates (one
-// per workspace and poll), until ctx ends or a read fails.
-func pollAll(ctx context.Context, c *client.Client, interval time.Duration) <-chan client.QuotaUpdate {
+// per workspace and poll), until ctx ends, a read fails, or rounds polls
+// are done (0: no end).
+func pollAll(ctx context.Context, c *client.Client, interval time.Duration, rounds int) <-chan client.QuotaUpdate {
 	out := make(chan client.QuotaUpdate)
 	go func() {
 		defer close(out)
@@ -267,7 +268,7 @@ func pollAll(ctx context.Context, c *client.Client, interval time.Duration) <-ch
 		}
 		t := time.NewTicker(interval)
 		defer t.Stop()
-		for {
+		for round := 1; ; round++ {
 			qs, err := c.AdminUsage(ctx)
 			if ctx.Err() != nil {
 				return
@@ -280,6 +281,9 @@ func pollAll(ctx context.Context, c *client.Client, interval time.Duration) <-ch
 				if !send(client.QuotaUpdate{Quota: &qs[i], State: client.WatchPolling}) {
 					return
 				}
+			}
+			if round == rounds {
+				return
 			}
 			select {
 			case <-ctx.Done():

@@ -209,3 +209,32 @@ func TestTopWithoutTTY(t *testing.T) {
 		t.Fatalf("out:\n%s", out)
 	}
 }
+
+// With --all, --count counts polls of every workspace, not lines.
+func TestWatchAllCountsPolls(t *testing.T) {
+	var polls atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/v1/admin/usage" {
+			http.NotFound(w, r)
+			return
+		}
+		polls.Add(1)
+		at := time.Date(2026, 11, 28, 22, 0, 0, 0, time.UTC)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(api.List[api.Quota]{Data: []api.Quota{
+			{WorkspaceID: "ws_1", At: at}, {WorkspaceID: "ws_2", At: at}, {WorkspaceID: "ws_3", At: at}}})
+	}))
+	t.Cleanup(srv.Close)
+	f, out, errOut := factory(t, srv.URL)
+	cmd := NewCmdWatch(f)
+	cmd.SetArgs([]string{"--all", "--count", "2", "--interval", "100ms"})
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := cmd.ExecuteContext(ctx); err != nil {
+		t.Fatalf("%v\nstderr: %s", err, errOut)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	if len(lines) != 6 || polls.Load() != 2 {
+		t.Fatalf("%d polls, %d lines, want 2 polls of 3 workspaces:\n%s", polls.Load(), len(lines), out)
+	}
+}
