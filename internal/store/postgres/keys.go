@@ -54,11 +54,6 @@ func (x txRows) InsertKey(ctx context.Context, k store.Key) error {
 	return nil
 }
 
-// CreateKey runs flow.Runner.CreateKey.
-func (s *Store) CreateKey(ctx context.Context, k store.Key, audit ...store.AuditEvent) error {
-	return s.flows().CreateKey(ctx, k, audit...)
-}
-
 // GetKey returns key id of workspaceID, or store.ErrNotFound.
 func (s *Store) GetKey(ctx context.Context, workspaceID, id string) (store.Key, error) {
 	row := s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
@@ -82,22 +77,12 @@ func (s *Store) ListKeys(ctx context.Context, workspaceID string, p store.Page) 
 	return out, nil
 }
 
-// RevokeKey runs flow.Runner.RevokeKey.
-func (s *Store) RevokeKey(ctx context.Context, workspaceID, id string, at time.Time, audit ...store.AuditEvent) (store.Key, error) {
-	return s.flows().RevokeKey(ctx, workspaceID, id, at, audit...)
-}
-
 // RevokeKey sets the key's RevokedAt to at unless set and returns it.
 func (x txRows) RevokeKey(ctx context.Context, workspaceID, id string, at time.Time) (store.Key, error) {
 	row := x.tx.QueryRow(ctx, `UPDATE api_keys SET revoked_at = COALESCE(revoked_at, $3)
 		WHERE workspace_id = $1 AND id = $2 RETURNING `+keyColumns, workspaceID, id, ts(at))
 	k, err := scanKey(row)
 	return k, mapErr(err)
-}
-
-// RotateKey runs flow.Runner.RotateKey.
-func (s *Store) RotateKey(ctx context.Context, workspaceID, id string, hash []byte, prefix string, graceUntil time.Time, audit ...store.AuditEvent) (store.Key, error) {
-	return s.flows().RotateKey(ctx, workspaceID, id, hash, prefix, graceUntil, audit...)
 }
 
 // RotateKey moves the hash of the key, unless revoked, to its previous

@@ -25,8 +25,15 @@ var migrations embed.FS
 // Store is a store.Store backed by a PostgreSQL connection pool. Its tables
 // live in the first schema of the connection's search_path.
 type Store struct {
+	// runner gives Store the shared write flows (package flow: tasks,
+	// attempts, keys, workspaces) run on its write transactions.
+	runner
 	pool *pgxpool.Pool
 }
+
+// runner is flow.Runner under a name that keeps the embedded field
+// unexported.
+type runner = flow.Runner
 
 var _ store.Store = (*Store)(nil)
 
@@ -50,7 +57,9 @@ func Open(ctx context.Context, url string, maxConns int32) (*Store, error) {
 		pool.Close()
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
-	return &Store{pool: pool}, nil
+	s := &Store{pool: pool}
+	s.runner = s.inTx
+	return s, nil
 }
 
 // Migrate applies the embedded migrations that are not applied yet. Running
@@ -143,6 +152,3 @@ var _ flow.Tx = txRows{}
 func (s *Store) inTx(ctx context.Context, fn func(tx flow.Tx) error) error {
 	return s.withTx(ctx, func(tx pgx.Tx) error { return fn(txRows{tx}) })
 }
-
-// flows runs the shared write flows on s.
-func (s *Store) flows() flow.Runner { return s.inTx }

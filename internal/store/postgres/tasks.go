@@ -8,11 +8,6 @@ import (
 	"github.com/genericcorp/baton/internal/store/internal/rowcodec"
 )
 
-// CreateTask runs flow.Runner.CreateTask (see txRows.InsertTask).
-func (s *Store) CreateTask(ctx context.Context, t store.Task, maxQueued int) (store.Task, bool, error) {
-	return s.flows().CreateTask(ctx, t, maxQueued)
-}
-
 // GetTask returns task id of workspaceID, or store.ErrNotFound.
 func (s *Store) GetTask(ctx context.Context, workspaceID, id string) (store.Task, error) {
 	row := s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks

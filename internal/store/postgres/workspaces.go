@@ -28,11 +28,6 @@ func scanWorkspace(sc scanner) (store.Workspace, error) {
 	return ws, nil
 }
 
-// CreateWorkspace runs flow.Runner.CreateWorkspace.
-func (s *Store) CreateWorkspace(ctx context.Context, ws store.Workspace, first store.Key, audit ...store.AuditEvent) error {
-	return s.flows().CreateWorkspace(ctx, ws, first, audit...)
-}
-
 // InsertWorkspace inserts ws.
 func (x txRows) InsertWorkspace(ctx context.Context, ws store.Workspace) error {
 	overrides, err := rowcodec.EncodeJSON(ws.Overrides, len(ws.Overrides), "{}")
@@ -74,11 +69,6 @@ func (s *Store) ListWorkspaces(ctx context.Context, p store.Page) ([]store.Works
 	return out, nil
 }
 
-// UpdateWorkspace runs flow.Runner.UpdateWorkspace.
-func (s *Store) UpdateWorkspace(ctx context.Context, ws store.Workspace, audit ...store.AuditEvent) error {
-	return s.flows().UpdateWorkspace(ctx, ws, audit...)
-}
-
 // UpdateWorkspace replaces name, tier, status, overrides and UpdatedAt of
 // ws.ID; store.ErrNotFound if absent.
 func (x txRows) UpdateWorkspace(ctx context.Context, ws store.Workspace) error {
@@ -94,11 +84,6 @@ func (x txRows) UpdateWorkspace(ctx context.Context, ws store.Workspace) error {
 		return mapErr(err)
 	}
 	return mustAffect(tag)
-}
-
-// DeleteWorkspace runs flow.Runner.DeleteWorkspace.
-func (s *Store) DeleteWorkspace(ctx context.Context, id string, audit ...store.AuditEvent) error {
-	return s.flows().DeleteWorkspace(ctx, id, audit...)
 }
 
 // DeleteWorkspace deletes workspace id, its keys and its tasks (their

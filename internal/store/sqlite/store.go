@@ -33,9 +33,16 @@ const busyTimeoutMillis = 5000
 
 // Store is a store.Store backed by one SQLite database file.
 type Store struct {
+	// runner gives Store the shared write flows (package flow: tasks,
+	// attempts, keys, workspaces) run on its write transactions.
+	runner
 	writer *sql.DB // exactly one connection; all writes
 	reader *sql.DB // query-only connections; all reads outside a write
 }
+
+// runner is flow.Runner under a name that keeps the embedded field
+// unexported.
+type runner = flow.Runner
 
 var _ store.Store = (*Store)(nil)
 
@@ -87,7 +94,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	return &Store{writer: writer, reader: reader}, nil
+	s := &Store{writer: writer, reader: reader}
+	s.runner = s.inTx
+	return s, nil
 }
 
 // Migrate applies the embedded migrations that are not applied yet. Running
@@ -151,6 +160,3 @@ var _ flow.Tx = txRows{}
 func (s *Store) inTx(ctx context.Context, fn func(tx flow.Tx) error) error {
 	return s.withTx(ctx, func(tx *sql.Tx) error { return fn(txRows{tx}) })
 }
-
-// flows runs the shared write flows on s.
-func (s *Store) flows() flow.Runner { return s.inTx }
