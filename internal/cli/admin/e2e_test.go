@@ -7,13 +7,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/cli/clitest"
 	"github.com/genericcorp/baton/pkg/api"
-	"github.com/genericcorp/baton/pkg/config"
 )
-
-// as runs args piped with key.
-func as(t *testing.T, e *clitest.Env, key string, args ...string) clitest.Result {
-	return e.Exec(clitest.Invocation{Args: args, Env: map[string]string{config.EnvAPIKey: key}})
-}
 
 // TestE2E runs costs and usage against a real server with two tenants.
 func TestE2E(t *testing.T) {
@@ -55,7 +49,7 @@ func TestE2E(t *testing.T) {
 	}
 
 	// A workspace key is not an operator key: exit 4. A bad period: exit 2.
-	as(t, e, owner, "admin", "costs").Want(t, 4)
-	as(t, e, owner, "admin", "usage").Want(t, 4)
+	e.RunAs(owner, "admin", "costs").Want(t, 4)
+	e.RunAs(owner, "admin", "usage").Want(t, 4)
 	e.Run("admin", "costs", "--period", "2026-13").Want(t, 2)
 }

@@ -6,13 +6,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/cli/clitest"
 	"github.com/genericcorp/baton/pkg/api"
-	"github.com/genericcorp/baton/pkg/config"
 )
-
-// as runs args piped with key.
-func as(t *testing.T, e *clitest.Env, key string, args ...string) clitest.Result {
-	return e.Exec(clitest.Invocation{Args: args, Env: map[string]string{config.EnvAPIKey: key}})
-}
 
 // TestE2E runs report and quota against a real server: a new tenant's
 // quota, its usage report in every form, and the errors a script sees.
@@ -21,17 +15,17 @@ func TestE2E(t *testing.T) {
 	e := clitest.NewServer(t)
 	ws, owner := e.NewTenant(t, "acme")
 
-	q := clitest.JSON[api.Quota](t, as(t, e, owner, "usage", "quota", "-o", "json").Want(t, 0))
+	q := clitest.JSON[api.Quota](t, e.RunAs(owner, "usage", "quota", "-o", "json").Want(t, 0))
 	if q.WorkspaceID != ws.ID || q.Tier != ws.Tier || len(q.Metrics) == 0 || len(q.Exceeded) != 0 {
 		t.Fatalf("quota = %+v", q)
 	}
-	r := as(t, e, owner, "usage", "quota").Want(t, 0)
+	r := e.RunAs(owner, "usage", "quota").Want(t, 0)
 	if !strings.HasPrefix(r.Stdout, "name\tused\tlimit\tremaining\tpercent\n") || !strings.Contains(r.Stdout, "\nspend_usd\t") ||
 		!strings.Contains(r.Stderr, "period:") {
 		t.Fatalf("quota piped:\n%s\nstderr:\n%s", r.Stdout, r.Stderr)
 	}
 
-	s := clitest.JSON[api.UsageSeries](t, as(t, e, owner, "usage", "report", "-o", "json").Want(t, 0))
+	s := clitest.JSON[api.UsageSeries](t, e.RunAs(owner, "usage", "report", "-o", "json").Want(t, 0))
 	if s.WorkspaceID != ws.ID || s.Granularity != "day" || s.From.Day() != 1 {
 		t.Fatalf("series = %+v", s)
 	}
@@ -39,7 +33,7 @@ func TestE2E(t *testing.T) {
 		{"usage", "report", "--from", "7d", "--by", "hour"},
 		{"usage", "report", "--from", "24h", "--to", "now", "-o", "csv"},
 	} {
-		r := as(t, e, owner, args...).Want(t, 0)
+		r := e.RunAs(owner, args...).Want(t, 0)
 		if !strings.HasPrefix(r.Stdout, "start") {
 			t.Errorf("%v:\n%s", args, r.Stdout)
 		}
@@ -59,9 +53,9 @@ func TestE2E(t *testing.T) {
 
 	// A key without usage:read: exit 4. A range the server refuses (by hour
 	// over more than 31 days): exit 1. Bad flags: exit 2, no request.
-	k := clitest.JSON[api.Key](t, as(t, e, owner, "keys", "create", "--scope", "tasks:read", "-o", "json").Want(t, 0))
-	as(t, e, k.Secret, "usage", "quota").Want(t, 4)
-	as(t, e, k.Secret, "usage", "report").Want(t, 4)
-	as(t, e, owner, "usage", "report", "--from", "90d", "--by", "hour").Want(t, 1)
-	as(t, e, owner, "usage", "report", "--by", "week").Want(t, 2)
+	k := clitest.JSON[api.Key](t, e.RunAs(owner, "keys", "create", "--scope", "tasks:read", "-o", "json").Want(t, 0))
+	e.RunAs(k.Secret, "usage", "quota").Want(t, 4)
+	e.RunAs(k.Secret, "usage", "report").Want(t, 4)
+	e.RunAs(owner, "usage", "report", "--from", "90d", "--by", "hour").Want(t, 1)
+	e.RunAs(owner, "usage", "report", "--by", "week").Want(t, 2)
 }
