@@ -2,15 +2,14 @@ package ratelimit
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"os"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/genericcorp/baton/internal/testutil"
 )
 
 // testRedis returns a client of BATON_TEST_REDIS_URL and a key prefix of
@@ -18,49 +17,24 @@ import (
 // the variable is unset.
 func testRedis(tb testing.TB) (*redis.Client, string) {
 	tb.Helper()
-	url := os.Getenv("BATON_TEST_REDIS_URL")
-	if url == "" {
-		tb.Skip("BATON_TEST_REDIS_URL is not set")
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		tb.Fatalf("BATON_TEST_REDIS_URL: %v", err)
-	}
+	opt, prefix := testutil.Redis(tb)
 	opt.PoolSize = 64
 	rdb := redis.NewClient(opt)
+	tb.Cleanup(func() { rdb.Close() })
 	// Open the pool's connections now, so that hammering does not wait
 	// for dials.
 	var wg sync.WaitGroup
 	errs := make(chan error, opt.PoolSize)
 	for range opt.PoolSize {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			errs <- rdb.Ping(context.Background()).Err()
-		}()
+		wg.Go(func() { errs <- rdb.Ping(context.Background()).Err() })
 	}
 	wg.Wait()
 	close(errs)
 	for err := range errs {
 		if err != nil {
-			rdb.Close()
 			tb.Fatalf("Redis at BATON_TEST_REDIS_URL: %v", err)
 		}
 	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	prefix := "baton-test:" + hex.EncodeToString(b) + ":"
-	tb.Cleanup(func() {
-		defer rdb.Close()
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, "*"+prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			tb.Errorf("clean up %s*: %v", prefix, err)
-		}
-	})
 	return rdb, prefix
 }
 

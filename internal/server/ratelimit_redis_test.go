@@ -2,14 +2,11 @@ package server
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"io"
 	"log/slog"
 	"math"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"strconv"
 	"strings"
 	"sync"
@@ -21,38 +18,8 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"github.com/genericcorp/baton/internal/ratelimit"
+	"github.com/genericcorp/baton/internal/testutil"
 )
-
-// testRedisPrefix returns the options of BATON_TEST_REDIS_URL and a key prefix
-// whose keys are deleted when the test ends; it skips the test when the
-// variable is unset.
-func testRedisPrefix(t *testing.T) (*redis.Options, string) {
-	t.Helper()
-	url := os.Getenv("BATON_TEST_REDIS_URL")
-	if url == "" {
-		t.Skip("BATON_TEST_REDIS_URL is not set")
-	}
-	opt, err := redis.ParseURL(url)
-	if err != nil {
-		t.Fatalf("BATON_TEST_REDIS_URL: %v", err)
-	}
-	b := make([]byte, 8)
-	_, _ = rand.Read(b)
-	prefix := "baton-test:" + hex.EncodeToString(b) + ":"
-	t.Cleanup(func() {
-		rdb := redis.NewClient(opt)
-		defer rdb.Close()
-		ctx := context.Background()
-		iter := rdb.Scan(ctx, 0, "*"+prefix+"*", 1000).Iterator()
-		for iter.Next(ctx) {
-			rdb.Del(ctx, iter.Val())
-		}
-		if err := iter.Err(); err != nil {
-			t.Errorf("clean up %s*: %v", prefix, err)
-		}
-	})
-	return opt, prefix
-}
 
 // TestRateLimitAcrossReplicasSharingRedis hammers a workspace (pro: 600 a
 // minute, burst 100) over HTTP from 200 goroutines for two seconds, first
@@ -70,7 +37,7 @@ func testRedisPrefix(t *testing.T) (*redis.Options, string) {
 // a while and loses grants no limiter owes it. The two seconds run from
 // then on.
 func TestRateLimitAcrossReplicasSharingRedis(t *testing.T) {
-	opt, prefix := testRedisPrefix(t)
+	opt, prefix := testutil.Redis(t)
 	b := setup(t)
 	const workers, hammerFor = 200, 2 * time.Second
 	one := hammerReplicas(t, b, opt, prefix, b.newTenant("solo"), 1, workers, hammerFor)

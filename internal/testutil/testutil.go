@@ -4,7 +4,14 @@ package testutil
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
+	"os"
+	"strings"
 	"sync"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
 )
 
 // SyncBuffer is a bytes.Buffer safe for concurrent writers and readers:
@@ -26,4 +33,33 @@ func (s *SyncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// Redis returns the options of BATON_TEST_REDIS_URL and a key prefix of the
+// test's own, whose keys are deleted when the test ends. It skips the test
+// when the variable is unset (CI sets it).
+func Redis(tb testing.TB) (*redis.Options, string) {
+	tb.Helper()
+	url := os.Getenv("BATON_TEST_REDIS_URL")
+	if url == "" {
+		tb.Skip("BATON_TEST_REDIS_URL is not set")
+	}
+	opt, err := redis.ParseURL(url)
+	if err != nil {
+		tb.Fatalf("BATON_TEST_REDIS_URL: %v", err)
+	}
+	prefix := "baton-test:" + strings.ToLower(rand.Text()) + ":"
+	tb.Cleanup(func() {
+		rdb := redis.NewClient(opt)
+		defer rdb.Close()
+		ctx := context.Background()
+		iter := rdb.Scan(ctx, 0, "*"+prefix+"*", 1000).Iterator()
+		for iter.Next(ctx) {
+			rdb.Del(ctx, iter.Val())
+		}
+		if err := iter.Err(); err != nil {
+			tb.Errorf("clean up %s*: %v", prefix, err)
+		}
+	})
+	return opt, prefix
 }
