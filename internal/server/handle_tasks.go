@@ -7,14 +7,12 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"math"
 	"net/http"
 	"regexp"
 	"slices"
 	"strings"
 
 	"github.com/genericcorp/baton/internal/ids"
-	"github.com/genericcorp/baton/internal/metering"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/pkg/api"
 )
@@ -109,9 +107,6 @@ func (s *Server) handleSubmitTask(w http.ResponseWriter, r *http.Request, p *pri
 	if err := validation(validateSubmit(&req)); err != nil {
 		return err
 	}
-	if err := s.admitSubmit(w, r, p, idem); err != nil {
-		return err
-	}
 	now := s.now()
 	t := store.Task{ID: ids.NewAt(ids.Task, now), WorkspaceID: p.workspaceID, Queue: req.Queue, Status: api.TaskQueued,
 		Priority: req.Priority, Input: req.Input, Labels: req.Labels, MaxAttempts: req.MaxAttempts, TimeoutSeconds: req.TimeoutSeconds,
@@ -119,11 +114,11 @@ func (s *Server) handleSubmitTask(w http.ResponseWriter, r *http.Request, p *pri
 	if t.Labels == nil {
 		t.Labels = map[string]string{}
 	}
-	l := s.limits(*p.workspace)
-	got, created, err := s.store.CreateTask(r.Context(), t, int(min(l.MaxQueuedTasks, math.MaxInt32)))
-	if errors.Is(err, store.ErrQueueFull) {
-		s.metrics.quotaRejections.WithLabelValues(quotaLabel(api.QuotaQueued)).Inc()
-		return quotaExceeded(w, metering.Describe(api.QuotaQueued, l, store.Consumed{}), 0)
+	a := s.admission(*p.workspace, now)
+	got, created, err := s.store.CreateTask(r.Context(), t, a.admit)
+	if a.refused != nil {
+		a.respond(w)
+		return a.refused
 	}
 	if errors.Is(err, store.ErrConflict) {
 		return api.Errorf(api.CodeConflict, "Idempotency-Key %q was used for a task with other parameters", idem)
@@ -178,21 +173,6 @@ func (s *Server) handleListTasks(w http.ResponseWriter, r *http.Request, p *prin
 	}
 	encode(w, http.StatusOK, out)
 	return nil
-}
-
-// admitSubmit runs quota admission for a new task. A replay of a submit
-// whose task exists (same Idempotency-Key) is not refused: it returns that
-// task, as the first answer would have.
-func (s *Server) admitSubmit(w http.ResponseWriter, r *http.Request, p *principal, idem string) error {
-	err := s.admit(w, r.Context(), *p.workspace)
-	if err == nil || idem == "" || !isProblem(err, api.CodeQuotaExceeded) {
-		return err
-	}
-	if _, lookErr := s.store.TaskByIdempotencyKey(r.Context(), p.workspaceID, idem); lookErr == nil {
-		w.Header().Del("Retry-After")
-		return nil
-	}
-	return err
 }
 
 func (s *Server) handleGetTask(w http.ResponseWriter, r *http.Request, p *principal) error {

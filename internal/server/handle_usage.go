@@ -43,36 +43,48 @@ func (s *Server) consumed(ctx context.Context, ws store.Workspace, now time.Time
 	return metering.ConsumedOf(totals), nil
 }
 
-// quotaExceeded is the problem of a refused submit; monthly quotas say
-// when they reset in Retry-After.
-func quotaExceeded(w http.ResponseWriter, detail string, retryAfter time.Duration) *api.Problem {
-	if retryAfter > 0 {
-		w.Header().Set("Retry-After", fmt.Sprint(int64(retryAfter/time.Second)))
-	}
-	return api.NewProblem(api.CodeQuotaExceeded, detail)
+// admission decides a submit inside the insert's transaction, under a
+// lock on the workspace (store.TaskStore.CreateTask): refused with
+// quota_exceeded when its monthly executions or spend cap are used up
+// (Retry-After: until the period resets) or its queued-task cap is reached
+// (no Retry-After: room comes when tasks start). Execution seconds do not
+// refuse: a task queued while they are used up is held. A replayed submit
+// whose task exists is answered by the store without asking.
+type admission struct {
+	s          *Server
+	ws         store.Workspace
+	now        time.Time
+	refused    *api.Problem
+	retryAfter time.Duration
 }
 
-// admit decides whether ws may queue one more task: refused with
-// quota_exceeded when its monthly executions or spend cap are used up
-// (Retry-After: until the period resets). Execution seconds are not
-// checked here: a task queued while they are used up is held, not
-// refused (see docs/api.md). The queued-task cap is the store's to check,
-// in the transaction that inserts the task (CreateTask's maxQueued).
-func (s *Server) admit(w http.ResponseWriter, ctx context.Context, ws store.Workspace) error {
-	now := s.now()
-	l := s.limits(ws)
-	used, err := s.consumed(ctx, ws, now)
-	if err != nil {
-		return err
+func (s *Server) admission(ws store.Workspace, now time.Time) *admission {
+	return &admission{s: s, ws: ws, now: now}
+}
+
+func (a *admission) admit(queued int, used store.Consumed) error {
+	l := a.s.limits(a.ws)
+	refuse := func(q string, retryAfter time.Duration) error {
+		a.s.metrics.quotaRejections.WithLabelValues(quotaLabel(q)).Inc()
+		a.refused, a.retryAfter = api.NewProblem(api.CodeQuotaExceeded, metering.Describe(q, l, used)), retryAfter
+		return a.refused
 	}
 	for _, q := range metering.Exhausted(l, used) {
-		if q == api.QuotaExecutionSeconds {
-			continue
+		if q != api.QuotaExecutionSeconds {
+			return refuse(q, metering.UntilReset(a.now))
 		}
-		s.metrics.quotaRejections.WithLabelValues(quotaLabel(q)).Inc()
-		return quotaExceeded(w, metering.Describe(q, l, used), metering.UntilReset(now))
+	}
+	if int64(queued) >= l.MaxQueuedTasks {
+		return refuse(api.QuotaQueued, 0)
 	}
 	return nil
+}
+
+// respond sets Retry-After for a refusal that ends on a date.
+func (a *admission) respond(w http.ResponseWriter) {
+	if a.retryAfter > 0 {
+		w.Header().Set("Retry-After", fmt.Sprint(int64(a.retryAfter/time.Second)))
+	}
 }
 
 // holdReason says why ws's queued tasks cannot start now ("" when they

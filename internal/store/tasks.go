@@ -11,12 +11,10 @@ import (
 // is not the task's current running attempt: the fencing token lost.
 var ErrStale = errors.New("stale attempt")
 
-// ErrQueueFull is returned by CreateTask when the workspace's queued tasks
-// are at the cap it was given.
-var ErrQueueFull = errors.New("queued task cap reached")
-
-// NoQueueCap is CreateTask's maxQueued for no cap.
-const NoQueueCap = -1
+// Admit decides whether a workspace may queue one more task, given how
+// many it has queued and what it has used of its monthly quotas in the
+// period of the task's creation; a non-nil error refuses the task.
+type Admit func(queued int, used Consumed) error
 
 // AnyWorkspace is not a workspace id: ClaimTask with it serves every
 // workspace (a shared worker with an operator key).
@@ -168,15 +166,12 @@ type TaskStore interface {
 	// creates with one key make one task. ErrNotFound if the workspace
 	// does not exist; ErrConflict if the id is taken.
 	//
-	// With maxQueued >= 0 (NoQueueCap: no cap), a new task is refused with
-	// ErrQueueFull when the workspace already has maxQueued queued tasks,
-	// counted under a lock on the workspace, so concurrent creates never
-	// pass the cap; a create whose idempotency key already has a task is
-	// answered with it as above, whatever the count.
-	CreateTask(ctx context.Context, t Task, maxQueued int) (got Task, created bool, err error)
-	// TaskByIdempotencyKey returns the workspace's task submitted with
-	// Idempotency-Key key, or ErrNotFound.
-	TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (Task, error)
+	// With admit set, a new task is asked for under a lock on the
+	// workspace — creates of one workspace take turns, so concurrent
+	// creates never pass a cap — and admit's error refuses it (returned
+	// wrapped, as is). A create whose idempotency key already has a task
+	// is answered with it as above without asking admit.
+	CreateTask(ctx context.Context, t Task, admit Admit) (got Task, created bool, err error)
 	// GetTask returns the task, or ErrNotFound.
 	GetTask(ctx context.Context, workspaceID, id string) (Task, error)
 	// ListTasks returns one page of tasks, newest first: rows with an id

@@ -41,7 +41,7 @@ func TestClaimAroundLockedWorkspace(t *testing.T) {
 		}
 		task := store.Task{ID: ids.New(ids.Task), WorkspaceID: ws.ID, Queue: "q", Input: json.RawMessage(`{}`),
 			MaxAttempts: 1, RunAt: now, CreatedAt: now}
-		if _, _, err := s.CreateTask(ctx, task, store.NoQueueCap); err != nil {
+		if _, _, err := s.CreateTask(ctx, task, nil); err != nil {
 			t.Fatalf("CreateTask: %v", err)
 		}
 		wss = append(wss, ws)

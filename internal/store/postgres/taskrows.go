@@ -11,6 +11,7 @@ import (
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/flow"
 	"github.com/genericcorp/baton/internal/store/internal/rowcodec"
+	"github.com/genericcorp/baton/internal/store/internal/usagerows"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -133,37 +134,29 @@ func (x txRows) InsertTask(ctx context.Context, t store.Task) (flow.Row, bool, e
 // InsertTask found the key taken, ON CONFLICT has waited for the other
 // insert to commit, and this statement's snapshot sees it.
 func (x txRows) TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error) {
-	return taskByIdempotencyKey(ctx, x.tx, workspaceID, key)
-}
-
-// LockQueued locks the workspace row FOR NO KEY UPDATE (creates of one
-// workspace take turns; the foreign-key share locks of other writers are
-// not blocked) and counts its queued tasks in a new statement, which sees
-// the creates committed by the lock's previous holders.
-func (x txRows) LockQueued(ctx context.Context, workspaceID string) (int, error) {
-	var one int
-	if err := x.tx.QueryRow(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, workspaceID).Scan(&one); err != nil {
-		return 0, mapErr(err)
-	}
-	var n int
-	err := x.tx.QueryRow(ctx, `SELECT count(*) FROM tasks
-		WHERE workspace_id = $1 AND status = 'queued'`, workspaceID).Scan(&n)
-	return n, mapErr(err)
-}
-
-// TaskByIdempotencyKey returns workspaceID's task submitted with key, or
-// store.ErrNotFound.
-func (s *Store) TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error) {
-	return taskByIdempotencyKey(ctx, s.pool, workspaceID, key)
-}
-
-func taskByIdempotencyKey(ctx context.Context, q interface {
-	QueryRow(ctx context.Context, sql string, args ...any) pgx.Row
-}, workspaceID, key string) (store.Task, error) {
-	row := q.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks
+	row := x.tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks
 		WHERE workspace_id = $1 AND idempotency_key = $2`, workspaceID, key)
 	t, err := scanTask(row)
 	return t, mapErr(err)
+}
+
+// LockAdmission locks the workspace row FOR NO KEY UPDATE (creates of one
+// workspace take turns; the foreign-key share locks of other writers are
+// not blocked) and reads its queued count and its use of the period
+// holding at in a new statement, which sees the creates committed by the
+// lock's previous holders.
+func (x txRows) LockAdmission(ctx context.Context, workspaceID string, at time.Time) (int, store.Consumed, error) {
+	var (
+		one  int
+		n    int
+		used store.Consumed
+	)
+	if err := x.tx.QueryRow(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, workspaceID).Scan(&one); err != nil {
+		return 0, used, mapErr(err)
+	}
+	err := x.tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM tasks WHERE workspace_id = $1 AND status = 'queued'),
+		`+usagerows.ConsumedColumns("$1", "$2"), workspaceID, ts(store.UsagePeriod(at))).Scan(&n, &used.Executions, &used.ExecutionMS, &used.CostMicros)
+	return n, used, mapErr(err)
 }
 
 const eventColumns = `task_id, seq, workspace_id, type, status, attempt, message, at`

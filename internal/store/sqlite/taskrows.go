@@ -11,6 +11,7 @@ import (
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/flow"
 	"github.com/genericcorp/baton/internal/store/internal/rowcodec"
+	"github.com/genericcorp/baton/internal/store/internal/usagerows"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -123,34 +124,24 @@ func (x txRows) InsertTask(ctx context.Context, t store.Task) (flow.Row, bool, e
 
 // TaskByIdempotencyKey returns workspaceID's task with key.
 func (x txRows) TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error) {
-	return taskByIdempotencyKey(ctx, x.tx, workspaceID, key)
-}
-
-// LockQueued counts workspaceID's queued tasks; the one writer holds
-// everything until the transaction ends.
-func (x txRows) LockQueued(ctx context.Context, workspaceID string) (int, error) {
-	if err := x.HoldWorkspace(ctx, workspaceID); err != nil {
-		return 0, err
-	}
-	var n int
-	err := x.tx.QueryRowContext(ctx, `SELECT count(*) FROM tasks
-		WHERE workspace_id = ?1 AND status = 'queued'`, workspaceID).Scan(&n)
-	return n, mapErr(err)
-}
-
-// TaskByIdempotencyKey returns workspaceID's task submitted with key, or
-// store.ErrNotFound.
-func (s *Store) TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error) {
-	return taskByIdempotencyKey(ctx, s.reader, workspaceID, key)
-}
-
-func taskByIdempotencyKey(ctx context.Context, q interface {
-	QueryRowContext(ctx context.Context, query string, args ...any) *sql.Row
-}, workspaceID, key string) (store.Task, error) {
-	row := q.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks
+	row := x.tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks
 		WHERE workspace_id = ?1 AND idempotency_key = ?2`, workspaceID, key)
 	t, err := scanTask(row)
 	return t, mapErr(err)
+}
+
+// LockAdmission reads workspaceID's queued count and its use of the
+// period holding at; the one writer holds everything until the
+// transaction ends.
+func (x txRows) LockAdmission(ctx context.Context, workspaceID string, at time.Time) (int, store.Consumed, error) {
+	var (
+		n    int
+		used store.Consumed
+	)
+	err := x.tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM tasks WHERE workspace_id = w.id AND status = 'queued'),
+		`+usagerows.ConsumedColumns("w.id", "?2")+` FROM workspaces w WHERE w.id = ?1`,
+		workspaceID, micros(store.UsagePeriod(at))).Scan(&n, &used.Executions, &used.ExecutionMS, &used.CostMicros)
+	return n, used, mapErr(err)
 }
 
 const eventColumns = `task_id, seq, workspace_id, type, status, attempt, message, at`

@@ -34,7 +34,7 @@ var taskTests = []suiteTest{
 	{"TaskDeleteWorkspace", testTaskDeleteWorkspace},
 	{"TaskTenantIsolation", testTaskTenantIsolation},
 	{"TaskConcurrentClaims", testTaskConcurrentClaims},
-	{"TaskQueueCap", testTaskQueueCap},
+	{"TaskAdmission", testTaskAdmission},
 	{"QueueStats", testQueueStats},
 }
 
@@ -61,7 +61,7 @@ func newTask(workspaceID string) store.Task {
 // createTask creates task, which must be new.
 func createTask(t *testing.T, s store.Store, task store.Task) store.Task {
 	t.Helper()
-	got, created, err := s.CreateTask(t.Context(), task, store.NoQueueCap)
+	got, created, err := s.CreateTask(t.Context(), task, nil)
 	must(t, err, "CreateTask")
 	if !created {
 		t.Fatalf("CreateTask %s: created = false", task.ID)

@@ -19,7 +19,7 @@ func testTaskIdempotency(t *testing.T, s store.Store) {
 
 	retry := newTask(ws.ID) // a new id, the same key and parameters
 	retry.IdempotencyKey, retry.RequestHash = in.IdempotencyKey, in.RequestHash
-	got, created, err := s.CreateTask(ctx, retry, store.NoQueueCap)
+	got, created, err := s.CreateTask(ctx, retry, nil)
 	must(t, err, "CreateTask retried")
 	if created || got.ID != first.ID {
 		t.Errorf("retried CreateTask: created=%v, id %s; want the first task %s", created, got.ID, first.ID)
@@ -28,7 +28,7 @@ func testTaskIdempotency(t *testing.T, s store.Store) {
 
 	clash := newTask(ws.ID) // the same key, other parameters
 	clash.IdempotencyKey = in.IdempotencyKey
-	_, created, err = s.CreateTask(ctx, clash, store.NoQueueCap)
+	_, created, err = s.CreateTask(ctx, clash, nil)
 	wantErr(t, err, store.ErrConflict, "CreateTask reusing a key with other parameters")
 	if created {
 		t.Error("conflicting CreateTask says created")
@@ -47,17 +47,6 @@ func testTaskIdempotency(t *testing.T, s store.Store) {
 		t.Errorf("CountTasks = %d, %v; want 3", n, err)
 	}
 	checkStates(t, s, ws.ID, first.ID, api.TaskQueued) // no second event
-
-	found, err := s.TaskByIdempotencyKey(ctx, ws.ID, in.IdempotencyKey)
-	must(t, err, "TaskByIdempotencyKey")
-	checkTask(t, "TaskByIdempotencyKey", found, first)
-	found, err = s.TaskByIdempotencyKey(ctx, other.ID, in.IdempotencyKey)
-	must(t, err, "TaskByIdempotencyKey of the other workspace")
-	if found.ID != elsewhere.ID {
-		t.Errorf("TaskByIdempotencyKey of the other workspace = %s, want %s", found.ID, elsewhere.ID)
-	}
-	_, err = s.TaskByIdempotencyKey(ctx, ws.ID, "never-used")
-	wantErr(t, err, store.ErrNotFound, "TaskByIdempotencyKey of an unused key")
 }
 
 func testTaskConcurrentIdempotency(t *testing.T, s store.Store) {
@@ -74,7 +63,7 @@ func testTaskConcurrentIdempotency(t *testing.T, s store.Store) {
 		task.IdempotencyKey, task.RequestHash = "same", hash
 		wg.Go(func() {
 			var got store.Task
-			got, created[i], errs[i] = s.CreateTask(ctx, task, store.NoQueueCap)
+			got, created[i], errs[i] = s.CreateTask(ctx, task, nil)
 			ids[i] = got.ID
 		})
 	}

@@ -48,7 +48,7 @@ func testTaskTenantIsolation(t *testing.T, s store.Store) {
 	}
 	dup := newTask(x)
 	dup.ID = queued.ID
-	_, _, err := s.CreateTask(ctx, dup, store.NoQueueCap)
+	_, _, err := s.CreateTask(ctx, dup, nil)
 	wantErr(t, err, store.ErrConflict, "CreateTask with another workspace's task id")
 	list, err := s.ListTasks(ctx, x, store.TaskFilter{}, store.Page{})
 	must(t, err, "ListTasks")
@@ -140,11 +140,28 @@ func testTaskConcurrentClaims(t *testing.T, s store.Store) {
 	}
 }
 
-// testTaskQueueCap: CreateTask with a cap refuses the task past it with
-// ErrQueueFull, also when many creates race (the count is taken under a
-// lock), still answers replays of an existing key, and counts only queued
-// tasks.
-func testTaskQueueCap(t *testing.T, s store.Store) {
+// errFull is the refusal of the admission tests.
+var errFull = errors.New("queue full")
+
+// capAt admits while fewer than limit tasks are queued, recording what it
+// was shown.
+func capAt(limit int, seen *[]store.Consumed) store.Admit {
+	return func(queued int, used store.Consumed) error {
+		if seen != nil {
+			*seen = append(*seen, used)
+		}
+		if queued >= limit {
+			return fmt.Errorf("%d queued: %w", queued, errFull)
+		}
+		return nil
+	}
+}
+
+// testTaskAdmission: CreateTask asks admit under a lock on the workspace,
+// so racing creates never pass a cap; admit's error refuses the task and
+// comes back as is; admit sees the queued count and the period's use; a
+// replay of an existing key is answered without asking.
+func testTaskAdmission(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	ws, _ := createWorkspace(t, s, "capped")
 	const limit = 5
@@ -158,13 +175,13 @@ func testTaskQueueCap(t *testing.T, s store.Store) {
 		wg.Go(func() {
 			task := newTask(ws.ID)
 			task.IdempotencyKey = fmt.Sprint("k", i)
-			_, ok, err := s.CreateTask(ctx, task, limit)
+			_, ok, err := s.CreateTask(ctx, task, capAt(limit, nil))
 			mu.Lock()
 			defer mu.Unlock()
 			switch {
 			case err == nil && ok:
 				created++
-			case errors.Is(err, store.ErrQueueFull):
+			case errors.Is(err, errFull):
 				full++
 			default:
 				t.Errorf("CreateTask %d: created=%v, %v", i, ok, err)
@@ -178,26 +195,37 @@ func testTaskQueueCap(t *testing.T, s store.Store) {
 	if n, err := s.CountTasks(ctx, ws.ID, api.TaskQueued); err != nil || n != limit {
 		t.Fatalf("queued = %d, %v; want %d", n, err, limit)
 	}
-	// A replay of a key that made a task is answered although the queue
-	// is full.
+	// A replay of a key that made a task is answered although admit would
+	// refuse.
 	list, err := s.ListTasks(ctx, ws.ID, store.TaskFilter{}, store.Page{Limit: 10})
 	must(t, err, "ListTasks")
 	replay := newTask(ws.ID)
 	replay.IdempotencyKey, replay.RequestHash = list[0].IdempotencyKey, list[0].RequestHash
-	got, ok, err := s.CreateTask(ctx, replay, limit)
+	refuse := func(int, store.Consumed) error { return errFull }
+	got, ok, err := s.CreateTask(ctx, replay, refuse)
 	if err != nil || ok || got.ID != list[0].ID {
-		t.Fatalf("replay at the cap: %s created=%v %v; want %s", got.ID, ok, err, list[0].ID)
+		t.Fatalf("replay refused by admit: %s created=%v %v; want %s", got.ID, ok, err, list[0].ID)
 	}
-	// Claimed tasks are not queued: room again.
+	// Claimed tasks are not queued; admit sees the period's use.
 	claim(t, s, params(ws.ID, t0))
-	createTask := func(maxQueued int) error {
-		_, _, err := s.CreateTask(ctx, newTask(ws.ID), maxQueued)
-		return err
+	_, err = s.RecordUsage(ctx, usageEvent(ws.ID, "spend", store.MetricCostMicros, 42, t0))
+	must(t, err, "RecordUsage")
+	var seen []store.Consumed
+	_, _, err = s.CreateTask(ctx, newTask(ws.ID), capAt(limit, &seen))
+	must(t, err, "CreateTask after a claim")
+	if want := (store.Consumed{Executions: 1, CostMicros: 42}); len(seen) != 1 || seen[0] != want {
+		t.Errorf("admit saw %+v, want %+v", seen, want)
 	}
-	must(t, createTask(limit), "CreateTask after a claim")
-	wantErr(t, createTask(limit), store.ErrQueueFull, "CreateTask at the cap again")
-	wantErr(t, createTask(0), store.ErrQueueFull, "CreateTask with a cap of 0")
-	must(t, createTask(store.NoQueueCap), "CreateTask without a cap")
-	_, _, err = s.CreateTask(ctx, newTask(newWorkspace("ghost").ID), limit)
-	wantErr(t, err, store.ErrNotFound, "CreateTask with a cap in an unknown workspace")
+	_, _, err = s.CreateTask(ctx, newTask(ws.ID), capAt(limit, nil))
+	wantErr(t, err, errFull, "CreateTask at the cap again")
+	next := newTask(ws.ID)
+	next.CreatedAt = store.UsagePeriod(t0).AddDate(0, 1, 0)
+	seen = nil
+	_, _, err = s.CreateTask(ctx, next, capAt(limit+10, &seen))
+	must(t, err, "CreateTask next month")
+	if len(seen) != 1 || seen[0] != (store.Consumed{}) {
+		t.Errorf("next month admit saw %+v, want nothing used", seen)
+	}
+	_, _, err = s.CreateTask(ctx, newTask(newWorkspace("ghost").ID), capAt(limit, nil))
+	wantErr(t, err, store.ErrNotFound, "CreateTask with admit in an unknown workspace")
 }

@@ -57,11 +57,11 @@ func testTaskCreateAndGet(t *testing.T, s store.Store) {
 
 	_, err = s.GetTask(ctx, ws.ID, ids.New(ids.Task))
 	wantErr(t, err, store.ErrNotFound, "GetTask of an unknown id")
-	_, _, err = s.CreateTask(ctx, newTask(newWorkspace("ghost").ID), store.NoQueueCap)
+	_, _, err = s.CreateTask(ctx, newTask(newWorkspace("ghost").ID), nil)
 	wantErr(t, err, store.ErrNotFound, "CreateTask in an unknown workspace")
 	dup := newTask(ws.ID)
 	dup.ID = in.ID
-	_, _, err = s.CreateTask(ctx, dup, store.NoQueueCap)
+	_, _, err = s.CreateTask(ctx, dup, nil)
 	wantErr(t, err, store.ErrConflict, "CreateTask with a taken id")
 }
 

@@ -54,10 +54,11 @@ type TaskTx interface {
 	InsertTask(ctx context.Context, t store.Task) (r Row, inserted bool, err error)
 	// TaskByIdempotencyKey returns workspaceID's task with key.
 	TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error)
-	// LockQueued locks workspace id against other creates until the
-	// transaction ends and returns how many queued tasks it has;
+	// LockAdmission locks workspace id against other creates until the
+	// transaction ends and returns how many queued tasks it has and what
+	// it has used of its monthly quotas in the period holding at;
 	// store.ErrNotFound if it does not exist.
-	LockQueued(ctx context.Context, workspaceID string) (int, error)
+	LockAdmission(ctx context.Context, workspaceID string, at time.Time) (queued int, used store.Consumed, err error)
 
 	// Attempt reads attempt number of task id.
 	Attempt(ctx context.Context, taskID string, number int) (store.Attempt, error)
@@ -137,8 +138,8 @@ func Meter(ctx context.Context, tx Tx, workspaceID string, was, a store.Attempt,
 // key, it returns that task and created=false, or that task and
 // store.ErrConflict when its RequestHash differs. Returns
 // store.ErrNotFound if the workspace does not exist, store.ErrConflict if
-// the id is taken.
-func (run Runner) CreateTask(ctx context.Context, t store.Task, maxQueued int) (store.Task, bool, error) {
+// the id is taken. With admit set, see store.TaskStore.CreateTask.
+func (run Runner) CreateTask(ctx context.Context, t store.Task, admit store.Admit) (store.Task, bool, error) {
 	t = lifecycle.New(t)
 	var (
 		got     store.Task
@@ -155,20 +156,20 @@ func (run Runner) CreateTask(ctx context.Context, t store.Task, maxQueued int) (
 			}
 			return nil
 		}
-		if maxQueued >= 0 {
-			n, err := tx.LockQueued(ctx, t.WorkspaceID)
+		if admit != nil {
+			queued, used, err := tx.LockAdmission(ctx, t.WorkspaceID, t.CreatedAt)
 			if err != nil {
 				return err
 			}
-			if n >= maxQueued {
-				// A replay is answered; the lock makes a concurrent
-				// create of the same key visible here.
-				if t.IdempotencyKey != "" {
-					if err := replay(); !errors.Is(err, store.ErrNotFound) {
-						return err
-					}
+			// A replay is answered, not admitted again; under the lock a
+			// concurrent create of the same key is visible here.
+			if t.IdempotencyKey != "" {
+				if err := replay(); !errors.Is(err, store.ErrNotFound) {
+					return err
 				}
-				return fmt.Errorf("workspace %s has %d queued tasks: %w", t.WorkspaceID, n, store.ErrQueueFull)
+			}
+			if err := admit(queued, used); err != nil {
+				return err
 			}
 		}
 		r, inserted, err := tx.InsertTask(ctx, t)
