@@ -2,7 +2,6 @@ package metering
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"log/slog"
 	"time"
@@ -124,6 +123,3 @@ func (e *Evaluator) Check(ctx context.Context, ws store.Workspace, l api.Limits,
 	}
 	return raised, nil
 }
-
-// IsGone reports an error of a workspace deleted while it was evaluated.
-func IsGone(err error) bool { return errors.Is(err, store.ErrNotFound) }

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"net/http"
 
 	"github.com/genericcorp/baton/internal/metering"
@@ -67,8 +68,8 @@ func (s *Server) EvaluateAlerts(ctx context.Context) error {
 			return nil // no usage this period: no threshold, no spike
 		}
 		_, err := s.evaluator.Check(ctx, ws, s.limits(ws), t)
-		if metering.IsGone(err) {
-			return nil
+		if errors.Is(err, store.ErrNotFound) {
+			return nil // deleted while it was evaluated
 		}
 		return err
 	})
