@@ -15,7 +15,6 @@ import (
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/pkg/api"
-	"github.com/genericcorp/baton/pkg/config"
 )
 
 // Exhausted returns the enforced quotas (api.QuotaTaskExecutions,
@@ -64,7 +63,7 @@ func Describe(q string, l api.Limits, used store.Consumed) string {
 	return q + " used up"
 }
 
-func usd(micros int64) string { return "$" + config.RoundUSD(micros, 2) }
+func usd(micros int64) string { return "$" + api.RoundUSD(micros, 2) }
 
 // ConsumedOf picks the enforced metrics out of monthly rollup totals.
 func ConsumedOf(totals map[string]int64) store.Consumed {

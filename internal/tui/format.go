@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/genericcorp/baton/pkg/api"
-	"github.com/genericcorp/baton/pkg/config"
 )
 
 // gaugeLabel names a quota metric in the view and in lines.
@@ -153,7 +152,7 @@ func taskDuration(t api.Task, now time.Time) string {
 
 // taskCost formats a task's cost with four decimals (tasks cost fractions
 // of a cent): "$0.0031".
-func taskCost(micros int64) string { return "$" + config.RoundUSD(micros, 4) }
+func taskCost(micros int64) string { return "$" + api.RoundUSD(micros, 4) }
 
 // sortWorkspaces orders quotas by their highest percent, then by name.
 func sortWorkspaces(qs []api.Quota) []api.Quota {

@@ -140,7 +140,7 @@ func DefaultDataDir(getenv func(string) string) string {
 // else $BATON_CONFIG; none when both are empty), the default.
 //
 // It returns an error when the config file cannot be read, is not YAML,
-// has an unknown key, or when a value is invalid: an amount (see ParseUSD),
+// has an unknown key, or when a value is invalid: an amount (see api.ParseUSD),
 // a negative limit, an unknown log format, a bad listen address, duration,
 // integer or trusted proxy, or a default_tier that is not a tier. The error names the key
 // and, for scalars, where the bad value came from.

@@ -78,7 +78,7 @@ func (f *serverFile) cost() (Cost, error) {
 		if p != nil {
 			s = *p
 		}
-		m, err := ParseUSD(s)
+		m, err := api.ParseUSD(s)
 		if err != nil {
 			return 0, fmt.Errorf("%s: %w", key, err)
 		}

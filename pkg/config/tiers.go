@@ -16,7 +16,7 @@ const DefaultTierName = "free"
 // DefaultTiers returns the built-in tiers free, pro and team (DESIGN.md §1).
 // The map is new on every call; callers may change it.
 func DefaultTiers() map[string]api.Tier {
-	const usd = microsPerUSD
+	const usd = api.MicrosPerUSD
 	return map[string]api.Tier{
 		"free": {Name: "free", PriceMonthlyMicro: 0, Limits: api.Limits{
 			RequestsPerMinute: 60, Burst: 20, MaxConcurrentTasks: 2, MaxQueuedTasks: 100,
@@ -78,14 +78,14 @@ func mergeTiers(file map[string]tierFile) (map[string]api.Tier, error) {
 		}
 		t.Name = name
 		if tf.PriceUSD != nil {
-			m, err := ParseUSD(*tf.PriceUSD)
+			m, err := api.ParseUSD(*tf.PriceUSD)
 			if err != nil {
 				return nil, fmt.Errorf("%s.price_usd: %w", key, err)
 			}
 			t.PriceMonthlyMicro = m
 		}
 		if tf.MonthlySpendUSD != nil {
-			m, err := ParseUSD(*tf.MonthlySpendUSD)
+			m, err := api.ParseUSD(*tf.MonthlySpendUSD)
 			if err != nil {
 				return nil, fmt.Errorf("%s.monthly_spend_usd: %w", key, err)
 			}

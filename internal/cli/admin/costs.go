@@ -13,7 +13,6 @@ import (
 	"github.com/genericcorp/baton/internal/cli/usage"
 	"github.com/genericcorp/baton/internal/output"
 	"github.com/genericcorp/baton/pkg/api"
-	"github.com/genericcorp/baton/pkg/config"
 )
 
 // CostsOptions are the inputs of `baton admin costs`.
@@ -137,7 +136,7 @@ func CostsTable(r api.CostReport, human, color bool) output.Table {
 
 func costRow(id, name, tier string, w api.WorkspaceCost, human, color bool) []string {
 	neg := w.Negative || w.MarginMicros < 0
-	money := config.FormatUSD
+	money := api.FormatUSD
 	if human {
 		money = tiers.USD
 	}

@@ -14,7 +14,7 @@ import (
 	"github.com/genericcorp/baton/internal/app"
 	"github.com/genericcorp/baton/internal/auth"
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
-	"github.com/genericcorp/baton/internal/worker"
+	"github.com/genericcorp/baton/internal/supervisor"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/config"
 )
@@ -193,7 +193,7 @@ func runDemoWorker(ctx context.Context, f *cmdutil.Factory, url, key string, log
 	if err != nil {
 		return err
 	}
-	return worker.Run(ctx, worker.Config{API: c, Runner: worker.EchoRunner, Queues: []string{api.DefaultQueue},
+	return supervisor.Run(ctx, supervisor.Config{API: c, Runner: supervisor.EchoRunner, Queues: []string{api.DefaultQueue},
 		Concurrency: 4, WorkerID: "dev-echo", Log: log.With("component", "demo-worker")})
 }
 

@@ -21,7 +21,6 @@ import (
 	"github.com/genericcorp/baton/internal/output"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
-	"github.com/genericcorp/baton/pkg/config"
 )
 
 // NewCmdTasks returns the `baton tasks` group.
@@ -78,7 +77,7 @@ func exitCodeFor(status string) int {
 
 // usd formats micro-dollars as dollars with four decimals (tasks cost
 // fractions of a cent): 3100 → "0.0031", 12345678 → "12.3457".
-func usd(micros int64) string { return config.RoundUSD(micros, 4) }
+func usd(micros int64) string { return api.RoundUSD(micros, 4) }
 
 // duration formats d short and in a form time.ParseDuration reads back:
 // "350ms", "4.2s", "5m3s", "10m", "2h10m", "49h" (seconds are dropped

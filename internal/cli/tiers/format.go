@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/genericcorp/baton/pkg/api"
-	"github.com/genericcorp/baton/pkg/config"
 )
 
 // LimitKeySpendUSD is the CLI's name for the spend limit (CONTRACT.md
@@ -47,7 +46,7 @@ func LimitValue(key string, v int64) string {
 
 // USD formats micro-dollars as dollars with two decimals, rounding half a
 // cent away from zero: 49000000 → "49.00", 12345000 → "12.35".
-func USD(micros int64) string { return config.RoundUSD(micros, 2) }
+func USD(micros int64) string { return api.RoundUSD(micros, 2) }
 
 // Seconds formats a number of seconds as a short human duration made of
 // days, hours, minutes and seconds, leaving out zero parts: 300 → "5m",

@@ -6,7 +6,6 @@ import (
 
 	"github.com/genericcorp/baton/internal/cli/tiers"
 	"github.com/genericcorp/baton/pkg/api"
-	"github.com/genericcorp/baton/pkg/config"
 )
 
 // Tabular forms are for people on a terminal (human) and for programs
@@ -45,7 +44,7 @@ func Quantity(name string, v int64, human bool) string {
 		if human {
 			return tiers.USD(v)
 		}
-		return config.FormatUSD(v)
+		return api.FormatUSD(v)
 	case api.QuotaExecutionSeconds:
 		if human {
 			return tiers.Seconds(v)
@@ -85,7 +84,7 @@ func Percent(p float64, human bool) string {
 // USD4 formats micro-dollars as dollars with four decimals, rounding half a
 // unit away from zero (usage costs are often fractions of a cent):
 // 3100 → "0.0031", 12345678 → "12.3457".
-func USD4(micros int64) string { return config.RoundUSD(micros, 4) }
+func USD4(micros int64) string { return api.RoundUSD(micros, 4) }
 
 // Approx formats a number of seconds to its two leading units, for times
 // to come where seconds do not matter: 200000 → "2d7h", 5430 → "1h30m",

@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
-	supervisor "github.com/genericcorp/baton/internal/worker"
+	"github.com/genericcorp/baton/internal/supervisor"
 	"github.com/genericcorp/baton/pkg/api"
 )
 

@@ -1,5 +1,5 @@
 // Package worker is `baton worker`: the supervisor that runs tasks on this
-// machine (internal/worker does the work).
+// machine (internal/supervisor does the work).
 package worker
 
 import (

@@ -9,7 +9,6 @@ import (
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
 	"github.com/genericcorp/baton/internal/cli/tiers"
 	"github.com/genericcorp/baton/pkg/api"
-	"github.com/genericcorp/baton/pkg/config"
 )
 
 // apiLimitKey maps a CLI limit key (CONTRACT.md "Limits") to the API's.
@@ -40,7 +39,7 @@ func parseSet(kv string) (string, int64, error) {
 	}
 	val = strings.TrimSpace(val)
 	if k == api.LimitMonthlySpendMicros {
-		micros, err := config.ParseUSD(val)
+		micros, err := api.ParseUSD(val)
 		if err != nil {
 			return "", 0, cmdutil.FlagErrorf("--set %s: %v", tiers.LimitKeySpendUSD, err)
 		}
@@ -117,7 +116,7 @@ func describeChange(req api.UpdateWorkspaceRequest) string {
 // exactUSD formats micro-dollars exactly, with at least two decimals:
 // 12500000 → "12.50", 12345000 → "12.345" (tables round to cents).
 func exactUSD(micros int64) string {
-	s := config.FormatUSD(micros)
+	s := api.FormatUSD(micros)
 	whole, frac, _ := strings.Cut(s, ".")
 	if len(frac) < 2 {
 		frac += strings.Repeat("0", 2-len(frac))

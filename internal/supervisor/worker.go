@@ -1,4 +1,4 @@
-// Package worker is the worker supervisor behind `baton worker run`: it
+// Package supervisor is the worker supervisor behind `baton worker run`: it
 // long-polls the server for tasks, runs an agent command per task in its own
 // process group (or an in-process Runner), streams the agent's stderr as task
 // logs, heartbeats each attempt with its usage, stops an attempt the server
@@ -12,7 +12,7 @@
 // which adds to the attempt's usage; exit 0 completes the task,
 // Config.FatalExitCode (78) fails it for good, any other exit fails the
 // attempt, which the server retries while attempts remain.
-package worker
+package supervisor
 
 import (
 	"context"

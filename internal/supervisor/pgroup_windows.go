@@ -1,6 +1,6 @@
 //go:build windows
 
-package worker
+package supervisor
 
 import (
 	"os"

@@ -1,4 +1,4 @@
-package config
+package api
 
 import (
 	"fmt"
@@ -7,8 +7,8 @@ import (
 	"strings"
 )
 
-// microsPerUSD is the number of micro-dollars in a dollar.
-const microsPerUSD = 1_000_000
+// MicrosPerUSD is the number of micro-dollars in a dollar.
+const MicrosPerUSD = 1_000_000
 
 // ParseUSD parses a non-negative decimal amount of US dollars, as written in
 // config files and on the command line ("5", "49.99", "0.000012", ".5"),
@@ -37,10 +37,10 @@ func ParseUSD(s string) (int64, error) {
 		return micros, nil
 	}
 	dollars, err := strconv.ParseInt(whole, 10, 64)
-	if err != nil || dollars > (math.MaxInt64-micros)/microsPerUSD {
+	if err != nil || dollars > (math.MaxInt64-micros)/MicrosPerUSD {
 		return 0, fmt.Errorf("invalid amount %q: too large", s)
 	}
-	return dollars*microsPerUSD + micros, nil
+	return dollars*MicrosPerUSD + micros, nil
 }
 
 // isDigits reports whether s consists of ASCII digits only ("" does).
@@ -62,7 +62,7 @@ func FormatUSD(micros int64) string {
 	if micros < 0 {
 		sign, u = "-", uint64(-(micros+1))+1 // no overflow at MinInt64
 	}
-	whole, frac := u/microsPerUSD, u%microsPerUSD
+	whole, frac := u/MicrosPerUSD, u%MicrosPerUSD
 	if frac == 0 {
 		return sign + strconv.FormatUint(whole, 10)
 	}
@@ -88,7 +88,7 @@ func RoundUSD(micros int64, decimals int) string {
 	if u%step >= (step+1)/2 && step > 1 {
 		units++
 	}
-	scale := uint64(microsPerUSD) / step
+	scale := uint64(MicrosPerUSD) / step
 	s := strconv.FormatUint(units/scale, 10)
 	if decimals > 0 {
 		frac := strconv.FormatUint(units%scale, 10)
@@ -99,3 +99,13 @@ func RoundUSD(micros int64, decimals int) string {
 	}
 	return s
 }
+
+// Micros is an amount of money in integer micro-dollars, the unit baton
+// stores and sends (fields named *_micros): never a float.
+type Micros int64
+
+// String formats m as dollars without trailing zeros (see FormatUSD).
+func (m Micros) String() string { return FormatUSD(int64(m)) }
+
+// Round formats m as dollars with exactly decimals places (see RoundUSD).
+func (m Micros) Round(decimals int) string { return RoundUSD(int64(m), decimals) }
