@@ -13,10 +13,10 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genericcorp/baton/internal/metering"
-	"github.com/genericcorp/baton/internal/queue"
 	"github.com/genericcorp/baton/internal/ratelimit"
 	"github.com/genericcorp/baton/internal/server"
 	"github.com/genericcorp/baton/internal/store/postgres"
+	"github.com/genericcorp/baton/internal/tasks"
 	"github.com/genericcorp/baton/internal/version"
 	"github.com/genericcorp/baton/pkg/config"
 )
@@ -90,7 +90,7 @@ func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server,
 	if err != nil {
 		return fail(fmt.Errorf("sentry_dsn: %w", err))
 	}
-	var notifier queue.Notifier
+	var notifier tasks.Notifier
 	if pg, ok := st.(*postgres.Store); ok {
 		notifier = pg.Notifier(ctx, log) // a submit on one replica wakes claimers on all
 	}
@@ -134,7 +134,7 @@ func (s *Server) Serve(ctx context.Context) error {
 	}
 	reapCtx, stopReaper := context.WithCancel(ctx)
 	defer stopReaper()
-	go s.API.Queue().RunReaper(reapCtx, reaperInterval(s.Config.Lease))
+	go s.API.Tasks().RunReaper(reapCtx, reaperInterval(s.Config.Lease))
 	// Background work (metered API calls, alerts) stops after the last
 	// request, so its final flush sees every call.
 	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))

@@ -34,6 +34,46 @@ func Exhausted(l api.Limits, used store.Consumed) []string {
 	return out
 }
 
+// Admit decides whether a workspace under l, with queued tasks queued and
+// used consumed this period, may queue one more task at now. It returns
+// the quota that refuses it ("" admits) and, for a monthly quota, how long
+// until it resets (0 for the queued-task cap: room comes when tasks
+// start). Execution seconds do not refuse a submit: the task is held.
+func Admit(l api.Limits, queued int, used store.Consumed, now time.Time) (quota string, retryAfter time.Duration) {
+	for _, q := range Exhausted(l, used) {
+		if q != api.QuotaExecutionSeconds {
+			return q, UntilReset(now)
+		}
+	}
+	if int64(queued) >= l.MaxQueuedTasks {
+		return api.QuotaQueued, 0
+	}
+	return "", 0
+}
+
+// Slots is how many more tasks ws, under l, may start now with running
+// tasks running and used consumed this period: none when it is suspended
+// or a monthly quota is used up (its queued tasks are held, never
+// dropped), else what its concurrency cap and its remaining task
+// executions leave.
+func Slots(ws store.Workspace, l api.Limits, running int, used store.Consumed) int {
+	if ws.Status != api.WorkspaceActive || len(Exhausted(l, used)) > 0 {
+		return 0
+	}
+	n := min(l.MaxConcurrentTasks-int64(running), l.MonthlyTaskExecutions-used.Executions)
+	return int(max(min(n, math.MaxInt32), 0))
+}
+
+// Terminate returns the quota whose exhaustion stops a running task of a
+// workspace under l that has used used ("" when none): execution seconds
+// or spend.
+func Terminate(l api.Limits, used store.Consumed) string {
+	if ex := Running(Exhausted(l, used)); len(ex) > 0 {
+		return ex[0]
+	}
+	return ""
+}
+
 // Running reports the quotas whose exhaustion stops a running task:
 // execution seconds and spend (a task already started does not need
 // another execution).

@@ -9,28 +9,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/genericcorp/baton/internal/testutil"
 )
 
-// fakeClock is a settable clock, safe for concurrent use.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
+// newFakeClock is a settable clock, safe for concurrent use.
+func newFakeClock() *testutil.Clock {
+	return testutil.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
 }
 
 func allow(t *testing.T, l Limiter, key string, lim Limit, n int) Result {
@@ -118,7 +103,7 @@ func TestInvalidLimit(t *testing.T) {
 // hammer runs workers goroutines in lock-step over steps of the fake clock:
 // in each step every worker asks perStep times, then the clock moves on.
 // It returns how many were allowed.
-func hammer(t *testing.T, l Limiter, clk *fakeClock, key string, lim Limit, workers, steps, perStep int, step time.Duration) int64 {
+func hammer(t *testing.T, l Limiter, clk *testutil.Clock, key string, lim Limit, workers, steps, perStep int, step time.Duration) int64 {
 	t.Helper()
 	var allowed atomic.Int64
 	release := make([]chan struct{}, steps)

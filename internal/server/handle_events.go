@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/tasks"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -82,36 +83,53 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *princip
 	st := s.openSSE(w)
 	defer st.close()
 	for {
-		changed := s.queue.Changed()
+		changed, done := s.tasks.Subscribe(tasks.TaskTopic(id))
 		t, err := s.store.GetTask(ctx, p.workspaceID, id)
 		if err != nil {
+			done()
 			return nil // the task went away (workspace deleted) or ctx ended
 		}
 		evs, err := s.store.ListEvents(ctx, p.workspaceID, id, after, eventsPage)
 		if err != nil {
+			done()
 			return nil
 		}
-		for _, e := range evs {
-			if !st.send(strconv.FormatInt(e.Seq, 10), e.Type, apiEvent(e)) {
-				return nil
-			}
-			after = e.Seq
-		}
-		if len(evs) > 0 {
-			st.flush()
-		}
-		if len(evs) < eventsPage && api.IsTerminal(t.Status) {
-			st.send("", "end", map[string]string{"status": t.Status})
-			st.flush()
+		more, ok := s.sendEvents(st, t, evs, &after)
+		if !ok {
+			done()
 			return nil
 		}
-		if len(evs) == eventsPage {
+		if more {
+			done()
 			continue
 		}
-		if !st.wait(ctx, ssePoll, changed, nil) {
+		alive := st.wait(ctx, ssePoll, changed, nil)
+		done()
+		if !alive {
 			return nil
 		}
 	}
+}
+
+// sendEvents sends evs, a page of t's events, advancing after; at the end
+// of a terminal task's events it sends the end event. more says another
+// page may follow at once; ok is false when the stream must end.
+func (s *Server) sendEvents(st *sseStream, t store.Task, evs []store.TaskEvent, after *int64) (more, ok bool) {
+	for _, e := range evs {
+		if !st.send(strconv.FormatInt(e.Seq, 10), e.Type, apiEvent(e)) {
+			return false, false
+		}
+		*after = e.Seq
+	}
+	if len(evs) > 0 {
+		st.flush()
+	}
+	if len(evs) < eventsPage && api.IsTerminal(t.Status) {
+		st.send("", "end", map[string]string{"status": t.Status})
+		st.flush()
+		return false, false
+	}
+	return len(evs) == eventsPage, true
 }
 
 // sseStream is an open server-sent event stream.

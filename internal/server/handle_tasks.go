@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"cmp"
 	"crypto/sha256"
 	"encoding/json"
 	"errors"
@@ -11,9 +10,11 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 
 	"github.com/genericcorp/baton/internal/ids"
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/tasks"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -114,11 +115,13 @@ func (s *Server) handleSubmitTask(w http.ResponseWriter, r *http.Request, p *pri
 	if t.Labels == nil {
 		t.Labels = map[string]string{}
 	}
-	a := s.admission(*p.workspace, now)
-	got, created, err := s.store.CreateTask(r.Context(), t, a.admit)
-	if a.refused != nil {
-		a.respond(w)
-		return a.refused
+	got, created, err := s.tasks.Submit(r.Context(), *p.workspace, t)
+	var qe *tasks.QuotaError
+	if errors.As(err, &qe) {
+		if qe.RetryAfter > 0 {
+			w.Header().Set("Retry-After", fmt.Sprint(int64(qe.RetryAfter/time.Second)))
+		}
+		return api.NewProblem(api.CodeQuotaExceeded, qe.Detail)
 	}
 	if errors.Is(err, store.ErrConflict) {
 		return api.Errorf(api.CodeConflict, "Idempotency-Key %q was used for a task with other parameters", idem)
@@ -128,8 +131,6 @@ func (s *Server) handleSubmitTask(w http.ResponseWriter, r *http.Request, p *pri
 	status := http.StatusOK
 	if created {
 		status = http.StatusCreated
-		s.transition(api.TaskQueued, 1)
-		s.queue.Notify(r.Context(), got.Queue)
 	}
 	encode(w, status, apiTask(got))
 	return nil
@@ -163,14 +164,14 @@ func (s *Server) handleListTasks(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return err
 	}
-	out := page(rows, pg.Limit, "tasks", p.workspaceID, taskID, apiTask)
-	if slices.ContainsFunc(out.Data, func(t api.Task) bool { return t.Status == api.TaskQueued }) {
-		reason, err := s.holdReason(r.Context(), *p.workspace)
+	if slices.ContainsFunc(rows, func(t store.Task) bool { return t.Status == api.TaskQueued }) {
+		reason, err := s.tasks.HoldReason(r.Context(), *p.workspace)
 		if err != nil {
 			return err
 		}
-		markHeld(out.Data, reason)
+		tasks.MarkHeld(rows, reason)
 	}
+	out := page(rows, pg.Limit, "tasks", p.workspaceID, taskID, apiTask)
 	encode(w, http.StatusOK, out)
 	return nil
 }
@@ -188,14 +189,16 @@ func (s *Server) handleGetTask(w http.ResponseWriter, r *http.Request, p *princi
 	if err != nil {
 		return storeError(err, "task", id)
 	}
-	out := apiTask(t)
 	if t.Status == api.TaskQueued {
-		reason, err := s.holdReason(r.Context(), *p.workspace)
+		reason, err := s.tasks.HoldReason(r.Context(), *p.workspace)
 		if err != nil {
 			return err
 		}
-		out.StatusReason = cmp.Or(reason, out.StatusReason)
+		held := []store.Task{t}
+		tasks.MarkHeld(held, reason)
+		t = held[0]
 	}
+	out := apiTask(t)
 	out.Attempts = make([]api.Attempt, len(attempts))
 	for i, a := range attempts {
 		out.Attempts[i] = apiAttempt(a)
@@ -209,14 +212,12 @@ func (s *Server) handleCancelTask(w http.ResponseWriter, r *http.Request, p *pri
 		return err
 	}
 	id := r.PathValue("id")
-	t, err := s.store.CancelTask(r.Context(), p.workspaceID, id, "cancelled by "+p.key.ID, s.now())
+	t, err := s.tasks.Cancel(r.Context(), p.workspaceID, id, "cancelled by "+p.key.ID)
 	if errors.Is(err, store.ErrConflict) {
 		return api.Errorf(api.CodeConflict, "task %s is already %s", id, t.Status)
 	} else if err != nil {
 		return storeError(err, "task", id)
 	}
-	s.transition(api.TaskCancelled, 1)
-	s.queue.Notify(r.Context(), t.ID)
 	encode(w, http.StatusOK, apiTask(t))
 	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
-	"fmt"
 	"net/http"
 	"slices"
 	"strconv"
@@ -12,6 +11,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/metering"
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/tasks"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -32,90 +32,6 @@ const (
 // limits are ws's effective limits: its tier's with its overrides.
 func (s *Server) limits(ws store.Workspace) api.Limits {
 	return s.tier(ws.Tier).Limits.Apply(ws.Overrides)
-}
-
-// consumed reads ws's use of its enforced quotas in the current period.
-func (s *Server) consumed(ctx context.Context, ws store.Workspace, now time.Time) (store.Consumed, error) {
-	totals, err := s.store.UsageTotals(ctx, ws.ID, now)
-	if err != nil {
-		return store.Consumed{}, err
-	}
-	return metering.ConsumedOf(totals), nil
-}
-
-// admission decides a submit inside the insert's transaction, under a
-// lock on the workspace (store.TaskStore.CreateTask): refused with
-// quota_exceeded when its monthly executions or spend cap are used up
-// (Retry-After: until the period resets) or its queued-task cap is reached
-// (no Retry-After: room comes when tasks start). Execution seconds do not
-// refuse: a task queued while they are used up is held. A replayed submit
-// whose task exists is answered by the store without asking.
-type admission struct {
-	s          *Server
-	ws         store.Workspace
-	now        time.Time
-	refused    *api.Problem
-	retryAfter time.Duration
-}
-
-func (s *Server) admission(ws store.Workspace, now time.Time) *admission {
-	return &admission{s: s, ws: ws, now: now}
-}
-
-func (a *admission) admit(queued int, used store.Consumed) error {
-	l := a.s.limits(a.ws)
-	refuse := func(q string, retryAfter time.Duration) error {
-		a.s.metrics.quotaRejections.WithLabelValues(quotaLabel(q)).Inc()
-		a.refused, a.retryAfter = api.NewProblem(api.CodeQuotaExceeded, metering.Describe(q, l, used)), retryAfter
-		return a.refused
-	}
-	for _, q := range metering.Exhausted(l, used) {
-		if q != api.QuotaExecutionSeconds {
-			return refuse(q, metering.UntilReset(a.now))
-		}
-	}
-	if int64(queued) >= l.MaxQueuedTasks {
-		return refuse(api.QuotaQueued, 0)
-	}
-	return nil
-}
-
-// respond sets Retry-After for a refusal that ends on a date.
-func (a *admission) respond(w http.ResponseWriter) {
-	if a.retryAfter > 0 {
-		w.Header().Set("Retry-After", fmt.Sprint(int64(a.retryAfter/time.Second)))
-	}
-}
-
-// holdReason says why ws's queued tasks cannot start now ("" when they
-// can, up to the concurrency cap): a suspended workspace or a used-up
-// monthly quota.
-func (s *Server) holdReason(ctx context.Context, ws store.Workspace) (string, error) {
-	if ws.Status != api.WorkspaceActive {
-		return "held: workspace " + ws.Status, nil
-	}
-	l := s.limits(ws)
-	used, err := s.consumed(ctx, ws, s.now())
-	if err != nil {
-		return "", err
-	}
-	if ex := metering.Exhausted(l, used); len(ex) > 0 {
-		return "held: " + metering.Describe(ex[0], l, used), nil
-	}
-	return "", nil
-}
-
-// markHeld sets the status reason of queued tasks to reason when it is
-// set, so that held tasks show as held.
-func markHeld(tasks []api.Task, reason string) {
-	if reason == "" {
-		return
-	}
-	for i := range tasks {
-		if tasks[i].Status == api.TaskQueued {
-			tasks[i].StatusReason = reason
-		}
-	}
 }
 
 // quota builds ws's quota snapshot now.
@@ -245,21 +161,25 @@ func (s *Server) handleUsageStream(w http.ResponseWriter, r *http.Request, p *pr
 		q        = first
 	)
 	for {
-		changed, usage := s.queue.Changed(), s.usageChanged.Changed()
+		changed, done := s.tasks.Subscribe(tasks.WorkspaceTopic(ws.ID))
 		if key := snapshotKey(q); string(key) != string(last) {
 			if !st.send(strconv.FormatInt(q.At.UnixNano(), 10), "quota", q) {
+				done()
 				return nil
 			}
 			st.flush()
 			last = key
 		}
-		if !st.wait(ctx, usageStreamPoll, changed, usage) {
+		alive := st.wait(ctx, usageStreamPoll, changed, nil)
+		done()
+		if !alive {
 			return nil
 		}
-		// Every task change of any workspace wakes every stream: read at
-		// most every usageStreamGap, so a stream costs at most 4 snapshot
-		// reads (and sends at most 4 snapshots) a second however busy
-		// the server is; the changes in between are in the next read.
+		// Every task change and API-call flush of the workspace wakes its
+		// streams: read at most every usageStreamGap, so a stream costs at
+		// most 4 snapshot reads (and sends at most 4 snapshots) a second
+		// however busy the workspace is; the changes in between are in
+		// the next read.
 		if gap := usageStreamGap - time.Since(lastRead); gap > 0 {
 			select {
 			case <-ctx.Done():

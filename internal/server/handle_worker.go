@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/genericcorp/baton/internal/metering"
-	"github.com/genericcorp/baton/internal/queue"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/pkg/api"
 )
@@ -16,10 +14,6 @@ import (
 // with an operator key and no Baton-Workspace header is a shared worker that
 // claims from every workspace, and names each task's workspace in the
 // header of its heartbeats and completions.
-
-// reasonQuota is the heartbeat's cancel reason, and the start of the status
-// reason, of a task terminated because its workspace's quota ran out.
-const reasonQuota = string(api.CodeQuotaExceeded)
 
 const (
 	maxClaimWait  = 60
@@ -61,17 +55,16 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request, p *principa
 		ws = store.AnyWorkspace
 	}
 	start := time.Now()
-	tasks, err := s.queue.Claim(r.Context(), ws, req.Queues, req.WorkerID, req.MaxTasks, time.Duration(req.WaitSeconds)*time.Second)
+	claimed, err := s.tasks.Claim(r.Context(), ws, req.Queues, req.WorkerID, req.MaxTasks, time.Duration(req.WaitSeconds)*time.Second)
 	if err != nil {
 		return err
 	}
 	s.metrics.claimDuration.Observe(time.Since(start).Seconds())
-	s.metrics.tasksClaimed.Add(float64(len(tasks)))
-	s.transition(api.TaskRunning, len(tasks))
-	hb := s.queue.HeartbeatInterval()
-	out := api.ClaimResponse{Tasks: make([]api.Task, len(tasks)),
+	s.metrics.tasksClaimed.Add(float64(len(claimed)))
+	hb := s.tasks.HeartbeatInterval()
+	out := api.ClaimResponse{Tasks: make([]api.Task, len(claimed)),
 		HeartbeatIntervalSeconds: int((hb + time.Second - 1) / time.Second), HeartbeatIntervalMS: hb.Milliseconds()}
-	for i, t := range tasks {
+	for i, t := range claimed {
 		out.Tasks[i] = apiTask(t)
 	}
 	encode(w, http.StatusOK, out)
@@ -100,58 +93,17 @@ func (s *Server) handleHeartbeat(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return err
 	}
-	now := s.now()
-	t, err := s.store.Heartbeat(r.Context(), p.workspaceID, id, req.Attempt, usage(req.Usage), now, s.queue.Lease())
+	beat, err := s.tasks.Heartbeat(r.Context(), *p.workspace, id, req.Attempt, usage(req.Usage))
 	if errors.Is(err, store.ErrStale) {
-		// The task ended while this attempt ran (cancelled, timed out,
-		// terminated): tell the worker to stop, and why.
-		if t.ID != "" && t.Attempt == req.Attempt && api.IsTerminal(t.Status) {
-			reason := t.Status
-			if t.Status == api.TaskTerminated {
-				reason = reasonQuota
-			}
-			encode(w, http.StatusOK, api.HeartbeatResponse{Cancel: true, Reason: reason})
-			return nil
-		}
 		return stale(id, req.Attempt)
 	} else if err != nil {
 		return storeError(err, "task", id)
 	}
-	limits := s.tier(p.workspace.Tier).Limits.Apply(p.workspace.Overrides)
-	if limit := queue.EffectiveTimeout(t, limits); limit > 0 && t.AttemptStarted != nil && now.Sub(*t.AttemptStarted) >= limit {
-		reason := fmt.Sprintf("ran past its timeout of %s", queue.EffectiveTimeout(t, limits))
-		if _, err := s.store.EndTask(r.Context(), p.workspaceID, id, req.Attempt, api.TaskTimedOut, reason, now); err == nil {
-			s.transition(api.TaskTimedOut, 1)
-		} else if !errors.Is(err, store.ErrStale) {
-			return err
-		}
-		s.queue.Notify(r.Context(), id)
-		encode(w, http.StatusOK, api.HeartbeatResponse{Cancel: true, Reason: api.TaskTimedOut})
+	if beat.Cancel {
+		encode(w, http.StatusOK, api.HeartbeatResponse{Cancel: true, Reason: beat.Reason})
 		return nil
 	}
-	// The accrual just made may have used up the workspace's execution
-	// seconds or spend: then the attempt ends here, terminated. Every
-	// running task of the workspace learns it at its next heartbeat, so
-	// the overshoot is at most one heartbeat interval per running task
-	// (plus what one heartbeat reports).
-	used, err := s.consumed(r.Context(), *p.workspace, now)
-	if err != nil {
-		return err
-	}
-	if ex := metering.Running(metering.Exhausted(limits, used)); len(ex) > 0 {
-		reason := reasonQuota + ": " + metering.Describe(ex[0], limits, used)
-		if _, err := s.store.EndTask(r.Context(), p.workspaceID, id, req.Attempt, api.TaskTerminated, reason, now); err == nil {
-			s.transition(api.TaskTerminated, 1)
-			s.metrics.quotaRejections.WithLabelValues(quotaLabel(ex[0])).Inc()
-			s.log.Info("task terminated: quota used up", "workspace_id", p.workspaceID, "task_id", id, "attempt", req.Attempt, "reason", reason)
-		} else if !errors.Is(err, store.ErrStale) {
-			return err
-		}
-		s.queue.Notify(r.Context(), id)
-		encode(w, http.StatusOK, api.HeartbeatResponse{Cancel: true, Reason: reasonQuota})
-		return nil
-	}
-	encode(w, http.StatusOK, api.HeartbeatResponse{LeaseExpiresAt: t.LeaseExpiresAt})
+	encode(w, http.StatusOK, api.HeartbeatResponse{LeaseExpiresAt: beat.Task.LeaseExpiresAt})
 	return nil
 }
 
@@ -167,64 +119,49 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, p *principal
 	if len(req.Lines) > maxLogLines {
 		return validation([]api.FieldError{{Field: "lines", Message: fmt.Sprintf("at most %d lines per request", maxLogLines)}})
 	}
-	err = s.store.AppendLogs(r.Context(), p.workspaceID, id, req.Attempt, req.Lines, s.now())
+	err = s.tasks.AppendLogs(r.Context(), p.workspaceID, id, req.Attempt, req.Lines)
 	if errors.Is(err, store.ErrStale) {
 		return stale(id, req.Attempt)
 	} else if err != nil {
 		return storeError(err, "task", id)
 	}
-	s.queue.Notify(r.Context(), id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }
 
 func (s *Server) handleComplete(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := needWorkspace(p); err != nil {
+		return err
+	}
 	req, err := decode[api.CompleteRequest](r, s.cfg.MaxBodyBytes, false)
 	if err != nil {
 		return err
 	}
-	if len(req.Output) == 0 {
-		req.Output = []byte("null")
-	}
-	return s.finish(w, r, p, req.Attempt, store.Outcome{Status: api.TaskSucceeded, Output: req.Output, Usage: usage(req.Usage)})
+	id := r.PathValue("id")
+	t, err := s.tasks.Complete(r.Context(), p.workspaceID, id, req.Attempt, req.Output, usage(req.Usage))
+	return s.finished(w, t, err, id, req.Attempt)
 }
 
 func (s *Server) handleFail(w http.ResponseWriter, r *http.Request, p *principal) error {
+	if err := needWorkspace(p); err != nil {
+		return err
+	}
 	req, err := decode[api.FailRequest](r, s.cfg.MaxBodyBytes, false)
 	if err != nil {
 		return err
 	}
-	if req.Error == "" {
-		req.Error = "failed"
-	}
-	return s.finish(w, r, p, req.Attempt, store.Outcome{Status: api.TaskFailed, Error: truncate(req.Error, 4096),
-		Retryable: req.Retryable, RetryAt: s.now().Add(s.queue.Backoff(req.Attempt)), Usage: usage(req.Usage)})
+	id := r.PathValue("id")
+	t, err := s.tasks.Fail(r.Context(), p.workspaceID, id, req.Attempt, req.Error, req.Retryable, usage(req.Usage))
+	return s.finished(w, t, err, id, req.Attempt)
 }
 
-func (s *Server) finish(w http.ResponseWriter, r *http.Request, p *principal, attempt int, o store.Outcome) error {
-	if err := needWorkspace(p); err != nil {
-		return err
-	}
-	id := r.PathValue("id")
-	o.Now = s.now()
-	t, err := s.store.Complete(r.Context(), p.workspaceID, id, attempt, o)
+// finished answers a completion or failure with the task, or its error.
+func (s *Server) finished(w http.ResponseWriter, t store.Task, err error, id string, attempt int) error {
 	if errors.Is(err, store.ErrStale) {
 		return stale(id, attempt)
 	} else if err != nil {
 		return storeError(err, "task", id)
 	}
-	s.transition(t.Status, 1)
-	s.queue.Notify(r.Context(), t.ID)
-	if t.Status == api.TaskQueued {
-		s.queue.Notify(r.Context(), t.Queue)
-	}
 	encode(w, http.StatusOK, apiTask(t))
 	return nil
-}
-
-func truncate(s string, n int) string {
-	if len(s) <= n {
-		return s
-	}
-	return s[:n]
 }

@@ -178,11 +178,8 @@ func (s *Server) transition(status string, n int) {
 	}
 }
 
-// leaseExpired is the queue's OnExpired hook.
-func (s *Server) leaseExpired(t store.Task) {
-	s.metrics.leaseExpiries.Inc()
-	s.transition(t.Status, 1)
-}
+// leaseExpired is the task service's Expired hook.
+func (s *Server) leaseExpired(store.Task) { s.metrics.leaseExpiries.Inc() }
 
 // readyValue is baton_ready: what /readyz would say.
 func (s *Server) readyValue() float64 {

@@ -87,7 +87,7 @@ func TestMetricsAfterWorkload(t *testing.T) {
 		t.Fatalf("claimed %d tasks, want 1", len(got))
 	}
 	b.advance(31 * time.Second)
-	if n, err := b.srv.Queue().Reap(t.Context()); err != nil || n != 1 {
+	if n, err := b.srv.Tasks().Reap(t.Context()); err != nil || n != 1 {
 		t.Fatalf("Reap = %d, %v", n, err)
 	}
 

@@ -85,10 +85,21 @@ func (s *Server) wrap(rt route) http.Handler {
 	})
 }
 
+// statusClientClosed is the status of a request whose client left before
+// the answer (nginx's 499).
+const statusClientClosed = 499
+
 // fail renders err: a *api.Problem as itself, anything else as a logged
 // 500 (503 while the store is down) whose detail never leaks internals,
 // and which is sent to Sentry.
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, rt route, pr *principal, err error) {
+	if r.Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client went away (a worker shutting down mid long poll):
+		// not a server error. 499, as nginx logs it; nobody reads it.
+		s.log.Debug("client went away", requestAttrs(r, rt, pr)...)
+		w.WriteHeader(statusClientClosed)
+		return
+	}
 	var p *api.Problem
 	if !errors.As(err, &p) {
 		// The error's text is scrubbed like a Sentry event: a driver's

@@ -18,9 +18,9 @@ import (
 
 	"github.com/genericcorp/baton/internal/auth"
 	"github.com/genericcorp/baton/internal/metering"
-	"github.com/genericcorp/baton/internal/queue"
 	"github.com/genericcorp/baton/internal/ratelimit"
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/tasks"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -44,9 +44,9 @@ type Config struct {
 	// RateLimits are the policies beyond the tiers' requests_per_minute
 	// and burst; zero fields take DefaultRateLimits' values.
 	RateLimits RateLimits
-	// Notifier wakes claimers and event followers: LISTEN/NOTIFY with
-	// PostgreSQL (every replica), in-process when nil.
-	Notifier queue.Notifier
+	// Notifier wakes claimers, event followers and usage streams by topic:
+	// LISTEN/NOTIFY with PostgreSQL (every replica), in-process when nil.
+	Notifier tasks.Notifier
 	// Lease and HeartbeatInterval of worker claims (30 s and 5 s when 0).
 	Lease             time.Duration
 	HeartbeatInterval time.Duration
@@ -84,7 +84,7 @@ type Server struct {
 	routes   []route
 	limiter  ratelimit.Limiter
 	rl       RateLimits
-	queue    *queue.Queue
+	tasks    *tasks.Service
 	draining atomic.Bool
 	// closing is closed by Drain: open event streams end, so a shutdown
 	// is not held up by clients following tasks (they reconnect elsewhere).
@@ -94,12 +94,10 @@ type Server struct {
 	metrics        *metrics
 	metricsHandler http.Handler
 
-	// recorder meters API calls; usageChanged wakes usage streams after
-	// its flushes.
-	recorder     *metering.Recorder
-	usageChanged *queue.Local
-	evaluator    *metering.Evaluator
-	notifier     *metering.Notifier // nil without webhooks
+	// recorder meters API calls; its flushes wake usage streams.
+	recorder  *metering.Recorder
+	evaluator *metering.Evaluator
+	notifier  *metering.Notifier // nil without webhooks
 }
 
 // New returns a Server. Errors: a missing store, secret or tiers; an
@@ -162,14 +160,21 @@ func New(cfg Config) (*Server, error) {
 		return nil, fmt.Errorf("server: metrics: %w", err)
 	}
 	s.metricsHandler = s.newMetricsHandler()
-	s.queue = queue.New(queue.Config{Store: cfg.Store, Notifier: cfg.Notifier, Lease: cfg.Lease,
-		HeartbeatInterval: cfg.HeartbeatInterval, Poll: cfg.ClaimPoll, Now: cfg.Now, Log: cfg.Logger, OnExpired: s.leaseExpired,
-		Limits: func(ws store.Workspace) api.Limits { return s.tier(ws.Tier).Limits.Apply(ws.Overrides) }})
-	s.usageChanged = queue.NewLocal()
+	s.tasks = tasks.New(tasks.Config{Store: cfg.Store, Notifier: cfg.Notifier, Lease: cfg.Lease,
+		HeartbeatInterval: cfg.HeartbeatInterval, Poll: cfg.ClaimPoll, Now: cfg.Now, Log: cfg.Logger,
+		Limits: s.limits,
+		Hooks: tasks.Hooks{Transition: s.transition, Expired: s.leaseExpired,
+			QuotaRefused: func(q string) { s.metrics.quotaRejections.WithLabelValues(quotaLabel(q)).Inc() }}})
 	s.recorder = metering.NewRecorder(metering.RecorderConfig{Store: cfg.Store, FlushEvery: cfg.MeterFlush,
 		Now: cfg.Now, Log: cfg.Logger,
-		OnFlush: func([]string) { s.usageChanged.Notify(context.Background(), "usage") },
-		OnDrop:  func(n int) { s.metrics.usageDropped.Add(float64(n)) }})
+		OnFlush: func(workspaces []string) {
+			topics := make([]string, len(workspaces))
+			for i, ws := range workspaces {
+				topics[i] = tasks.WorkspaceTopic(ws)
+			}
+			s.tasks.Notify(context.Background(), topics...)
+		},
+		OnDrop: func(n int) { s.metrics.usageDropped.Add(float64(n)) }})
 	s.evaluator = metering.NewEvaluator(metering.EvaluatorConfig{Store: cfg.Store, Now: cfg.Now, Log: cfg.Logger, OnRaised: s.alertRaised})
 	if len(cfg.AlertWebhooks) > 0 {
 		wc := cfg.Webhook
@@ -247,9 +252,9 @@ func (s *Server) RunBackground(ctx context.Context) {
 // FlushUsage writes the API calls metered so far (tests, shutdown).
 func (s *Server) FlushUsage(ctx context.Context) error { return s.recorder.Flush(ctx) }
 
-// Queue is the server's task queue (its reaper is run by the caller:
-// Queue().RunReaper).
-func (s *Server) Queue() *queue.Queue { return s.queue }
+// Tasks is the server's task service (its reaper is run by the caller:
+// Tasks().RunReaper).
+func (s *Server) Tasks() *tasks.Service { return s.tasks }
 
 // Drain marks the server as draining: /readyz answers 503 so load balancers
 // stop sending traffic while in-flight requests finish, and open event

@@ -9,7 +9,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,6 +16,7 @@ import (
 	"github.com/genericcorp/baton/internal/ids"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/sqlite"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/config"
 )
@@ -30,22 +30,13 @@ type bundle struct {
 	secret []byte
 	admin  string // operator key secret
 
-	mu  sync.Mutex
-	now time.Time
+	clk *testutil.Clock
 }
 
-func (b *bundle) clock() time.Time {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.now
-}
+func (b *bundle) clock() time.Time { return b.clk.Now() }
 
 // advance moves the server's clock forward.
-func (b *bundle) advance(d time.Duration) {
-	b.mu.Lock()
-	b.now = b.now.Add(d)
-	b.mu.Unlock()
-}
+func (b *bundle) advance(d time.Duration) { b.clk.Advance(d) }
 
 func setup(t *testing.T) *bundle {
 	t.Helper()
@@ -64,7 +55,7 @@ func setupWith(t *testing.T, configure func(*Config)) *bundle {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	b := &bundle{t: t, store: st, secret: []byte("test-secret-0123456789abcdef0123456789"), now: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	b := &bundle{t: t, store: st, secret: []byte("test-secret-0123456789abcdef0123456789"), clk: testutil.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))}
 	cfg := Config{Store: st, Secret: b.secret, Tiers: config.DefaultTiers(), DefaultTier: "free", Now: b.clock,
 		Logger: slog.New(slog.DiscardHandler), Version: "test"}
 	if configure != nil {
@@ -79,7 +70,7 @@ func setupWith(t *testing.T, configure func(*Config)) *bundle {
 
 	b.admin, _ = auth.NewKey(auth.OperatorPrefix)
 	k := store.Key{ID: ids.New(ids.Key), Name: "admin", Prefix: auth.PublicPrefix(b.admin), Hash: auth.NewHasher(b.secret).Hash(b.admin),
-		Scopes: []string{api.ScopeAdmin}, CreatedAt: b.now}
+		Scopes: []string{api.ScopeAdmin}, CreatedAt: b.clock()}
 	if err := st.CreateKey(ctx, k); err != nil {
 		t.Fatal(err)
 	}

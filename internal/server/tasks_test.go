@@ -173,7 +173,7 @@ func TestLeaseExpiryRequeues(t *testing.T) {
 	task := b.submit(a.key, api.SubmitTaskRequest{}, "", 201)
 	b.claim(a.key)
 	b.advance(31 * time.Second)
-	if n, err := b.srv.Queue().Reap(t.Context()); err != nil || n != 1 {
+	if n, err := b.srv.Tasks().Reap(t.Context()); err != nil || n != 1 {
 		t.Fatalf("Reap = %d, %v", n, err)
 	}
 	if got := b.getTask(a.key, task.ID); got.Status != api.TaskQueued || got.Attempts[0].Status != "expired" {

@@ -71,7 +71,7 @@ func TestQuotaTerminatesRunningAndHoldsQueued(t *testing.T) {
 	if len(running) != 2 {
 		t.Fatalf("claimed %d tasks, want the free tier's 2", len(running))
 	}
-	hb := b.srv.queue.HeartbeatInterval()
+	hb := b.srv.tasks.HeartbeatInterval()
 	stopped := map[string]time.Duration{}
 	for elapsed := hb; elapsed <= 60*time.Second && len(stopped) < 2; elapsed += hb {
 		b.advance(hb)

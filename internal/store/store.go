@@ -5,7 +5,7 @@
 // uses it in its query, so a caller can never reach another tenant's rows by
 // id alone. The exceptions are documented on each: KeyByHash / KeyByID
 // (authentication is how the workspace is learnt), and the system's own
-// cross-tenant work — ClaimTask for a shared worker, ExpireLeases (the
+// cross-tenant work — ClaimTasks for a shared worker, ExpireLeases (the
 // reaper), QueueStats (metrics) and AllUsageTotals (the operator's view).
 package store
 

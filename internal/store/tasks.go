@@ -16,7 +16,7 @@ var ErrStale = errors.New("stale attempt")
 // period of the task's creation; a non-nil error refuses the task.
 type Admit func(queued int, used Consumed) error
 
-// AnyWorkspace is not a workspace id: ClaimTask with it serves every
+// AnyWorkspace is not a workspace id: ClaimTasks with it serves every
 // workspace (a shared worker with an operator key).
 const AnyWorkspace = "*"
 
@@ -96,14 +96,17 @@ type ClaimParams struct {
 	WorkerID    string
 	Now         time.Time
 	Lease       time.Duration
-	// Eligible says whether a workspace may start another task now, given
-	// how many it has running and what it has used of its monthly quotas in
-	// the billing period holding Now (concurrency cap, quota, suspension);
-	// nil means always. Its yes is asked inside the claim's transaction
-	// with the workspace row locked. A store may also call it beforehand,
-	// without the lock, as a cheap pre-check that skips the workspace on
-	// no, so it must depend only on its arguments.
-	Eligible func(ws Workspace, running int, used Consumed) bool
+	// Max is how many tasks the claim takes at most (below 1: one).
+	Max int
+	// Slots says how many more tasks a workspace may start now, given how
+	// many it has running and what it has used of its monthly quotas in
+	// the billing period holding Now (concurrency cap, quota, suspension):
+	// 0 or less starts none; nil means no limit. It is asked inside the
+	// claim's transaction with the workspace locked, so its answer holds.
+	// A store may also call it beforehand, without the lock, as a cheap
+	// pre-check that skips the workspace on 0, so it must depend only on
+	// its arguments.
+	Slots func(ws Workspace, running int, used Consumed) int
 }
 
 // Consumed is a workspace's use of its monthly quotas in one billing
@@ -196,15 +199,16 @@ type TaskStore interface {
 	// running.
 	EndTask(ctx context.Context, workspaceID, id string, attempt int, status, reason string, now time.Time) (Task, error)
 
-	// ClaimTask leases the next task fairly: workspaces with claimable
-	// tasks (queued, RunAt <= Now, in Queues) are served round robin (the
-	// one served longest ago first), skipping those not Eligible; within a
-	// workspace by priority (high first), then age. The task becomes
-	// running with Attempt+1, a new attempt row, WorkerID, and a lease to
-	// Now+Lease. Concurrent claims never take one task twice and never
-	// start more tasks than Eligible allows. ErrNotFound when nothing is
-	// claimable.
-	ClaimTask(ctx context.Context, p ClaimParams) (Task, error)
+	// ClaimTasks leases up to p.Max tasks fairly: workspaces with
+	// claimable tasks (queued, RunAt <= Now, in Queues) are served round
+	// robin (the one served longest ago first), each at most its Slots;
+	// within a workspace by priority (high first), then age. Each task
+	// becomes running with Attempt+1, a new attempt row, WorkerID, and a
+	// lease to Now+Lease. The tasks one workspace gives a claim are taken
+	// in one transaction of a fixed number of statements, whatever their
+	// number. Concurrent claims never take one task twice and never start
+	// more tasks than Slots allows. ErrNotFound when nothing is claimable.
+	ClaimTasks(ctx context.Context, p ClaimParams) ([]Task, error)
 	// Heartbeat extends the lease of the current running attempt to
 	// now+lease, accrues execution time since the last heartbeat (server
 	// clock), records usage totals if given (never decreasing), and returns

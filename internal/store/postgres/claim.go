@@ -29,65 +29,95 @@ type candidate struct {
 	used    store.Consumed
 }
 
-// ClaimTask leases the next task fairly. Workspaces with claimable tasks
-// (queued, run_at <= p.Now, in p.Queues; only p.WorkspaceID's unless it is
-// store.AnyWorkspace) are tried in round-robin order: the one whose last
-// claim is oldest first (never served before all), then by id. Each try is
-// its own READ COMMITTED transaction holding one workspace row lock (FOR NO
-// KEY UPDATE, which leaves submits' foreign-key share locks alone): it
-// counts the workspace's running tasks under the lock, asks p.Eligible, and
-// picks the task by priority (high first) then id, FOR UPDATE SKIP LOCKED.
-// Holding one workspace lock at a time, claims never deadlock, and since
-// claims of one workspace take turns on its row, they cannot exceed a cap.
+// ClaimTasks leases up to p.Max tasks fairly. Workspaces with claimable
+// tasks (queued, run_at <= p.Now, in p.Queues; only p.WorkspaceID's unless
+// it is store.AnyWorkspace) are tried in round-robin order: the one whose
+// last claim is oldest first (never served before all), then by id; each
+// gives at most its share of p.Max per pass (p.Max over the workspaces
+// read), so one busy tenant does not take a whole batch while others wait.
+// Each try is its own READ COMMITTED transaction holding one workspace row
+// lock (FOR NO KEY UPDATE, which leaves submits' foreign-key share locks
+// alone): it counts the workspace's running tasks under the lock, asks
+// p.Slots, and picks that many tasks by priority (high first) then id, FOR
+// UPDATE SKIP LOCKED, claiming them all with a fixed number of statements
+// (flow.Claim). Holding one workspace lock at a time, claims never
+// deadlock, and since claims of one workspace take turns on its row, they
+// cannot exceed a cap.
 //
 // A first pass skips workspaces locked by another claim (SKIP LOCKED) so
 // concurrent shared workers spread out; if that claims nothing, a second
 // pass waits for each skipped workspace in turn, so a claim never misses a
-// task merely because of contention. p.Eligible is also called once per
+// task merely because of contention. p.Slots is also called once per
 // candidate without the lock, as a pre-check on a count read with the
 // candidates: a workspace failing it is skipped without a transaction.
 //
 // Returns store.ErrNotFound when nothing is claimable.
-func (s *Store) ClaimTask(ctx context.Context, p store.ClaimParams) (store.Task, error) {
+func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Task, error) {
 	if len(p.Queues) == 0 {
-		return store.Task{}, errors.New("claim task: no queues")
+		return nil, errors.New("claim tasks: no queues")
 	}
-	var busy []string
-	after := candidate{seq: -1}
-	for {
-		cands, err := s.claimCandidates(ctx, p, after)
-		if err != nil {
-			return store.Task{}, fmt.Errorf("claim task: %w", err)
-		}
-		for _, c := range cands {
-			if p.Eligible != nil && !p.Eligible(c.ws, c.running, c.used) {
-				continue
+	want := max(p.Max, 1)
+	var (
+		out  []store.Task
+		busy []string
+	)
+	for pass := 0; len(out) < want; pass++ {
+		before := len(out)
+		after := candidate{seq: -1}
+		share := 0
+		for len(out) < want {
+			cands, err := s.claimCandidates(ctx, p, after)
+			if err != nil {
+				return out, fmt.Errorf("claim tasks: %w", err)
 			}
-			t, err := s.claimFrom(ctx, c.ws.ID, p, true)
-			switch {
-			case err == nil:
-				return t, nil
-			case errors.Is(err, errWorkspaceBusy):
-				busy = append(busy, c.ws.ID)
-			case !errors.Is(err, errNothingHere):
-				return store.Task{}, fmt.Errorf("claim task: %w", err)
+			if share == 0 {
+				share = max(1, (want+len(cands)-1)/max(len(cands), 1))
+			}
+			for _, c := range cands {
+				n := min(share, want-len(out))
+				if n <= 0 {
+					break
+				}
+				if p.Slots != nil && p.Slots(c.ws, c.running, c.used) <= 0 {
+					continue
+				}
+				got, err := s.claimFrom(ctx, c.ws.ID, p, n, true)
+				switch {
+				case err == nil:
+					out = append(out, got...)
+				case errors.Is(err, errWorkspaceBusy):
+					if pass == 0 {
+						busy = append(busy, c.ws.ID)
+					}
+				case !errors.Is(err, errNothingHere):
+					return out, fmt.Errorf("claim tasks: %w", err)
+				}
+			}
+			if len(cands) < claimBatch {
+				break
+			}
+			after = cands[len(cands)-1]
+		}
+		if len(out) == before {
+			break // a pass that claims nothing: the rest is not claimable
+		}
+	}
+	if len(out) == 0 {
+		for _, id := range busy {
+			got, err := s.claimFrom(ctx, id, p, want, false)
+			if err == nil {
+				out = got
+				break
+			}
+			if !errors.Is(err, errNothingHere) {
+				return nil, fmt.Errorf("claim tasks: %w", err)
 			}
 		}
-		if len(cands) < claimBatch {
-			break
-		}
-		after = cands[len(cands)-1]
 	}
-	for _, id := range busy {
-		t, err := s.claimFrom(ctx, id, p, false)
-		if err == nil {
-			return t, nil
-		}
-		if !errors.Is(err, errNothingHere) {
-			return store.Task{}, fmt.Errorf("claim task: %w", err)
-		}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("claim tasks: %w", store.ErrNotFound)
 	}
-	return store.Task{}, fmt.Errorf("claim task: %w", store.ErrNotFound)
+	return out, nil
 }
 
 // claimCandidates returns the next batch of workspaces with claimable
@@ -139,12 +169,12 @@ type scanFunc func(dest ...any) error
 
 func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
-// claimFrom claims the next task of workspace id in one transaction.
+// claimFrom claims up to n tasks of workspace id in one transaction.
 // Returns errWorkspaceBusy if skipLocked and the workspace row is locked
 // (or gone), errNothingHere if the workspace is not eligible or has no
 // claimable task left.
-func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, skipLocked bool) (store.Task, error) {
-	var claimed store.Task
+func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, n int, skipLocked bool) ([]store.Task, error) {
+	var claimed []store.Task
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		lock := `SELECT ` + workspaceColumns + ` FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`
 		if skipLocked {
@@ -159,7 +189,7 @@ func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, s
 		} else if err != nil {
 			return fmt.Errorf("lock workspace %s: %w", id, err)
 		}
-		if p.Eligible != nil {
+		if p.Slots != nil {
 			// A new statement, so a new snapshot: it sees every claim
 			// committed by the lock's previous holders.
 			var (
@@ -172,27 +202,31 @@ func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, s
 			if err != nil {
 				return fmt.Errorf("count running tasks and usage: %w", err)
 			}
-			if !p.Eligible(ws, running, used) {
+			if n = min(n, p.Slots(ws, running, used)); n <= 0 {
 				return errNothingHere
 			}
 		}
-		row := tx.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks
+		rows, err := tx.Query(ctx, `SELECT `+taskColumns+` FROM tasks
 			WHERE workspace_id = $1 AND status = 'queued' AND `+queueCond("queue", p.Queues, 2)+` AND run_at <= $3
-			ORDER BY priority DESC, id LIMIT 1 FOR UPDATE SKIP LOCKED`, id, queueArg(p.Queues), ts(p.Now))
-		r, err := scanTaskRow(row)
-		if errors.Is(err, pgx.ErrNoRows) {
+			ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED`, id, queueArg(p.Queues), ts(p.Now), n)
+		picked, err := collect(rows, err, scanTaskRow)
+		if err != nil {
+			return fmt.Errorf("pick tasks: %w", err)
+		}
+		if len(picked) == 0 {
 			return errNothingHere
-		} else if err != nil {
-			return fmt.Errorf("pick task: %w", err)
 		}
 		if _, err := tx.Exec(ctx, `UPDATE workspaces SET last_claim_seq = nextval('workspace_claim_seq')
 			WHERE id = $1`, id); err != nil {
 			return fmt.Errorf("mark workspace %s served: %w", id, err)
 		}
-		if err := flow.Claim(ctx, txRows{tx}, &r, p); err != nil {
+		if err := flow.Claim(ctx, txRows{tx}, picked, p); err != nil {
 			return err
 		}
-		claimed = r.Task
+		claimed = make([]store.Task, len(picked))
+		for i, r := range picked {
+			claimed[i] = r.Task
+		}
 		return nil
 	})
 	return claimed, err

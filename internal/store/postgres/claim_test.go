@@ -64,9 +64,9 @@ func TestClaimAroundLockedWorkspace(t *testing.T) {
 
 	p := store.ClaimParams{WorkspaceID: store.AnyWorkspace, Queues: []string{"q"}, WorkerID: "w", Now: now, Lease: time.Minute}
 	// "locked" was created first, so round robin would pick it first.
-	got, err := s.ClaimTask(ctx, p)
-	if err != nil || got.WorkspaceID != free.ID {
-		t.Fatalf("shared claim = %s, %v; want free's task at once", got.WorkspaceID, err)
+	got, err := s.ClaimTasks(ctx, p)
+	if err != nil || len(got) != 1 || got[0].WorkspaceID != free.ID {
+		t.Fatalf("shared claim = %v, %v; want free's task at once", got, err)
 	}
 
 	type result struct {
@@ -77,8 +77,12 @@ func TestClaimAroundLockedWorkspace(t *testing.T) {
 	go func() {
 		p := p
 		p.WorkspaceID = locked.ID
-		got, err := s.ClaimTask(ctx, p)
-		done <- result{got, err}
+		got, err := s.ClaimTasks(ctx, p)
+		var one store.Task
+		if len(got) > 0 {
+			one = got[0]
+		}
+		done <- result{one, err}
 	}()
 	// Wait until the claim blocks on the lock, then release it.
 	deadline := time.Now().Add(10 * time.Second)

@@ -35,6 +35,15 @@ func nullTS(t *time.Time) any {
 	return ts(*t)
 }
 
+// tsPtr is ts of a time that may be absent (NULL).
+func tsPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := ts(*t)
+	return &u
+}
+
 func utcPtr(t *time.Time) *time.Time {
 	if t == nil {
 		return nil

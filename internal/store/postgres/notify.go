@@ -3,44 +3,94 @@ package postgres
 import (
 	"context"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/genericcorp/baton/internal/queue"
+	"github.com/genericcorp/baton/internal/notify"
 )
 
 // notifyChannel is the LISTEN/NOTIFY channel replicas share.
 const notifyChannel = "baton_changes"
 
-// Notifier is a queue.Notifier across replicas: Notify sends pg_notify, and
-// a dedicated connection LISTENs and wakes this process's waiters, so a
-// claim on replica B sees a submit on replica A at once.
+// maxPayload is PostgreSQL's NOTIFY payload limit less a margin; topics are
+// short (a prefix and an id or two), longer ones are only delivered locally.
+const maxPayload = 7000
+
+// Notifier wakes waiters by topic on every replica: Notify wakes this
+// process's waiters at once and sends the topics with pg_notify, and a
+// dedicated connection LISTENs and wakes this process's waiters for every
+// replica's topics, so a claim on replica B sees a submit on replica A at
+// once. Topics notified while a send is in flight go together in the next
+// one: a burst of submits costs a few statements, not one each.
 type Notifier struct {
 	s     *Store
-	local *queue.Local
+	local *notify.Hub
 	log   *slog.Logger
+
+	mu      sync.Mutex
+	pending map[string]struct{}
+	kick    chan struct{}
 }
 
-var _ queue.Notifier = (*Notifier)(nil)
-
-// Notifier starts listening until ctx is done and returns the notifier.
+// Notifier starts listening and sending until ctx is done and returns the
+// notifier.
 func (s *Store) Notifier(ctx context.Context, log *slog.Logger) *Notifier {
-	n := &Notifier{s: s, local: queue.NewLocal(), log: log}
+	n := &Notifier{s: s, local: notify.New(), log: log, pending: map[string]struct{}{}, kick: make(chan struct{}, 1)}
 	go n.listen(ctx)
+	go n.send(ctx)
 	return n
 }
 
-// Notify tells every replica that topic changed. If the database cannot be
-// reached it still wakes local waiters (who then poll the store anyway).
-func (n *Notifier) Notify(ctx context.Context, topic string) {
-	if _, err := n.s.pool.Exec(ctx, "SELECT pg_notify($1, $2)", notifyChannel, topic); err != nil {
-		n.local.Notify(ctx, topic)
+// Notify wakes local waiters of topics and queues them for the other
+// replicas.
+func (n *Notifier) Notify(ctx context.Context, topics ...string) {
+	n.local.Notify(ctx, topics...)
+	n.mu.Lock()
+	for _, t := range topics {
+		if len(t) <= maxPayload {
+			n.pending[t] = struct{}{}
+		}
+	}
+	n.mu.Unlock()
+	select {
+	case n.kick <- struct{}{}:
+	default:
 	}
 }
 
-// Changed returns a channel closed at the next notification.
-func (n *Notifier) Changed() <-chan struct{} { return n.local.Changed() }
+// Subscribe waits for topics (see notify.Hub.Subscribe).
+func (n *Notifier) Subscribe(topics ...string) (<-chan struct{}, func()) {
+	return n.local.Subscribe(topics...)
+}
+
+// send sends the pending topics, all of them in one statement, whenever
+// there are some.
+func (n *Notifier) send(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-n.kick:
+		}
+		n.mu.Lock()
+		topics := make([]string, 0, len(n.pending))
+		for t := range n.pending {
+			topics = append(topics, t)
+		}
+		clear(n.pending)
+		n.mu.Unlock()
+		if len(topics) == 0 {
+			continue
+		}
+		_, err := n.s.pool.Exec(ctx, `SELECT pg_notify($1, t) FROM unnest($2::text[]) AS t`, notifyChannel, topics)
+		if err != nil && ctx.Err() == nil {
+			// Other replicas' waiters poll the store meanwhile.
+			n.log.Warn("NOTIFY failed; other replicas see the change at their next poll", "err", err)
+		}
+	}
+}
 
 // listen holds a LISTEN connection, reconnecting with backoff.
 func (n *Notifier) listen(ctx context.Context) {
@@ -51,7 +101,7 @@ func (n *Notifier) listen(ctx context.Context) {
 			return
 		}
 		n.log.Warn("LISTEN connection lost; reconnecting", "err", err, "in", wait.String())
-		n.local.Notify(ctx, "") // waiters re-check the store meanwhile
+		n.local.Notify(ctx, notify.All) // waiters re-check the store meanwhile
 		select {
 		case <-ctx.Done():
 			return
@@ -75,6 +125,8 @@ func (n *Notifier) listenOnce(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		n.local.Notify(ctx, note.Payload)
+		if note.Payload != notify.All {
+			n.local.Notify(ctx, note.Payload)
+		}
 	}
 }

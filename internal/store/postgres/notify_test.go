@@ -31,17 +31,30 @@ func TestNotifierCrossesConnections(t *testing.T) {
 	na := a.Notifier(ctx, slog.New(slog.DiscardHandler))
 
 	// B's LISTEN may not be up yet when A first notifies: keep notifying
-	// until B wakes, bounded by a deadline.
+	// until B wakes, bounded by a deadline. Only the topic B waits for
+	// wakes it; another topic, sent first, does not.
+	topic := "queue:" + t.Name() + "/default"
 	deadline := time.After(10 * time.Second)
 	for {
-		ch := nb.Changed()
-		na.Notify(ctx, "default")
+		ch, cancel := nb.Subscribe(topic)
+		other, cancelOther := nb.Subscribe(topic + "-other")
+		na.Notify(ctx, topic+"-elsewhere")
+		na.Notify(ctx, topic)
 		select {
 		case <-ch:
+			select {
+			case <-other:
+				t.Error("a waiter of another topic was woken")
+			default:
+			}
+			cancel()
+			cancelOther()
 			return
 		case <-deadline:
 			t.Fatal("replica B was not woken by replica A's notify")
 		case <-time.After(50 * time.Millisecond):
 		}
+		cancel()
+		cancelOther()
 	}
 }

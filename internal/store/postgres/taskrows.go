@@ -81,21 +81,42 @@ func (x txRows) LockExpired(ctx context.Context, now time.Time, limit int) ([]fl
 	return collect(rows, err, scanTaskRow)
 }
 
-// SaveTask writes every mutable column of r.Task (locked by the caller)
-// and sets its event seq to r.Seq.
-func (x txRows) SaveTask(ctx context.Context, r flow.Row) error {
-	t := r.Task
-	_, err := x.tx.Exec(ctx, `UPDATE tasks SET status = $2, output = $3, error = $4, status_reason = $5,
-		attempt = $6, run_at = $7, lease_expires_at = $8, worker_id = $9, started_at = $10,
-		finished_at = $11, attempt_started_at = $12, execution_ms = $13, tokens = $14,
-		cost_micros = $15, event_seq = $16
-		WHERE id = $1`,
-		t.ID, t.Status, rowcodec.NullText(t.Output), t.Error, t.StatusReason,
-		t.Attempt, ts(t.RunAt), nullTS(t.LeaseExpiresAt), t.WorkerID, nullTS(t.StartedAt),
-		nullTS(t.FinishedAt), nullTS(t.AttemptStarted), t.ExecutionMS, t.Tokens,
-		t.CostMicros, r.Seq)
+// SaveTasks writes every mutable column of each r.Task (locked by the
+// caller) and sets its event seq to r.Seq: one UPDATE over unnest'ed
+// columns, however many rows.
+func (x txRows) SaveTasks(ctx context.Context, rows []flow.Row) error {
+	n := len(rows)
+	var (
+		id, status, errs, reason, worker = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		output                           = make([]*string, n)
+		attempt                          = make([]int32, n)
+		runAt                            = make([]time.Time, n)
+		lease, started, finished, began  = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
+		ms, tokens, cost, seq            = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+	)
+	for i, r := range rows {
+		t := r.Task
+		id[i], status[i], errs[i], reason[i], worker[i] = t.ID, t.Status, t.Error, t.StatusReason, t.WorkerID
+		if t.Output != nil {
+			o := string(t.Output)
+			output[i] = &o
+		}
+		attempt[i], runAt[i] = int32(t.Attempt), ts(t.RunAt)
+		lease[i], started[i], finished[i], began[i] = tsPtr(t.LeaseExpiresAt), tsPtr(t.StartedAt), tsPtr(t.FinishedAt), tsPtr(t.AttemptStarted)
+		ms[i], tokens[i], cost[i], seq[i] = t.ExecutionMS, t.Tokens, t.CostMicros, r.Seq
+	}
+	_, err := x.tx.Exec(ctx, `UPDATE tasks AS t SET status = u.status, output = u.output::json, error = u.error,
+		status_reason = u.reason, attempt = u.attempt, run_at = u.run_at, lease_expires_at = u.lease,
+		worker_id = u.worker, started_at = u.started, finished_at = u.finished, attempt_started_at = u.began,
+		execution_ms = u.ms, tokens = u.tokens, cost_micros = u.cost, event_seq = u.seq
+		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[],
+			$8::timestamptz[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
+			$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])
+			AS u(id, status, output, error, reason, attempt, run_at, lease, worker, started, finished, began, ms, tokens, cost, seq)
+		WHERE t.id = u.id`,
+		id, status, output, errs, reason, attempt, runAt, lease, worker, started, finished, began, ms, tokens, cost, seq)
 	if err != nil {
-		return fmt.Errorf("update task: %w", mapErr(err))
+		return fmt.Errorf("update tasks: %w", mapErr(err))
 	}
 	return nil
 }
@@ -173,13 +194,23 @@ func scanEvent(sc scanner) (store.TaskEvent, error) {
 	return e, nil
 }
 
-// InsertEvent inserts e.
-func (x txRows) InsertEvent(ctx context.Context, e store.TaskEvent) error {
+// InsertEvents inserts events in one statement.
+func (x txRows) InsertEvents(ctx context.Context, events []store.TaskEvent) error {
+	n := len(events)
+	var (
+		task, ws, typ, status, msg = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		seq                        = make([]int64, n)
+		attempt                    = make([]int32, n)
+		at                         = make([]time.Time, n)
+	)
+	for i, e := range events {
+		task[i], seq[i], ws[i], typ[i], status[i], attempt[i], msg[i], at[i] = e.TaskID, e.Seq, e.WorkspaceID, e.Type, e.Status, int32(e.Attempt), e.Message, ts(e.At)
+	}
 	_, err := x.tx.Exec(ctx, `INSERT INTO task_events (`+eventColumns+`)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8)`,
-		e.TaskID, e.Seq, e.WorkspaceID, e.Type, e.Status, e.Attempt, e.Message, ts(e.At))
+		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[])`,
+		task, seq, ws, typ, status, attempt, msg, at)
 	if err != nil {
-		return fmt.Errorf("insert event: %w", mapErr(err))
+		return fmt.Errorf("insert events: %w", mapErr(err))
 	}
 	return nil
 }
@@ -231,14 +262,27 @@ func (x txRows) Attempt(ctx context.Context, id string, number int) (store.Attem
 	return a, nil
 }
 
-// InsertAttempt inserts a, an attempt of a task of workspaceID.
-func (x txRows) InsertAttempt(ctx context.Context, workspaceID string, a store.Attempt) error {
+// InsertAttempts inserts attempts of tasks of workspaceID in one statement.
+func (x txRows) InsertAttempts(ctx context.Context, workspaceID string, attempts []store.Attempt) error {
+	n := len(attempts)
+	var (
+		task, worker, status, errs = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+		number                     = make([]int32, n)
+		started, heartbeat         = make([]time.Time, n), make([]time.Time, n)
+		finished                   = make([]*time.Time, n)
+		ms, tokens, cost           = make([]int64, n), make([]int64, n), make([]int64, n)
+	)
+	for i, a := range attempts {
+		task[i], number[i], worker[i], status[i], errs[i] = a.TaskID, int32(a.Number), a.WorkerID, a.Status, a.Error
+		started[i], finished[i], heartbeat[i] = ts(a.StartedAt), tsPtr(a.FinishedAt), ts(a.HeartbeatAt)
+		ms[i], tokens[i], cost[i] = a.ExecutionMS, a.Tokens, a.CostMicros
+	}
 	_, err := x.tx.Exec(ctx, `INSERT INTO task_attempts (`+attemptColumns+`, workspace_id)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)`,
-		a.TaskID, a.Number, a.WorkerID, a.Status, a.Error, ts(a.StartedAt), nullTS(a.FinishedAt),
-		ts(a.HeartbeatAt), a.ExecutionMS, a.Tokens, a.CostMicros, workspaceID)
+		SELECT *, $12 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
+			$7::timestamptz[], $8::timestamptz[], $9::bigint[], $10::bigint[], $11::bigint[])`,
+		task, number, worker, status, errs, started, finished, heartbeat, ms, tokens, cost, workspaceID)
 	if err != nil {
-		return fmt.Errorf("insert attempt %d: %w", a.Number, mapErr(err))
+		return fmt.Errorf("insert attempts: %w", mapErr(err))
 	}
 	return nil
 }

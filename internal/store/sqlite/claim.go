@@ -23,47 +23,72 @@ type candidate struct {
 	used    store.Consumed
 }
 
-// ClaimTask leases the next task fairly. Workspaces with claimable tasks
-// (queued, run_at <= p.Now, in p.Queues; only p.WorkspaceID's unless it is
-// store.AnyWorkspace) are tried in round-robin order: the one whose last
-// claim is oldest first (never served before all), then by id; the first
-// that p.Eligible accepts, given its running count, is served, its task
+// ClaimTasks leases up to p.Max tasks fairly. Workspaces with claimable
+// tasks (queued, run_at <= p.Now, in p.Queues; only p.WorkspaceID's unless
+// it is store.AnyWorkspace) are served in round-robin order: the one whose
+// last claim is oldest first (never served before all), then by id; each
+// gives at most p.Slots tasks, given its running count, and at most its
+// share of p.Max per pass (p.Max over the workspaces read), its tasks
 // picked by priority (high first) then id. All of it is one write
 // transaction: the single writer serializes claims, so counts cannot go
 // stale and caps hold. Returns store.ErrNotFound when nothing is claimable.
-func (s *Store) ClaimTask(ctx context.Context, p store.ClaimParams) (store.Task, error) {
+func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Task, error) {
 	if len(p.Queues) == 0 {
-		return store.Task{}, errors.New("claim task: no queues")
+		return nil, errors.New("claim tasks: no queues")
 	}
 	queues, err := queueArg(p.Queues)
 	if err != nil {
-		return store.Task{}, fmt.Errorf("claim task: %w", err)
+		return nil, fmt.Errorf("claim tasks: %w", err)
 	}
-	var claimed store.Task
+	want := max(p.Max, 1)
+	var claimed []store.Task
 	err = s.withTx(ctx, func(tx *sql.Tx) error {
-		after := candidate{seq: -1}
+		claimed = claimed[:0]
 		for {
-			cands, err := claimCandidates(ctx, tx, p, queues, after)
-			if err != nil {
-				return err
-			}
-			for _, c := range cands {
-				if p.Eligible != nil && !p.Eligible(c.ws, c.running, c.used) {
-					continue
-				}
-				claimed, err = claimFrom(ctx, tx, c.ws.ID, p, queues)
-				if !errors.Is(err, store.ErrNotFound) {
+			before := len(claimed)
+			after := candidate{seq: -1}
+			share := 0
+			for len(claimed) < want {
+				cands, err := claimCandidates(ctx, tx, p, queues, after)
+				if err != nil {
 					return err
 				}
+				if share == 0 {
+					share = max(1, (want+len(cands)-1)/max(len(cands), 1))
+				}
+				for _, c := range cands {
+					n := min(share, want-len(claimed))
+					if n <= 0 {
+						break
+					}
+					if p.Slots != nil {
+						n = min(n, p.Slots(c.ws, c.running, c.used))
+					}
+					if n <= 0 {
+						continue
+					}
+					got, err := claimFrom(ctx, tx, c.ws.ID, p, queues, n)
+					if err != nil {
+						return err
+					}
+					claimed = append(claimed, got...)
+				}
+				if len(cands) < claimBatch {
+					break
+				}
+				after = cands[len(cands)-1]
 			}
-			if len(cands) < claimBatch {
-				return store.ErrNotFound
+			if len(claimed) == before || len(claimed) >= want {
+				break
 			}
-			after = cands[len(cands)-1]
 		}
+		if len(claimed) == 0 {
+			return store.ErrNotFound
+		}
+		return nil
 	})
 	if err != nil {
-		return store.Task{}, fmt.Errorf("claim task: %w", err)
+		return nil, fmt.Errorf("claim tasks: %w", err)
 	}
 	return claimed, nil
 }
@@ -123,24 +148,28 @@ type scanFunc func(dest ...any) error
 
 func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
-// claimFrom claims the next task of workspace id, or returns
-// store.ErrNotFound if it has none claimable.
-func claimFrom(ctx context.Context, tx *sql.Tx, id string, p store.ClaimParams, queues any) (store.Task, error) {
-	row := tx.QueryRowContext(ctx, `SELECT `+taskColumns+` FROM tasks
+// claimFrom claims up to n tasks of workspace id (none if it has none
+// claimable).
+func claimFrom(ctx context.Context, tx *sql.Tx, id string, p store.ClaimParams, queues any, n int) ([]store.Task, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+taskColumns+` FROM tasks
 		WHERE workspace_id = ?1 AND status = 'queued' AND `+queueCond("queue", p.Queues, 2)+`
 		  AND run_at <= ?3
-		ORDER BY priority DESC, id LIMIT 1`, id, queues, micros(p.Now))
-	r, err := scanTaskRow(row)
-	if err != nil {
-		return store.Task{}, mapErr(err)
+		ORDER BY priority DESC, id LIMIT ?4`, id, queues, micros(p.Now), n)
+	picked, err := collect(rows, err, scanTaskRow)
+	if err != nil || len(picked) == 0 {
+		return nil, mapErr(err)
 	}
 	_, err = tx.ExecContext(ctx, `UPDATE workspaces
 		SET last_claim_seq = (SELECT max(last_claim_seq) FROM workspaces) + 1 WHERE id = ?1`, id)
 	if err != nil {
-		return store.Task{}, fmt.Errorf("mark workspace %s served: %w", id, err)
+		return nil, fmt.Errorf("mark workspace %s served: %w", id, err)
 	}
-	if err := flow.Claim(ctx, txRows{tx}, &r, p); err != nil {
-		return store.Task{}, err
+	if err := flow.Claim(ctx, txRows{tx}, picked, p); err != nil {
+		return nil, err
 	}
-	return r.Task, nil
+	out := make([]store.Task, len(picked))
+	for i, r := range picked {
+		out[i] = r.Task
+	}
+	return out, nil
 }

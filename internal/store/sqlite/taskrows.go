@@ -78,8 +78,19 @@ func (x txRows) LockExpired(ctx context.Context, now time.Time, limit int) ([]fl
 	return collect(rows, err, scanTaskRow)
 }
 
-// SaveTask writes every mutable column of r.Task and sets its event seq to r.Seq.
-func (x txRows) SaveTask(ctx context.Context, r flow.Row) error {
+// SaveTasks writes every mutable column of each r.Task and sets its event
+// seq to r.Seq: a statement per row, which in-process SQLite runs without
+// a round trip.
+func (x txRows) SaveTasks(ctx context.Context, rows []flow.Row) error {
+	for _, r := range rows {
+		if err := x.saveTask(ctx, r); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (x txRows) saveTask(ctx context.Context, r flow.Row) error {
 	t := r.Task
 	_, err := x.tx.ExecContext(ctx, `UPDATE tasks SET status = ?2, output = ?3, error = ?4, status_reason = ?5,
 		attempt = ?6, run_at = ?7, lease_expires_at = ?8, worker_id = ?9, started_at = ?10,
@@ -158,13 +169,15 @@ func scanEvent(sc scanner) (store.TaskEvent, error) {
 	return e, nil
 }
 
-// InsertEvent inserts e.
-func (x txRows) InsertEvent(ctx context.Context, e store.TaskEvent) error {
-	_, err := x.tx.ExecContext(ctx, `INSERT INTO task_events (`+eventColumns+`)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
-		e.TaskID, e.Seq, e.WorkspaceID, e.Type, e.Status, e.Attempt, e.Message, micros(e.At))
-	if err != nil {
-		return fmt.Errorf("insert event: %w", mapErr(err))
+// InsertEvents inserts events, a statement each.
+func (x txRows) InsertEvents(ctx context.Context, events []store.TaskEvent) error {
+	for _, e := range events {
+		_, err := x.tx.ExecContext(ctx, `INSERT INTO task_events (`+eventColumns+`)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
+			e.TaskID, e.Seq, e.WorkspaceID, e.Type, e.Status, e.Attempt, e.Message, micros(e.At))
+		if err != nil {
+			return fmt.Errorf("insert event: %w", mapErr(err))
+		}
 	}
 	return nil
 }
@@ -220,14 +233,16 @@ func (x txRows) Attempt(ctx context.Context, id string, number int) (store.Attem
 	return a, nil
 }
 
-// InsertAttempt inserts a, an attempt of a task of workspaceID.
-func (x txRows) InsertAttempt(ctx context.Context, workspaceID string, a store.Attempt) error {
-	_, err := x.tx.ExecContext(ctx, `INSERT INTO task_attempts (`+attemptColumns+`, workspace_id)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
-		a.TaskID, a.Number, a.WorkerID, a.Status, a.Error, micros(a.StartedAt), nullMicros(a.FinishedAt),
-		micros(a.HeartbeatAt), a.ExecutionMS, a.Tokens, a.CostMicros, workspaceID)
-	if err != nil {
-		return fmt.Errorf("insert attempt %d: %w", a.Number, mapErr(err))
+// InsertAttempts inserts attempts of tasks of workspaceID, a statement each.
+func (x txRows) InsertAttempts(ctx context.Context, workspaceID string, attempts []store.Attempt) error {
+	for _, a := range attempts {
+		_, err := x.tx.ExecContext(ctx, `INSERT INTO task_attempts (`+attemptColumns+`, workspace_id)
+			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)`,
+			a.TaskID, a.Number, a.WorkerID, a.Status, a.Error, micros(a.StartedAt), nullMicros(a.FinishedAt),
+			micros(a.HeartbeatAt), a.ExecutionMS, a.Tokens, a.CostMicros, workspaceID)
+		if err != nil {
+			return fmt.Errorf("insert attempt %d: %w", a.Number, mapErr(err))
+		}
 	}
 	return nil
 }

@@ -1,7 +1,9 @@
 package storetest
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -28,6 +30,7 @@ var taskTests = []suiteTest{
 	{"TaskClaimFairness", testTaskClaimFairness},
 	{"TaskClaimEligible", testTaskClaimEligible},
 	{"TaskClaimOrder", testTaskClaimOrder},
+	{"TaskClaimBatch", testTaskClaimBatch},
 	{"TaskClaimFilters", testTaskClaimFilters},
 	{"TaskEvents", testTaskEvents},
 	{"TaskListAndCount", testTaskListAndCount},
@@ -85,21 +88,44 @@ func params(workspaceID string, now time.Time) store.ClaimParams {
 		WorkerID: "w1", Now: now, Lease: lease}
 }
 
-// claim claims with p, which must succeed.
+// claim claims one task with p, which must succeed.
 func claim(t *testing.T, s store.Store, p store.ClaimParams) store.Task {
 	t.Helper()
-	got, err := s.ClaimTask(t.Context(), p)
-	must(t, err, "ClaimTask")
+	got, err := claimOne(t.Context(), s, p)
+	must(t, err, "ClaimTasks")
 	return got
+}
+
+// claimOne claims one task with p (p.Max is ignored).
+func claimOne(ctx context.Context, s store.Store, p store.ClaimParams) (store.Task, error) {
+	p.Max = 1
+	got, err := s.ClaimTasks(ctx, p)
+	if err != nil {
+		return store.Task{}, err
+	}
+	if len(got) != 1 {
+		return store.Task{}, fmt.Errorf("ClaimTasks with Max 1 claimed %d tasks", len(got))
+	}
+	return got[0], nil
 }
 
 // noClaim checks that p claims nothing.
 func noClaim(t *testing.T, s store.Store, p store.ClaimParams, what string) {
 	t.Helper()
-	got, err := s.ClaimTask(t.Context(), p)
+	got, err := s.ClaimTasks(t.Context(), p)
 	wantErr(t, err, store.ErrNotFound, what)
-	if got.ID != "" {
-		t.Errorf("%s: claimed %s", what, got.ID)
+	if len(got) != 0 {
+		t.Errorf("%s: claimed %d tasks", what, len(got))
+	}
+}
+
+// eligible is a Slots of one task for claims whose yes or no is ok.
+func eligible(ok func(ws store.Workspace, running int, used store.Consumed) bool) func(store.Workspace, int, store.Consumed) int {
+	return func(ws store.Workspace, running int, used store.Consumed) int {
+		if ok(ws, running, used) {
+			return 1
+		}
+		return 0
 	}
 }
 

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"reflect"
 	"sync"
 	"testing"
 	"time"
@@ -124,12 +125,12 @@ func testTaskClaimEligible(t *testing.T, s store.Store) {
 	var mu sync.Mutex
 	seen := map[string]int{} // workspace name → highest running count seen
 	p := params(store.AnyWorkspace, t0)
-	p.Eligible = func(ws store.Workspace, running int, _ store.Consumed) bool {
+	p.Slots = eligible(func(ws store.Workspace, running int, _ store.Consumed) bool {
 		mu.Lock()
 		seen[ws.Name] = max(seen[ws.Name], running)
 		mu.Unlock()
 		return ws.ID != capped.ID || running < 2
-	}
+	})
 	served := map[string]int{}
 	var cappedTasks []store.Task
 	for range 6 {
@@ -158,7 +159,7 @@ func testTaskClaimEligible(t *testing.T, s store.Store) {
 		t.Errorf("claimed from %s, want the capped workspace", got.WorkspaceID)
 	}
 	// A workspace never eligible is never served.
-	p.Eligible = func(store.Workspace, int, store.Consumed) bool { return false }
+	p.Slots = eligible(func(store.Workspace, int, store.Consumed) bool { return false })
 	noClaim(t, s, p, "ClaimTask with nothing eligible")
 }
 
@@ -226,7 +227,87 @@ func testTaskClaimFilters(t *testing.T, s store.Store) {
 	p.WorkspaceID = newWorkspace("ghost").ID
 	noClaim(t, s, p, "ClaimTask of an unknown workspace")
 	p.Queues = nil
-	if _, err := s.ClaimTask(t.Context(), p); err == nil {
-		t.Error("ClaimTask without queues did not fail")
+	if _, err := s.ClaimTasks(t.Context(), p); err == nil {
+		t.Error("ClaimTasks without queues did not fail")
+	}
+}
+
+// testTaskClaimBatch: a claim of several tasks takes them in pick order,
+// each a running first attempt with its attempt row, state event and
+// task_execution; Slots caps it; a shared claim spreads over workspaces.
+func testTaskClaimBatch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ws, _ := createWorkspace(t, s, "acme")
+	tasks := addTasks(t, s, ws.ID, 6)
+	p := params(ws.ID, t0)
+	p.Max = 4
+	got, err := s.ClaimTasks(ctx, p)
+	must(t, err, "ClaimTasks")
+	if len(got) != 4 {
+		t.Fatalf("claimed %d tasks, want 4", len(got))
+	}
+	for i, c := range got {
+		if c.ID != tasks[i].ID || c.Status != api.TaskRunning || c.Attempt != 1 || c.WorkerID != "w1" {
+			t.Errorf("claim %d = %s %s attempt %d by %q; want %s running attempt 1 by w1", i, c.ID, c.Status, c.Attempt, c.WorkerID, tasks[i].ID)
+		}
+		stored, err := s.GetTask(ctx, ws.ID, c.ID)
+		must(t, err, "GetTask")
+		if !reflect.DeepEqual(stored, c) {
+			t.Errorf("claimed task %s reads back as %+v, want %+v", c.ID, stored, c)
+		}
+		attempts, err := s.ListAttempts(ctx, ws.ID, c.ID)
+		must(t, err, "ListAttempts")
+		if len(attempts) != 1 || attempts[0].Status != api.TaskRunning || attempts[0].WorkerID != "w1" {
+			t.Errorf("task %s attempts = %+v, want one running by w1", c.ID, attempts)
+		}
+		events, err := s.ListEvents(ctx, ws.ID, c.ID, 0, 0)
+		must(t, err, "ListEvents")
+		if len(events) != 2 || events[1].Status != api.TaskRunning || events[1].Seq != 2 || events[1].Attempt != 1 {
+			t.Errorf("task %s events = %+v, want queued then running (seq 2, attempt 1)", c.ID, events)
+		}
+	}
+	totals, err := s.UsageTotals(ctx, ws.ID, t0)
+	must(t, err, "UsageTotals")
+	if totals[store.MetricTaskExecutions] != 4 {
+		t.Errorf("task executions = %d, want 4", totals[store.MetricTaskExecutions])
+	}
+	// Slots caps the batch: 2 remain claimable, the cap leaves room for 1.
+	p.Slots = func(_ store.Workspace, running int, _ store.Consumed) int { return 5 - running }
+	p.Max = 10
+	got, err = s.ClaimTasks(ctx, p)
+	must(t, err, "ClaimTasks under a cap")
+	if len(got) != 1 || got[0].ID != tasks[4].ID {
+		t.Errorf("claim under a cap of 5 with 4 running took %d tasks, want %s only", len(got), tasks[4].ID)
+	}
+	noClaim(t, s, p, "ClaimTasks at the cap")
+
+	// A shared claim of 4 over two workspaces takes 2 of each.
+	a, _ := createWorkspace(t, s, "a")
+	b, _ := createWorkspace(t, s, "b")
+	addTasks(t, s, a.ID, 5)
+	addTasks(t, s, b.ID, 5)
+	shared := params(store.AnyWorkspace, t0)
+	shared.Max = 4
+	shared.Slots = func(w store.Workspace, _ int, _ store.Consumed) int {
+		if w.ID == ws.ID {
+			return 0
+		}
+		return 100
+	}
+	got, err = s.ClaimTasks(ctx, shared)
+	must(t, err, "shared ClaimTasks")
+	per := map[string]int{}
+	for _, c := range got {
+		per[c.WorkspaceID]++
+	}
+	if len(got) != 4 || per[a.ID] != 2 || per[b.ID] != 2 {
+		t.Errorf("shared claim of 4 took %v (a %s, b %s), want 2 of each", per, a.ID, b.ID)
+	}
+	// One workspace left with tasks: a batch takes them all from it.
+	shared.Max = 10
+	got, err = s.ClaimTasks(ctx, shared)
+	must(t, err, "shared ClaimTasks")
+	if len(got) != 6 {
+		t.Errorf("second shared claim took %d tasks, want the 6 left", len(got))
 	}
 }

@@ -65,8 +65,9 @@ func testTaskTenantIsolation(t *testing.T, s store.Store) {
 }
 
 // testTaskConcurrentClaims runs many claimers at once over three
-// workspaces with a concurrency cap each: no task is claimed twice, every
-// task is done in the end, and no workspace ever runs more than its cap.
+// workspaces with a concurrency cap each, claiming batches of 1 to 4: no
+// task is claimed twice, every task is done in the end, and no workspace
+// ever runs more than its cap.
 func testTaskConcurrentClaims(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	const (
@@ -98,25 +99,33 @@ func testTaskConcurrentClaims(t *testing.T, s store.Store) {
 				p.WorkspaceID = wss[w%len(wss)].ID
 			}
 			p.WorkerID = fmt.Sprintf("w%d", w)
-			p.Eligible = func(_ store.Workspace, running int, _ store.Consumed) bool { return running < limit }
+			p.Slots = func(_ store.Workspace, running int, _ store.Consumed) int { return limit - running }
+			p.Max = 1 + w%4
 			for {
-				got, err := s.ClaimTask(ctx, p)
+				batch, err := s.ClaimTasks(ctx, p)
 				if errors.Is(err, store.ErrNotFound) {
 					return
 				} else if err != nil {
 					fail(err)
 					return
 				}
-				mu.Lock()
-				claimed[got.ID]++
-				mu.Unlock()
-				// Every committed state honours the cap.
-				if n, err := s.CountTasks(ctx, got.WorkspaceID, api.TaskRunning); err != nil || n > limit {
-					fail(fmt.Errorf("workspace %s runs %d tasks (%v), cap %d", got.WorkspaceID, n, err, limit))
+				if len(batch) > p.Max {
+					fail(fmt.Errorf("claim of at most %d took %d", p.Max, len(batch)))
 				}
-				if _, err := s.Complete(ctx, got.WorkspaceID, got.ID, got.Attempt, succeed(t0)); err != nil {
-					fail(fmt.Errorf("complete %s: %w", got.ID, err))
-					return
+				for _, got := range batch {
+					mu.Lock()
+					claimed[got.ID]++
+					mu.Unlock()
+					// Every committed state honours the cap.
+					if n, err := s.CountTasks(ctx, got.WorkspaceID, api.TaskRunning); err != nil || n > limit {
+						fail(fmt.Errorf("workspace %s runs %d tasks (%v), cap %d", got.WorkspaceID, n, err, limit))
+					}
+				}
+				for _, got := range batch {
+					if _, err := s.Complete(ctx, got.WorkspaceID, got.ID, got.Attempt, succeed(t0)); err != nil {
+						fail(fmt.Errorf("complete %s: %w", got.ID, err))
+						return
+					}
 				}
 			}
 		})

@@ -102,10 +102,10 @@ func testTaskUsageClaimSeesConsumed(t *testing.T, s store.Store) {
 
 	var seen []store.Consumed
 	p := params(ws.ID, t0)
-	p.Eligible = func(_ store.Workspace, _ int, used store.Consumed) bool {
+	p.Slots = eligible(func(_ store.Workspace, _ int, used store.Consumed) bool {
 		seen = append(seen, used)
 		return false
-	}
+	})
 	noClaim(t, s, p, "claim refused by Eligible")
 	want := store.Consumed{Executions: 1, ExecutionMS: 9000, CostMicros: 42}
 	if len(seen) == 0 {
@@ -125,6 +125,6 @@ func testTaskUsageClaimSeesConsumed(t *testing.T, s store.Store) {
 			t.Errorf("next period: Eligible saw %+v, want nothing used", got)
 		}
 	}
-	p.Eligible = func(_ store.Workspace, _ int, used store.Consumed) bool { return used.Executions == 0 }
+	p.Slots = eligible(func(_ store.Workspace, _ int, used store.Consumed) bool { return used.Executions == 0 })
 	claim(t, s, p)
 }

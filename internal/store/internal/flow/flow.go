@@ -45,9 +45,9 @@ type TaskTx interface {
 	// before now, the oldest lease first, and holds them like LockTask
 	// (skipping, where the dialect can, tasks held by others).
 	LockExpired(ctx context.Context, now time.Time, limit int) ([]Row, error)
-	// SaveTask writes every mutable column of r.Task and sets its event
-	// seq to r.Seq.
-	SaveTask(ctx context.Context, r Row) error
+	// SaveTasks writes every mutable column of each r.Task and sets its
+	// event seq to r.Seq, in one statement where the dialect can.
+	SaveTasks(ctx context.Context, rows []Row) error
 	// InsertTask inserts the new task t with event seq 1 and returns its
 	// row; inserted is false (and err nil) if t's idempotency key is
 	// taken in its workspace.
@@ -62,13 +62,14 @@ type TaskTx interface {
 
 	// Attempt reads attempt number of task id.
 	Attempt(ctx context.Context, taskID string, number int) (store.Attempt, error)
-	// InsertAttempt inserts a, an attempt of a task of workspaceID.
-	InsertAttempt(ctx context.Context, workspaceID string, a store.Attempt) error
+	// InsertAttempts inserts attempts of tasks of workspaceID, in one
+	// statement where the dialect can.
+	InsertAttempts(ctx context.Context, workspaceID string, attempts []store.Attempt) error
 	// SaveAttempt writes every mutable column of a.
 	SaveAttempt(ctx context.Context, a store.Attempt) error
 
-	// InsertEvent inserts e.
-	InsertEvent(ctx context.Context, e store.TaskEvent) error
+	// InsertEvents inserts events, in one statement where the dialect can.
+	InsertEvents(ctx context.Context, events []store.TaskEvent) error
 	// AppendLogs sets the event seq of r's task to r.Seq+len(lines) and
 	// inserts one log event of attempt per line, at at, with seqs from
 	// r.Seq+1. lines is not empty.
@@ -79,31 +80,53 @@ type TaskTx interface {
 // returns nil; otherwise it rolls back and returns fn's error as is.
 type Runner func(ctx context.Context, fn func(tx Tx) error) error
 
+// stateEvent is the state event of r's transition with message at at.
+func stateEvent(r Row, message string, at time.Time) store.TaskEvent {
+	return store.TaskEvent{TaskID: r.Task.ID, WorkspaceID: r.Task.WorkspaceID, Seq: r.Seq,
+		Type: api.EventState, Status: r.Task.Status, Attempt: r.Task.Attempt, Message: message, At: at}
+}
+
 // CommitState saves r.Task after a transition and appends its state
 // event with message at at.
 func CommitState(ctx context.Context, tx Tx, r *Row, message string, at time.Time) error {
 	r.Seq++
-	if err := tx.SaveTask(ctx, *r); err != nil {
+	if err := tx.SaveTasks(ctx, []Row{*r}); err != nil {
 		return err
 	}
-	return tx.InsertEvent(ctx, store.TaskEvent{TaskID: r.Task.ID, WorkspaceID: r.Task.WorkspaceID, Seq: r.Seq,
-		Type: api.EventState, Status: r.Task.Status, Attempt: r.Task.Attempt, Message: message, At: at})
+	return tx.InsertEvents(ctx, []store.TaskEvent{stateEvent(*r, message, at)})
 }
 
-// Claim starts the next attempt of the queued task r, held by tx, for
-// p.WorkerID (see lifecycle.Claim): it inserts the attempt and commits
-// the state. Marking the workspace served is the caller's.
-func Claim(ctx context.Context, tx Tx, r *Row, p store.ClaimParams) error {
-	a, msg := lifecycle.Claim(&r.Task, p.WorkerID, p.Now, p.Lease)
-	if err := tx.InsertAttempt(ctx, r.Task.WorkspaceID, a); err != nil {
+// Claim starts the next attempt of each queued task of rows, all of one
+// workspace and held by tx, for p.WorkerID (see lifecycle.Claim): it
+// inserts the attempts and their task_execution usage and commits the
+// states, a fixed number of statements for any number of rows. Marking the
+// workspace served is the caller's.
+func Claim(ctx context.Context, tx Tx, rows []Row, p store.ClaimParams) error {
+	if len(rows) == 0 {
+		return nil
+	}
+	ws := rows[0].Task.WorkspaceID
+	attempts := make([]store.Attempt, len(rows))
+	events := make([]store.TaskEvent, len(rows))
+	usage := make([]store.UsageEvent, len(rows))
+	for i := range rows {
+		r := &rows[i]
+		a, msg := lifecycle.Claim(&r.Task, p.WorkerID, p.Now, p.Lease)
+		r.Seq++
+		attempts[i], events[i] = a, stateEvent(*r, msg, p.Now)
+		usage[i] = store.UsageEvent{ID: fmt.Sprintf("%s/%d/start", a.TaskID, a.Number), WorkspaceID: ws,
+			Metric: store.MetricTaskExecutions, Value: 1, At: p.Now, TaskID: a.TaskID}
+	}
+	if err := tx.InsertAttempts(ctx, ws, attempts); err != nil {
 		return err
 	}
-	start := store.UsageEvent{ID: fmt.Sprintf("%s/%d/start", a.TaskID, a.Number), WorkspaceID: r.Task.WorkspaceID,
-		Metric: store.MetricTaskExecutions, Value: 1, At: p.Now, TaskID: a.TaskID}
-	if _, err := usagerows.RecordHeld(ctx, tx, []store.UsageEvent{start}); err != nil {
+	if _, err := usagerows.RecordHeld(ctx, tx, usage); err != nil {
 		return err
 	}
-	return CommitState(ctx, tx, r, msg, p.Now)
+	if err := tx.SaveTasks(ctx, rows); err != nil {
+		return err
+	}
+	return tx.InsertEvents(ctx, events)
 }
 
 // Meter records, in tx, the usage attempt a gained since it read was: the
@@ -180,8 +203,7 @@ func (run Runner) CreateTask(ctx context.Context, t store.Task, admit store.Admi
 			return replay()
 		}
 		got, created = r.Task, true
-		return tx.InsertEvent(ctx, store.TaskEvent{TaskID: t.ID, WorkspaceID: t.WorkspaceID, Seq: r.Seq,
-			Type: api.EventState, Status: api.TaskQueued, Message: t.StatusReason, At: t.CreatedAt})
+		return tx.InsertEvents(ctx, []store.TaskEvent{stateEvent(r, t.StatusReason, t.CreatedAt)})
 	})
 	if err != nil {
 		if !errors.Is(err, store.ErrConflict) || got.ID == "" {
@@ -227,7 +249,7 @@ func (run Runner) fenced(ctx context.Context, workspaceID, id string, attempt in
 		if event {
 			err = CommitState(ctx, tx, &r, msg, at)
 		} else {
-			err = tx.SaveTask(ctx, r)
+			err = tx.SaveTasks(ctx, []Row{r})
 		}
 		out = r.Task
 		return err

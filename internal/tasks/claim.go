@@ -1,0 +1,132 @@
+package tasks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"github.com/genericcorp/baton/internal/metering"
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// slots is how many more tasks ws may start (store.ClaimParams.Slots).
+func (s *Service) slots(ws store.Workspace, running int, used store.Consumed) int {
+	return metering.Slots(ws, s.cfg.Limits(ws), running, used)
+}
+
+// Claim leases up to max tasks for workerID from queues of workspaceID
+// (store.AnyWorkspace for a shared worker), waiting up to wait for the
+// first ones. It returns the tasks claimed: none after the wait, or when
+// ctx ends while waiting (ctx's error when it ended during a store call).
+func (s *Service) Claim(ctx context.Context, workspaceID string, queues []string, workerID string, max int, wait time.Duration) ([]store.Task, error) {
+	topics := make([]string, len(queues))
+	for i, q := range queues {
+		topics[i] = QueueTopic(workspaceID, q)
+	}
+	deadline := time.NewTimer(wait)
+	defer deadline.Stop()
+	for {
+		// Subscribed before trying, so no wake-up between the try and
+		// the wait is missed.
+		changed, done := s.cfg.Notifier.Subscribe(topics...)
+		got, err := s.cfg.Store.ClaimTasks(ctx, store.ClaimParams{WorkspaceID: workspaceID, Queues: queues,
+			WorkerID: workerID, Now: s.now(), Lease: s.cfg.Lease, Max: max, Slots: s.slots})
+		if errors.Is(err, store.ErrNotFound) {
+			got, err = nil, nil
+		}
+		if len(got) > 0 {
+			done()
+			if err != nil {
+				s.cfg.Log.Warn("claim: returning a partial batch", "err", err)
+			}
+			s.cfg.Hooks.Transition(api.TaskRunning, len(got))
+			s.changed(ctx, got...)
+			return got, nil
+		}
+		if err != nil {
+			done()
+			if ctxErr := ctx.Err(); ctxErr != nil {
+				return nil, ctxErr // the caller left: not the store's fault
+			}
+			return nil, fmt.Errorf("claim: %w", err)
+		}
+		if wait <= 0 {
+			done()
+			return nil, nil
+		}
+		poll := time.NewTimer(s.cfg.Poll)
+		var over bool
+		select {
+		case <-ctx.Done():
+			over = true
+		case <-deadline.C:
+			over = true
+		case <-changed:
+		case <-poll.C:
+		}
+		poll.Stop()
+		done()
+		if over {
+			return nil, nil
+		}
+	}
+}
+
+// Reap requeues or fails every task whose lease expired, and wakes their
+// followers and claimers. It returns how many tasks it changed.
+func (s *Service) Reap(ctx context.Context) (int, error) {
+	tasks, err := s.cfg.Store.ExpireLeases(ctx, s.now(), s.cfg.Backoff.Delay)
+	for _, t := range tasks {
+		s.cfg.Log.Info("lease expired", "task_id", t.ID, "workspace_id", t.WorkspaceID, "attempt", t.Attempt, "status", t.Status)
+		s.cfg.Hooks.Expired(t)
+		s.cfg.Hooks.Transition(t.Status, 1)
+	}
+	if len(tasks) > 0 {
+		s.changed(ctx, tasks...)
+	}
+	if err != nil {
+		return len(tasks), fmt.Errorf("reap expired leases: %w", err)
+	}
+	return len(tasks), nil
+}
+
+// RunReaper calls Reap every interval until ctx is done.
+func (s *Service) RunReaper(ctx context.Context, interval time.Duration) {
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if _, err := s.Reap(ctx); err != nil && ctx.Err() == nil {
+				s.cfg.Log.Error("reaper", "err", err)
+			}
+		}
+	}
+}
+
+// seconds is n seconds as a Duration, saturating instead of overflowing.
+func seconds(n int64) time.Duration {
+	if n > int64(math.MaxInt64/time.Second) {
+		return math.MaxInt64
+	}
+	return time.Duration(n) * time.Second
+}
+
+// EffectiveTimeout is how long one attempt of t may run: its own timeout,
+// capped by the tier's max duration (which also applies when it has none).
+// 0 means no limit (neither is set). Huge values saturate, never wrap.
+func EffectiveTimeout(t store.Task, l api.Limits) time.Duration {
+	limit := seconds(l.MaxTaskDurationSeconds)
+	if t.TimeoutSeconds > 0 {
+		own := seconds(t.TimeoutSeconds)
+		if limit <= 0 || own < limit {
+			return own
+		}
+	}
+	return max(limit, 0)
+}

@@ -1,0 +1,199 @@
+package tasks
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+
+	"github.com/genericcorp/baton/internal/notify"
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// fakeStore hands out queued task ids and records reaps; the Store methods
+// it lacks panic (nil embedded interface), so a test notices any other use.
+type fakeStore struct {
+	Store
+	mu     sync.Mutex
+	queued []string
+	claims int
+	reaped []store.Task
+}
+
+func (f *fakeStore) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Task, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.claims++
+	var out []store.Task
+	for len(f.queued) > 0 && len(out) < max(p.Max, 1) {
+		out = append(out, store.Task{ID: f.queued[0], WorkspaceID: "ws", Queue: "default", Status: api.TaskRunning, Attempt: 1})
+		f.queued = f.queued[1:]
+	}
+	if len(out) == 0 {
+		return nil, store.ErrNotFound
+	}
+	return out, nil
+}
+
+func (f *fakeStore) ExpireLeases(ctx context.Context, now time.Time, backoff func(int) time.Duration) ([]store.Task, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := f.reaped
+	f.reaped = nil
+	return out, nil
+}
+
+func (f *fakeStore) add(id string) {
+	f.mu.Lock()
+	f.queued = append(f.queued, id)
+	f.mu.Unlock()
+}
+
+func (f *fakeStore) claimCalls() int {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.claims
+}
+
+func newFakeService(fs *fakeStore, hub *notify.Hub) *Service {
+	return New(Config{Store: fs, Notifier: hub, Poll: time.Hour, Limits: func(store.Workspace) api.Limits {
+		return api.Limits{MaxConcurrentTasks: 2, MonthlyTaskExecutions: 1000, MonthlyExecutionSeconds: 3600, MonthlySpendMicros: 5_000_000}
+	}})
+}
+
+func TestClaimReturnsAtOnceWhenTasksWait(t *testing.T) {
+	fs := &fakeStore{queued: []string{"a", "b", "c"}}
+	s := newFakeService(fs, notify.New())
+	got, err := s.Claim(context.Background(), store.AnyWorkspace, []string{"default"}, "w", 2, time.Hour)
+	if err != nil || len(got) != 2 || got[0].ID != "a" || got[1].ID != "b" {
+		t.Fatalf("Claim = %+v, %v", got, err)
+	}
+	if fs.claimCalls() != 1 {
+		t.Errorf("a claim of 2 made %d store calls, want 1", fs.claimCalls())
+	}
+}
+
+// TestClaimWakesOnlyForItsQueue: a waiting claim sleeps through changes
+// to other queues and workspaces and wakes for its own (synctest: time
+// stands still, so neither the poll nor the deadline can wake it).
+func TestClaimWakesOnlyForItsQueue(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeStore{}
+		hub := notify.New()
+		s := newFakeService(fs, hub)
+		done := make(chan []store.Task, 1)
+		go func() {
+			got, _ := s.Claim(context.Background(), "ws", []string{"default", "gpu"}, "w", 1, time.Hour)
+			done <- got
+		}()
+		synctest.Wait() // the claimer tried once and waits
+		if fs.claimCalls() != 1 {
+			t.Fatalf("claim calls before any wake-up = %d, want 1", fs.claimCalls())
+		}
+		hub.Notify(context.Background(), QueueTopic("other", "default"), QueueTopic("ws", "cpu"), TaskTopic("t1"), WorkspaceTopic("ws"))
+		synctest.Wait()
+		if n := fs.claimCalls(); n != 1 {
+			t.Fatalf("changes to other queues woke the claimer (%d store calls)", n)
+		}
+		fs.add("late")
+		hub.Notify(context.Background(), QueueTopic("ws", "gpu"))
+		synctest.Wait()
+		select {
+		case got := <-done:
+			if len(got) != 1 || got[0].ID != "late" {
+				t.Fatalf("claim after its queue's wake-up = %+v", got)
+			}
+		default:
+			t.Fatal("the claimer was not woken by its own queue")
+		}
+		if n := hub.Waiting(QueueTopic("ws", "default")); n != 0 {
+			t.Errorf("a finished claim is still subscribed (%d)", n)
+		}
+	})
+}
+
+func TestClaimGivesUpAfterWaitOrCancel(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newFakeService(&fakeStore{}, notify.New())
+		start := time.Now()
+		got, err := s.Claim(context.Background(), "ws", []string{"q"}, "w", 1, 30*time.Second)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("after wait: %+v %v", got, err)
+		}
+		if waited := time.Since(start); waited != 30*time.Second {
+			t.Errorf("claim gave up after %v, want its wait of 30s", waited)
+		}
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		got, err = s.Claim(ctx, "ws", []string{"q"}, "w", 1, time.Hour)
+		if err != nil || len(got) != 0 {
+			t.Fatalf("after cancel: %+v %v", got, err)
+		}
+	})
+}
+
+func TestReapWakesFollowersAndClaimers(t *testing.T) {
+	hub := notify.New()
+	fs := &fakeStore{reaped: []store.Task{{ID: "t1", WorkspaceID: "ws", Queue: "default", Status: api.TaskQueued}}}
+	s := newFakeService(fs, hub)
+	var expired []string
+	s.cfg.Hooks.Expired = func(t store.Task) { expired = append(expired, t.ID) }
+	task, cancelTask := hub.Subscribe(TaskTopic("t1"))
+	defer cancelTask()
+	shared, cancelShared := hub.Subscribe(QueueTopic(store.AnyWorkspace, "default"))
+	defer cancelShared()
+	n, err := s.Reap(context.Background())
+	if err != nil || n != 1 {
+		t.Fatalf("Reap = %d, %v", n, err)
+	}
+	for name, ch := range map[string]<-chan struct{}{"task follower": task, "shared claimer": shared} {
+		select {
+		case <-ch:
+		default:
+			t.Errorf("reap did not wake the %s", name)
+		}
+	}
+	if len(expired) != 1 {
+		t.Errorf("Expired hook saw %v, want t1", expired)
+	}
+}
+
+func TestBackoffIsCappedAndJittered(t *testing.T) {
+	lo := Backoff{Base: time.Second, Max: time.Minute, Rand: func() float64 { return 0 }}
+	hi := Backoff{Base: time.Second, Max: time.Minute, Rand: func() float64 { return 0.999999 }}
+	for attempt, want := range map[int]time.Duration{1: time.Second, 2: 2 * time.Second, 3: 4 * time.Second, 10: time.Minute, 100: time.Minute} {
+		if got := lo.Delay(attempt); got != want/2 {
+			t.Errorf("attempt %d low = %v, want %v", attempt, got, want/2)
+		}
+		if got := hi.Delay(attempt); got > want || got < want*99/100 {
+			t.Errorf("attempt %d high = %v, want ≈%v", attempt, got, want)
+		}
+	}
+}
+
+func TestEffectiveTimeout(t *testing.T) {
+	l := api.Limits{MaxTaskDurationSeconds: 300}
+	cases := map[int64]time.Duration{0: 300 * time.Second, 60: time.Minute, 600: 300 * time.Second,
+		9223372037: 300 * time.Second} // would wrap to a negative Duration unsaturated
+	for own, want := range cases {
+		if got := EffectiveTimeout(store.Task{TimeoutSeconds: own}, l); got != want {
+			t.Errorf("timeout %d: %v, want %v", own, got, want)
+		}
+	}
+	// A tier without a max duration: the task's own timeout, or none.
+	unlimited := api.Limits{}
+	if got := EffectiveTimeout(store.Task{TimeoutSeconds: 60}, unlimited); got != time.Minute {
+		t.Errorf("own timeout under an unlimited tier = %v", got)
+	}
+	if got := EffectiveTimeout(store.Task{TimeoutSeconds: 9223372037}, unlimited); got <= 0 {
+		t.Errorf("a huge own timeout under an unlimited tier = %v, want a positive (saturated) limit", got)
+	}
+	if got := EffectiveTimeout(store.Task{}, unlimited); got != 0 {
+		t.Errorf("no limit at all = %v, want 0 (none)", got)
+	}
+	if got := EffectiveTimeout(store.Task{}, api.Limits{MaxTaskDurationSeconds: 1 << 62}); got <= 0 {
+		t.Errorf("a huge tier max = %v, want positive", got)
+	}
+}
