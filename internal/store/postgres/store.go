@@ -25,15 +25,15 @@ var migrations embed.FS
 // Store is a store.Store backed by a PostgreSQL connection pool. Its tables
 // live in the first schema of the connection's search_path.
 type Store struct {
-	// runner gives Store the shared write flows (package flow: tasks,
+	// flows gives Store the shared write flows (package flow: tasks,
 	// attempts, keys, workspaces) run on its write transactions.
-	runner
+	*flows
 	pool *pgxpool.Pool
 }
 
-// runner is flow.Runner under a name that keeps the embedded field
+// flows is flow.Flows under a name that keeps the embedded field
 // unexported.
-type runner = flow.Runner
+type flows = flow.Flows
 
 var _ store.Store = (*Store)(nil)
 
@@ -58,7 +58,7 @@ func Open(ctx context.Context, url string, maxConns int32) (*Store, error) {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	s := &Store{pool: pool}
-	s.runner = s.inTx
+	s.flows = flow.NewFlows(s.inTx)
 	return s, nil
 }
 

@@ -70,6 +70,23 @@ func (x txRows) LockTask(ctx context.Context, workspaceID, id string) (flow.Row,
 	return r, mapErr(err)
 }
 
+// LockTasks locks the tasks refs name, in id order (so that concurrent
+// batches queue instead of deadlocking), in one statement.
+func (x txRows) LockTasks(ctx context.Context, refs []flow.TaskRef) ([]flow.Row, error) {
+	ws, ids := make([]string, len(refs)), make([]string, len(refs))
+	for i, r := range refs {
+		ws[i], ids[i] = r.WorkspaceID, r.ID
+	}
+	rows, err := x.tx.Query(ctx, `SELECT `+taskColumns+` FROM tasks
+		WHERE (workspace_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+		ORDER BY id FOR UPDATE`, ws, ids)
+	out, err := collect(rows, err, scanTaskRow)
+	if err != nil {
+		return nil, fmt.Errorf("lock tasks: %w", mapErr(err))
+	}
+	return out, nil
+}
+
 // LockExpired locks up to limit running tasks whose lease ended before
 // now, the oldest lease first, skipping tasks locked at that moment (a
 // heartbeat or completion in flight decides them; another replica's reaper
@@ -250,16 +267,23 @@ func scanAttempt(sc scanner) (store.Attempt, error) {
 	return a, nil
 }
 
-// Attempt reads attempt number of task id; the caller holds the task's
-// row lock, which guards its attempts too.
-func (x txRows) Attempt(ctx context.Context, id string, number int) (store.Attempt, error) {
-	row := x.tx.QueryRow(ctx, `SELECT `+attemptColumns+` FROM task_attempts
-		WHERE task_id = $1 AND number = $2`, id, number)
-	a, err := scanAttempt(row)
-	if err != nil {
-		return store.Attempt{}, fmt.Errorf("attempt %d: %w", number, mapErr(err))
+// Attempts reads the attempts refs name in one statement; the caller
+// holds their tasks' row locks, which guard the attempts too.
+func (x txRows) Attempts(ctx context.Context, refs []flow.AttemptRef) ([]store.Attempt, error) {
+	if len(refs) == 0 {
+		return nil, nil
 	}
-	return a, nil
+	ids, numbers := make([]string, len(refs)), make([]int32, len(refs))
+	for i, r := range refs {
+		ids[i], numbers[i] = r.TaskID, int32(r.Number)
+	}
+	rows, err := x.tx.Query(ctx, `SELECT `+attemptColumns+` FROM task_attempts
+		WHERE (task_id, number) IN (SELECT * FROM unnest($1::text[], $2::int[]))`, ids, numbers)
+	out, err := collect(rows, err, scanAttempt)
+	if err != nil {
+		return nil, fmt.Errorf("read attempts: %w", mapErr(err))
+	}
+	return out, nil
 }
 
 // InsertAttempts inserts attempts of tasks of workspaceID in one statement.
@@ -287,15 +311,30 @@ func (x txRows) InsertAttempts(ctx context.Context, workspaceID string, attempts
 	return nil
 }
 
-// SaveAttempt writes every mutable column of a.
-func (x txRows) SaveAttempt(ctx context.Context, a store.Attempt) error {
-	_, err := x.tx.Exec(ctx, `UPDATE task_attempts SET status = $3, error = $4, finished_at = $5,
-		heartbeat_at = $6, execution_ms = $7, tokens = $8, cost_micros = $9
-		WHERE task_id = $1 AND number = $2`,
-		a.TaskID, a.Number, a.Status, a.Error, nullTS(a.FinishedAt),
-		ts(a.HeartbeatAt), a.ExecutionMS, a.Tokens, a.CostMicros)
+// SaveAttempts writes every mutable column of each attempt in one UPDATE.
+func (x txRows) SaveAttempts(ctx context.Context, attempts []store.Attempt) error {
+	n := len(attempts)
+	var (
+		task, status, errs = make([]string, n), make([]string, n), make([]string, n)
+		number             = make([]int32, n)
+		finished           = make([]*time.Time, n)
+		heartbeat          = make([]time.Time, n)
+		ms, tokens, cost   = make([]int64, n), make([]int64, n), make([]int64, n)
+	)
+	for i, a := range attempts {
+		task[i], number[i], status[i], errs[i] = a.TaskID, int32(a.Number), a.Status, a.Error
+		finished[i], heartbeat[i] = tsPtr(a.FinishedAt), ts(a.HeartbeatAt)
+		ms[i], tokens[i], cost[i] = a.ExecutionMS, a.Tokens, a.CostMicros
+	}
+	_, err := x.tx.Exec(ctx, `UPDATE task_attempts AS a SET status = u.status, error = u.error,
+		finished_at = u.finished, heartbeat_at = u.heartbeat, execution_ms = u.ms, tokens = u.tokens, cost_micros = u.cost
+		FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
+			$7::bigint[], $8::bigint[], $9::bigint[])
+			AS u(task_id, number, status, error, finished, heartbeat, ms, tokens, cost)
+		WHERE a.task_id = u.task_id AND a.number = u.number`,
+		task, number, status, errs, finished, heartbeat, ms, tokens, cost)
 	if err != nil {
-		return fmt.Errorf("update attempt %d: %w", a.Number, mapErr(err))
+		return fmt.Errorf("update attempts: %w", mapErr(err))
 	}
 	return nil
 }

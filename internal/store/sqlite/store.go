@@ -33,16 +33,16 @@ const busyTimeoutMillis = 5000
 
 // Store is a store.Store backed by one SQLite database file.
 type Store struct {
-	// runner gives Store the shared write flows (package flow: tasks,
+	// flows gives Store the shared write flows (package flow: tasks,
 	// attempts, keys, workspaces) run on its write transactions.
-	runner
+	*flows
 	writer *sql.DB // exactly one connection; all writes
 	reader *sql.DB // query-only connections; all reads outside a write
 }
 
-// runner is flow.Runner under a name that keeps the embedded field
+// flows is flow.Flows under a name that keeps the embedded field
 // unexported.
-type runner = flow.Runner
+type flows = flow.Flows
 
 var _ store.Store = (*Store)(nil)
 
@@ -95,7 +95,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
 	s := &Store{writer: writer, reader: reader}
-	s.runner = s.inTx
+	s.flows = flow.NewFlows(s.inTx)
 	return s, nil
 }
 

@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/genericcorp/baton/internal/store"
@@ -67,6 +69,28 @@ func (x txRows) LockTask(ctx context.Context, workspaceID, id string) (flow.Row,
 		WHERE workspace_id = ?1 AND id = ?2`, workspaceID, id)
 	r, err := scanTaskRow(row)
 	return r, mapErr(err)
+}
+
+// LockTasks returns the tasks refs name, a statement each (in-process:
+// no round trips), in id order like PostgreSQL's.
+func (x txRows) LockTasks(ctx context.Context, refs []flow.TaskRef) ([]flow.Row, error) {
+	out := make([]flow.Row, 0, len(refs))
+	seen := make(map[string]bool, len(refs))
+	for _, ref := range refs {
+		if seen[ref.ID] {
+			continue
+		}
+		seen[ref.ID] = true
+		r, err := x.LockTask(ctx, ref.WorkspaceID, ref.ID)
+		if errors.Is(err, store.ErrNotFound) {
+			continue
+		} else if err != nil {
+			return nil, err
+		}
+		out = append(out, r)
+	}
+	slices.SortFunc(out, func(a, b flow.Row) int { return strings.Compare(a.Task.ID, b.Task.ID) })
+	return out, nil
 }
 
 // LockExpired returns up to limit running tasks whose lease ended before
@@ -222,15 +246,21 @@ func scanAttempt(sc scanner) (store.Attempt, error) {
 	return a, nil
 }
 
-// Attempt reads attempt number of task id.
-func (x txRows) Attempt(ctx context.Context, id string, number int) (store.Attempt, error) {
-	row := x.tx.QueryRowContext(ctx, `SELECT `+attemptColumns+` FROM task_attempts
-		WHERE task_id = ?1 AND number = ?2`, id, number)
-	a, err := scanAttempt(row)
-	if err != nil {
-		return store.Attempt{}, fmt.Errorf("attempt %d: %w", number, mapErr(err))
+// Attempts reads the attempts refs name, a statement each.
+func (x txRows) Attempts(ctx context.Context, refs []flow.AttemptRef) ([]store.Attempt, error) {
+	out := make([]store.Attempt, 0, len(refs))
+	for _, ref := range refs {
+		row := x.tx.QueryRowContext(ctx, `SELECT `+attemptColumns+` FROM task_attempts
+			WHERE task_id = ?1 AND number = ?2`, ref.TaskID, ref.Number)
+		a, err := scanAttempt(row)
+		if errors.Is(err, sql.ErrNoRows) {
+			continue
+		} else if err != nil {
+			return nil, fmt.Errorf("attempt %d: %w", ref.Number, mapErr(err))
+		}
+		out = append(out, a)
 	}
-	return a, nil
+	return out, nil
 }
 
 // InsertAttempts inserts attempts of tasks of workspaceID, a statement each.
@@ -247,15 +277,17 @@ func (x txRows) InsertAttempts(ctx context.Context, workspaceID string, attempts
 	return nil
 }
 
-// SaveAttempt writes every mutable column of a.
-func (x txRows) SaveAttempt(ctx context.Context, a store.Attempt) error {
-	_, err := x.tx.ExecContext(ctx, `UPDATE task_attempts SET status = ?3, error = ?4, finished_at = ?5,
-		heartbeat_at = ?6, execution_ms = ?7, tokens = ?8, cost_micros = ?9
-		WHERE task_id = ?1 AND number = ?2`,
-		a.TaskID, a.Number, a.Status, a.Error, nullMicros(a.FinishedAt),
-		micros(a.HeartbeatAt), a.ExecutionMS, a.Tokens, a.CostMicros)
-	if err != nil {
-		return fmt.Errorf("update attempt %d: %w", a.Number, mapErr(err))
+// SaveAttempts writes every mutable column of each attempt, a statement each.
+func (x txRows) SaveAttempts(ctx context.Context, attempts []store.Attempt) error {
+	for _, a := range attempts {
+		_, err := x.tx.ExecContext(ctx, `UPDATE task_attempts SET status = ?3, error = ?4, finished_at = ?5,
+			heartbeat_at = ?6, execution_ms = ?7, tokens = ?8, cost_micros = ?9
+			WHERE task_id = ?1 AND number = ?2`,
+			a.TaskID, a.Number, a.Status, a.Error, nullMicros(a.FinishedAt),
+			micros(a.HeartbeatAt), a.ExecutionMS, a.Tokens, a.CostMicros)
+		if err != nil {
+			return fmt.Errorf("update attempt %d: %w", a.Number, mapErr(err))
+		}
 	}
 	return nil
 }

@@ -37,6 +37,7 @@ var taskTests = []suiteTest{
 	{"TaskDeleteWorkspace", testTaskDeleteWorkspace},
 	{"TaskTenantIsolation", testTaskTenantIsolation},
 	{"TaskConcurrentClaims", testTaskConcurrentClaims},
+	{"TaskGroupCommit", testTaskGroupCommit},
 	{"TaskAdmission", testTaskAdmission},
 	{"QueueStats", testQueueStats},
 }

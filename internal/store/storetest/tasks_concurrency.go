@@ -3,6 +3,7 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -237,4 +238,83 @@ func testTaskAdmission(t *testing.T, s store.Store) {
 	}
 	_, _, err = s.CreateTask(ctx, newTask(newWorkspace("ghost").ID), capAt(limit, nil))
 	wantErr(t, err, store.ErrNotFound, "CreateTask with admit in an unknown workspace")
+}
+
+// testTaskGroupCommit sends many completions and heartbeats at once, so
+// that they are group-committed: every task ends once, a duplicate
+// completion of one attempt is stale (whichever batch it lands in), a
+// completion of an attempt that never ran is stale, and every task has
+// exactly its three state events and its execution metered once.
+func testTaskGroupCommit(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 40
+	ws, _ := createWorkspace(t, s, "acme")
+	addTasks(t, s, ws.ID, n)
+	p := params(ws.ID, t0)
+	p.Max = n
+	claimed, err := s.ClaimTasks(ctx, p)
+	must(t, err, "ClaimTasks")
+	if len(claimed) != n {
+		t.Fatalf("claimed %d, want %d", len(claimed), n)
+	}
+	done := t0.Add(3 * time.Second)
+	type result struct {
+		id  string
+		err error
+	}
+	results := make(chan result, 4*n)
+	var wg sync.WaitGroup
+	for _, c := range claimed {
+		wg.Go(func() {
+			_, err := s.Heartbeat(ctx, ws.ID, c.ID, 1, &store.Usage{Tokens: 5}, t0.Add(time.Second), lease)
+			results <- result{"hb " + c.ID, err}
+		})
+		for range 2 { // the same completion twice
+			wg.Go(func() {
+				_, err := s.Complete(ctx, ws.ID, c.ID, 1, succeed(done))
+				results <- result{c.ID, err}
+			})
+		}
+		wg.Go(func() {
+			_, err := s.Complete(ctx, ws.ID, c.ID, 2, succeed(done))
+			results <- result{"never ran " + c.ID, err}
+		})
+	}
+	wg.Wait()
+	close(results)
+	ok := map[string]int{}
+	for r := range results {
+		switch {
+		case strings.HasPrefix(r.id, "never ran "):
+			wantErr(t, r.err, store.ErrStale, "completion of an attempt that never ran")
+		case strings.HasPrefix(r.id, "hb "):
+			if r.err != nil && !errors.Is(r.err, store.ErrStale) {
+				t.Errorf("heartbeat: %v", r.err) // stale only when the completion went first
+			}
+		case r.err == nil:
+			ok[r.id]++
+		default:
+			wantErr(t, r.err, store.ErrStale, "duplicate completion")
+		}
+	}
+	for _, c := range claimed {
+		if ok[c.ID] != 1 {
+			t.Errorf("task %s completed %d times, want once", c.ID, ok[c.ID])
+		}
+		got, err := s.GetTask(ctx, ws.ID, c.ID)
+		must(t, err, "GetTask")
+		if got.Status != api.TaskSucceeded || got.ExecutionMS != 3000 {
+			t.Errorf("task %s = %s with %d ms, want succeeded after 3000", c.ID, got.Status, got.ExecutionMS)
+		}
+		evs, err := s.ListEvents(ctx, ws.ID, c.ID, 0, 0)
+		must(t, err, "ListEvents")
+		if len(evs) != 3 || evs[2].Seq != 3 || evs[2].Status != api.TaskSucceeded {
+			t.Errorf("task %s events = %+v, want queued, running, succeeded", c.ID, evs)
+		}
+	}
+	totals, err := s.UsageTotals(ctx, ws.ID, t0)
+	must(t, err, "UsageTotals")
+	if totals[store.MetricExecutionMS] != n*3000 {
+		t.Errorf("execution ms metered = %d, want %d", totals[store.MetricExecutionMS], n*3000)
+	}
 }

@@ -36,11 +36,23 @@ type Tx interface {
 	usagerows.Tx
 }
 
+// TaskRef names a task of a workspace.
+type TaskRef struct{ WorkspaceID, ID string }
+
+// AttemptRef names one attempt of a task.
+type AttemptRef struct {
+	TaskID string
+	Number int
+}
+
 // TaskTx is the row operations on tasks, attempts and events.
 type TaskTx interface {
 	// LockTask reads task id of workspaceID and holds it, and its
 	// attempts, until the transaction ends. store.ErrNotFound if absent.
 	LockTask(ctx context.Context, workspaceID, id string) (Row, error)
+	// LockTasks is LockTask of several tasks in one statement, locking
+	// them in id order; absent ones are left out of the result.
+	LockTasks(ctx context.Context, refs []TaskRef) ([]Row, error)
 	// LockExpired reads up to limit running tasks whose lease ended
 	// before now, the oldest lease first, and holds them like LockTask
 	// (skipping, where the dialect can, tasks held by others).
@@ -60,13 +72,15 @@ type TaskTx interface {
 	// store.ErrNotFound if it does not exist.
 	LockAdmission(ctx context.Context, workspaceID string, at time.Time) (queued int, used store.Consumed, err error)
 
-	// Attempt reads attempt number of task id.
-	Attempt(ctx context.Context, taskID string, number int) (store.Attempt, error)
+	// Attempts reads the attempts refs name, in one statement where the
+	// dialect can; absent ones are left out.
+	Attempts(ctx context.Context, refs []AttemptRef) ([]store.Attempt, error)
 	// InsertAttempts inserts attempts of tasks of workspaceID, in one
 	// statement where the dialect can.
 	InsertAttempts(ctx context.Context, workspaceID string, attempts []store.Attempt) error
-	// SaveAttempt writes every mutable column of a.
-	SaveAttempt(ctx context.Context, a store.Attempt) error
+	// SaveAttempts writes every mutable column of each attempt, in one
+	// statement where the dialect can.
+	SaveAttempts(ctx context.Context, attempts []store.Attempt) error
 
 	// InsertEvents inserts events, in one statement where the dialect can.
 	InsertEvents(ctx context.Context, events []store.TaskEvent) error
@@ -129,11 +143,11 @@ func Claim(ctx context.Context, tx Tx, rows []Row, p store.ClaimParams) error {
 	return tx.InsertEvents(ctx, events)
 }
 
-// Meter records, in tx, the usage attempt a gained since it read was: the
-// growth of its execution time and of its agent-reported tokens and cost,
-// as usage events at at. An event's id is the attempt, the metric and the
-// new running total, so it is unique and a replay adds nothing.
-func Meter(ctx context.Context, tx Tx, workspaceID string, was, a store.Attempt, at time.Time) error {
+// meterEvents are the usage events of what attempt a gained since it read
+// was: the growth of its execution time and of its agent-reported tokens
+// and cost, at at. An event's id is the attempt, the metric and the new
+// running total, so it is unique and a replay adds nothing.
+func meterEvents(workspaceID string, was, a store.Attempt, at time.Time) []store.UsageEvent {
 	var events []store.UsageEvent
 	for _, m := range []struct {
 		metric   string
@@ -148,6 +162,11 @@ func Meter(ctx context.Context, tx Tx, workspaceID string, was, a store.Attempt,
 				WorkspaceID: workspaceID, Metric: m.metric, Value: m.now - m.was, At: at, TaskID: a.TaskID})
 		}
 	}
+	return events
+}
+
+// record records usage events in tx (nothing when there are none).
+func record(ctx context.Context, tx Tx, events []store.UsageEvent) error {
 	if len(events) == 0 {
 		return nil
 	}
@@ -214,59 +233,13 @@ func (run Runner) CreateTask(ctx context.Context, t store.Task, admit store.Admi
 	return got, created, nil
 }
 
-// fenced locks task id of workspaceID and, if attempt is its current
-// running attempt, calls fn on the task and attempt and writes both back:
-// with a state event carrying fn's message if event is true. Returns
-// store.ErrNotFound if the task is absent, and the unchanged task with
-// store.ErrStale if attempt is not current and running.
-func (run Runner) fenced(ctx context.Context, workspaceID, id string, attempt int, at time.Time,
-	fn func(t *store.Task, a *store.Attempt) (event bool, msg string, err error)) (store.Task, error) {
-	var out store.Task
-	err := run(ctx, func(tx Tx) error {
-		r, err := tx.LockTask(ctx, workspaceID, id)
-		if err != nil {
-			return err
-		}
-		if !lifecycle.Current(r.Task, attempt) {
-			out = r.Task
-			return store.ErrStale
-		}
-		a, err := tx.Attempt(ctx, id, attempt)
-		if err != nil {
-			return err
-		}
-		was := a
-		event, msg, err := fn(&r.Task, &a)
-		if err != nil {
-			return err
-		}
-		if err := tx.SaveAttempt(ctx, a); err != nil {
-			return err
-		}
-		if err := Meter(ctx, tx, r.Task.WorkspaceID, was, a, at); err != nil {
-			return err
-		}
-		if event {
-			err = CommitState(ctx, tx, &r, msg, at)
-		} else {
-			err = tx.SaveTasks(ctx, []Row{r})
-		}
-		out = r.Task
-		return err
-	})
-	if err != nil && !errors.Is(err, store.ErrStale) {
-		out = store.Task{}
-	}
-	return out, err
-}
-
 // Heartbeat extends the lease of the current running attempt to now+lease,
 // accrues its execution since the last heartbeat and records usage totals
 // (never lowering them), and returns the task. Returns store.ErrNotFound if
 // the task is absent, and the task with store.ErrStale if attempt is not
 // current and running (nothing changes).
-func (run Runner) Heartbeat(ctx context.Context, workspaceID, id string, attempt int, usage *store.Usage, now time.Time, lease time.Duration) (store.Task, error) {
-	t, err := run.fenced(ctx, workspaceID, id, attempt, now, func(t *store.Task, a *store.Attempt) (bool, string, error) {
+func (f *Flows) Heartbeat(ctx context.Context, workspaceID, id string, attempt int, usage *store.Usage, now time.Time, lease time.Duration) (store.Task, error) {
+	t, err := f.fenced(ctx, workspaceID, id, attempt, now, func(t *store.Task, a *store.Attempt) (bool, string, error) {
 		lifecycle.Heartbeat(t, a, usage, now, lease)
 		return false, "", nil
 	})
@@ -280,8 +253,8 @@ func (run Runner) Heartbeat(ctx context.Context, workspaceID, id string, attempt
 // lifecycle.Complete). Returns store.ErrNotFound if the task is absent, and
 // the task with store.ErrStale if attempt is not current and running:
 // then nothing changes, not even usage.
-func (run Runner) Complete(ctx context.Context, workspaceID, id string, attempt int, o store.Outcome) (store.Task, error) {
-	t, err := run.fenced(ctx, workspaceID, id, attempt, o.Now, func(t *store.Task, a *store.Attempt) (bool, string, error) {
+func (f *Flows) Complete(ctx context.Context, workspaceID, id string, attempt int, o store.Outcome) (store.Task, error) {
+	t, err := f.fenced(ctx, workspaceID, id, attempt, o.Now, func(t *store.Task, a *store.Attempt) (bool, string, error) {
 		msg, err := lifecycle.Complete(t, a, o)
 		return true, msg, err
 	})
@@ -295,8 +268,8 @@ func (run Runner) Complete(ctx context.Context, workspaceID, id string, attempt 
 // (api.TaskTimedOut or api.TaskTerminated) with reason, accruing execution
 // up to now. Returns store.ErrNotFound if the task is absent, and the task
 // with store.ErrStale if attempt is not current and running.
-func (run Runner) EndTask(ctx context.Context, workspaceID, id string, attempt int, status, reason string, now time.Time) (store.Task, error) {
-	t, err := run.fenced(ctx, workspaceID, id, attempt, now, func(t *store.Task, a *store.Attempt) (bool, string, error) {
+func (f *Flows) EndTask(ctx context.Context, workspaceID, id string, attempt int, status, reason string, now time.Time) (store.Task, error) {
+	t, err := f.fenced(ctx, workspaceID, id, attempt, now, func(t *store.Task, a *store.Attempt) (bool, string, error) {
 		msg, err := lifecycle.End(t, a, status, reason, now)
 		return true, msg, err
 	})
@@ -323,11 +296,14 @@ func (run Runner) CancelTask(ctx context.Context, workspaceID, id, reason string
 		}
 		var a *store.Attempt
 		if r.Task.Status == api.TaskRunning {
-			cur, err := tx.Attempt(ctx, id, r.Task.Attempt)
+			cur, err := tx.Attempts(ctx, []AttemptRef{{TaskID: id, Number: r.Task.Attempt}})
 			if err != nil {
 				return err
 			}
-			a = &cur
+			if len(cur) != 1 {
+				return fmt.Errorf("attempt %d: %w", r.Task.Attempt, store.ErrNotFound)
+			}
+			a = &cur[0]
 		}
 		var was store.Attempt
 		if a != nil {
@@ -335,10 +311,10 @@ func (run Runner) CancelTask(ctx context.Context, workspaceID, id, reason string
 		}
 		msg := lifecycle.Cancel(&r.Task, a, reason, now)
 		if a != nil {
-			if err := tx.SaveAttempt(ctx, *a); err != nil {
+			if err := tx.SaveAttempts(ctx, []store.Attempt{*a}); err != nil {
 				return err
 			}
-			if err := Meter(ctx, tx, r.Task.WorkspaceID, was, *a, now); err != nil {
+			if err := record(ctx, tx, meterEvents(r.Task.WorkspaceID, was, *a, now)); err != nil {
 				return err
 			}
 		}
@@ -401,19 +377,43 @@ func (run Runner) ExpireLeases(ctx context.Context, now time.Time, backoff func(
 			if err != nil {
 				return fmt.Errorf("find expired leases: %w", err)
 			}
-			for _, r := range expired {
-				a, err := tx.Attempt(ctx, r.Task.ID, r.Task.Attempt)
-				if err != nil {
-					return fmt.Errorf("task %s: %w", r.Task.ID, err)
+			refs := make([]AttemptRef, len(expired))
+			for i, r := range expired {
+				refs[i] = AttemptRef{TaskID: r.Task.ID, Number: r.Task.Attempt}
+			}
+			read, err := tx.Attempts(ctx, refs)
+			if err != nil {
+				return fmt.Errorf("read attempts: %w", err)
+			}
+			attempts := make(map[AttemptRef]store.Attempt, len(read))
+			for _, a := range read {
+				attempts[AttemptRef{TaskID: a.TaskID, Number: a.Number}] = a
+			}
+			changed := make([]store.Attempt, 0, len(expired))
+			events := make([]store.TaskEvent, 0, len(expired))
+			for i := range expired {
+				r := &expired[i]
+				a, ok := attempts[refs[i]]
+				if !ok {
+					return fmt.Errorf("task %s: attempt %d: %w", r.Task.ID, r.Task.Attempt, store.ErrNotFound)
 				}
 				msg := lifecycle.Expire(&r.Task, &a, now, backoff)
-				if err := tx.SaveAttempt(ctx, a); err != nil {
-					return fmt.Errorf("task %s: %w", r.Task.ID, err)
-				}
-				if err := CommitState(ctx, tx, &r, msg, now); err != nil {
-					return fmt.Errorf("task %s: %w", r.Task.ID, err)
-				}
+				r.Seq++
+				changed = append(changed, a)
+				events = append(events, stateEvent(*r, msg, now))
 				batch = append(batch, r.Task)
+			}
+			if len(expired) == 0 {
+				return nil
+			}
+			if err := tx.SaveAttempts(ctx, changed); err != nil {
+				return err
+			}
+			if err := tx.SaveTasks(ctx, expired); err != nil {
+				return err
+			}
+			if err := tx.InsertEvents(ctx, events); err != nil {
+				return err
 			}
 			return nil
 		})

@@ -1,0 +1,218 @@
+package flow
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/store/internal/lifecycle"
+)
+
+// Group commit. Heartbeats, completions and ends of attempts that arrive
+// while a transaction of them is in flight wait for it and then go
+// together in the next one: a batch locks its tasks, reads their attempts
+// and writes them back with a fixed number of statements and one commit,
+// however many it holds. Nobody waits for a timer: at low load a call is
+// a batch of one at once; under load batches grow by themselves (as
+// River's batch completer folds completions, without its fixed delay).
+// Each call returns when its batch is durable.
+
+// MaxGroup is the most calls one transaction carries.
+const MaxGroup = 500
+
+// groupTimeout bounds one batch's transaction: it runs detached from the
+// callers, whose contexts end at different times.
+const groupTimeout = 30 * time.Second
+
+// Flows are a store's write flows: the Runner's, and the group-committed
+// fenced transitions (Heartbeat, Complete, EndTask).
+type Flows struct {
+	Runner
+	mu      sync.Mutex
+	pending []*fencedCall
+	running bool
+}
+
+// NewFlows returns the flows of run.
+func NewFlows(run Runner) *Flows { return &Flows{Runner: run} }
+
+// fencedCall is one transition of a running attempt waiting for its batch.
+type fencedCall struct {
+	workspaceID, id string
+	attempt         int
+	at              time.Time
+	apply           func(t *store.Task, a *store.Attempt) (event bool, msg string, err error)
+	out             store.Task
+	err             error
+	done            chan struct{}
+}
+
+// fenced applies fn to task id of workspaceID and its attempt if attempt
+// is its current running attempt, and writes both back: with a state event
+// carrying fn's message if event is true, and the usage the attempt gained
+// metered. It is group-committed (see MaxGroup). Returns store.ErrNotFound
+// if the task is absent, and the unchanged task with store.ErrStale if
+// attempt is not current and running.
+func (f *Flows) fenced(ctx context.Context, workspaceID, id string, attempt int, at time.Time,
+	fn func(t *store.Task, a *store.Attempt) (event bool, msg string, err error)) (store.Task, error) {
+	c := &fencedCall{workspaceID: workspaceID, id: id, attempt: attempt, at: at, apply: fn, done: make(chan struct{})}
+	f.mu.Lock()
+	f.pending = append(f.pending, c)
+	lead := !f.running
+	f.running = true
+	f.mu.Unlock()
+	if lead {
+		f.drain(context.WithoutCancel(ctx))
+	}
+	select {
+	case <-c.done:
+		return c.out, c.err
+	case <-ctx.Done():
+		// The batch goes on: the transition may still be recorded, as
+		// when a client leaves during a commit.
+		return store.Task{}, ctx.Err()
+	}
+}
+
+// drain runs the pending calls in batches until none is left. One drainer
+// runs at a time; the caller that found none running becomes it, and hands
+// on to a new goroutine once its own call is done, so that no caller waits
+// for more than the batch it joined and the one before.
+func (f *Flows) drain(ctx context.Context) {
+	for {
+		f.mu.Lock()
+		n := min(len(f.pending), MaxGroup)
+		if n == 0 {
+			f.running = false
+			f.mu.Unlock()
+			return
+		}
+		batch := f.pending[:n:n]
+		f.pending = f.pending[n:]
+		more := len(f.pending) > 0
+		f.mu.Unlock()
+		f.runBatch(ctx, batch)
+		if more {
+			go f.drain(ctx)
+			return
+		}
+	}
+}
+
+// runBatch runs batch in one transaction. Should the transaction fail
+// as a whole (a driver error, a deadlock), each call is run again alone,
+// so that one bad call cannot fail the others.
+func (f *Flows) runBatch(ctx context.Context, batch []*fencedCall) {
+	ctx, cancel := context.WithTimeout(ctx, groupTimeout)
+	defer cancel()
+	err := f.Runner(ctx, func(tx Tx) error { return fencedBatch(ctx, tx, batch) })
+	if err != nil && len(batch) > 1 {
+		for _, c := range batch {
+			if err := f.Runner(ctx, func(tx Tx) error { return fencedBatch(ctx, tx, []*fencedCall{c}) }); err != nil {
+				c.out, c.err = store.Task{}, err
+			}
+		}
+	} else if err != nil {
+		batch[0].out, batch[0].err = store.Task{}, err
+	}
+	for _, c := range batch {
+		close(c.done)
+	}
+}
+
+// fencedBatch does the calls of batch in tx: it locks their tasks (in id
+// order, so concurrent batches never deadlock) and reads their attempts in
+// one statement each, applies each call in arrival order (a second call on
+// one task sees what the first did), and writes the attempts, usage, tasks
+// and state events back in one statement each. A call that fails its check
+// (absent, stale, an invalid outcome) gets its error and changes nothing;
+// an error of the transaction itself is returned.
+func fencedBatch(ctx context.Context, tx Tx, batch []*fencedCall) error {
+	refs := make([]TaskRef, len(batch))
+	for i, c := range batch {
+		refs[i] = TaskRef{WorkspaceID: c.workspaceID, ID: c.id}
+	}
+	rows, err := tx.LockTasks(ctx, refs)
+	if err != nil {
+		return err
+	}
+	byID := make(map[string]*Row, len(rows))
+	for i := range rows {
+		byID[rows[i].Task.ID] = &rows[i]
+	}
+	var want []AttemptRef
+	for _, c := range batch {
+		if r := byID[c.id]; r != nil && r.Task.WorkspaceID == c.workspaceID && lifecycle.Current(r.Task, c.attempt) {
+			want = append(want, AttemptRef{TaskID: c.id, Number: c.attempt})
+		}
+	}
+	read, err := tx.Attempts(ctx, want)
+	if err != nil {
+		return err
+	}
+	attempts := make(map[AttemptRef]*store.Attempt, len(read))
+	for i := range read {
+		attempts[AttemptRef{TaskID: read[i].TaskID, Number: read[i].Number}] = &read[i]
+	}
+	var (
+		changedAttempts []store.Attempt
+		usage           []store.UsageEvent
+		events          []store.TaskEvent
+		touched         = map[string]bool{}
+	)
+	for _, c := range batch {
+		r := byID[c.id]
+		if r == nil || r.Task.WorkspaceID != c.workspaceID {
+			c.err = store.ErrNotFound
+			continue
+		}
+		if !lifecycle.Current(r.Task, c.attempt) {
+			c.out, c.err = r.Task, store.ErrStale
+			continue
+		}
+		a := attempts[AttemptRef{TaskID: c.id, Number: c.attempt}]
+		if a == nil {
+			return fmt.Errorf("task %s: attempt %d: %w", c.id, c.attempt, store.ErrNotFound)
+		}
+		t, cur := r.Task, *a
+		event, msg, err := c.apply(&t, &cur)
+		if err != nil {
+			c.err = err
+			continue
+		}
+		usage = append(usage, meterEvents(t.WorkspaceID, *a, cur, c.at)...)
+		*a = cur
+		r.Task = t
+		if event {
+			r.Seq++
+			events = append(events, stateEvent(*r, msg, c.at))
+		}
+		touched[c.id] = true
+		c.out = r.Task
+	}
+	var save []Row
+	for _, r := range rows {
+		if touched[r.Task.ID] {
+			save = append(save, *byID[r.Task.ID])
+			changedAttempts = append(changedAttempts, *attempts[AttemptRef{TaskID: r.Task.ID, Number: r.Task.Attempt}])
+		}
+	}
+	if len(save) == 0 {
+		return nil
+	}
+	if err := tx.SaveAttempts(ctx, changedAttempts); err != nil {
+		return err
+	}
+	if err := record(ctx, tx, usage); err != nil {
+		return err
+	}
+	if err := tx.SaveTasks(ctx, save); err != nil {
+		return err
+	}
+	if len(events) > 0 {
+		return tx.InsertEvents(ctx, events)
+	}
+	return nil
+}
