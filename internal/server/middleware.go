@@ -66,8 +66,8 @@ func (s *Server) wrap(rt route) http.Handler {
 			defer cancel()
 			r = r.WithContext(ctx)
 		}
-		var err error
-		if rt.scope != public {
+		err := checkRequestText(r)
+		if err == nil && rt.scope != public {
 			p, err = s.authenticateLimited(sw, r, rt)
 			if err == nil {
 				err = s.authorize(p, rt.scope)
