@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -18,6 +19,7 @@ import (
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
 	"github.com/genericcorp/baton/internal/supervisor"
 	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/config"
 )
 
 // maxConcurrency is the most tasks one worker runs at once (the server's
@@ -179,6 +181,9 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	log := newLogger(f)
 	if f.Globals.APIKey != "" {
 		log.Warn("--api-key puts the key on the command line, which every user of this machine (agents included) can read in ps or /proc/PID/cmdline; pass it in BATON_API_KEY or with `baton login` instead")
+		if err := reexecWithoutKey(f.Globals.APIKey, os.Args); err != nil {
+			log.Warn("could not take the key off the command line", "err", err)
+		}
 	}
 	if _, err := exec.LookPath(opts.Command[0]); err != nil {
 		return cmdutil.FlagErrorf("agent command: %v", err)
@@ -200,6 +205,48 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 		cfg.Stderr = f.IOStreams.ErrOut
 	}
 	return supervisor.Run(ctx, cfg)
+}
+
+// reexecWithoutKey takes a key given with --api-key off the command line
+// (which every user can read in /proc/PID/cmdline) on Linux: the worker
+// executes itself again, in the same process, with the key moved to
+// BATON_API_KEY in its environment, which the worker, not dumpable, keeps
+// from other processes. It returns only on failure, or with nil when argv
+// holds no --api-key before "--" (elsewhere than Linux too).
+func reexecWithoutKey(key string, argv []string) error {
+	if runtime.GOOS != "linux" {
+		return nil
+	}
+	stripped := withoutKeyFlag(argv)
+	if len(stripped) == len(argv) {
+		return nil
+	}
+	env := []string{config.EnvAPIKey + "=" + key}
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, config.EnvAPIKey+"=") {
+			env = append(env, kv)
+		}
+	}
+	return syscall.Exec("/proc/self/exe", stripped, env)
+}
+
+// withoutKeyFlag is argv without "--api-key KEY" and "--api-key=KEY"
+// before the first "--" (the agent's own arguments are left alone).
+func withoutKeyFlag(argv []string) []string {
+	out := make([]string, 0, len(argv))
+	for i := 0; i < len(argv); i++ {
+		a := argv[i]
+		switch {
+		case a == "--":
+			return append(out, argv[i:]...)
+		case a == "--api-key":
+			i++
+		case strings.HasPrefix(a, "--api-key="):
+		default:
+			out = append(out, a)
+		}
+	}
+	return out
 }
 
 // lookupAgentUser resolves --run-as (a user name or uid) to the user agents
