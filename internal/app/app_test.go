@@ -127,3 +127,33 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 		t.Fatal("server did not stop")
 	}
 }
+
+// The store's files are readable by their owner only: the database, its
+// WAL and shared-memory files (0600), in a data dir of mode 0700; a
+// database left 0644 by an older version is made private too.
+func TestSQLiteFilesArePrivate(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.DataDir = filepath.Join(cfg.DataDir, "data")
+	db := filepath.Join(cfg.DataDir, "baton.db")
+	for _, existing := range []bool{false, true} {
+		if existing {
+			if err := os.Chmod(db, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		st, _, err := OpenMigrated(context.Background(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for path, want := range map[string]os.FileMode{cfg.DataDir: 0o700 | os.ModeDir, db: 0o600, db + "-wal": 0o600, db + "-shm": 0o600} {
+			fi, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if fi.Mode() != want {
+				t.Errorf("existing=%v: %s has mode %v, want %v", existing, filepath.Base(path), fi.Mode(), want)
+			}
+		}
+		st.Close()
+	}
+}

@@ -70,11 +70,32 @@ func OpenStore(ctx context.Context, cfg config.Server) (Store, string, error) {
 	if err := os.MkdirAll(filepath.Dir(loc), 0o700); err != nil {
 		return nil, "", fmt.Errorf("create data dir: %w", err)
 	}
+	if err := privateFiles(loc); err != nil {
+		return nil, "", err
+	}
 	s, err := sqlite.Open(ctx, loc)
 	if err != nil {
 		return nil, "", fmt.Errorf("open sqlite %s: %w", loc, err)
 	}
 	return s, "sqlite " + loc, nil
+}
+
+// privateFiles makes the database file and its WAL and shared-memory files
+// mode 0600, creating the database file when absent: SQLite creates the
+// other two with the database file's mode, so no file of the store is ever
+// readable by other users (they were 0644 under the usual umask).
+func privateFiles(db string) error {
+	f, err := os.OpenFile(db, os.O_RDONLY|os.O_CREATE, 0o600)
+	if err != nil {
+		return fmt.Errorf("create %s: %w", db, err)
+	}
+	f.Close()
+	for _, p := range []string{db, db + "-wal", db + "-shm"} {
+		if err := os.Chmod(p, 0o600); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("make %s private: %w", p, err)
+		}
+	}
+	return nil
 }
 
 // OpenMigrated opens the store and applies pending migrations.

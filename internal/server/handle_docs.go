@@ -20,6 +20,8 @@ var errorDocs = map[api.Code]string{
 	api.CodeNotFound:           "No such object in the caller's workspace. Another tenant's ids are not found too.",
 	api.CodeConflict:           "A unique name is taken, an idempotency key was reused with different parameters, or the object's state forbids the change.",
 	api.CodePayloadTooLarge:    "The body is over the limit (1 MiB; task input 256 KiB).",
+	api.CodeRequestTimeout:     "The request body did not arrive within the server's read timeout (60 s). Retry on a faster connection, or send a smaller body. Other answers that net/http gives before any handler (a malformed request line or header, a missing Host) are invalid_request with their own status (400, 501, 505).",
+	api.CodeHeadersTooLarge:    "The request's headers are over the server's limit (1 MiB in all). Send fewer or shorter headers.",
 	api.CodeRateLimited:        "Request rate over a limit: the workspace's (its tier's requests_per_minute and burst), an operator key's, or a client address's (token exchange, failed authentications); the detail says which. The request was refused before any work, so any method may be retried after the Retry-After header's seconds. RateLimit-Policy and RateLimit say how much is left.",
 	api.CodeQuotaExceeded:      "A monthly quota or the spend cap is used up. Retry-After says when the period resets; an operator can raise the limit.",
 	api.CodeInternal:           "A bug. The detail never leaks internals; quote the request_id when reporting it.",

@@ -3,6 +3,7 @@ package server
 import (
 	"net/http"
 	"slices"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -54,6 +55,12 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request, p *prin
 			t := now.Add(d)
 			expires = &t
 		}
+	}
+	// A key never outlives the key that made it: without expires_in, or
+	// past its creator's expiry, the new key expires with its creator.
+	if ce := p.key.ExpiresAt; ce != nil && (expires == nil || expires.After(*ce)) {
+		t := *ce
+		expires = &t
 	}
 	if err := validation(errs); err != nil {
 		return err
@@ -122,6 +129,9 @@ func (s *Server) handleRotateKey(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return storeError(err, "key", id)
 	}
+	if err := mayHandOut(p, old); err != nil {
+		return err
+	}
 	now := s.now()
 	secret, fresh, err := s.newKey(p.workspaceID, old.Name, old.Scopes, nil, now)
 	if err != nil {
@@ -139,5 +149,23 @@ func (s *Server) handleRotateKey(w http.ResponseWriter, r *http.Request, p *prin
 	out.Secret = secret
 	w.Header().Set("Cache-Control", "no-store")
 	encode(w, http.StatusOK, out)
+	return nil
+}
+
+// mayHandOut refuses (403) to give the caller a secret of key k that is
+// worth more than the caller's own: k must hold no scope the caller lacks
+// (the rule of key creation) and must not outlive the caller's key.
+// Otherwise a keys:write key could rotate the workspace's "*" key and
+// receive its new secret.
+func mayHandOut(p *principal, k store.Key) error {
+	if p.admin {
+		return nil
+	}
+	if _, errs := auth.ValidateScopes(k.Scopes, p.key.Scopes); len(errs) > 0 {
+		return api.Errorf(api.CodeForbidden, "key %s has scopes your key lacks (%s); only a key holding all of them may rotate it", k.ID, strings.Join(k.Scopes, " "))
+	}
+	if ce := p.key.ExpiresAt; ce != nil && (k.ExpiresAt == nil || k.ExpiresAt.After(*ce)) {
+		return api.Errorf(api.CodeForbidden, "key %s outlives your key (which expires %s); rotate it with a key that lives as long", k.ID, ce.UTC().Format(time.RFC3339))
+	}
 	return nil
 }

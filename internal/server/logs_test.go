@@ -40,6 +40,9 @@ func TestLogsHoldNoSecrets(t *testing.T) {
 	wantProblem(t, b.req("GET", "/v1/me", a.key+"x", ""), 401, api.CodeUnauthenticated)
 	wantProblem(t, b.req("GET", "/v1/me", tok.Token+"x", ""), 401, api.CodeUnauthenticated)
 	wantProblem(t, b.req("GET", "/v1/me", "", "", "Authorization", "Basic "+a.key), 401, api.CodeUnauthenticated)
+	// A secret pasted where an id belongs.
+	wantProblem(t, b.req("GET", "/v1/keys/"+k.Secret, a.key, ""), 404, api.CodeNotFound)
+	wantProblem(t, b.req("DELETE", "/v1/keys/"+tok.Token, a.key, ""), 404, api.CodeNotFound)
 	b.addRoute(route{method: "GET", path: "/test/error", scope: anyAuth, h: func(w http.ResponseWriter, r *http.Request, p *principal) error {
 		return errors.New("internal failure at postgres://baton:db-password@db/baton with " + r.Header.Get("Authorization"))
 	}})

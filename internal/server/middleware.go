@@ -66,8 +66,8 @@ func (s *Server) wrap(rt route) http.Handler {
 			defer cancel()
 			r = r.WithContext(ctx)
 		}
-		var err error
-		if rt.scope != public {
+		err := checkRequestText(r)
+		if err == nil && rt.scope != public {
 			p, err = s.authenticateLimited(sw, r, rt)
 			if err == nil {
 				err = s.authorize(p, rt.scope)
@@ -119,9 +119,10 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, rt route, pr *prin
 
 // requestAttrs are the log attributes that identify a request: its id,
 // method, route and path, and the key and workspace once authenticated.
-// Never the Authorization header, a body or a query string.
+// Never the Authorization header, a body or a query string; a secret
+// pasted into the path (GET /v1/keys/bk_…) is redacted.
 func requestAttrs(r *http.Request, rt route, p *principal) []any {
-	attrs := []any{"request_id", requestID(r.Context()), "method", r.Method, "route", rt.path, "path", r.URL.Path}
+	attrs := []any{"request_id", requestID(r.Context()), "method", r.Method, "route", rt.path, "path", scrub(r.URL.Path)}
 	if p != nil {
 		attrs = append(attrs, "key_id", p.key.ID, "workspace_id", p.workspaceID)
 	}

@@ -1,12 +1,16 @@
 package server
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
+	"os"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/pkg/api"
@@ -22,12 +26,21 @@ func encode(w http.ResponseWriter, status int, v any) {
 }
 
 // decode reads exactly one JSON object from r's body into a T, refusing
-// unknown fields, trailing data and bodies over maxBytes. An empty body is
-// an error unless allowEmpty. Errors are *api.Problem.
+// unknown fields, trailing data, bodies over maxBytes and bodies that are
+// not valid UTF-8 (400); strings that no store can hold (NUL) and, for a T
+// with a Check method, fields out of their bounds are 422. A body that does
+// not arrive within the server's read timeout is 408. An empty body is an
+// error unless allowEmpty. Errors are *api.Problem.
 func decode[T any](r *http.Request, maxBytes int64, allowEmpty bool) (T, error) {
 	var v T
-	body := http.MaxBytesReader(nil, r.Body, maxBytes)
-	dec := json.NewDecoder(body)
+	raw, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, maxBytes))
+	if err != nil {
+		return v, readProblem(err, maxBytes)
+	}
+	if !utf8.Valid(raw) {
+		return v, api.NewProblem(api.CodeInvalidRequest, "request body is not valid UTF-8")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&v); err != nil {
 		if errors.Is(err, io.EOF) && allowEmpty {
@@ -36,13 +49,30 @@ func decode[T any](r *http.Request, maxBytes int64, allowEmpty bool) (T, error) 
 		return v, decodeProblem(err, maxBytes)
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return v, decodeProblem(err, maxBytes)
-		}
 		return v, api.NewProblem(api.CodeInvalidRequest, "request body must be a single JSON object")
 	}
-	return v, nil
+	errs := checkStrings(v)
+	if c, ok := any(v).(interface{ Check() []api.FieldError }); ok {
+		errs = append(errs, c.Check()...)
+	}
+	return v, validation(errs)
+}
+
+// readProblem is the problem of a body that could not be read: too large
+// (413), too slow (408), or cut off. Never the error's text, which names
+// the server's address.
+func readProblem(err error, maxBytes int64) *api.Problem {
+	var (
+		mbe *http.MaxBytesError
+		ne  net.Error
+	)
+	switch {
+	case errors.As(err, &mbe):
+		return api.Errorf(api.CodePayloadTooLarge, "request body is larger than %d bytes", maxBytes)
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return api.NewProblem(api.CodeRequestTimeout, "the request body did not arrive in time")
+	}
+	return api.NewProblem(api.CodeInvalidRequest, "the request body could not be read to its end")
 }
 
 func decodeProblem(err error, maxBytes int64) *api.Problem {

@@ -23,7 +23,8 @@ func Serve(ctx context.Context, ln net.Listener, s *Server, log *slog.Logger, sh
 		BaseContext: func(net.Listener) context.Context { return context.WithoutCancel(ctx) },
 	}
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	// net/http's own error answers become problems (edge.go).
+	go func() { errc <- srv.Serve(problemListener{ln}) }()
 	select {
 	case err := <-errc:
 		return err

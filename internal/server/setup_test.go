@@ -46,21 +46,35 @@ func setup(t *testing.T) *bundle {
 // setupWith is setup with a last say on the server's Config.
 func setupWith(t *testing.T, configure func(*Config)) *bundle {
 	t.Helper()
-	ctx := context.Background()
-	st, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "baton.db"))
+	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "baton.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return setupStore(t, st, configure)
+}
+
+// migratingStore is a store that migrates its own schema (both backends).
+type migratingStore interface {
+	store.Store
+	Migrate(context.Context) error
+}
+
+// setupStore is setupWith on a store of the caller's (migrated and closed
+// here).
+func setupStore(t *testing.T, st migratingStore, configure func(*Config)) *bundle {
+	t.Helper()
+	ctx := context.Background()
+	t.Cleanup(func() { st.Close() })
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { st.Close() })
 	b := &bundle{t: t, store: st, secret: []byte("test-secret-0123456789abcdef0123456789"), clk: testutil.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))}
 	cfg := Config{Store: st, Secret: b.secret, Tiers: config.DefaultTiers(), DefaultTier: "free", Now: b.clock,
 		Logger: slog.New(slog.DiscardHandler), Version: "test"}
 	if configure != nil {
 		configure(&cfg)
 	}
+	var err error
 	b.srv, err = New(cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -3,11 +3,11 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
-	"math"
 	"sync"
 	"time"
 
@@ -23,6 +23,7 @@ const (
 	stopCancel            // the server cancelled it: not reported
 	stopLost              // its lease is lost (409): not reported, it is fenced off
 	stopShutdown          // the drain timed out: failed as retryable
+	stopRefused           // the server refuses the attempt's key (suspended, forbidden, revoked): not reported
 )
 
 // result is how an attempt ended.
@@ -42,6 +43,7 @@ type attempt struct {
 	hb   time.Duration
 	log  *slog.Logger
 	logs *logShipper
+	tag  string // marks the attempt's processes (BATON_AGENT_TAG)
 
 	ctx    context.Context // done once stop is called
 	cancel context.CancelFunc
@@ -55,7 +57,7 @@ type attempt struct {
 
 func newAttempt(w *worker, t api.Task, hb time.Duration) *attempt {
 	ctx, cancel := context.WithCancel(context.Background())
-	a := &attempt{w: w, t: t, hb: hb, ctx: ctx, cancel: cancel,
+	a := &attempt{w: w, t: t, hb: hb, ctx: ctx, cancel: cancel, tag: rand.Text(),
 		log: w.log.With("task", t.ID, "attempt", t.Attempt, "queue", t.Queue, "workspace", t.WorkspaceID)}
 	a.logs = newLogShipper(w.cfg, t, a.log)
 	return a
@@ -133,6 +135,13 @@ func (a *attempt) heartbeat(ctx context.Context) bool {
 		a.log.Warn("lease lost; stopping the agent", "err", err)
 		a.stop(stopLost, err.Error())
 		return false
+	case keyRefused(err):
+		// Its outcome would be refused too: the agent's work would be
+		// lost and run again. The task goes back to the queue when its
+		// lease expires, and runs when the workspace may run again.
+		a.log.Warn("the server refuses this attempt's key; stopping the agent", "err", err)
+		a.stop(stopRefused, err.Error())
+		return false
 	case ctx.Err() != nil:
 		return false
 	default:
@@ -144,6 +153,14 @@ func (a *attempt) heartbeat(ctx context.Context) bool {
 // lost reports whether err says the attempt no longer holds its task.
 func lost(err error) bool {
 	return client.IsCode(err, api.CodeConflict) || client.IsCode(err, api.CodeNotFound)
+}
+
+// keyRefused reports whether err says the server refuses the credential for
+// this task: the workspace is suspended, the key lost the worker scope, or
+// it was revoked or expired. Retrying cannot help.
+func keyRefused(err error) bool {
+	return client.IsCode(err, api.CodeWorkspaceSuspended) || client.IsCode(err, api.CodeForbidden) ||
+		client.IsCode(err, api.CodeUnauthenticated)
 }
 
 // transient reports whether a failed report is worth another try.
@@ -168,6 +185,9 @@ func (a *attempt) report(res result, d time.Duration) {
 		return
 	case kind == stopLost:
 		log.Warn("attempt fenced off: its lease was lost; not reporting it", "reason", reason)
+		return
+	case kind == stopRefused:
+		log.Warn("attempt stopped: the server refuses its key; not reporting it (the task is requeued when its lease expires)", "reason", reason)
 		return
 	case kind == stopShutdown && res.signalled:
 		res = result{err: reason, retryable: true, exit: res.exit}
@@ -211,8 +231,8 @@ func apiFail(attempt int, msg string, retryable bool, u api.UsageReport) api.Fai
 // addUsage adds one report of the agent to the attempt's totals.
 func (a *attempt) addUsage(u api.UsageReport) {
 	a.mu.Lock()
-	a.usage.Tokens = addSat(a.usage.Tokens, u.Tokens)
-	a.usage.CostMicros = addSat(a.usage.CostMicros, u.CostMicros)
+	a.usage.Tokens = addSat(a.usage.Tokens, min(u.Tokens, api.MaxUsageTokens), api.MaxUsageTokens)
+	a.usage.CostMicros = addSat(a.usage.CostMicros, min(u.CostMicros, api.MaxUsageCostMicros), api.MaxUsageCostMicros)
 	a.mu.Unlock()
 }
 
@@ -222,10 +242,11 @@ func (a *attempt) usageTotals() api.UsageReport {
 	return a.usage
 }
 
-// addSat adds two non-negative numbers, saturating at MaxInt64.
-func addSat(x, y int64) int64 {
-	if x > math.MaxInt64-y {
-		return math.MaxInt64
+// addSat adds two non-negative numbers, saturating at limit (the server's
+// bound of a report, api.MaxUsage*).
+func addSat(x, y, limit int64) int64 {
+	if x > limit-y {
+		return limit
 	}
 	return x + y
 }
@@ -240,7 +261,8 @@ func (a *attempt) runInProcess() (res result) {
 	}()
 	out, usage, err := a.w.cfg.Runner(a.ctx, a.t)
 	a.mu.Lock()
-	a.usage = api.UsageReport{Tokens: max(usage.Tokens, 0), CostMicros: max(usage.CostMicros, 0)}
+	a.usage = api.UsageReport{Tokens: min(max(usage.Tokens, 0), api.MaxUsageTokens),
+		CostMicros: min(max(usage.CostMicros, 0), api.MaxUsageCostMicros)}
 	a.mu.Unlock()
 	if err != nil {
 		return result{err: err.Error(), retryable: !errors.Is(err, ErrFatal), exit: -1, signalled: a.ctx.Err() != nil}
@@ -252,7 +274,7 @@ func (a *attempt) runInProcess() (res result) {
 	case !json.Valid(out):
 		return result{err: "runner returned invalid JSON", exit: -1}
 	}
-	return result{ok: true, output: out}
+	return checkOutput(result{ok: true, output: out, exit: -1})
 }
 
 // EchoRunner is the demo agent of `baton dev`: its output is

@@ -12,7 +12,8 @@ import (
 // it kills the agent process itself, at once (no grace period, and
 // processes it started are not reached). Documented in `worker run --help`.
 
-func groupAttr() *syscall.SysProcAttr {
+// groupAttr ignores u: Config.AgentUser is refused on Windows.
+func groupAttr(_ *AgentUser) *syscall.SysProcAttr {
 	return &syscall.SysProcAttr{CreationFlags: syscall.CREATE_NEW_PROCESS_GROUP}
 }
 

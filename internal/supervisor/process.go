@@ -8,33 +8,73 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"syscall"
 	"time"
+
+	"github.com/genericcorp/baton/pkg/api"
 )
 
 // maxLineBytes caps one stderr line; the rest of a longer line is dropped.
 const maxLineBytes = 16 << 10
 
-// Environment variables the agent gets. BATON_API_KEY is never passed on:
-// a shared worker's operator key must not reach tenant code.
-var agentEnvDrop = []string{"BATON_API_KEY", "BATON_TASK_ID", "BATON_ATTEMPT", "BATON_QUEUE", "BATON_WORKSPACE_ID"}
+// Environment variables the agent does not inherit from the worker:
+// BATON_API_KEY never reaches an agent (a shared worker's operator key must
+// not reach tenant code), nor what points at the worker's CLI config, nor
+// stale task variables.
+var agentEnvDrop = []string{"BATON_API_KEY", "BATON_CONFIG", "BATON_PROFILE", "BATON_TASK_ID", "BATON_ATTEMPT",
+	"BATON_QUEUE", "BATON_WORKSPACE_ID", tagVar}
 
-func (a *attempt) env() []string {
-	env := make([]string, 0, len(a.w.cfg.Env)+4)
-outer:
+// homeVars are replaced by the attempt's own home directory unless
+// Config.InheritHome: the worker's config file ($XDG_CONFIG_HOME/baton,
+// holding its key) is not where the agent looks.
+var homeVars = []string{"HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_HOME", "XDG_STATE_HOME"}
+
+// tagVar marks every process of an attempt (tree_linux.go).
+const tagVar = "BATON_AGENT_TAG"
+
+func (a *attempt) env(home string) []string {
+	drop := agentEnvDrop
+	if home != "" {
+		drop = append(slices.Clone(drop), homeVars...)
+	}
+	env := make([]string, 0, len(a.w.cfg.Env)+10)
 	for _, kv := range a.w.cfg.Env {
 		k, _, _ := strings.Cut(kv, "=")
-		for _, d := range agentEnvDrop {
-			if k == d {
-				continue outer
-			}
+		if !slices.Contains(drop, k) {
+			env = append(env, kv)
 		}
-		env = append(env, kv)
+	}
+	if home != "" {
+		env = append(env, "HOME="+home, "XDG_CONFIG_HOME="+filepath.Join(home, ".config"),
+			"XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "XDG_DATA_HOME="+filepath.Join(home, ".local", "share"),
+			"XDG_STATE_HOME="+filepath.Join(home, ".local", "state"))
 	}
 	return append(env, "BATON_TASK_ID="+a.t.ID, "BATON_ATTEMPT="+strconv.Itoa(a.t.Attempt),
-		"BATON_QUEUE="+a.t.Queue, "BATON_WORKSPACE_ID="+a.t.WorkspaceID)
+		"BATON_QUEUE="+a.t.Queue, "BATON_WORKSPACE_ID="+a.t.WorkspaceID, tagVar+"="+a.tag)
+}
+
+// makeHome creates the attempt's empty home directory (mode 0700, owned by
+// the agent's user), removed when the attempt ends; "" with InheritHome.
+func (a *attempt) makeHome() (string, error) {
+	if a.w.cfg.InheritHome {
+		return "", nil
+	}
+	dir, err := os.MkdirTemp("", "baton-agent-")
+	if err != nil {
+		return "", fmt.Errorf("agent home: %w", err)
+	}
+	if u := a.w.cfg.AgentUser; u != nil {
+		if err := os.Chown(dir, int(u.UID), int(u.GID)); err != nil {
+			os.RemoveAll(dir)
+			return "", fmt.Errorf("agent home: %w", err)
+		}
+	}
+	return dir, nil
 }
 
 // runProcess runs the agent command in its own process group: input on
@@ -56,11 +96,19 @@ func (a *attempt) runProcess() result {
 		p[i] = [2]*os.File{r, w}
 	}
 	inR, inW, outR, outW, errR, errW := p[0][0], p[0][1], p[1][0], p[1][1], p[2][0], p[2][1]
+	home, err := a.makeHome()
+	if err != nil {
+		closeAll(p[:])
+		return result{err: fmt.Sprintf("start agent: %v", err), retryable: true, exit: -1}
+	}
+	if home != "" {
+		defer os.RemoveAll(home)
+	}
 	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
-	cmd.Env = a.env()
+	cmd.Env = a.env(home)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
-	cmd.SysProcAttr = groupAttr()
-	err := cmd.Start()
+	cmd.SysProcAttr = groupAttr(cfg.AgentUser)
+	err = cmd.Start()
 	inR.Close()
 	outW.Close()
 	errW.Close()
@@ -80,14 +128,17 @@ func (a *attempt) runProcess() result {
 	go func() { _, _ = io.Copy(out, outR); close(outDone) }()
 	go func() { a.readStderr(errR); close(errDone) }()
 
-	exited := make(chan struct{})
+	exited, killed := make(chan struct{}), make(chan struct{})
 	var signalled atomic.Bool
-	go a.killer(pgid, exited, &signalled)
+	seen := map[int]uint64{} // processes signalled, to reap
+	go func() { a.killer(pgid, exited, &signalled, seen); close(killed) }()
 
 	_ = cmd.Wait()
 	close(exited)
-	// What the agent left running in its group ends with it.
-	killGroup(pgid)
+	<-killed
+	// What the agent left running ends with it: its group, and on Linux
+	// every process carrying its tag or re-parented from it.
+	a.killLeftovers(pgid, seen)
 	inW.Close()
 	a.settle(outDone, errDone, outR, errR)
 
@@ -103,6 +154,7 @@ func (a *attempt) runProcess() result {
 		res.retryable = res.exit != cfg.FatalExitCode
 	case state.Success():
 		res.ok, res.output = true, outputJSON(out.buf.Bytes())
+		res = checkOutput(res)
 	default:
 		res.err, res.retryable = status, res.exit != cfg.FatalExitCode
 	}
@@ -110,25 +162,57 @@ func (a *attempt) runProcess() result {
 	return res
 }
 
-// killer stops the agent's group once the attempt is stopped: SIGTERM, then
-// SIGKILL if the agent has not exited after KillGrace.
-func (a *attempt) killer(pgid int, exited <-chan struct{}, signalled *atomic.Bool) {
+// killer stops the agent's processes once the attempt is stopped: SIGTERM,
+// then SIGKILL if the agent has not exited after KillGrace. It records the
+// processes it signals in seen.
+func (a *attempt) killer(pgid int, exited <-chan struct{}, signalled *atomic.Bool, seen map[int]uint64) {
 	select {
 	case <-exited:
 		return
 	case <-a.ctx.Done():
 	}
 	signalled.Store(true)
-	a.log.Info("sending SIGTERM to the agent's process group", "pgid", pgid)
-	terminateGroup(pgid)
+	a.log.Info("sending SIGTERM to the agent's processes", "pgid", pgid)
+	signalTree(pgid, a.tag, syscall.SIGTERM, seen)
 	t := time.NewTimer(a.w.cfg.KillGrace)
 	defer t.Stop()
 	select {
 	case <-exited:
 	case <-t.C:
 		a.log.Warn("agent still running after the grace period; sending SIGKILL", "pgid", pgid, "grace", a.w.cfg.KillGrace)
-		killGroup(pgid)
+		signalTree(pgid, a.tag, syscall.SIGKILL, seen)
 	}
+}
+
+// killLeftovers kills every process the agent left behind, until none is
+// left (a process may fork while it is killed), and reaps those that were
+// re-parented to the worker.
+func (a *attempt) killLeftovers(pgid int, seen map[int]uint64) {
+	for i := 0; ; i++ {
+		alive := signalTree(pgid, a.tag, syscall.SIGKILL, seen)
+		reap(seen)
+		if alive == 0 {
+			break
+		}
+		if i == 200 {
+			a.log.Error("agent processes still alive after repeated SIGKILL", "pgid", pgid, "alive", alive)
+			break
+		}
+		if i == 0 {
+			a.log.Info("killing processes the agent left behind", "pgid", pgid, "alive", alive)
+		}
+		time.Sleep(10 * time.Millisecond) // SIGKILL is delivered asynchronously
+	}
+}
+
+// checkOutput fails, for good, an attempt whose output no server store can
+// hold (api.CheckJSON: too deep, invalid UTF-8): the server would refuse
+// the completion, and a retry would produce the same output again.
+func checkOutput(res result) result {
+	if err := api.CheckJSON(res.output); err != nil {
+		return result{err: fmt.Sprintf("the agent's output cannot be stored: %v (at most %d levels of nesting, valid UTF-8)", err, api.MaxJSONDepth), exit: res.exit}
+	}
+	return res
 }
 
 // settle waits for the stdout and stderr readers to reach EOF; a process

@@ -13,6 +13,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/client"
 )
 
 func TestSuccess(t *testing.T) {
@@ -207,23 +208,35 @@ func TestSIGTERMIgnoredThenSIGKILL(t *testing.T) {
 	}
 }
 
-// A 409 on a heartbeat means the lease is lost: the agent is killed and
-// nothing is reported.
-func TestHeartbeatConflictKills(t *testing.T) {
-	f := newFake()
-	f.onHeartbeat = func(hbCall) (api.HeartbeatResponse, error) { return api.HeartbeatResponse{}, conflict }
-	h := start(t, f, `echo $$ > "$DIR/pid"; exec sleep 300`, nil)
-	f.push(api.Task{ID: "task_1"})
-	pid := h.readPid("pid")
-	waitFor(t, 10*time.Second, "the agent to die", func() bool { return gone(pid) })
-	waitFor(t, 10*time.Second, "the attempt to end", func() bool {
-		return strings.Contains(h.logBuf.String(), "attempt fenced off: its lease was lost")
-	})
-	if err := h.stop(); err != nil {
-		t.Fatal(err)
-	}
-	if _, _, _, completes, fails := f.snapshot(); len(completes)+len(fails) != 0 {
-		t.Errorf("fenced attempt reported: %+v %+v", completes, fails)
+// A 409 on a heartbeat means the lease is lost; a refused key (the
+// workspace is suspended, the key lost its scope or was revoked) means its
+// outcome would be refused too. Either way the agent is killed and nothing
+// is reported.
+func TestHeartbeatRefusalsKill(t *testing.T) {
+	for _, c := range []struct {
+		err error
+		log string
+	}{
+		{conflict, "attempt fenced off: its lease was lost"},
+		{&client.APIError{Status: 403, Code: api.CodeWorkspaceSuspended}, "the server refuses its key; not reporting it"},
+		{&client.APIError{Status: 403, Code: api.CodeForbidden}, "the server refuses its key; not reporting it"},
+		{&client.APIError{Status: 401, Code: api.CodeUnauthenticated}, "the server refuses its key; not reporting it"},
+	} {
+		t.Run(c.err.Error(), func(t *testing.T) {
+			f := newFake()
+			f.onHeartbeat = func(hbCall) (api.HeartbeatResponse, error) { return api.HeartbeatResponse{}, c.err }
+			h := start(t, f, `echo $$ > "$DIR/pid"; exec sleep 300`, nil)
+			f.push(api.Task{ID: "task_1"})
+			pid := h.readPid("pid")
+			waitFor(t, 10*time.Second, "the agent to die", func() bool { return gone(pid) })
+			waitFor(t, 10*time.Second, "the attempt to end", func() bool { return strings.Contains(h.logBuf.String(), c.log) })
+			if err := h.stop(); err != nil {
+				t.Fatal(err)
+			}
+			if _, _, _, completes, fails := f.snapshot(); len(completes)+len(fails) != 0 {
+				t.Errorf("attempt reported: %+v %+v", completes, fails)
+			}
+		})
 	}
 }
 

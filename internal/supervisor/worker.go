@@ -6,12 +6,18 @@
 // claiming and drains the running tasks.
 //
 // The agent protocol: the task input (JSON) on stdin, then EOF; BATON_TASK_ID,
-// BATON_ATTEMPT, BATON_QUEUE and BATON_WORKSPACE_ID in the environment;
+// BATON_ATTEMPT, BATON_QUEUE, BATON_WORKSPACE_ID and BATON_AGENT_TAG in the
+// environment, and HOME of the attempt's own (Config.InheritHome);
 // stdout is the result (JSON if it parses, else a JSON string of the trimmed
 // text); stderr lines are logs, except `::baton usage tokens=N cost_usd=X`,
 // which adds to the attempt's usage; exit 0 completes the task,
 // Config.FatalExitCode (78) fails it for good, any other exit fails the
 // attempt, which the server retries while attempts remain.
+//
+// Isolation (docs/security.md): on Linux the worker is not dumpable, so
+// agents of its user cannot read its environment or memory, and it is a
+// child subreaper that kills every process of an attempt, setsid or not;
+// Config.AgentUser runs agents as another user.
 package supervisor
 
 import (
@@ -24,6 +30,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"runtime"
 	"sync"
 	"time"
 
@@ -84,6 +91,14 @@ type Config struct {
 	MaxOutputBytes    int           // cap of an agent's stdout
 	Log               *slog.Logger  // default: discard
 	Stderr            io.Writer     // optional mirror of agents' stderr
+	// InheritHome gives agents the worker's HOME and XDG_* directories.
+	// By default each attempt gets an empty home of its own (removed
+	// afterwards), so an agent does not find the worker's CLI config and
+	// its key where tools look for it.
+	InheritHome bool
+	// AgentUser runs agents as another user (Unix, the worker running as
+	// root): the strong wall between an agent and the worker's key.
+	AgentUser *AgentUser
 
 	// Test hooks and knobs (zero: defaults).
 	sleep        func(ctx context.Context, d time.Duration) error
@@ -93,6 +108,14 @@ type Config struct {
 	logFinalWait time.Duration // how long the last lines may take to send (10s)
 	reportTries  int           // tries of a completion (5)
 	settleWindow time.Duration // how long to read pipes after the agent exits (2s)
+	unprotected  bool          // skip protectProcess (the control case of its test)
+}
+
+// AgentUser is the user agents run as (Config.AgentUser).
+type AgentUser struct {
+	Name     string
+	UID, GID uint32
+	Groups   []uint32
 }
 
 func (cfg Config) withDefaults() (Config, error) {
@@ -105,6 +128,9 @@ func (cfg Config) withDefaults() (Config, error) {
 		}
 		if _, err := exec.LookPath(cfg.Command[0]); err != nil {
 			return cfg, fmt.Errorf("agent command: %w", err)
+		}
+		if cfg.AgentUser != nil && runtime.GOOS == "windows" {
+			return cfg, errors.New("worker: running agents as another user is not supported on Windows")
 		}
 		if cfg.Env == nil {
 			cfg.Env = os.Environ()
@@ -183,6 +209,11 @@ func Run(ctx context.Context, cfg Config) error {
 		return err
 	}
 	w := &worker{cfg: cfg, log: cfg.Log, running: map[*attempt]struct{}{}, freed: make(chan struct{}, 1)}
+	if cfg.Runner == nil && !cfg.unprotected {
+		if err := protectProcess(); err != nil {
+			w.log.Warn("agents may read this worker's environment and memory", "err", err)
+		}
+	}
 	w.log.Info("worker started", "worker_id", cfg.WorkerID, "queues", cfg.Queues, "concurrency", cfg.Concurrency)
 	err = w.claimLoop(ctx)
 	w.drain()

@@ -20,6 +20,8 @@ const (
 	CodeNotFound           Code = "not_found"
 	CodeConflict           Code = "conflict"
 	CodePayloadTooLarge    Code = "payload_too_large"
+	CodeRequestTimeout     Code = "request_timeout"
+	CodeHeadersTooLarge    Code = "headers_too_large"
 	CodeRateLimited        Code = "rate_limited"
 	CodeQuotaExceeded      Code = "quota_exceeded"
 	CodeInternal           Code = "internal"
@@ -38,6 +40,8 @@ var codeInfo = map[Code]struct {
 	CodeNotFound:           {http.StatusNotFound, "Not found"},
 	CodeConflict:           {http.StatusConflict, "Conflict"},
 	CodePayloadTooLarge:    {http.StatusRequestEntityTooLarge, "Payload too large"},
+	CodeRequestTimeout:     {http.StatusRequestTimeout, "Request timeout"},
+	CodeHeadersTooLarge:    {http.StatusRequestHeaderFieldsTooLarge, "Request headers too large"},
 	CodeRateLimited:        {http.StatusTooManyRequests, "Rate limited"},
 	CodeQuotaExceeded:      {http.StatusTooManyRequests, "Quota exceeded"},
 	CodeInternal:           {http.StatusInternalServerError, "Internal error"},
@@ -47,7 +51,7 @@ var codeInfo = map[Code]struct {
 // Codes lists every error code, in the order of CONTRACT.md.
 func Codes() []Code {
 	return []Code{CodeInvalidRequest, CodeValidationFailed, CodeUnauthenticated, CodeForbidden,
-		CodeWorkspaceSuspended, CodeNotFound, CodeConflict, CodePayloadTooLarge, CodeRateLimited,
+		CodeWorkspaceSuspended, CodeNotFound, CodeConflict, CodePayloadTooLarge, CodeRequestTimeout, CodeHeadersTooLarge, CodeRateLimited,
 		CodeQuotaExceeded, CodeInternal, CodeUnavailable}
 }
 
@@ -83,6 +87,10 @@ func CodeForStatus(status int) Code {
 		return CodeConflict
 	case http.StatusRequestEntityTooLarge:
 		return CodePayloadTooLarge
+	case http.StatusRequestTimeout:
+		return CodeRequestTimeout
+	case http.StatusRequestHeaderFieldsTooLarge:
+		return CodeHeadersTooLarge
 	case http.StatusUnprocessableEntity:
 		return CodeValidationFailed
 	case http.StatusTooManyRequests:

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -208,5 +209,47 @@ func TestRunOverHTTP(t *testing.T) {
 	}
 	if _, ok := seen["/v1/tasks/task_1/heartbeat"]; !ok {
 		t.Error("no heartbeat")
+	}
+}
+
+func TestRunAgentIsolationFlags(t *testing.T) {
+	f := factory(nil)
+	var got *worker.RunOptions
+	run := func(_ context.Context, o *worker.RunOptions) error { got = o; return nil }
+	if err := parse(context.Background(), worker.NewCmdRun(f, run), "--inherit-home", "--run-as", "nobody", "--", "sh"); err != nil {
+		t.Fatal(err)
+	}
+	if !got.InheritHome || got.RunAs != "nobody" {
+		t.Fatalf("options = %+v", got)
+	}
+	if err := parse(context.Background(), worker.NewCmdRun(f, run), "--", "sh"); err != nil || got.InheritHome || got.RunAs != "" {
+		t.Fatalf("defaults = %+v, %v", got, err)
+	}
+}
+
+// --run-as names a known, unprivileged user, and needs a root worker.
+func TestRunAsRefusesWhatCannotWork(t *testing.T) {
+	home := t.TempDir()
+	f := factory(map[string]string{"HOME": home, "XDG_CONFIG_HOME": filepath.Join(home, "config"), "BATON_SERVER": "http://127.0.0.1:1", "BATON_API_KEY": "bk_test"})
+	users := []string{"no-such-user-baton", "root", "0"}
+	if os.Geteuid() != 0 {
+		users = []string{"nobody"}
+	}
+	for _, u := range users {
+		var fe *cmdutil.FlagError
+		if err := parse(context.Background(), worker.NewCmdRun(f, nil), "--run-as", u, "--", "sh"); !errors.As(err, &fe) {
+			t.Errorf("--run-as %s: %v, want a FlagError", u, err)
+		}
+	}
+}
+
+// A key on the command line is visible to every user: the worker warns.
+func TestRunWarnsAboutAPIKeyFlag(t *testing.T) {
+	ios, _, _, stderr := iostreams.Test()
+	f := cmdutil.New(ios, func(string) string { return "" })
+	f.Globals.APIKey = "bk_test"
+	_ = parse(context.Background(), worker.NewCmdRun(f, nil), "--", "/nonexistent/agent")
+	if !strings.Contains(stderr.String(), "--api-key puts the key on the command line") {
+		t.Fatalf("stderr = %q", stderr.String())
 	}
 }
