@@ -12,6 +12,7 @@ import (
 	"github.com/getsentry/sentry-go"
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/genericcorp/baton/internal/auth"
 	"github.com/genericcorp/baton/internal/metering"
 	"github.com/genericcorp/baton/internal/ratelimit"
 	"github.com/genericcorp/baton/internal/server"
@@ -91,13 +92,15 @@ func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server,
 		return fail(fmt.Errorf("sentry_dsn: %w", err))
 	}
 	var notifier tasks.Notifier
+	var authBus auth.Bus
 	if pg, ok := st.(*postgres.Store); ok {
 		notifier = pg.Notifier(ctx, log) // a submit on one replica wakes claimers on all
+		authBus = pg                     // a revoke on one replica drops the key from every cache
 	}
 	api, err := server.New(server.Config{Store: st, Secret: secret, Tiers: cfg.Tiers, DefaultTier: cfg.DefaultTier,
 		Logger: log, Version: version.Get().Version, Limiter: limiter,
 		RateLimits: server.RateLimits{TrustedProxies: cfg.TrustedProxies},
-		Notifier:   notifier, Lease: cfg.Lease, HeartbeatInterval: cfg.HeartbeatInterval,
+		Notifier:   notifier, AuthBus: authBus, Lease: cfg.Lease, HeartbeatInterval: cfg.HeartbeatInterval,
 		Metrics: metrics, Sentry: reporter,
 		Rates:         metering.Rates{ExecutionSecondMicros: cfg.Cost.ExecutionSecondMicros, APICallMicros: cfg.Cost.APICallMicros},
 		AlertWebhooks: webhookURLs(cfg.AlertWebhookURL)})

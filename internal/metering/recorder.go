@@ -3,10 +3,15 @@ package metering
 import (
 	"cmp"
 	"context"
+	"crypto/rand"
 	"errors"
+	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"time"
+
+	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/genericcorp/baton/internal/store"
 )
@@ -19,27 +24,39 @@ type UsageWriter interface {
 // RecorderConfig tunes a Recorder. Zero values take the defaults.
 type RecorderConfig struct {
 	Store UsageWriter
-	// FlushEvery is how often buffered API calls are written (default 1 s).
+	// FlushEvery is how often counted API calls are written (default 1 s).
 	FlushEvery time.Duration
-	// MaxPending bounds the buffer while the store is unreachable (default
-	// 100 000 events); past it the oldest are dropped, logged and counted.
-	MaxPending int
-	Now        func() time.Time
-	Log        *slog.Logger
+	// Replica names this process in the ids of its usage events (random
+	// when empty): two processes never share an id, so neither's events
+	// are taken for the other's replays.
+	Replica string
+	// Recent is how many request ids are remembered so that a retried
+	// request counts once (default 65 536).
+	Recent int
+	Now    func() time.Time
+	Log    *slog.Logger
 	// OnFlush, when set, is called after a successful write with the
 	// workspaces whose usage changed (the server wakes usage streams).
 	OnFlush func(workspaces []string)
-	// OnDrop, when set, is called with how many events were dropped.
-	OnDrop func(n int)
 }
 
-// Recorder meters API calls. Writing one usage event per request in the
-// request's own transaction would put every API call through the store's
-// writer; instead calls are buffered and written in batches (one
-// transaction per flush, every FlushEvery and at shutdown). Each event's id
-// is the request id, which pkg/client keeps across the retries of one call,
-// so a retried request counts once. What a crash can lose is at most one
-// flush interval of API-call counts; task executions, execution time and
+// Recorder meters API calls. Writing a usage event per request would put
+// every API call through the store's writer; instead calls are counted in
+// memory per workspace (and UTC hour, the rollups' bucket) and written
+// every FlushEvery, and at shutdown, as one usage event per workspace: one
+// row per workspace per interval, in one transaction.
+//
+// Each event's id is "api/REPLICA/WORKSPACE/SEQ", fixed when its counts are
+// taken: a flush that failed is retried with the same events (and ids), so
+// a write that did commit though its caller saw an error counts once;
+// calls counted meanwhile wait for the next flush. A request id seen in
+// the last Recent calls is not counted again (pkg/client keeps it across
+// the retries of one call; a retry that reaches another replica counts
+// twice).
+//
+// What a crash can lose is what was not written yet: at most one flush
+// interval of API-call counts (or, while the store is unreachable, what
+// was counted since it became so). Task executions, execution time and
 // spend — what quotas enforce — are metered inside the task transitions'
 // transactions and never buffered.
 //
@@ -48,9 +65,25 @@ type RecorderConfig struct {
 type Recorder struct {
 	cfg RecorderConfig
 
-	mu      sync.Mutex
-	pending []store.UsageEvent
-	rates   map[string]*minute
+	flushMu sync.Mutex // one flush at a time
+
+	mu     sync.Mutex
+	counts map[hourOf]*count                // counted, not yet in an event
+	batch  []store.UsageEvent               // taken, not yet written (retried as is)
+	seq    uint64                           // of the last event id
+	recent *simplelru.LRU[string, struct{}] // workspace/request ids counted lately
+	rates  map[string]*minute
+}
+
+// hourOf is a workspace's hour (UTC): one rollup bucket.
+type hourOf struct {
+	workspace string
+	hour      time.Time
+}
+
+type count struct {
+	n    int64
+	last time.Time // of the last call counted
 }
 
 // minute counts calls per second over the last 60 seconds.
@@ -82,8 +115,11 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	if cfg.FlushEvery <= 0 {
 		cfg.FlushEvery = time.Second
 	}
-	if cfg.MaxPending <= 0 {
-		cfg.MaxPending = 100_000
+	if cfg.Recent <= 0 {
+		cfg.Recent = 1 << 16
+	}
+	if cfg.Replica == "" {
+		cfg.Replica = strings.ToLower(rand.Text()[:12])
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
@@ -91,30 +127,37 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	return &Recorder{cfg: cfg, rates: map[string]*minute{}}
+	recent, _ := simplelru.NewLRU[string, struct{}](cfg.Recent, nil) // fails only for a size < 1
+	return &Recorder{cfg: cfg, counts: map[hourOf]*count{}, recent: recent, rates: map[string]*minute{}}
 }
 
 // APICall meters one authenticated API call of workspaceID, identified by
-// requestID (its dedup id).
+// requestID: a request id counted lately is not counted again.
 func (r *Recorder) APICall(workspaceID, requestID string) {
 	now := r.cfg.Now()
 	r.mu.Lock()
 	defer r.mu.Unlock()
+	if requestID != "" {
+		id := workspaceID + "/" + requestID
+		if r.recent.Contains(id) {
+			return
+		}
+		r.recent.Add(id, struct{}{})
+	}
 	m := r.rates[workspaceID]
 	if m == nil {
 		m = &minute{}
 		r.rates[workspaceID] = m
 	}
 	m.add(now.Unix())
-	r.pending = append(r.pending, store.UsageEvent{ID: "req/" + requestID, WorkspaceID: workspaceID,
-		Metric: store.MetricAPICalls, Value: 1, At: now})
-	if over := len(r.pending) - r.cfg.MaxPending; over > 0 {
-		r.pending = append(r.pending[:0], r.pending[over:]...)
-		r.cfg.Log.Warn("usage buffer full: dropped the oldest API-call events", "dropped", over)
-		if r.cfg.OnDrop != nil {
-			r.cfg.OnDrop(over)
-		}
+	k := hourOf{workspace: workspaceID, hour: store.UsageHour(now)}
+	c := r.counts[k]
+	if c == nil {
+		c = &count{}
+		r.counts[k] = c
 	}
+	c.n++
+	c.last = now
 }
 
 // Rate is workspaceID's API calls in the last minute, as this replica saw
@@ -130,25 +173,46 @@ func (r *Recorder) Rate(workspaceID string) int64 {
 	return m.sum(now)
 }
 
-// Flush writes the buffered events in one transaction. On failure they stay
-// buffered for the next flush.
+// take turns the counts into usage events with ids of their own; r.mu held.
+func (r *Recorder) take() []store.UsageEvent {
+	events := make([]store.UsageEvent, 0, len(r.counts))
+	for k, c := range r.counts {
+		r.seq++
+		events = append(events, store.UsageEvent{ID: fmt.Sprintf("api/%s/%s/%d", r.cfg.Replica, k.workspace, r.seq),
+			WorkspaceID: k.workspace, Metric: store.MetricAPICalls, Value: c.n, At: c.last})
+	}
+	clear(r.counts)
+	return events
+}
+
+// Flush writes the calls counted so far in one transaction: one event per
+// workspace (per hour). When the previous flush failed, it retries that
+// one's events, unchanged, first; the calls counted since go out with the
+// next flush.
 func (r *Recorder) Flush(ctx context.Context) error {
+	r.flushMu.Lock()
+	defer r.flushMu.Unlock()
 	r.mu.Lock()
-	batch := r.pending
-	r.pending = nil
+	if len(r.batch) == 0 {
+		r.batch = r.take()
+	}
+	batch := r.batch
 	r.mu.Unlock()
 	if len(batch) == 0 {
 		return nil
 	}
 	_, err := r.cfg.Store.RecordUsage(ctx, batch...)
+	left := []store.UsageEvent(nil)
 	if errors.Is(err, store.ErrNotFound) {
 		// A workspace was deleted meanwhile: write the others' apart.
-		batch, err = r.flushEach(ctx, batch)
+		left, err = r.flushEach(ctx, batch)
+	} else if err != nil {
+		left = batch
 	}
+	r.mu.Lock()
+	r.batch = left
+	r.mu.Unlock()
 	if err != nil {
-		r.mu.Lock()
-		r.pending = append(batch, r.pending...)
-		r.mu.Unlock()
 		return err
 	}
 	if r.cfg.OnFlush != nil {
@@ -176,13 +240,22 @@ func (r *Recorder) flushEach(ctx context.Context, batch []store.UsageEvent) ([]s
 		_, err := r.cfg.Store.RecordUsage(ctx, evs...)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			r.cfg.Log.Info("usage: dropped the API calls of a deleted workspace", "workspace_id", ws, "events", len(evs))
+			r.cfg.Log.Info("usage: dropped the API calls of a deleted workspace", "workspace_id", ws, "calls", total(evs))
 		case err != nil:
 			left = append(left, evs...)
 			first = cmp.Or(first, err)
 		}
 	}
 	return left, first
+}
+
+// total sums the events' values.
+func total(events []store.UsageEvent) int64 {
+	var n int64
+	for _, e := range events {
+		n += e.Value
+	}
+	return n
 }
 
 // workspaces returns the distinct workspace ids of events, in order of
@@ -223,20 +296,24 @@ func (r *Recorder) Run(ctx context.Context) {
 			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
 			defer cancel()
 			if err := r.Flush(fctx); err != nil {
-				r.cfg.Log.Error("usage: final flush failed: API-call events lost", "err", err, "events", r.Pending())
+				r.cfg.Log.Error("usage: final flush failed: API calls lost", "err", err, "calls", r.Pending())
 			}
 			return
 		case <-t.C:
 			if err := r.Flush(ctx); err != nil && ctx.Err() == nil {
-				r.cfg.Log.Warn("usage: flush failed; will retry", "err", err, "events", r.Pending())
+				r.cfg.Log.Warn("usage: flush failed; will retry", "err", err, "calls", r.Pending())
 			}
 		}
 	}
 }
 
-// Pending is how many events wait to be written.
-func (r *Recorder) Pending() int {
+// Pending is how many API calls wait to be written.
+func (r *Recorder) Pending() int64 {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	return len(r.pending)
+	n := total(r.batch)
+	for _, c := range r.counts {
+		n += c.n
+	}
+	return n
 }

@@ -5,11 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/testutil"
 )
 
 // fakeUsage is a UsageWriter that keeps events once per (workspace, id),
@@ -19,7 +21,9 @@ type fakeUsage struct {
 	exists  map[string]bool
 	events  map[string]store.UsageEvent
 	fail    error
+	lostAck error // when set, the events are recorded and this is returned
 	batches int
+	sizes   []int // events per successful batch
 }
 
 func newFakeUsage(workspaces ...string) *fakeUsage {
@@ -42,6 +46,7 @@ func (f *fakeUsage) RecordUsage(_ context.Context, events ...store.UsageEvent) (
 		}
 	}
 	f.batches++
+	f.sizes = append(f.sizes, len(events))
 	n := 0
 	for _, e := range events {
 		k := e.WorkspaceID + "/" + e.ID
@@ -50,38 +55,30 @@ func (f *fakeUsage) RecordUsage(_ context.Context, events ...store.UsageEvent) (
 			n++
 		}
 	}
+	if f.lostAck != nil {
+		return 0, f.lostAck
+	}
 	return n, nil
 }
 
-func (f *fakeUsage) count(ws string) int {
+// calls is ws's recorded API calls.
+func (f *fakeUsage) calls(ws string) int64 {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	n := 0
+	var n int64
 	for _, e := range f.events {
-		if e.WorkspaceID == ws {
-			n++
+		if e.WorkspaceID == ws && e.Metric == store.MetricAPICalls {
+			n += e.Value
 		}
 	}
 	return n
 }
 
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
-}
-
 func TestRecorderCountsEachRequestOnce(t *testing.T) {
 	st := newFakeUsage("ws_a", "ws_b")
-	clk := &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
+	clk := testutil.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
 	var flushed [][]string
-	r := NewRecorder(RecorderConfig{Store: st, Now: clk.now, Log: slog.New(slog.DiscardHandler),
+	r := NewRecorder(RecorderConfig{Store: st, Now: clk.Now, Log: slog.New(slog.DiscardHandler),
 		OnFlush: func(ws []string) { flushed = append(flushed, ws) }})
 	r.APICall("ws_a", "req_1")
 	r.APICall("ws_a", "req_2")
@@ -94,43 +91,99 @@ func TestRecorderCountsEachRequestOnce(t *testing.T) {
 	if err := r.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if a, b := st.count("ws_a"), st.count("ws_b"); a != 2 || b != 1 {
+	if a, b := st.calls("ws_a"), st.calls("ws_b"); a != 2 || b != 1 {
 		t.Fatalf("recorded %d and %d calls, want 2 and 1", a, b)
 	}
-	if len(flushed) != 2 || len(flushed[0]) != 2 {
+	if len(flushed) != 1 || len(flushed[0]) != 2 {
 		t.Errorf("OnFlush saw %v", flushed)
 	}
-	if err := r.Flush(context.Background()); err != nil || st.batches != 2 {
+	if err := r.Flush(context.Background()); err != nil || st.batches != 1 {
 		t.Errorf("an empty flush wrote a batch (%d) or failed: %v", st.batches, err)
 	}
 }
 
-func TestRecorderKeepsEventsWhileTheStoreIsDown(t *testing.T) {
-	st := newFakeUsage("ws_a")
-	dropped := 0
-	r := NewRecorder(RecorderConfig{Store: st, Log: slog.New(slog.DiscardHandler), MaxPending: 3,
-		OnDrop: func(n int) { dropped += n }})
-	st.fail = errors.New("store down")
-	for i := range 5 {
-		r.APICall("ws_a", fmt.Sprint("req_", i))
+// TestRecorderWritesOneRowPerWorkspace: N calls over a few workspaces are
+// one event per workspace in one batch, whose values add up to N; calls
+// on either side of an hour go to their own hour's event.
+func TestRecorderWritesOneRowPerWorkspace(t *testing.T) {
+	st := newFakeUsage("ws_a", "ws_b", "ws_c")
+	clk := testutil.NewClock(time.Date(2026, 11, 28, 12, 59, 0, 0, time.UTC))
+	r := NewRecorder(RecorderConfig{Store: st, Now: clk.Now, Log: slog.New(slog.DiscardHandler), Replica: "r1"})
+	want := map[string]int64{"ws_a": 1000, "ws_b": 10, "ws_c": 1}
+	for ws, n := range want {
+		for i := range n {
+			r.APICall(ws, fmt.Sprint(ws, i))
+		}
 	}
-	if err := r.Flush(context.Background()); err == nil {
-		t.Fatal("flush into a failing store succeeded")
-	}
-	if r.Pending() != 3 || dropped != 2 {
-		t.Fatalf("pending %d, dropped %d; want the newest 3 (MaxPending) and 2 reported dropped", r.Pending(), dropped)
-	}
-	st.fail = nil
 	if err := r.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if st.count("ws_a") != 3 || r.Pending() != 0 {
-		t.Fatalf("after recovery: %d recorded, %d pending", st.count("ws_a"), r.Pending())
+	if len(st.sizes) != 1 || st.sizes[0] != len(want) {
+		t.Fatalf("batches of %v events, want one of %d (a row per workspace)", st.sizes, len(want))
 	}
-	for _, id := range []string{"req/req_2", "req/req_3", "req/req_4"} {
-		if _, ok := st.events["ws_a/"+id]; !ok {
-			t.Errorf("%s lost; the oldest should go first", id)
+	for ws, n := range want {
+		if got := st.calls(ws); got != n {
+			t.Errorf("%s: %d calls recorded, want %d", ws, got, n)
 		}
+	}
+	for k, e := range st.events {
+		if !strings.HasPrefix(e.ID, "api/r1/"+e.WorkspaceID+"/") {
+			t.Errorf("event %s: id %q, want api/REPLICA/WORKSPACE/SEQ", k, e.ID)
+		}
+	}
+	r.APICall("ws_a", "before the hour")
+	clk.Advance(time.Minute)
+	r.APICall("ws_a", "after the hour")
+	if err := r.Flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	hours := map[time.Time]int64{}
+	for _, e := range st.events {
+		if e.WorkspaceID == "ws_a" {
+			hours[store.UsageHour(e.At)] += e.Value
+		}
+	}
+	if len(hours) != 2 || hours[time.Date(2026, 11, 28, 13, 0, 0, 0, time.UTC)] != 1 {
+		t.Errorf("ws_a by hour = %v, want 1001 at 12:00 and 1 at 13:00", hours)
+	}
+}
+
+// TestRecorderRetriesAFailedFlushExactly: a flush that failed is retried
+// with the same events, so the calls are neither lost nor counted twice —
+// also when the failed write had in fact committed (a lost ack); calls
+// made meanwhile go out with the next flush.
+func TestRecorderRetriesAFailedFlushExactly(t *testing.T) {
+	for _, mode := range []string{"not written", "written, ack lost"} {
+		t.Run(mode, func(t *testing.T) {
+			st := newFakeUsage("ws_a", "ws_b")
+			r := NewRecorder(RecorderConfig{Store: st, Log: slog.New(slog.DiscardHandler)})
+			for i := range 5 {
+				r.APICall("ws_a", fmt.Sprint("req_", i))
+			}
+			r.APICall("ws_b", "req_b")
+			down := errors.New("store down")
+			if mode == "not written" {
+				st.fail = down
+			} else {
+				st.lostAck = down
+			}
+			if err := r.Flush(context.Background()); !errors.Is(err, down) {
+				t.Fatalf("flush into a failing store: %v", err)
+			}
+			if r.Pending() != 6 {
+				t.Fatalf("pending %d calls after the failure, want 6", r.Pending())
+			}
+			r.APICall("ws_a", "req_meanwhile")
+			st.fail, st.lostAck = nil, nil
+			for range 2 { // the retry, then the calls made meanwhile
+				if err := r.Flush(context.Background()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if a, b := st.calls("ws_a"), st.calls("ws_b"); a != 6 || b != 1 || r.Pending() != 0 {
+				t.Fatalf("after recovery: %d and %d calls recorded (want 6 and 1), %d pending", a, b, r.Pending())
+			}
+		})
 	}
 }
 
@@ -142,27 +195,27 @@ func TestRecorderDropsDeletedWorkspaces(t *testing.T) {
 	if err := r.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	if st.count("ws_a") != 1 || r.Pending() != 0 {
-		t.Fatalf("ws_a has %d calls, %d pending; want 1 and 0", st.count("ws_a"), r.Pending())
+	if st.calls("ws_a") != 1 || r.Pending() != 0 {
+		t.Fatalf("ws_a has %d calls, %d pending; want 1 and 0", st.calls("ws_a"), r.Pending())
 	}
 }
 
 func TestRecorderRateIsTheLastMinute(t *testing.T) {
-	clk := &clock{t: time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)}
-	r := NewRecorder(RecorderConfig{Store: newFakeUsage("ws_a"), Now: clk.now, Log: slog.New(slog.DiscardHandler)})
+	clk := testutil.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))
+	r := NewRecorder(RecorderConfig{Store: newFakeUsage("ws_a"), Now: clk.Now, Log: slog.New(slog.DiscardHandler)})
 	for i := range 90 {
 		r.APICall("ws_a", fmt.Sprint(i))
-		clk.add(time.Second)
+		clk.Advance(time.Second)
 	}
 	// At second 90 the window is the seconds 31..90: the calls of 31..89.
 	if got := r.Rate("ws_a"); got != 59 {
 		t.Fatalf("rate = %d, want 59", got)
 	}
-	clk.add(30 * time.Second)
+	clk.Advance(30 * time.Second)
 	if got := r.Rate("ws_a"); got != 29 {
 		t.Fatalf("rate 30 s later = %d, want 29 (61..89)", got)
 	}
-	clk.add(time.Minute)
+	clk.Advance(time.Minute)
 	if err := r.Flush(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -183,7 +236,7 @@ func TestRecorderRunFlushesAtTheEnd(t *testing.T) {
 	r.APICall("ws_a", "req_1")
 	cancel()
 	<-done
-	if st.count("ws_a") != 1 {
+	if st.calls("ws_a") != 1 {
 		t.Fatal("Run did not flush at the end")
 	}
 }

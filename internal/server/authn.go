@@ -4,7 +4,8 @@ import (
 	"errors"
 	"net/http"
 	"strings"
-	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genericcorp/baton/internal/auth"
 	"github.com/genericcorp/baton/internal/store"
@@ -23,9 +24,31 @@ type principal struct {
 	workspace *store.Workspace
 }
 
-// touchGap is how stale last_used_at may get before a request updates it;
-// it keeps authentication from writing on every request.
-const touchGap = time.Minute
+// initAuth builds the key cache, its baton_auth_cache_total counter
+// (registered on cfg.Metrics: a miss is one store read) and the failing
+// addresses' view.
+func (s *Server) initAuth() error {
+	lookups := prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_auth_cache_total",
+		Help: "Key and workspace lookups of authentication, by object and result: hit (from memory) or miss (read from the store)."},
+		[]string{"object", "result"})
+	counters := map[string][2]prometheus.Counter{}
+	for _, o := range []string{auth.ObjectKey, auth.ObjectWorkspace} {
+		counters[o] = [2]prometheus.Counter{lookups.WithLabelValues(o, "miss"), lookups.WithLabelValues(o, "hit")}
+	}
+	if err := s.cfg.Metrics.Register(lookups); err != nil {
+		return err
+	}
+	s.keys = auth.NewCache(auth.CacheConfig{Store: s.store, Bus: s.cfg.AuthBus, TTL: s.cfg.AuthCacheTTL, Now: s.cfg.Now, Log: s.log,
+		OnLookup: func(object string, hit bool) {
+			i := 0
+			if hit {
+				i = 1
+			}
+			counters[object][i].Inc()
+		}})
+	s.failing = newFailingAddrs()
+	return nil
+}
 
 func unauthenticated(detail string) *api.Problem {
 	return api.NewProblem(api.CodeUnauthenticated, detail)
@@ -38,42 +61,70 @@ func (s *Server) authFailed(reason, detail string) *api.Problem {
 	return unauthenticated(detail)
 }
 
-// authenticate resolves the request's bearer credential. A key with a bad
-// checksum is refused before any store access. Errors: *api.Problem
-// (unauthenticated, forbidden, workspace_suspended, not_found) or a store error.
-func (s *Server) authenticate(r *http.Request) (*principal, error) {
+// credential is a bearer credential as far as it can be checked without
+// any I/O: a key whose format and checksum are right (its hash), or a
+// session token whose signature, issuer, audience and times are right.
+type credential struct {
+	prefix  string // a key's: auth.WorkspacePrefix or auth.OperatorPrefix
+	hash    []byte // a key's hash
+	session *auth.Claims
+}
+
+// parseCredential reads the request's bearer credential. It touches
+// neither the store nor the limiter. Errors: an unauthenticated
+// *api.Problem (missing, malformed, bad checksum, bad session).
+func (s *Server) parseCredential(r *http.Request) (credential, error) {
 	h := r.Header.Get("Authorization")
 	if h == "" {
-		return nil, s.authFailed(authMissing, "missing credential: send Authorization: Bearer <api key or session token>")
+		return credential{}, s.authFailed(authMissing, "missing credential: send Authorization: Bearer <api key or session token>")
 	}
 	scheme, cred, ok := strings.Cut(h, " ")
 	if !ok || !strings.EqualFold(scheme, "Bearer") || cred == "" {
-		return nil, s.authFailed(authMalformed, "malformed Authorization header: want Bearer <credential>")
+		return credential{}, s.authFailed(authMalformed, "malformed Authorization header: want Bearer <credential>")
 	}
-	now := s.now()
-	p := &principal{}
 	if auth.LooksLikeKey(cred) {
 		prefix, err := auth.ParseKey(cred)
 		if err != nil {
-			return nil, s.authFailed(authMalformed, "malformed API key (bad format or checksum)")
+			return credential{}, s.authFailed(authMalformed, "malformed API key (bad format or checksum)")
 		}
-		k, err := s.store.KeyByHash(r.Context(), s.hasher.Hash(cred), now)
+		return credential{prefix: prefix, hash: s.hasher.Hash(cred)}, nil
+	}
+	claims, err := s.sessions.Verify(cred)
+	if err != nil {
+		return credential{}, s.authFailed(authSession, "invalid or expired session token")
+	}
+	return credential{session: claims}, nil
+}
+
+// vouched reports whether c is not a guess, so that the failed-
+// authentication lockout of its address does not apply: a session token
+// whose signature is right, or a key whose hash the cache has seen belong
+// to a real key. Neither reads the store.
+func (s *Server) vouched(c credential) bool {
+	return c.session != nil || s.keys.Known(c.hash)
+}
+
+// authenticate resolves a parsed credential through the key cache (a warm
+// request reads nothing from the store) and notes the key's use (written
+// later, in batches). Errors: *api.Problem (unauthenticated, forbidden,
+// workspace_suspended, not_found) or a store error.
+func (s *Server) authenticate(r *http.Request, c credential) (*principal, error) {
+	now := s.now()
+	p := &principal{}
+	if c.session == nil {
+		k, err := s.keys.KeyByHash(r.Context(), c.hash, now)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, s.authFailed(authUnknown, "unknown API key")
 		} else if err != nil {
 			return nil, err
 		}
-		if (prefix == auth.OperatorPrefix) != (k.WorkspaceID == store.OperatorWorkspace) {
+		if (c.prefix == auth.OperatorPrefix) != (k.WorkspaceID == store.OperatorWorkspace) {
 			return nil, s.authFailed(authUnknown, "unknown API key")
 		}
 		p.key = k
 	} else {
-		claims, err := s.sessions.Verify(cred)
-		if err != nil {
-			return nil, s.authFailed(authSession, "invalid or expired session token")
-		}
-		k, err := s.store.KeyByID(r.Context(), claims.Subject)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && k.WorkspaceID != claims.Workspace) {
+		k, err := s.keys.KeyByID(r.Context(), c.session.Subject)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && k.WorkspaceID != c.session.Workspace) {
 			return nil, s.authFailed(authSession, "the session's key no longer exists")
 		} else if err != nil {
 			return nil, err
@@ -86,11 +137,7 @@ func (s *Server) authenticate(r *http.Request) (*principal, error) {
 	case p.key.ExpiresAt != nil && !now.Before(*p.key.ExpiresAt):
 		return nil, s.authFailed(authExpired, "API key has expired")
 	}
-	if p.key.LastUsedAt == nil || now.Sub(*p.key.LastUsedAt) >= touchGap {
-		if err := s.store.TouchKey(r.Context(), p.key.ID, now, touchGap); err != nil {
-			s.log.Warn("touch key", "request_id", requestID(r.Context()), "key_id", p.key.ID, "err", err)
-		}
-	}
+	s.keys.Touch(p.key.ID, now)
 	if err := s.resolveWorkspace(r, p); err != nil {
 		return nil, err
 	}
@@ -110,7 +157,7 @@ func (s *Server) resolveWorkspace(r *http.Request, p *principal) error {
 	if p.workspaceID == store.OperatorWorkspace {
 		return nil
 	}
-	ws, err := s.store.GetWorkspace(r.Context(), p.workspaceID)
+	ws, err := s.keys.Workspace(r.Context(), p.workspaceID)
 	if errors.Is(err, store.ErrNotFound) {
 		if p.admin {
 			return notFound("workspace", p.workspaceID)

@@ -108,6 +108,7 @@ func (s *Server) handleRevokeKey(w http.ResponseWriter, r *http.Request, p *prin
 	if err != nil {
 		return storeError(err, "key", id)
 	}
+	s.keys.KeyChanged(r.Context(), id)
 	encode(w, http.StatusOK, apiKey(k))
 	return nil
 }
@@ -145,6 +146,7 @@ func (s *Server) handleRotateKey(w http.ResponseWriter, r *http.Request, p *prin
 		}
 		return storeError(err, "key", id)
 	}
+	s.keys.KeyChanged(r.Context(), id)
 	out := apiKey(k)
 	out.Secret = secret
 	w.Header().Set("Cache-Control", "no-store")

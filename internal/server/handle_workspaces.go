@@ -157,6 +157,7 @@ func (s *Server) handleUpdateWorkspace(w http.ResponseWriter, r *http.Request, p
 			return se
 		}
 	}
+	s.keys.WorkspaceChanged(r.Context(), id)
 	encode(w, http.StatusOK, s.apiWorkspace(ws))
 	return nil
 }
@@ -167,6 +168,7 @@ func (s *Server) handleDeleteWorkspace(w http.ResponseWriter, r *http.Request, p
 	if err != nil {
 		return storeError(err, "workspace", id)
 	}
+	s.keys.WorkspaceChanged(r.Context(), id)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -77,8 +77,12 @@ func TestKeyLifecycle(t *testing.T) {
 	if _, ok := raw["secret"]; ok {
 		t.Fatalf("GET returned a secret: %s", r.Body)
 	}
-	// Use sets last_used_at.
+	// Use sets last_used_at (written in the background, at most once a
+	// minute per key: FlushUsage writes it now).
 	b.call("GET", "/v1/me", k.Secret, nil, 200, nil)
+	if err := b.srv.FlushUsage(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	var got api.Key
 	b.call("GET", "/v1/keys/"+k.ID, a.key, nil, 200, &got)
 	if got.LastUsedAt == nil || !got.LastUsedAt.Equal(b.clock()) {

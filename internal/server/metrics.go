@@ -67,7 +67,6 @@ type metrics struct {
 	tasksClaimed    prometheus.Counter
 	leaseExpiries   prometheus.Counter
 	transitions     *prometheus.CounterVec
-	usageDropped    prometheus.Counter
 	alerts          *prometheus.CounterVec
 	webhooks        *prometheus.CounterVec
 }
@@ -93,8 +92,6 @@ func newMetrics() *metrics {
 			Help: "Running tasks whose lease expired (their worker died or froze)."}),
 		transitions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_task_transitions_total",
 			Help: "Task state changes made by this server, by new status."}, []string{"status"}),
-		usageDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "baton_usage_events_dropped_total",
-			Help: "Metered API-call events dropped because the buffer was full while the store was unreachable."}),
 		alerts: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_alerts_total",
 			Help: "Alerts raised by this server, by kind (threshold, anomaly)."}, []string{"kind"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_alert_webhook_deliveries_total",
@@ -132,7 +129,7 @@ func (s *Server) register(reg prometheus.Registerer) error {
 		ConstLabels: prometheus.Labels{"version": s.cfg.Version}})
 	build.Set(1)
 	cs := []prometheus.Collector{m.requests, m.duration, m.authFailures, m.rateLimited, m.quotaRejections,
-		m.claimDuration, m.tasksClaimed, m.leaseExpiries, m.transitions, m.usageDropped, m.alerts, m.webhooks, queueCollector{s}, build,
+		m.claimDuration, m.tasksClaimed, m.leaseExpiries, m.transitions, m.alerts, m.webhooks, queueCollector{s}, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "baton_ready",
 			Help: "1 while /readyz would answer 200: not draining, and the store answers a ping."}, s.readyValue),

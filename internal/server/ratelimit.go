@@ -51,8 +51,10 @@ type RateLimits struct {
 	// Token limits POST /v1/auth/token per client address.
 	Token ratelimit.Limit
 	// AuthFailures limits failed authentications (401) per client address.
-	// An address with no budget left is refused with 429 before its
-	// credential is parsed or looked up; each 401 spends one.
+	// Each 401 spends one; an address with no budget left is refused with
+	// 429 before an unknown credential of it is looked up (a key the
+	// server has seen belong to a real key, or a good session token, is
+	// still let in: see authenticateLimited).
 	AuthFailures ratelimit.Limit
 	// KeyPercent is each workspace key's share of its workspace's limit, in
 	// percent (1–100; 100 when 0). Below 100 a key has a bucket of its own,
@@ -144,12 +146,21 @@ type decision struct {
 }
 
 // authenticateLimited authenticates r under the rate limits, in this order:
-// an address with no failed-authentication budget left is refused before
-// anything else; POST /v1/auth/token spends the address's token budget;
-// the credential is checked (a 401 spends one failure); then the request is
-// counted in the principal's buckets, narrowest first. It sets the
+// the credential is parsed (no I/O); a credential that is not vouched for
+// (a key the cache never saw) from an address that failed recently is
+// refused when the address has no failed-authentication budget left, before
+// any key lookup; POST /v1/auth/token spends the address's token budget;
+// the credential is looked up (a 401 spends one failure); then the request
+// is counted in the principal's buckets, narrowest first. It sets the
 // rate-limit headers of the tightest bucket that counted the request, or of
 // the bucket that refused it.
+//
+// The lockout stops guesses, not good keys: a key this replica has seen
+// belong to a real key, or a session token with a good signature, is let in
+// from a locked-out address (behind a shared address, one client's guesses
+// must not lock every other client out). And it costs a successful request
+// nothing: the limiter is asked about an address only when this replica saw
+// it fail recently (s.failing), or when it fails now.
 //
 // Errors: a rate_limited *api.Problem, or authenticate's errors. The
 // principal is returned with a rate_limited error, for the access log.
@@ -158,9 +169,24 @@ func (s *Server) authenticateLimited(w http.ResponseWriter, r *http.Request, rt 
 	addr := s.clientAddr(r)
 	failures := bucket{key: "addr:authfail:" + addr, scope: scopeAddressAuth, limit: s.rl.AuthFailures,
 		detail: "too many failed authentications from address " + addr}
-	if d, ok := s.decide(ctx, failures, 0); ok && d.res.Remaining < 1 {
-		d.res.Allowed = false
-		return nil, s.refuse(w, d)
+	failed := func() {
+		if d, ok := s.decide(ctx, failures, 1); ok {
+			s.failing.observe(addr, d.res, s.now())
+		}
+	}
+	cred, err := s.parseCredential(r)
+	if err != nil {
+		failed()
+		return nil, err
+	}
+	if !s.vouched(cred) && s.failing.suspect(addr, s.now()) {
+		if d, ok := s.decide(ctx, failures, 0); ok {
+			s.failing.observe(addr, d.res, s.now())
+			if d.res.Remaining < 1 {
+				d.res.Allowed = false
+				return nil, s.refuse(w, d)
+			}
+		}
 	}
 	var applied []decision
 	if rt.limit == limitToken {
@@ -172,10 +198,10 @@ func (s *Server) authenticateLimited(w http.ResponseWriter, r *http.Request, rt 
 			applied = append(applied, d)
 		}
 	}
-	p, err := s.authenticate(r)
+	p, err := s.authenticate(r, cred)
 	if err != nil {
 		if isProblem(err, api.CodeUnauthenticated) {
-			s.decide(ctx, failures, 1)
+			failed()
 		}
 		return nil, err
 	}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/genericcorp/baton/internal/auth"
 	"github.com/genericcorp/baton/internal/ratelimit"
-	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -184,22 +183,6 @@ func TestRateLimitWorkerClass(t *testing.T) {
 	wantHeaders(t, b.call("POST", "/test/heartbeat", a.key, nil, 200, nil), `"default";q=1800;w=60`, `"default";r=29;t=10`)
 }
 
-// countingStore counts credential lookups.
-type countingStore struct {
-	store.Store
-	lookups atomic.Int64
-}
-
-func (c *countingStore) KeyByHash(ctx context.Context, hash []byte, now time.Time) (store.Key, error) {
-	c.lookups.Add(1)
-	return c.Store.KeyByHash(ctx, hash, now)
-}
-
-func (c *countingStore) KeyByID(ctx context.Context, id string) (store.Key, error) {
-	c.lookups.Add(1)
-	return c.Store.KeyByID(ctx, id)
-}
-
 func TestFailedAuthenticationsAreCutOffPerAddress(t *testing.T) {
 	t.Parallel()
 	var cs *countingStore
@@ -232,24 +215,48 @@ func TestFailedAuthenticationsAreCutOffPerAddress(t *testing.T) {
 		t.Fatalf("%d × 401, %d × 429 (first at %d), %d lookups; want the burst of 20 failures, then 429 without lookups",
 			unauthorized, limited, firstLimited, lookups)
 	}
-	// Another address with a valid key is served; the attacker's address
-	// is refused even with a valid key until its budget refills.
+	// Another address with a valid key is served, and so is the attacker's
+	// address with a key this server has seen belong to a real key (#13:
+	// behind a shared address one client's guesses must not lock the others
+	// out), or with a session token: the lockout stops guesses, not keys.
 	b.call("GET", "/v1/me", a.key, nil, 200, nil) // 127.0.0.1
 	if r := b.direct("GET", "/v1/me", honest, a.key); r.Status != 200 {
 		t.Fatalf("valid key from another address: %d %s", r.Status, r.Body)
 	}
-	wantRateLimited(t, b.direct("GET", "/v1/me", attacker, a.key), "2", "203.0.113.7")
-	b.advance(2 * time.Second) // 30 a minute: one failure's worth
-	if r := b.direct("GET", "/v1/me", attacker, a.key); r.Status != 200 {
-		t.Fatalf("valid key after the refill: %d %s", r.Status, r.Body)
+	before = cs.lookups.Load()
+	if r := b.direct("GET", "/v1/me", attacker, a.key); r.Status != 200 || cs.lookups.Load() != before {
+		t.Fatalf("known key from the locked-out address: %d (%d lookups) %s", r.Status, cs.lookups.Load()-before, r.Body)
 	}
-	// Malformed credentials spend the budget too, with no store access.
+	var tok api.TokenResponse
+	b.call("POST", "/v1/auth/token", a.key, nil, 200, &tok)
+	if r := b.direct("GET", "/v1/me", attacker, tok.Token); r.Status != 200 {
+		t.Fatalf("session token from the locked-out address: %d %s", r.Status, r.Body)
+	}
+	// A key the server has never looked up is as good as a guess from
+	// there: refused before any lookup, until its budget refills or the key
+	// is seen from elsewhere.
+	fresh := b.newKey(a.key, api.ScopeKeysRead)
+	before = cs.lookups.Load()
+	wantRateLimited(t, b.direct("GET", "/v1/me", attacker, fresh.Secret), "2", "203.0.113.7")
+	if n := cs.lookups.Load() - before; n != 0 {
+		t.Fatalf("an unknown key from the locked-out address was looked up (%d)", n)
+	}
+	b.advance(2 * time.Second) // 30 a minute: one failure's worth
+	if r := b.direct("GET", "/v1/me", attacker, fresh.Secret); r.Status != 200 {
+		t.Fatalf("new key after the refill: %d %s", r.Status, r.Body)
+	}
+	// Malformed credentials spend the budget too, with no store access;
+	// the known key still gets in.
 	before = cs.lookups.Load()
 	if r := b.direct("GET", "/v1/me", attacker, "bk_garbage"); r.Status != 401 {
 		t.Fatalf("malformed key: %d", r.Status)
 	}
-	if r := b.direct("GET", "/v1/me", attacker, a.key); r.Status != 429 || cs.lookups.Load() != before {
-		t.Fatalf("after the budget was spent again: %d, %d lookups", r.Status, cs.lookups.Load()-before)
+	guess, _ := auth.NewKey(auth.WorkspacePrefix)
+	if r := b.direct("GET", "/v1/me", attacker, guess); r.Status != 429 || cs.lookups.Load() != before {
+		t.Fatalf("a guess after the budget was spent again: %d, %d lookups", r.Status, cs.lookups.Load()-before)
+	}
+	if r := b.direct("GET", "/v1/me", attacker, a.key); r.Status != 200 {
+		t.Fatalf("known key after the budget was spent again: %d", r.Status)
 	}
 }
 
@@ -324,5 +331,52 @@ func TestNewRefusesInvalidRateLimits(t *testing.T) {
 		if _, err := New(Config{Store: b.store, Secret: b.secret, Tiers: b.srv.cfg.Tiers, DefaultTier: "free", RateLimits: rl}); err == nil {
 			t.Errorf("New accepted %+v", rl)
 		}
+	}
+}
+
+// countingLimiter counts the decisions asked about failed-authentication
+// buckets (one Redis round trip each when the limiter is Redis).
+type countingLimiter struct {
+	ratelimit.Limiter
+	authfail atomic.Int64
+}
+
+func (c *countingLimiter) Allow(ctx context.Context, key string, l ratelimit.Limit, n int) (ratelimit.Result, error) {
+	if strings.HasPrefix(key, "addr:authfail:") {
+		c.authfail.Add(1)
+	}
+	return c.Limiter.Allow(ctx, key, l, n)
+}
+
+// TestSuccessfulRequestsCostNoFailureCheck: the failed-authentication
+// check asks the limiter nothing for a request that succeeds from an
+// address that did not fail; after a failure, the address's unknown
+// credentials are checked first, its known keys still not.
+func TestSuccessfulRequestsCostNoFailureCheck(t *testing.T) {
+	t.Parallel()
+	var cl *countingLimiter
+	b := setupLimited(t, func(b *bundle, cfg *Config) {
+		cl = &countingLimiter{Limiter: ratelimit.NewMemory(ratelimit.MemoryOptions{Now: b.clock})}
+		cfg.Limiter = cl
+	})
+	a := b.newTenant("acme")
+	const addr = "198.51.100.7:1234"
+	for range 50 {
+		if r := b.direct("GET", "/v1/me", addr, a.key); r.Status != 200 {
+			t.Fatalf("status %d: %s", r.Status, r.Body)
+		}
+	}
+	if n := cl.authfail.Load(); n != 0 {
+		t.Fatalf("50 successful requests asked about the address's failures %d times, want 0", n)
+	}
+	guess, _ := auth.NewKey(auth.WorkspacePrefix)
+	b.direct("GET", "/v1/me", addr, guess) // not suspect yet: looked up, then the failure is spent
+	b.direct("GET", "/v1/me", addr, guess) // suspect: checked, looked up, spent
+	if n := cl.authfail.Load(); n != 3 {
+		t.Fatalf("two failures made %d failure decisions, want 3 (spend, check + spend)", n)
+	}
+	b.direct("GET", "/v1/me", addr, a.key)
+	if n := cl.authfail.Load(); n != 3 {
+		t.Fatalf("a known key from a suspect address asked the limiter (%d decisions)", n)
 	}
 }

@@ -44,6 +44,11 @@ type Config struct {
 	// RateLimits are the policies beyond the tiers' requests_per_minute
 	// and burst; zero fields take DefaultRateLimits' values.
 	RateLimits RateLimits
+	// AuthBus carries the auth cache's invalidations between replicas
+	// (the PostgreSQL store); nil on one process. AuthCacheTTL bounds how
+	// long a cached key or workspace is used without it (5 s when 0).
+	AuthBus      auth.Bus
+	AuthCacheTTL time.Duration
 	// Notifier wakes claimers, event followers and usage streams by topic:
 	// LISTEN/NOTIFY with PostgreSQL (every replica), in-process when nil.
 	Notifier tasks.Notifier
@@ -85,6 +90,8 @@ type Server struct {
 	limiter  ratelimit.Limiter
 	rl       RateLimits
 	tasks    *tasks.Service
+	keys     *auth.Cache   // keys and workspaces of authentication
+	failing  *failingAddrs // addresses that failed authentication lately
 	draining atomic.Bool
 	// closing is closed by Drain: open event streams end, so a shutdown
 	// is not held up by clients following tasks (they reconnect elsewhere).
@@ -159,6 +166,9 @@ func New(cfg Config) (*Server, error) {
 	if err := s.register(cfg.Metrics); err != nil {
 		return nil, fmt.Errorf("server: metrics: %w", err)
 	}
+	if err := s.initAuth(); err != nil {
+		return nil, fmt.Errorf("server: metrics: %w", err)
+	}
 	s.metricsHandler = s.newMetricsHandler()
 	s.tasks = tasks.New(tasks.Config{Store: cfg.Store, Notifier: cfg.Notifier, Lease: cfg.Lease,
 		HeartbeatInterval: cfg.HeartbeatInterval, Poll: cfg.ClaimPoll, Now: cfg.Now, Log: cfg.Logger,
@@ -173,8 +183,7 @@ func New(cfg Config) (*Server, error) {
 				topics[i] = tasks.WorkspaceTopic(ws)
 			}
 			s.tasks.Notify(context.Background(), topics...)
-		},
-		OnDrop: func(n int) { s.metrics.usageDropped.Add(float64(n)) }})
+		}})
 	s.evaluator = metering.NewEvaluator(metering.EvaluatorConfig{Store: cfg.Store, Now: cfg.Now, Log: cfg.Logger, OnRaised: s.alertRaised})
 	if len(cfg.AlertWebhooks) > 0 {
 		wc := cfg.Webhook
@@ -224,11 +233,13 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 // RunBackground runs the server's background work until ctx ends: it
 // writes metered API calls every MeterFlush (and once more at the end),
+// runs the auth cache (other replicas' changes, keys' last-used times),
 // evaluates alerts every AlertEvery, and delivers them to the webhooks
 // (draining what is queued for a few seconds at the end).
 func (s *Server) RunBackground(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.recorder.Run(ctx) })
+	wg.Go(func() { s.keys.Run(ctx) })
 	if s.notifier != nil {
 		wg.Go(func() { _ = s.notifier.Run(ctx) })
 	}
@@ -249,8 +260,11 @@ func (s *Server) RunBackground(ctx context.Context) {
 	wg.Wait()
 }
 
-// FlushUsage writes the API calls metered so far (tests, shutdown).
-func (s *Server) FlushUsage(ctx context.Context) error { return s.recorder.Flush(ctx) }
+// FlushUsage writes the API calls metered so far and the keys' last-used
+// times (tests, shutdown).
+func (s *Server) FlushUsage(ctx context.Context) error {
+	return errors.Join(s.recorder.Flush(ctx), s.keys.FlushTouches(ctx))
+}
 
 // Tasks is the server's task service (its reaper is run by the caller:
 // Tasks().RunReaper).

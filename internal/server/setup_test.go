@@ -68,6 +68,12 @@ func setupStore(t *testing.T, st migratingStore, configure func(*Config)) *bundl
 	if err := st.Migrate(ctx); err != nil {
 		t.Fatal(err)
 	}
+	return setupOn(t, st, configure)
+}
+
+// setupOn is setupWith on a migrated store of the caller's.
+func setupOn(t *testing.T, st store.Store, configure func(*Config)) *bundle {
+	t.Helper()
 	b := &bundle{t: t, store: st, secret: []byte("test-secret-0123456789abcdef0123456789"), clk: testutil.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))}
 	cfg := Config{Store: st, Secret: b.secret, Tiers: config.DefaultTiers(), DefaultTier: "free", Now: b.clock,
 		Logger: slog.New(slog.DiscardHandler), Version: "test"}
@@ -85,7 +91,7 @@ func setupStore(t *testing.T, st migratingStore, configure func(*Config)) *bundl
 	b.admin, _ = auth.NewKey(auth.OperatorPrefix)
 	k := store.Key{ID: ids.New(ids.Key), Name: "admin", Prefix: auth.PublicPrefix(b.admin), Hash: auth.NewHasher(b.secret).Hash(b.admin),
 		Scopes: []string{api.ScopeAdmin}, CreatedAt: b.clock()}
-	if err := st.CreateKey(ctx, k); err != nil {
+	if err := st.CreateKey(context.Background(), k); err != nil {
 		t.Fatal(err)
 	}
 	return b

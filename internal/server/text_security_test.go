@@ -22,7 +22,7 @@ func onEveryStore(t *testing.T, f func(t *testing.T, b *bundle)) {
 	})
 	t.Run("postgres", func(t *testing.T) {
 		t.Parallel()
-		st, err := postgres.Open(context.Background(), testutil.PostgresURL(t), 4)
+		st, err := postgres.Open(context.Background(), testutil.PostgresSchema(t), 4)
 		if err != nil {
 			t.Fatal(err)
 		}

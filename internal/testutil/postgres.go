@@ -11,11 +11,12 @@ import (
 	"github.com/jackc/pgx/v5"
 )
 
-// PostgresURL returns BATON_TEST_POSTGRES_URL with its search_path set to a
-// schema of the test's own, dropped when the test ends, so parallel tests
-// never see each other's rows. It skips the test when the variable is unset
-// (CI sets it).
-func PostgresURL(tb testing.TB) string {
+// PostgresSchema returns BATON_TEST_POSTGRES_URL with its search_path set to
+// a new schema of the test's own, dropped when the test ends, so that
+// parallel tests and repeated runs never see each other's rows. It skips
+// the test when the variable is unset (CI sets it). LISTEN/NOTIFY channels
+// are per database, not per schema: tests share them.
+func PostgresSchema(tb testing.TB) string {
 	tb.Helper()
 	base := os.Getenv("BATON_TEST_POSTGRES_URL")
 	if base == "" {

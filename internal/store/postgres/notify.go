@@ -4,9 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"sync"
-	"time"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/genericcorp/baton/internal/notify"
 )
@@ -92,41 +89,15 @@ func (n *Notifier) send(ctx context.Context) {
 	}
 }
 
-// listen holds a LISTEN connection, reconnecting with backoff.
+// listen holds the LISTEN connection (see Store.listen); while it is
+// down, waiters re-check the store.
 func (n *Notifier) listen(ctx context.Context) {
-	wait := 100 * time.Millisecond
-	for ctx.Err() == nil {
-		err := n.listenOnce(ctx)
-		if ctx.Err() != nil {
-			return
-		}
-		n.log.Warn("LISTEN connection lost; reconnecting", "err", err, "in", wait.String())
-		n.local.Notify(ctx, notify.All) // waiters re-check the store meanwhile
-		select {
-		case <-ctx.Done():
-			return
-		case <-time.After(wait):
-		}
-		wait = min(wait*2, 10*time.Second)
-	}
-}
-
-func (n *Notifier) listenOnce(ctx context.Context) error {
-	conn, err := pgx.ConnectConfig(ctx, n.s.pool.Config().ConnConfig.Copy())
-	if err != nil {
-		return err
-	}
-	defer conn.Close(context.WithoutCancel(ctx))
-	if _, err := conn.Exec(ctx, "LISTEN "+notifyChannel); err != nil {
-		return err
-	}
-	for {
-		note, err := conn.WaitForNotification(ctx)
-		if err != nil {
-			return err
-		}
-		if note.Payload != notify.All {
-			n.local.Notify(ctx, note.Payload)
-		}
-	}
+	n.s.listen(ctx, n.log, notifyChannel, listenHooks{
+		deliver: func(topic string) {
+			if topic != notify.All {
+				n.local.Notify(ctx, topic)
+			}
+		},
+		lost: func() { n.local.Notify(ctx, notify.All) },
+	})
 }

@@ -3,7 +3,6 @@ package postgres
 import (
 	"context"
 	"log/slog"
-	"os"
 	"testing"
 	"time"
 )
@@ -11,22 +10,9 @@ import (
 // TestNotifierCrossesConnections: a Notify from one store (replica A) wakes
 // a waiter on another store's notifier (replica B).
 func TestNotifierCrossesConnections(t *testing.T) {
-	url := os.Getenv("BATON_TEST_POSTGRES_URL")
-	if url == "" {
-		t.Skip("BATON_TEST_POSTGRES_URL not set")
-	}
+	a, b := twoReplicas(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, err := Open(ctx, url, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(ctx, url, 2)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
 	nb := b.Notifier(ctx, slog.New(slog.DiscardHandler))
 	na := a.Notifier(ctx, slog.New(slog.DiscardHandler))
 
