@@ -177,14 +177,20 @@ func (cfg Config) withDefaults() (Config, error) {
 }
 
 func defaultWorkerID() string {
-	host, _ := os.Hostname()
-	if len(host) > 64 {
-		host = host[:64]
-	}
+	host := hostname()
 	if host == "" {
 		host = "worker"
 	}
 	return fmt.Sprintf("%s-%d-%08x", host, os.Getpid(), rand.Uint32())
+}
+
+// hostname is the machine's name, at most 64 bytes ("" if unknown).
+func hostname() string {
+	host, _ := os.Hostname()
+	if len(host) > 64 {
+		host = host[:64]
+	}
+	return host
 }
 
 // worker is one Run.
@@ -236,7 +242,7 @@ func (w *worker) claimLoop(ctx context.Context) error {
 		start := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, time.Duration(w.cfg.WaitSeconds+30)*time.Second)
 		resp, err := w.cfg.API.ClaimTasks(cctx, api.ClaimRequest{Queues: w.cfg.Queues, WorkerID: w.cfg.WorkerID,
-			WaitSeconds: w.cfg.WaitSeconds, MaxTasks: free})
+			WaitSeconds: w.cfg.WaitSeconds, MaxTasks: free, Host: hostname(), Concurrency: w.cfg.Concurrency})
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
