@@ -38,10 +38,12 @@ type candidate struct {
 // read), so one busy tenant does not take a whole batch while others wait.
 // Each try is its own READ COMMITTED transaction holding one workspace row
 // lock (FOR NO KEY UPDATE, which leaves submits' foreign-key share locks
-// alone): it counts the workspace's running tasks under the lock, asks
-// p.Slots, and picks that many tasks by priority (high first) then id, FOR
-// UPDATE SKIP LOCKED, claiming them all with a fixed number of statements
-// (flow.Claim). Holding one workspace lock at a time, claims never
+// alone): under the lock, one statement picks up to n tasks by priority
+// (high first) then id, FOR UPDATE SKIP LOCKED, with the workspace's running
+// count and usage; p.Slots keeps what the workspace may start; and one
+// composite statement writes the claim (flow.Claim: attempts, usage and
+// rollups, tasks, events, and the workspace's served stamp) — four
+// statements in the transaction, BEGIN and COMMIT included, whatever n. Holding one workspace lock at a time, claims never
 // deadlock, and since claims of one workspace take turns on its row, they
 // cannot exceed a cap.
 //
@@ -190,37 +192,38 @@ func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, n
 		} else if err != nil {
 			return fmt.Errorf("lock workspace %s: %w", id, err)
 		}
-		if p.Slots != nil {
-			// A new statement, so a new snapshot: it sees every claim
-			// committed by the lock's previous holders.
-			var (
-				running int
-				used    store.Consumed
-			)
-			err := tx.QueryRow(ctx, `SELECT `+sqlstore.Count("$1", "'running'")+`, `+usagerows.ConsumedColumns("$1", "$2"),
-				id, ts(store.UsagePeriod(p.Now))).Scan(&running, &used.Executions, &used.ExecutionMS, &used.CostMicros)
-			if err != nil {
-				return fmt.Errorf("count running tasks and usage: %w", err)
-			}
-			if n = min(n, p.Slots(ws, running, used)); n <= 0 {
-				return errNothingHere
-			}
-		}
-		rows, err := tx.Query(ctx, `SELECT `+taskColumns+` FROM tasks
+		// A new statement, so a new snapshot: the running count and the
+		// usage it reads with the tasks see every claim committed by the
+		// lock's previous holders. It picks up to n tasks, of which p.Slots
+		// then keeps what the workspace may start; the rest stay queued
+		// (their row locks end with the transaction).
+		rows, err := tx.Query(ctx, `SELECT `+taskColumns+`, `+sqlstore.Count("$1", "'running'")+`,
+				`+usagerows.ConsumedColumns("$1", "$5")+` FROM tasks
 			WHERE workspace_id = $1 AND status = 'queued' AND `+queueCond("queue", p.Queues, 2)+` AND run_at <= $3
-			ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED`, id, queueArg(p.Queues), ts(p.Now), n)
-		picked, err := collect(rows, err, scanTaskRow)
+			ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED`,
+			id, queueArg(p.Queues), ts(p.Now), n, ts(store.UsagePeriod(p.Now)))
+		var (
+			running int
+			used    store.Consumed
+		)
+		picked, err := collect(rows, err, func(sc scanner) (flow.Row, error) {
+			return scanTaskRow(scanFunc(func(dest ...any) error {
+				return sc.Scan(append(dest, &running, &used.Executions, &used.ExecutionMS, &used.CostMicros)...)
+			}))
+		})
 		if err != nil {
 			return fmt.Errorf("pick tasks: %w", err)
+		}
+		if p.Slots != nil && len(picked) > 0 {
+			picked = picked[:max(0, min(len(picked), p.Slots(ws, running, used)))]
 		}
 		if len(picked) == 0 {
 			return errNothingHere
 		}
-		if _, err := tx.Exec(ctx, `UPDATE workspaces SET last_claim_seq = nextval('workspace_claim_seq')
-			WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("mark workspace %s served: %w", id, err)
-		}
-		if err := flow.Claim(ctx, txRows{tx}, picked, p); err != nil {
+		// The workspace is stamped served in the claim's write.
+		stamp := part{"served", stmt{sql: `UPDATE workspaces SET last_claim_seq = nextval('workspace_claim_seq')
+			WHERE id = $1`, args: []any{id}}}
+		if err := flow.Claim(ctx, txRows{tx: tx, also: []part{stamp}}, picked, p); err != nil {
 			return err
 		}
 		claimed = make([]store.Task, len(picked))
