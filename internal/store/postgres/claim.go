@@ -49,8 +49,10 @@ type candidate struct {
 //
 // A first pass skips workspaces locked by another claim (SKIP LOCKED) so
 // concurrent shared workers spread out; if that claims nothing, a second
-// pass waits for each skipped workspace in turn, so a claim never misses a
-// task merely because of contention. p.Slots is also called once per
+// pass waits for each skipped workspace that still has a claimable task no
+// claim holds, so a claim never misses a task merely because of contention
+// — and a herd of idle claimers woken by one submit does not queue up on
+// the workspace's lock for the task the first of them took. p.Slots is also called once per
 // candidate without the lock, as a pre-check on a count read with the
 // candidates: a workspace failing it is skipped without a transaction.
 //
@@ -107,6 +109,15 @@ func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Ta
 	}
 	if len(out) == 0 {
 		for _, id := range busy {
+			// Wait for a busy workspace only if it has a claimable task
+			// that no claim holds: idle claimers woken by one submit do
+			// not queue up on the workspace's lock (and submits behind
+			// them) for a task another claim already took.
+			if ok, err := s.unheldTask(ctx, id, p); err != nil {
+				return nil, fmt.Errorf("claim tasks: %w", err)
+			} else if !ok {
+				continue
+			}
 			got, err := s.claimFrom(ctx, id, p, want, false)
 			if err == nil {
 				out = got
@@ -121,6 +132,20 @@ func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Ta
 		return nil, fmt.Errorf("claim tasks: %w", store.ErrNotFound)
 	}
 	return out, nil
+}
+
+// unheldTask reports whether workspace id has a claimable task that no
+// transaction holds: one statement outside a transaction, whose row lock
+// (SKIP LOCKED skips the tasks a claim in flight has picked) ends with it.
+func (s *Store) unheldTask(ctx context.Context, id string, p store.ClaimParams) (bool, error) {
+	var one int
+	err := s.pool.QueryRow(ctx, `SELECT 1 FROM tasks
+		WHERE workspace_id = $1 AND status = 'queued' AND `+queueCond("queue", p.Queues, 2)+` AND run_at <= $3
+		LIMIT 1 FOR UPDATE SKIP LOCKED`, id, queueArg(p.Queues), ts(p.Now)).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, mapErr(err)
 }
 
 // claimCandidates returns the next batch of workspaces with claimable
