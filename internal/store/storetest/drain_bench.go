@@ -3,6 +3,8 @@ package storetest
 import (
 	"errors"
 	"fmt"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -22,7 +24,10 @@ func BenchDrain(b *testing.B, s store.Store) {
 			b.Fatal(err)
 		}
 	}
-	const workers = 16
+	workers := 16
+	if v := os.Getenv("BATON_BENCH_WORKERS"); v != "" {
+		workers, _ = strconv.Atoi(v)
+	}
 	b.ResetTimer()
 	start := time.Now()
 	var wg sync.WaitGroup
