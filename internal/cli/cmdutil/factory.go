@@ -22,6 +22,8 @@ type Globals struct {
 	Output    string
 	NoColor   bool
 	Quiet     bool
+	JQ        string
+	Template  string
 	Debug     bool
 	Timeout   time.Duration
 }
@@ -112,7 +114,11 @@ func (f *Factory) Printer() (*output.Printer, error) {
 	if err != nil {
 		return nil, &FlagError{Err: fmt.Errorf("-o: %w", err)}
 	}
-	return output.New(f.IOStreams, format, output.WithNow(f.Now)), nil
+	filter, err := output.ParseFilter(f.Globals.Quiet, f.Globals.JQ, f.Globals.Template)
+	if err != nil {
+		return nil, &FlagError{Err: err}
+	}
+	return output.New(f.IOStreams, format, output.WithNow(f.Now), output.WithFilter(filter)), nil
 }
 
 // JSONOutput reports whether -o asks for a machine format, in which case
