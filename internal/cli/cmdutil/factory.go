@@ -114,7 +114,10 @@ func (f *Factory) Printer() (*output.Printer, error) {
 	if err != nil {
 		return nil, &FlagError{Err: fmt.Errorf("-o: %w", err)}
 	}
-	filter, err := output.ParseFilter(f.Globals.Quiet, f.Globals.JQ, f.Globals.Template)
+	// -q prints ids in place of the table; with a machine format asked
+	// for (-q -o json) it only silences hints, as before ids existed.
+	quietIDs := f.Globals.Quiet && format == output.FormatTable
+	filter, err := output.ParseFilter(quietIDs, f.Globals.JQ, f.Globals.Template)
 	if err != nil {
 		return nil, &FlagError{Err: err}
 	}
