@@ -19,6 +19,7 @@ import (
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
 	"github.com/genericcorp/baton/internal/supervisor"
 	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/client"
 	"github.com/genericcorp/baton/pkg/config"
 )
 
@@ -192,6 +193,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
+	f.DialRetries = client.DefaultMaxRetries // a worker rides out a server restart
 	c, err := f.Client()
 	if err != nil {
 		return err
