@@ -9,6 +9,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/flow"
+	"github.com/genericcorp/baton/internal/store/internal/sqlstore"
 	"github.com/genericcorp/baton/internal/store/internal/usagerows"
 )
 
@@ -124,7 +125,7 @@ func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Ta
 // tasks after after in round-robin order, with their running counts.
 func (s *Store) claimCandidates(ctx context.Context, p store.ClaimParams, after candidate) ([]candidate, error) {
 	q := `SELECT ` + workspaceColumns + `, last_claim_seq,
-			(SELECT count(*) FROM tasks r WHERE r.workspace_id = w.id AND r.status = 'running'),
+			` + sqlstore.Count("w.id", "'running'") + `,
 			` + usagerows.ConsumedColumns("w.id", "$6") + `
 		FROM workspaces w
 		WHERE (last_claim_seq, id) > ($1, $2)
@@ -196,8 +197,7 @@ func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, n
 				running int
 				used    store.Consumed
 			)
-			err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM tasks
-				WHERE workspace_id = $1 AND status = 'running'), `+usagerows.ConsumedColumns("$1", "$2"),
+			err := tx.QueryRow(ctx, `SELECT `+sqlstore.Count("$1", "'running'")+`, `+usagerows.ConsumedColumns("$1", "$2"),
 				id, ts(store.UsagePeriod(p.Now))).Scan(&running, &used.Executions, &used.ExecutionMS, &used.CostMicros)
 			if err != nil {
 				return fmt.Errorf("count running tasks and usage: %w", err)

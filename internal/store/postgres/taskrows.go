@@ -11,6 +11,7 @@ import (
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/flow"
 	"github.com/genericcorp/baton/internal/store/internal/rowcodec"
+	"github.com/genericcorp/baton/internal/store/internal/sqlstore"
 	"github.com/genericcorp/baton/internal/store/internal/usagerows"
 	"github.com/genericcorp/baton/pkg/api"
 )
@@ -192,7 +193,7 @@ func (x txRows) LockAdmission(ctx context.Context, workspaceID string, at time.T
 	if err := x.tx.QueryRow(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, workspaceID).Scan(&one); err != nil {
 		return 0, used, mapErr(err)
 	}
-	err := x.tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM tasks WHERE workspace_id = $1 AND status = 'queued'),
+	err := x.tx.QueryRow(ctx, `SELECT `+sqlstore.Count("$1", "'queued'")+`,
 		`+usagerows.ConsumedColumns("$1", "$2"), workspaceID, ts(store.UsagePeriod(at))).Scan(&n, &used.Executions, &used.ExecutionMS, &used.CostMicros)
 	return n, used, mapErr(err)
 }

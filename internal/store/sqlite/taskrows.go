@@ -13,6 +13,7 @@ import (
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/flow"
 	"github.com/genericcorp/baton/internal/store/internal/rowcodec"
+	"github.com/genericcorp/baton/internal/store/internal/sqlstore"
 	"github.com/genericcorp/baton/internal/store/internal/usagerows"
 	"github.com/genericcorp/baton/pkg/api"
 )
@@ -173,7 +174,7 @@ func (x txRows) LockAdmission(ctx context.Context, workspaceID string, at time.T
 		n    int
 		used store.Consumed
 	)
-	err := x.tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM tasks WHERE workspace_id = w.id AND status = 'queued'),
+	err := x.tx.QueryRowContext(ctx, `SELECT `+sqlstore.Count("w.id", "'queued'")+`,
 		`+usagerows.ConsumedColumns("w.id", "?2")+` FROM workspaces w WHERE w.id = ?1`,
 		workspaceID, micros(store.UsagePeriod(at))).Scan(&n, &used.Executions, &used.ExecutionMS, &used.CostMicros)
 	return n, used, mapErr(err)
