@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"regexp"
 	"strings"
 	"syscall"
@@ -199,13 +200,20 @@ func unreachable(f *cmdutil.Factory, err error) (msg, hint string, ok bool) {
 	default:
 		return "", "", false
 	}
-	r, rerr := f.Resolved()
-	if rerr != nil {
-		return "cannot reach the server: " + msg, "check --server", true
+	target := ""
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		if u, perr := url.Parse(urlErr.URL); perr == nil {
+			target = u.Scheme + "://" + u.Host
+		}
 	}
-	from := map[string]string{config.SourceFlag: "--server", config.SourceEnv: config.EnvServer,
-		config.SourceConfig: "profile " + r.Profile, config.SourceDefault: "the default"}[r.Source["server"]]
-	return fmt.Sprintf("cannot reach the server at %s (from %s): %s", r.Server, from, msg),
+	where := target
+	if r, rerr := f.Resolved(); rerr == nil && (target == "" || target == r.Server) {
+		from := map[string]string{config.SourceFlag: "--server", config.SourceEnv: config.EnvServer,
+			config.SourceConfig: "profile " + r.Profile, config.SourceDefault: "the default"}[r.Source["server"]]
+		where = fmt.Sprintf("%s (from %s)", r.Server, from)
+	}
+	return fmt.Sprintf("cannot reach the server at %s: %s", where, msg),
 		"is it running? Start a local one with `baton dev`, or point --server (BATON_SERVER) at yours; `baton doctor` checks the setup", true
 }
 

@@ -219,6 +219,12 @@ func (f *Factory) Infof(format string, args ...any) {
 	}
 }
 
+// Warnf prints "warning: …" to stderr, even with --quiet (a warning is
+// not progress).
+func (f *Factory) Warnf(format string, args ...any) {
+	fmt.Fprintf(f.IOStreams.ErrOut, "warning: "+format+"\n", args...)
+}
+
 // PrinterAndClient returns the output printer and the API client, the
 // preamble of every command that reads from the server and prints.
 func (f *Factory) PrinterAndClient() (*output.Printer, *client.Client, error) {

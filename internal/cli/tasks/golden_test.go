@@ -82,7 +82,7 @@ func TestGolden(t *testing.T) {
 		{"list", []string{"tasks", "list"}},
 		{"get", []string{"tasks", "get", "task_01jd0000000000000000000001"}},
 		{"submit", []string{"tasks", "submit", "--queue", "email", "--input", `{"prompt": "hi"}`, "--priority", "2",
-			"--timeout", "90m", "--max-attempts", "2", "--label", "env=prod", "--idempotency-key", "golden-1"}},
+			"--run-timeout", "90m", "--max-attempts", "2", "--label", "env=prod", "--idempotency-key", "golden-1"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tty := e.TTY(c.args...).Want(t, 0)
