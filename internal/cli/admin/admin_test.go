@@ -128,7 +128,7 @@ func stub(t *testing.T, query *string) *clitest.Env {
 			_ = json.NewEncoder(w).Encode(costs)
 		}),
 		"GET /v1/admin/usage": api.List[api.Quota]{Data: stubUsage()},
-	})
+	}.Shared())
 }
 
 func TestCostsGolden(t *testing.T) {

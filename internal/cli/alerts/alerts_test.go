@@ -103,7 +103,7 @@ func stub(t *testing.T, queries *[]string) *clitest.Env {
 			w.WriteHeader(http.StatusNotFound)
 			_ = json.NewEncoder(w).Encode(api.NewProblem(api.CodeNotFound, "no such alert"))
 		}),
-	})
+	}.Shared())
 }
 
 func TestGolden(t *testing.T) {

@@ -39,7 +39,7 @@ func stub(t *testing.T) *clitest.Env {
 		"GET /v1/keys/{id}":         keys[2],
 		"POST /v1/keys":             clitest.Reply{Status: 201, Body: created},
 		"POST /v1/keys/{id}/rotate": rotated,
-	})
+	}.Shared())
 }
 
 func TestGolden(t *testing.T) {

@@ -69,7 +69,7 @@ func stub(t *testing.T) *clitest.Env {
 		"GET /v1/tasks":      api.List[api.Task]{Data: list, NextCursor: &next},
 		"GET /v1/tasks/{id}": tasks[0],
 		"POST /v1/tasks":     clitest.Reply{Status: 201, Body: submitted},
-	})
+	}.Shared())
 }
 
 func TestGolden(t *testing.T) {

@@ -96,7 +96,7 @@ func (s *script) env(t *testing.T) *clitest.Env {
 			q.Status, q.Attempt, q.StartedAt = api.TaskQueued, 0, nil
 			writeJSON(w, http.StatusCreated, q)
 		}),
-	})
+	}.Shared())
 }
 
 // stats returns how many streams were opened and their Last-Event-IDs.

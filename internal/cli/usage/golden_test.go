@@ -64,7 +64,7 @@ func stub(t *testing.T, gotQuery *string) *clitest.Env {
 			_ = json.NewEncoder(w).Encode(series)
 		}),
 		"GET /v1/usage/quota": stubQuota(),
-	})
+	}.Shared())
 }
 
 func TestReportGolden(t *testing.T) {

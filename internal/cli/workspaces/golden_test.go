@@ -38,7 +38,7 @@ func stub(t *testing.T) *clitest.Env {
 		"GET /v1/workspaces/{id}":   w,
 		"PATCH /v1/workspaces/{id}": w,
 		"POST /v1/workspaces":       clitest.Reply{Status: 201, Body: created},
-	})
+	}.Shared())
 }
 
 func TestGolden(t *testing.T) {
