@@ -88,7 +88,11 @@ func (p *Printer) Print(data any, table func(tf TimeFormatter) Table) error {
 			return err
 		}
 		if p.ios.IsStdoutTTY() {
-			return p.write(drawTable(t, p.ios.TerminalWidth(), p.ios.ColorEnabled()))
+			width := p.ios.TerminalWidth()
+			if t.Narrow != nil && naturalTableWidth(t) > width {
+				t = *t.Narrow
+			}
+			return p.write(drawTable(t, width, p.ios.ColorEnabled()))
 		}
 		return p.write(tsvTable(t), nil)
 	}

@@ -25,6 +25,9 @@ type Table struct {
 	// is too wide for the terminal; when empty, the columns whose header
 	// is in freeText do.
 	Flex []string
+	// Narrow, when set, is drawn instead on a terminal too narrow for this
+	// table without cutting (e.g. the table turned on its side).
+	Narrow *Table
 	// Empty is said on stderr, on a terminal, instead of drawing a table
 	// without rows: what to do to fill it ("" says "nothing to show").
 	Empty string
@@ -189,6 +192,26 @@ func sum(v []int) int {
 		n += x
 	}
 	return n
+}
+
+// naturalTableWidth is how wide t is drawn without cutting anything.
+func naturalTableWidth(t Table) int {
+	headers := make([]string, len(t.Headers))
+	for i, h := range t.Headers {
+		headers[i] = label(h)
+	}
+	rows := make([][]string, len(t.Rows))
+	for i, r := range t.Rows {
+		rows[i] = make([]string, len(headers))
+		for c := range headers {
+			rows[i][c] = oneLine.Replace(cell(r, c))
+		}
+	}
+	w := len(gap) * max(len(headers)-1, 0)
+	for c := range headers {
+		w += naturalWidth(headers, rows, c)
+	}
+	return w
 }
 
 // naturalWidth is the width of column c's widest cell or header.
