@@ -15,6 +15,7 @@ import (
 	"github.com/genericcorp/baton/internal/cli/authcmd"
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
 	"github.com/genericcorp/baton/internal/cli/devcmd"
+	"github.com/genericcorp/baton/internal/cli/fleet"
 	"github.com/genericcorp/baton/internal/cli/keys"
 	"github.com/genericcorp/baton/internal/cli/profile"
 	"github.com/genericcorp/baton/internal/cli/servercmd"
@@ -125,10 +126,13 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 		devcmd.NewCmdDev(f),
 		versioncmd.NewCmdVersion(f),
 		newCmdCompletion(f),
+		fleet.NewCmdWorkers(f),
+		fleet.NewCmdQueues(f),
 	)
 	for _, c := range root.Commands() {
 		markGroups(c)
 	}
+	addHelpTopics(root)
 	return root, func() { cancelTimeout() }
 }
 

@@ -49,7 +49,7 @@ func (t Table) flexColumn(h string) bool {
 
 const (
 	gap       = "  " // between columns on a terminal
-	minColumn = 8    // a free-text column is not narrowed below this width
+	minColumn = 6    // a free-text column is not narrowed below this width (nor its header)
 	bold      = "\x1b[1m"
 	reset     = "\x1b[0m"
 )
@@ -132,7 +132,7 @@ func drawTable(t Table, width int, color bool) ([]byte, error) {
 	colMax := tw.NewMapper[int, int]()
 	for c, w := range widths {
 		if w < naturalWidth(headers, rows, c) {
-			colMax.Set(c, w+len(gap)) // tablewriter counts the padding in
+			colMax.Set(c, w+len(gap)+1) // tablewriter counts the padding in, and one more
 		}
 	}
 	if color {
