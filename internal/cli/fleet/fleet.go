@@ -19,8 +19,8 @@ import (
 // NewCmdWorkers returns the `baton workers` group.
 func NewCmdWorkers(f *cmdutil.Factory) *cobra.Command {
 	cmd := &cobra.Command{
-		Use:     "workers <command>",
-		Short:   "See the workers polling for tasks",
+		Use:   "workers <command>",
+		Short: "See the workers polling for tasks",
 	}
 	cmd.AddCommand(NewCmdWorkersList(f, nil))
 	return cmd
