@@ -12,6 +12,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/cli/admin"
 	"github.com/genericcorp/baton/internal/cli/alerts"
+	"github.com/genericcorp/baton/internal/cli/apicmd"
 	"github.com/genericcorp/baton/internal/cli/authcmd"
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
 	"github.com/genericcorp/baton/internal/cli/devcmd"
@@ -128,6 +129,7 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 		newCmdCompletion(f),
 		fleet.NewCmdWorkers(f),
 		fleet.NewCmdQueues(f),
+		apicmd.NewCmdAPI(f, nil),
 	)
 	for _, c := range root.Commands() {
 		markGroups(c)
