@@ -79,17 +79,17 @@ func run(ctx context.Context, f *cmdutil.Factory, dataDir, listen string) error 
 	}
 	creds, err := loadCreds(cfg.DataDir)
 	if err != nil {
-		srv.Store.Close()
+		srv.Close()
 		return err
 	}
 	if creds.OperatorKey == "" {
 		if creds.OperatorKey, err = auth.NewKey(auth.OperatorPrefix); err != nil {
-			srv.Store.Close()
+			srv.Close()
 			return err
 		}
 	}
 	if _, err := app.EnsureOperatorKey(ctx, srv.Store, srv.Secret, creds.OperatorKey, "dev", time.Now()); err != nil {
-		srv.Store.Close()
+		srv.Close()
 		return err
 	}
 

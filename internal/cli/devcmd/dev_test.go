@@ -9,6 +9,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
 	"github.com/genericcorp/baton/internal/iostreams"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/config"
 )
 
@@ -29,29 +30,24 @@ func startDev(t *testing.T, dataDir, cfgHome, prevServer string) (*config.File, 
 	go func() { done <- run(ctx, f, dataDir, "127.0.0.1:0") }()
 
 	path, _ := config.Path(func(k string) string { return env[k] })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var file *config.File
+	t.Cleanup(cancel)
+	// Profiles are written after provisioning, so the server is up.
+	testutil.Eventually(t, 20*time.Second, "dev writes its profile", func() bool {
 		select {
 		case err := <-done:
-			cancel()
 			t.Fatalf("dev exited early: %v", err)
 		default:
 		}
-		file, err := config.Load(path)
-		if err == nil && file.Profiles[ProfileDev].APIKey != "" && file.Profiles[ProfileDev].Server != prevServer {
-			// Profiles are written after provisioning, so the server is up.
-			return file, func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("dev exit: %v", err)
-				}
-			}
+		var err error
+		file, err = config.Load(path)
+		return err == nil && file.Profiles[ProfileDev].APIKey != "" && file.Profiles[ProfileDev].Server != prevServer
+	})
+	return file, func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dev exit: %v", err)
 		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatal("dev did not write its profile in time")
-		}
-		time.Sleep(20 * time.Millisecond)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/ids"
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -85,27 +86,20 @@ func TestClaimAroundLockedWorkspace(t *testing.T) {
 		done <- result{one, err}
 	}()
 	// Wait until the claim blocks on the lock, then release it.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.Eventually(t, 10*time.Second, "the claim waits for the workspace lock", func() bool {
 		var waiting int
 		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
 			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&waiting)
 		if err != nil {
 			t.Fatalf("pg_stat_activity: %v", err)
 		}
-		if waiting > 0 {
-			break
-		}
 		select {
 		case r := <-done:
 			t.Fatalf("claim of the locked workspace returned %s, %v without waiting", r.t.ID, r.err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the claim never waited for the workspace lock")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return waiting > 0
+	})
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatalf("rollback: %v", err)
 	}

@@ -150,12 +150,17 @@ func (x txRows) InsertTask(ctx context.Context, t store.Task) (flow.Row, bool, e
 	if err != nil {
 		return flow.Row{}, false, err
 	}
-	row := x.tx.QueryRow(ctx, `INSERT INTO tasks (id, workspace_id, queue, status, priority, input,
+	// One statement: the event is written from the inserted row, so a
+	// create whose key is taken writes none.
+	row := x.tx.QueryRow(ctx, `WITH t AS (INSERT INTO tasks (id, workspace_id, queue, status, priority, input,
 		labels, max_attempts, timeout_seconds, idempotency_key, request_hash, status_reason,
 		run_at, created_at, event_seq)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1)
 		ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
-		RETURNING `+taskColumns,
+		RETURNING *),
+	e AS (INSERT INTO task_events (`+eventColumns+`)
+		SELECT id, 1, workspace_id, '`+api.EventState+`', status, 0, status_reason, created_at FROM t)
+	SELECT `+taskColumns+` FROM t`,
 		t.ID, t.WorkspaceID, t.Queue, t.Status, t.Priority, string(t.Input),
 		labels, t.MaxAttempts, t.TimeoutSeconds, rowcodec.NullText(t.IdempotencyKey), rowcodec.NullBytes(t.RequestHash), t.StatusReason,
 		ts(t.RunAt), ts(t.CreatedAt))

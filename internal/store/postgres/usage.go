@@ -52,6 +52,38 @@ func (x txRows) InsertUsage(ctx context.Context, events []store.UsageEvent) ([]s
 	})
 }
 
+// RecordBatch inserts events (at most usagerows.Batch, sorted by key) and
+// adds the inserted ones to the hourly and monthly rollups, in one
+// statement: the rollup rows are summed from the insert's RETURNING and
+// upserted in key order, so concurrent calls lock them in one order.
+func (x txRows) RecordBatch(ctx context.Context, events []store.UsageEvent) (int, error) {
+	n := len(events)
+	wss, ids, metrics, tasks := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	values, ats := make([]int64, n), make([]time.Time, n)
+	for i, e := range events {
+		wss[i], ids[i], metrics[i], tasks[i] = e.WorkspaceID, e.ID, e.Metric, e.TaskID
+		values[i], ats[i] = e.Value, ts(e.At)
+	}
+	var inserted int
+	err := x.tx.QueryRow(ctx, `WITH ins AS (
+			INSERT INTO usage_events (workspace_id, id, metric, value, at, task_id)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[], $6::text[])
+			ON CONFLICT (workspace_id, id) DO NOTHING
+			RETURNING workspace_id, metric, value, at),
+		h AS (
+			INSERT INTO usage_hourly (workspace_id, metric, hour, value)
+			SELECT workspace_id, metric, date_trunc('hour', at, 'UTC'), sum(value) FROM ins
+			GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+			ON CONFLICT (workspace_id, metric, hour) DO UPDATE SET value = usage_hourly.value + excluded.value),
+		m AS (
+			INSERT INTO usage_monthly (workspace_id, metric, period, value)
+			SELECT workspace_id, metric, date_trunc('month', at, 'UTC'), sum(value) FROM ins
+			GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+			ON CONFLICT (workspace_id, metric, period) DO UPDATE SET value = usage_monthly.value + excluded.value)
+		SELECT count(*) FROM ins`, wss, ids, metrics, values, ats, tasks).Scan(&inserted)
+	return inserted, mapErr(err)
+}
+
 // AddUsage adds incs to the hourly or monthly rollup. incs come sorted by
 // key, so concurrent transactions lock rollup rows in the same order.
 func (x txRows) AddUsage(ctx context.Context, monthly bool, incs []usagerows.Increment) error {

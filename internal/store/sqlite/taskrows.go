@@ -155,7 +155,9 @@ func (x txRows) InsertTask(ctx context.Context, t store.Task) (flow.Row, bool, e
 	if err != nil {
 		return flow.Row{}, false, mapErr(err)
 	}
-	return r, true, nil
+	first := store.TaskEvent{TaskID: t.ID, WorkspaceID: t.WorkspaceID, Seq: 1, Type: api.EventState,
+		Status: r.Task.Status, Message: t.StatusReason, At: t.CreatedAt}
+	return r, true, x.InsertEvents(ctx, []store.TaskEvent{first})
 }
 
 // TaskByIdempotencyKey returns workspaceID's task with key.

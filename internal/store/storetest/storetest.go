@@ -50,7 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TimesUTCMicroseconds", testTimes},
 		{"ConcurrentCreateKey", testConcurrentCreateKey},
 	}
-	for _, tc := range slices.Concat(tests, taskTests, usageTests, taskUsageTests, alertTests) {
+	for _, tc := range slices.Concat(tests, taskTests, usageTests, taskUsageTests, alertTests, fleetTests) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, open(t))

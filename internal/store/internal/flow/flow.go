@@ -60,9 +60,11 @@ type TaskTx interface {
 	// SaveTasks writes every mutable column of each r.Task and sets its
 	// event seq to r.Seq, in one statement where the dialect can.
 	SaveTasks(ctx context.Context, rows []Row) error
-	// InsertTask inserts the new task t with event seq 1 and returns its
-	// row; inserted is false (and err nil) if t's idempotency key is
-	// taken in its workspace.
+	// InsertTask inserts the new task t and its first state event (seq 1:
+	// status queued, attempt 0, message t.StatusReason, at t.CreatedAt —
+	// PostgreSQL in the same statement) and returns its row; inserted is
+	// false (and err nil, no event written) if t's idempotency key is taken
+	// in its workspace.
 	InsertTask(ctx context.Context, t store.Task) (r Row, inserted bool, err error)
 	// TaskByIdempotencyKey returns workspaceID's task with key.
 	TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error)
@@ -222,7 +224,7 @@ func (run Runner) CreateTask(ctx context.Context, t store.Task, admit store.Admi
 			return replay()
 		}
 		got, created = r.Task, true
-		return tx.InsertEvents(ctx, []store.TaskEvent{stateEvent(r, t.StatusReason, t.CreatedAt)})
+		return nil
 	})
 	if err != nil {
 		if !errors.Is(err, store.ErrConflict) || got.ID == "" {

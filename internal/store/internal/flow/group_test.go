@@ -2,12 +2,14 @@ package flow
 
 import (
 	"context"
+	"fmt"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/usagerows"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -98,19 +100,11 @@ func TestCallsArrivingDuringABatchShareTheNext(t *testing.T) {
 			errs <- err
 		})
 	}
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.Eventually(t, 10*time.Second, fmt.Sprintf("%d calls queued behind the first batch", n-1), func() bool {
 		f.mu.Lock()
-		queued := len(f.pending)
-		f.mu.Unlock()
-		if queued == n-1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("only %d calls queued behind the first batch", queued)
-		}
-		time.Sleep(time.Millisecond)
-	}
+		defer f.mu.Unlock()
+		return len(f.pending) == n-1
+	})
 	close(release)
 	wg.Wait()
 	close(errs)

@@ -75,7 +75,24 @@ CREATE TRIGGER task_counts_delete AFTER DELETE ON tasks
 CREATE TRIGGER task_counts_workspace_delete AFTER DELETE ON workspaces
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION task_counts_workspace_delete();
 
+-- workers: who polls (GET /v1/workers, the pollers of GET /v1/queues). A
+-- claim writes its worker's row at most every 15 s (the server throttles
+-- it), so a busy worker costs no extra statement per claim. workspace_id is
+-- '' for a shared worker (an operator key).
+CREATE TABLE workers (
+    workspace_id text COLLATE "C" NOT NULL,
+    id           text COLLATE "C" NOT NULL,
+    host         text        NOT NULL DEFAULT '',
+    version      text        NOT NULL DEFAULT '',
+    queues       jsonb       NOT NULL DEFAULT '[]',
+    concurrency  integer     NOT NULL DEFAULT 0,
+    last_seen_at timestamptz NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+);
+CREATE INDEX workers_last_seen_at ON workers (last_seen_at);
+
 -- +goose Down
+DROP TABLE workers;
 DROP TRIGGER task_counts_workspace_delete ON workspaces;
 DROP TRIGGER task_counts_delete ON tasks;
 DROP TRIGGER task_counts_update ON tasks;

@@ -50,7 +50,24 @@ CREATE TRIGGER task_counts_workspace_delete AFTER DELETE ON workspaces BEGIN
 END;
 -- +goose StatementEnd
 
+-- workers: who polls (GET /v1/workers, the pollers of GET /v1/queues). A
+-- claim writes its worker's row at most every 15 s (the server throttles
+-- it), so a busy worker costs no extra statement per claim. workspace_id is
+-- '' for a shared worker (an operator key).
+CREATE TABLE workers (
+    workspace_id TEXT    NOT NULL,
+    id           TEXT    NOT NULL,
+    host         TEXT    NOT NULL DEFAULT '',
+    version      TEXT    NOT NULL DEFAULT '',
+    queues       TEXT    NOT NULL DEFAULT '[]',
+    concurrency  INTEGER NOT NULL DEFAULT 0,
+    last_seen_at INTEGER NOT NULL,
+    PRIMARY KEY (workspace_id, id)
+) WITHOUT ROWID;
+CREATE INDEX workers_last_seen_at ON workers (last_seen_at);
+
 -- +goose Down
+DROP TABLE workers;
 DROP TRIGGER task_counts_workspace_delete;
 DROP TRIGGER task_counts_delete;
 DROP TRIGGER task_counts_update;
