@@ -275,6 +275,10 @@ func TestLogsFollowResumes(t *testing.T) {
 	if n, ids := s.stats(); n != 2 || ids[0] != "0" || ids[1] != "3" {
 		t.Fatalf("streams %d, Last-Event-ID %q", n, ids)
 	}
+	// The reconnect is said once on stderr (issue 16 row 4), then its end.
+	if strings.Count(r.Stderr, "event stream lost; reconnecting") != 1 || !strings.Contains(r.Stderr, "… reconnected") {
+		t.Fatalf("logs -f stderr:\n%s", r.Stderr)
+	}
 
 	// JSON lines: one event per line, each once.
 	s = newScript(api.TaskSucceeded)
