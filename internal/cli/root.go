@@ -20,6 +20,7 @@ import (
 	"github.com/genericcorp/baton/internal/cli/keys"
 	"github.com/genericcorp/baton/internal/cli/profile"
 	"github.com/genericcorp/baton/internal/cli/servercmd"
+	"github.com/genericcorp/baton/internal/cli/statuscmd"
 	"github.com/genericcorp/baton/internal/cli/tasks"
 	"github.com/genericcorp/baton/internal/cli/tiers"
 	"github.com/genericcorp/baton/internal/cli/top"
@@ -130,6 +131,8 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 		fleet.NewCmdWorkers(f),
 		fleet.NewCmdQueues(f),
 		apicmd.NewCmdAPI(f, nil),
+		statuscmd.NewCmdStatus(f, nil),
+		statuscmd.NewCmdDoctor(f),
 	)
 	for _, c := range root.Commands() {
 		markGroups(c)
