@@ -16,7 +16,7 @@ import (
 )
 
 // statementBudget is the most statements submit + claim + complete may take.
-const statementBudget = 23
+const statementBudget = 15
 
 // statementCounter counts the statements (BEGIN and COMMIT included) sent
 // on a pool's connections, and keeps their text.

@@ -156,11 +156,16 @@ func (s *Store) withTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 // txRows is the flow.Tx of a transaction.
-type txRows struct{ tx pgx.Tx }
+type txRows struct {
+	tx pgx.Tx
+	// also are CTEs the next Write carries with it (a claim's stamp of
+	// its workspace).
+	also []part
+}
 
 var _ flow.Tx = txRows{}
 
 // inTx runs fn in a transaction (see withTx).
 func (s *Store) inTx(ctx context.Context, fn func(tx flow.Tx) error) error {
-	return s.withTx(ctx, func(tx pgx.Tx) error { return fn(txRows{tx}) })
+	return s.withTx(ctx, func(tx pgx.Tx) error { return fn(txRows{tx: tx}) })
 }

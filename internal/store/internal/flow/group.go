@@ -202,17 +202,5 @@ func fencedBatch(ctx context.Context, tx Tx, batch []*fencedCall) error {
 	if len(save) == 0 {
 		return nil
 	}
-	if err := tx.SaveAttempts(ctx, changedAttempts); err != nil {
-		return err
-	}
-	if err := record(ctx, tx, usage); err != nil {
-		return err
-	}
-	if err := tx.SaveTasks(ctx, save); err != nil {
-		return err
-	}
-	if len(events) > 0 {
-		return tx.InsertEvents(ctx, events)
-	}
-	return nil
+	return tx.Write(ctx, Writes{Attempts: changedAttempts, Usage: usage, Tasks: save, Events: events})
 }

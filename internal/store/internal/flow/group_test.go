@@ -56,6 +56,8 @@ func (m memTx) SaveTasks(_ context.Context, rows []Row) error {
 
 func (m memTx) InsertEvents(context.Context, []store.TaskEvent) error { return nil }
 
+func (m memTx) Write(ctx context.Context, w Writes) error { return WriteEach(ctx, m, w) }
+
 func (m memTx) InsertUsage(_ context.Context, e []store.UsageEvent) ([]store.UsageEvent, error) {
 	return e, nil
 }
