@@ -1,0 +1,33 @@
+package cli
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+)
+
+// InterruptContext returns a context cancelled by the first signal on sigs
+// (Ctrl-C, SIGTERM): commands then stop cleanly, a worker drains. A second
+// signal means "now": it says so on errOut and calls exit(130), so a drain
+// or a hung request never holds the terminal hostage. stop releases the
+// watcher.
+func InterruptContext(parent context.Context, sigs <-chan os.Signal, errOut io.Writer, exit func(int)) (ctx context.Context, stop func()) {
+	ctx, cancel := context.WithCancel(parent)
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-sigs:
+			cancel()
+		case <-done:
+			return
+		}
+		select {
+		case <-sigs:
+			fmt.Fprintln(errOut, "\ninterrupted again: exiting now without waiting")
+			exit(130)
+		case <-done:
+		}
+	}()
+	return ctx, func() { close(done); cancel() }
+}
