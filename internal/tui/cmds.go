@@ -29,7 +29,7 @@ type Source interface {
 }
 
 // recentTasks is how many tasks of each kind (running, any) Tasks reads.
-const recentTasks = 20
+const recentTasks = 50
 
 // ClientSource is a Source over the API client.
 type ClientSource struct {
@@ -46,13 +46,18 @@ func (s *ClientSource) Watch(ctx context.Context) <-chan client.QuotaUpdate {
 	return s.Client.WatchQuota(ctx, s.WatchOptions)
 }
 
-// Tasks implements Source: the running tasks, then the newest finished
-// ones, each list newest first.
+// Tasks implements Source: the running tasks, the queued (and held) ones,
+// then the newest finished ones, each list newest first.
 func (s *ClientSource) Tasks(ctx context.Context) ([]api.Task, error) {
 	running, err := s.Client.ListTasks(ctx, client.TaskListOptions{Status: api.TaskRunning, ListOptions: client.ListOptions{Limit: recentTasks}})
 	if err != nil {
 		return nil, err
 	}
+	queued, err := s.Client.ListTasks(ctx, client.TaskListOptions{Status: api.TaskQueued, ListOptions: client.ListOptions{Limit: recentTasks}})
+	if err != nil {
+		return nil, err
+	}
+	running.Data = append(running.Data, queued.Data...)
 	newest, err := s.Client.ListTasks(ctx, client.TaskListOptions{ListOptions: client.ListOptions{Limit: recentTasks}})
 	if err != nil {
 		return nil, err

@@ -63,11 +63,12 @@ func quotaAt(t time.Time, pct float64) api.Quota {
 
 func ptr[T any](v T) *T { return &v }
 
-// someTasks are two running and three finished tasks.
+// someTasks are two running, one queued, one held and three finished tasks.
 func someTasks() []api.Task {
 	task := func(i int, queue, status string, startAgo, ran time.Duration, cost int64) api.Task {
 		t := api.Task{ID: fmt.Sprintf("task_01jdq8a0b1c2d3e4f5g6h7j8k%d", i), Queue: queue, Status: status,
-			CreatedAt: t0.Add(-startAgo - time.Second), StartedAt: ptr(t0.Add(-startAgo)), Usage: api.TaskUsage{CostMicros: cost}}
+			CreatedAt: t0.Add(-startAgo - time.Second), StartedAt: ptr(t0.Add(-startAgo)), Usage: api.TaskUsage{CostMicros: cost},
+			Attempt: 1, MaxAttempts: 3}
 		if ran > 0 {
 			t.FinishedAt = ptr(t0.Add(-startAgo + ran))
 		}
@@ -76,6 +77,9 @@ func someTasks() []api.Task {
 	return []api.Task{
 		task(1, "email", api.TaskRunning, 95*time.Second, 0, 1200),
 		task(2, "research", api.TaskRunning, 12*time.Second, 0, 0),
+		{ID: "task_01jdq8a0b1c2d3e4f5g6h7j8k6", Queue: "email", Status: api.TaskQueued, MaxAttempts: 3, CreatedAt: t0.Add(-30 * time.Second)},
+		{ID: "task_01jdq8a0b1c2d3e4f5g6h7j8k7", Queue: "research", Status: api.TaskQueued, StatusReason: "held: monthly spend cap used up",
+			Attempt: 1, MaxAttempts: 3, CreatedAt: t0.Add(-4 * time.Minute)},
 		task(3, "email", api.TaskSucceeded, 5*time.Minute, 42*time.Second, 3100),
 		task(4, "research", api.TaskFailed, 9*time.Minute, 3*time.Minute, 250_000),
 		task(5, "email", api.TaskTerminated, 20*time.Minute, 11*time.Minute, 1_234_567),

@@ -30,13 +30,16 @@ func window(sel, n, rows int) int {
 // tasksPane renders the running and recently finished tasks in w×h.
 func (m Model) tasksPane(w, h int) []string {
 	tasks := m.filteredTasks()
-	running := 0
+	running, queued := 0, 0
 	for _, t := range tasks {
-		if t.Status == api.TaskRunning {
+		switch t.Status {
+		case api.TaskRunning:
 			running++
+		case api.TaskQueued:
+			queued++
 		}
 	}
-	title := m.paneTitle("Tasks", paneTasks) + m.styles.Dim.Render(fmt.Sprintf(" · %d running · %d finished", running, len(tasks)-running))
+	title := m.paneTitle("Tasks", paneTasks) + m.styles.Dim.Render(fmt.Sprintf(" · %d running · %d queued · %d finished", running, queued, len(tasks)-running-queued))
 	if m.filtering || m.filter != "" {
 		f := " · filter: " + m.filter
 		if m.filtering {
@@ -45,17 +48,18 @@ func (m Model) tasksPane(w, h int) []string {
 		title += f
 	}
 	lines := []string{title}
-	const qw, sw, dw, cw = 10, 10, 8, 8
-	iw := max(w-qw-sw-dw-cw-6, 8)
-	row := func(mark, id, queue, status, dur, cost string) string {
-		return mark + padRight(id, iw) + " " + padRight(queue, qw) + " " + padRight(status, sw) + " " + padLeft(dur, dw) + " " + padLeft(cost, cw)
+	const qw, sw, aw, dw, cw = 10, 10, 3, 8, 8
+	iw := max(w-qw-sw-aw-dw-cw-7, 8)
+	row := func(mark, id, queue, status, att, dur, cost string) string {
+		return mark + padRight(id, iw) + " " + padRight(queue, qw) + " " + padRight(status, sw) + " " + padLeft(att, aw) + " " +
+			padLeft(dur, dw) + " " + padLeft(cost, cw)
 	}
-	lines = append(lines, m.styles.Dim.Render(row("  ", "ID", "QUEUE", "STATUS", "DURATION", "COST")))
+	lines = append(lines, m.styles.Dim.Render(row("  ", "ID", "QUEUE", "STATUS", "ATT", "DURATION", "COST")))
 	switch {
 	case m.tasksErr != "":
 		lines = append(lines, "  "+m.styles.Error.Render(m.tasksErr))
 	case len(tasks) == 0:
-		lines = append(lines, "  "+m.styles.Dim.Render("no running or recently finished tasks"))
+		lines = append(lines, "  "+m.styles.Dim.Render("no running, queued or recently finished tasks"))
 	}
 	rows := h - len(lines)
 	sel := clamp(m.sel[paneTasks], len(tasks))
@@ -67,13 +71,22 @@ func (m Model) tasksPane(w, h int) []string {
 			mark = "▸ "
 		}
 		status := t.Status
-		switch t.Status {
+		if t.Status == api.TaskQueued && t.StatusReason != "" {
+			status = "held" // a used-up quota or a suspension keeps it queued
+		}
+		switch status {
 		case api.TaskFailed, api.TaskTerminated, api.TaskTimedOut:
 			status = m.styles.Level[levelCrit].Render(padRight(status, sw))
 		case api.TaskRunning:
 			status = m.styles.Level[levelOK].Render(padRight(status, sw))
+		case "held":
+			status = m.styles.Level[levelWarn].Render(padRight(status, sw))
 		}
-		lines = append(lines, row(mark, t.ID, t.Queue, status, taskDuration(t, m.clock()), taskCost(t.Usage.CostMicros)))
+		att := fmt.Sprintf("%d/%d", t.Attempt, t.MaxAttempts)
+		if t.MaxAttempts == 0 {
+			att = "-"
+		}
+		lines = append(lines, row(mark, t.ID, t.Queue, status, att, taskDuration(t, m.clock()), taskCost(t.Usage.CostMicros)))
 	}
 	return fit(lines, h)
 }
