@@ -15,15 +15,29 @@ import (
 func InterruptContext(parent context.Context, sigs <-chan os.Signal, errOut io.Writer, exit func(int)) (ctx context.Context, stop func()) {
 	ctx, cancel := context.WithCancel(parent)
 	done := make(chan struct{})
+	stopped := func() bool {
+		select {
+		case <-done:
+			return true
+		default:
+			return false
+		}
+	}
 	go func() {
 		select {
 		case <-sigs:
+			if stopped() {
+				return
+			}
 			cancel()
 		case <-done:
 			return
 		}
 		select {
 		case <-sigs:
+			if stopped() {
+				return // the command ended meanwhile: main exits with its code
+			}
 			fmt.Fprintln(errOut, "\ninterrupted again: exiting now without waiting")
 			exit(130)
 		case <-done:
