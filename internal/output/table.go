@@ -25,6 +25,10 @@ type Table struct {
 	// is too wide for the terminal; when empty, the columns whose header
 	// is in freeText do.
 	Flex []string
+	// Drop names columns that a terminal too narrow for the table (after
+	// free text gave way) leaves out, in this order, until it fits. TSV,
+	// CSV and JSON keep every column.
+	Drop []string
 	// Narrow, when set, is drawn instead on a terminal too narrow for this
 	// table without cutting (e.g. the table turned on its side).
 	Narrow *Table
@@ -106,6 +110,12 @@ func fixedColumn(header string, rows [][]string, c int) bool {
 // terminal rather than lose an id. colorize, when set, decorates a cell
 // after its width is decided (statuses in colour).
 func drawTable(t Table, width int, color bool) ([]byte, error) {
+	for _, d := range t.Drop {
+		if fits(t, width) {
+			break
+		}
+		t = t.without(d)
+	}
 	headers := make([]string, len(t.Headers))
 	for i, h := range t.Headers {
 		headers[i] = label(h)
@@ -129,10 +139,15 @@ func drawTable(t Table, width int, color bool) ([]byte, error) {
 	if sum(widths)+len(gap)*(len(widths)-1) > width {
 		widths = fit(headers, rows, fixed, width)
 	}
-	colMax := tw.NewMapper[int, int]()
-	for c, w := range widths {
-		if w < naturalWidth(headers, rows, c) {
-			colMax.Set(c, w+len(gap)+1) // tablewriter counts the padding in, and one more
+	// Cut what is wider than its column with twwidth (tablewriter's own
+	// width measure, wide runes and ANSI aware): tablewriter's WrapTruncate
+	// counts the padding and the ellipsis in ways that change with the
+	// cell, one column off now and then.
+	for _, r := range rows {
+		for c, w := range widths {
+			if twwidth.Width(r[c]) > w {
+				r[c] = twwidth.Truncate(r[c], max(w-1, 0)) + "…"
+			}
 		}
 	}
 	if color {
@@ -154,13 +169,10 @@ func drawTable(t Table, width int, color bool) ([]byte, error) {
 		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
 		tablewriter.WithHeaderAlignment(tw.AlignLeft),
 		tablewriter.WithRowAlignment(tw.AlignLeft),
-		tablewriter.WithRowAutoWrap(tw.WrapTruncate),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
 		tablewriter.WithPadding(tw.Padding{Left: "", Right: gap, Overwrite: true}),
 		tablewriter.WithTrimSpace(tw.Off),
 	)
-	if colMax.Len() > 0 {
-		tbl.Configure(func(cfg *tablewriter.Config) { cfg.Row.ColMaxWidths.PerColumn = colMax })
-	}
 	tbl.Header(headers)
 	for _, r := range rows {
 		if err := tbl.Append(r); err != nil {
@@ -192,6 +204,45 @@ func sum(v []int) int {
 		n += x
 	}
 	return n
+}
+
+// fits reports whether t can be drawn in width columns, free text given
+// way, ids and headers whole.
+func fits(t Table, width int) bool {
+	headers := make([]string, len(t.Headers))
+	for i, h := range t.Headers {
+		headers[i] = label(h)
+	}
+	rows := make([][]string, len(t.Rows))
+	for i, r := range t.Rows {
+		rows[i] = make([]string, len(headers))
+		for c := range headers {
+			rows[i][c] = oneLine.Replace(cell(r, c))
+		}
+	}
+	fixed := make([]bool, len(headers))
+	for c, h := range t.Headers {
+		fixed[c] = fixedColumn(h, rows, c)
+	}
+	return sum(fit(headers, rows, fixed, width))+len(gap)*max(len(headers)-1, 0) <= width
+}
+
+// without is t without the column headed h (t itself when there is none).
+func (t Table) without(h string) Table {
+	c := slices.Index(t.Headers, h)
+	if c < 0 {
+		return t
+	}
+	out := t
+	out.Headers = slices.Delete(slices.Clone(t.Headers), c, c+1)
+	out.Rows = make([][]string, len(t.Rows))
+	for i, r := range t.Rows {
+		if c < len(r) {
+			r = slices.Delete(slices.Clone(r), c, c+1)
+		}
+		out.Rows[i] = r
+	}
+	return out
 }
 
 // naturalTableWidth is how wide t is drawn without cutting anything.

@@ -233,3 +233,13 @@ func TestColour(t *testing.T) {
 		t.Errorf("over quota cell = %q", got)
 	}
 }
+
+// TestWidths: every table of `baton admin` at 80 and 120 columns, with its
+// ids whole (issue 16 row 1).
+func TestWidths(t *testing.T) {
+	t.Parallel()
+	var q string
+	e := stub(t, &q)
+	e.GoldenWidths(t, "admin_costs", "admin", "costs")
+	e.GoldenWidths(t, "admin_usage", "admin", "usage")
+}

@@ -192,3 +192,12 @@ func TestCompleteIDs(t *testing.T) {
 		t.Fatalf("second argument: %q", r.Stdout)
 	}
 }
+
+// TestWidths: every table of `baton alerts` at 80 and 120 columns, with its
+// ids whole (issue 16 row 1).
+func TestWidths(t *testing.T) {
+	t.Parallel()
+	var q []string
+	e := stub(t, &q)
+	e.GoldenWidths(t, "alerts_list", "alerts", "list")
+}

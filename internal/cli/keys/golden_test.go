@@ -64,3 +64,12 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestWidths: every table of `baton keys` at 80 and 120 columns, with its
+// ids whole (issue 16 row 1).
+func TestWidths(t *testing.T) {
+	t.Parallel()
+	e := stub(t)
+	e.GoldenWidths(t, "keys_list", "keys", "list")
+	e.GoldenWidths(t, "keys_get", "keys", "get", "key_01jd0000000000000000000003")
+}

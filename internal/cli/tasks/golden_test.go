@@ -159,3 +159,11 @@ func TestCompletion(t *testing.T) {
 		t.Fatalf("--status: %q", r.Stdout)
 	}
 }
+
+// TestWidths: every table of `baton tasks` at 80 and 120 columns, with its
+// ids whole (issue 16 row 1).
+func TestWidths(t *testing.T) {
+	t.Parallel()
+	e := stub(t)
+	e.GoldenWidths(t, "tasks_list", "tasks", "list")
+}

@@ -189,7 +189,8 @@ func attemptLine(a api.Attempt, tf output.TimeFormatter) string {
 // table is the tabular form of a list of tasks.
 func table(tasks []api.Task, now time.Time, tf output.TimeFormatter) output.Table {
 	human := tf.TimePtr(nil) != ""
-	t := output.Table{Headers: []string{"id", "queue", "status", "attempt", "created", "duration", "cost_usd"}}
+	t := output.Table{Headers: []string{"id", "queue", "status", "attempt", "created", "duration", "cost_usd"},
+		Drop: []string{"created"}, Empty: "no tasks: submit one with `baton tasks submit`"}
 	for _, x := range tasks {
 		t.Rows = append(t.Rows, []string{x.ID, x.Queue, x.Status, attempts(x), tf.Time(x.CreatedAt),
 			orDash(human, elapsed(x, now)), usd(x.Usage.CostMicros)})

@@ -152,3 +152,12 @@ func TestExitCodes(t *testing.T) {
 		t.Fatalf("no key: exit %d\n%s", r.Code, r.Stderr)
 	}
 }
+
+// TestWidths: every table of `baton usage` at 80 and 120 columns, with its
+// ids whole (issue 16 row 1).
+func TestWidths(t *testing.T) {
+	t.Parallel()
+	var q string
+	e := stub(t, &q)
+	e.GoldenWidths(t, "usage_quota", "usage", "quota")
+}

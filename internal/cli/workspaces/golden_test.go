@@ -63,3 +63,11 @@ func TestGolden(t *testing.T) {
 		})
 	}
 }
+
+// TestWidths: every table of `baton workspaces` at 80 and 120 columns, with its
+// ids whole (issue 16 row 1).
+func TestWidths(t *testing.T) {
+	t.Parallel()
+	e := stub(t)
+	e.GoldenWidths(t, "workspaces_list", "workspaces", "list")
+}
