@@ -52,3 +52,19 @@ func TestConsistentFlags(t *testing.T) {
 		t.Fatalf("timeout_seconds = %v", got)
 	}
 }
+
+// TestListWatch: --watch redraws the list on a terminal, --count times;
+// piped it is a usage error.
+func TestListWatch(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewServer(t)
+	_, owner := e.NewTenant(t, "acme")
+	id := strings.TrimSpace(e.RunAs(owner, "tasks", "submit", "-q").Want(t, 0).Stdout)
+	r := e.Exec(clitest.Invocation{Args: []string{"tasks", "list", "--watch", "--interval", "10ms", "--count", "3"}, TTY: true,
+		Env: map[string]string{"BATON_API_KEY": owner}}).Want(t, 0)
+	if n := strings.Count(r.Stdout, "\x1b[H\x1b[2J"); n != 3 || strings.Count(r.Stdout, id) != 3 || !strings.Contains(r.Stdout, "Every 10ms: baton tasks list") {
+		t.Fatalf("%d redraws:\n%q", n, r.Stdout)
+	}
+	e.RunAs(owner, "tasks", "list", "--watch").Want(t, 2)
+	e.RunAs(owner, "tasks", "list", "--watch", "--interval", "0s").Want(t, 2)
+}

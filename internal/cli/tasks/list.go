@@ -2,6 +2,8 @@ package tasks
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -23,6 +25,11 @@ type ListOptions struct {
 	Limit int
 	// All fetches every page.
 	All bool
+	// Watch redraws the list every Interval on a terminal, Count times
+	// (0: until Ctrl-C).
+	Watch    bool
+	Interval time.Duration
+	Count    int
 }
 
 // NewCmdList returns `baton tasks list`. runF replaces the run logic in
@@ -36,6 +43,9 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 maximum), creation time, how long it ran (so far), and its cost in USD.
 The first page of --limit tasks, or every page with --all (then --limit is
 the page size). -o json prints a JSON array of task objects.
+
+--watch redraws the list on the terminal every --interval (2s) until Ctrl-C
+(or --count redraws), as watch(1) would; it needs a terminal.
 
 --status is one of queued, running, succeeded, failed, cancelled,
 timed_out, terminated.`,
@@ -60,8 +70,17 @@ timed_out, terminated.`,
 					return err
 				}
 			}
+			if opts.Watch && !f.IOStreams.IsStdoutTTY() {
+				return cmdutil.FlagErrorf("--watch redraws a terminal: in a script poll `baton tasks list -o json`, or use `baton tasks wait`")
+			}
+			if opts.Interval <= 0 || opts.Count < 0 {
+				return cmdutil.FlagErrorf("--interval must be positive and --count at least 0")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
+			}
+			if opts.Watch {
+				return watchList(cmd.Context(), opts)
 			}
 			return runList(cmd.Context(), opts)
 		},
@@ -72,6 +91,9 @@ timed_out, terminated.`,
 	fl.StringArrayVar(&opts.Labels, "label", nil, "only tasks with this label KEY=VALUE (repeatable: every one must match)")
 	fl.IntVar(&opts.Limit, "limit", 20, "tasks per page (1-100)")
 	fl.BoolVar(&opts.All, "all", false, "list every task, fetching every page")
+	fl.BoolVarP(&opts.Watch, "watch", "w", false, "redraw the list every --interval until Ctrl-C (a terminal only)")
+	fl.DurationVar(&opts.Interval, "interval", 2*time.Second, "with --watch, how often to redraw")
+	fl.IntVar(&opts.Count, "count", 0, "with --watch, stop after this many redraws (0: until Ctrl-C)")
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(api.TaskStatuses, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("queue", noCompletion)
 	_ = cmd.RegisterFlagCompletionFunc("label", noCompletion)
@@ -93,6 +115,30 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	defer f.HintMore(more, "task")
 	now := f.Now()
 	return p.Print(tasks, func(tf output.TimeFormatter) output.Table { return table(tasks, now, tf) })
+}
+
+// watchList redraws the list every opts.Interval: the screen cleared, a
+// header line with the time, then the table. It ends after opts.Count
+// redraws (exit 0) or on Ctrl-C (exit 130, quietly).
+func watchList(ctx context.Context, opts *ListOptions) error {
+	f := opts.Factory
+	tick := time.NewTicker(opts.Interval)
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		fmt.Fprint(f.IOStreams.Out, "\x1b[H\x1b[2J")
+		fmt.Fprintf(f.IOStreams.Out, "Every %s: baton tasks list · %s · Ctrl-C to stop\n\n", output.Duration(opts.Interval), f.Now().Format(time.TimeOnly))
+		if err := runList(ctx, opts); err != nil {
+			return err
+		}
+		if opts.Count > 0 && n >= opts.Count {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
 }
 
 // listTasks fetches the tasks opts asks for. With more than one --label the
