@@ -246,7 +246,7 @@ func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, n
 			return errNothingHere
 		}
 		// The workspace is stamped served in the claim's write.
-		stamp := part{"served", stmt{sql: `UPDATE workspaces SET last_claim_seq = nextval('workspace_claim_seq')
+		stamp := part{"w_served", stmt{sql: `UPDATE workspaces SET last_claim_seq = nextval('workspace_claim_seq')
 			WHERE id = $1`, args: []any{id}}}
 		if err := flow.Claim(ctx, txRows{tx: tx, also: []part{stamp}}, picked, p); err != nil {
 			return err

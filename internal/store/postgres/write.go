@@ -27,7 +27,9 @@ func (x txRows) exec(ctx context.Context, what string, s stmt) error {
 	return nil
 }
 
-// part is a named data-modifying CTE of a composite statement.
+// part is a named data-modifying CTE of a composite statement. Names must
+// not be table names (a CTE hides the table of its name from the parts
+// after it): w_… and usage_….
 type part struct {
 	name string
 	stmt
@@ -69,10 +71,10 @@ func (x txRows) Write(ctx context.Context, w flow.Writes) error {
 	var c composite
 	c.add(x.also...)
 	if len(w.NewAttempts) > 0 {
-		c.add(part{"new_attempts", insertAttemptsStmt(w.Workspace, w.NewAttempts)})
+		c.add(part{"w_new_attempts", insertAttemptsStmt(w.Workspace, w.NewAttempts)})
 	}
 	if len(w.Attempts) > 0 {
-		c.add(part{"attempts", saveAttemptsStmt(w.Attempts)})
+		c.add(part{"w_attempts", saveAttemptsStmt(w.Attempts)})
 	}
 	if len(w.Usage) > 0 {
 		// In key order, as usagerows.RecordHeld does: concurrent writers
@@ -84,10 +86,10 @@ func (x txRows) Write(ctx context.Context, w flow.Writes) error {
 		c.add(usageParts(usage)...)
 	}
 	if len(w.Tasks) > 0 {
-		c.add(part{"tasks", saveTasksStmt(w.Tasks)})
+		c.add(part{"w_tasks", saveTasksStmt(w.Tasks)})
 	}
 	if len(w.Events) > 0 {
-		c.add(part{"events", insertEventsStmt(w.Events)})
+		c.add(part{"w_events", insertEventsStmt(w.Events)})
 	}
 	if len(c.parts) == 0 {
 		return nil
