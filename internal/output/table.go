@@ -376,6 +376,9 @@ func drawObject(kv [][2]string, color bool) []byte {
 			l = bold + l + reset
 		}
 		value := strings.ReplaceAll(strings.ReplaceAll(f[1], "\r\n", "\n"), "\t", " ")
+		if color && (f[0] == "status" || f[0] == "state") {
+			value = Colorize(value)
+		}
 		value = strings.ReplaceAll(value, "\n", "\n"+indent)
 		buf.WriteString(strings.TrimRight(l+pad+value, " "))
 		buf.WriteByte('\n')
