@@ -23,6 +23,8 @@ type Source interface {
 	Alerts(ctx context.Context) ([]api.Alert, error)
 	// AdminUsage returns every workspace's quota (operator key).
 	AdminUsage(ctx context.Context) ([]api.Quota, error)
+	// CancelTask cancels a queued or running task (the `c` key).
+	CancelTask(ctx context.Context, id string) (api.Task, error)
 	// Workspace returns a Source acting on workspace id (operator key),
 	// used to drill into one workspace from the admin list.
 	Workspace(id string) (Source, error)
@@ -75,6 +77,11 @@ func (s *ClientSource) Tasks(ctx context.Context) ([]api.Task, error) {
 func (s *ClientSource) Alerts(ctx context.Context) ([]api.Alert, error) {
 	l, err := s.Client.ListAlerts(ctx, client.AlertListOptions{ListOptions: client.ListOptions{Limit: recentTasks}})
 	return l.Data, err
+}
+
+// CancelTask implements Source.
+func (s *ClientSource) CancelTask(ctx context.Context, id string) (api.Task, error) {
+	return s.Client.CancelTask(ctx, id)
 }
 
 // AdminUsage implements Source.
@@ -209,5 +216,22 @@ func openWorkspace(gen int, src Source, id string) tea.Cmd {
 	return func() tea.Msg {
 		s, err := src.Workspace(id)
 		return sourceMsg{gen: gen, src: s, err: err}
+	}
+}
+
+// cancelledMsg is the answer to a cancel from the tasks pane.
+type cancelledMsg struct {
+	gen  int
+	id   string
+	task api.Task
+	err  error
+}
+
+func cancelTask(gen int, src Source, id string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+		defer cancel()
+		t, err := src.CancelTask(ctx, id)
+		return cancelledMsg{gen: gen, id: id, task: t, err: err}
 	}
 }

@@ -2,8 +2,10 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -105,6 +107,8 @@ type fakeSource struct {
 	watches int
 	stopped int // watches whose context ended
 	opened  []string
+	// cancelled are the tasks CancelTask was asked to cancel.
+	cancelled []string
 }
 
 func newFakeSource() *fakeSource {
@@ -146,7 +150,24 @@ func (f *fakeSource) counts() (watches, stopped int) {
 	return f.watches, f.stopped
 }
 
-func (f *fakeSource) Tasks(context.Context) ([]api.Task, error)       { return f.tasks, nil }
+func (f *fakeSource) Tasks(context.Context) ([]api.Task, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.tasks), nil
+}
+
+func (f *fakeSource) CancelTask(_ context.Context, id string) (api.Task, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cancelled = append(f.cancelled, id)
+	for i, t := range f.tasks {
+		if t.ID == id {
+			f.tasks[i].Status = api.TaskCancelled
+			return f.tasks[i], nil
+		}
+	}
+	return api.Task{}, errors.New("not_found: no task " + id)
+}
 func (f *fakeSource) Alerts(context.Context) ([]api.Alert, error)     { return f.alerts, nil }
 func (f *fakeSource) AdminUsage(context.Context) ([]api.Quota, error) { return f.spaces, nil }
 func (f *fakeSource) Workspace(id string) (Source, error) {

@@ -289,6 +289,12 @@ func shortDur(d time.Duration) string {
 func (m Model) helpView(w int) string {
 	h := m.help
 	h.Width = w
+	switch {
+	case m.confirm != "":
+		return cut(m.styles.Level[levelWarn].Render("Cancel task "+m.confirm+"? y to cancel, any other key keeps it"), w)
+	case m.notice != "":
+		return cut(m.notice, w)
+	}
 	if m.filtering {
 		return h.View(filterKeyMap{m.keys})
 	}
