@@ -187,14 +187,20 @@ func (f *Factory) ClientFor(server, key, workspace string) (*client.Client, erro
 }
 
 // Printer returns the output printer for -o.
-func (f *Factory) Printer() (*output.Printer, error) {
+func (f *Factory) Printer() (*output.Printer, error) { return f.printer(true) }
+
+// PrinterWithoutFilter is Printer without -q's ids (--jq and --template
+// still apply): for output that has no ids, such as log lines.
+func (f *Factory) PrinterWithoutFilter() (*output.Printer, error) { return f.printer(false) }
+
+func (f *Factory) printer(ids bool) (*output.Printer, error) {
 	format, err := output.ParseFormat(f.Globals.Output)
 	if err != nil {
 		return nil, &FlagError{Err: fmt.Errorf("-o: %w", err)}
 	}
 	// -q prints ids in place of the table; with a machine format asked
 	// for (-q -o json) it only silences hints, as before ids existed.
-	quietIDs := f.Globals.Quiet && format == output.FormatTable
+	quietIDs := ids && f.Globals.Quiet && format == output.FormatTable
 	filter, err := output.ParseFilter(quietIDs, f.Globals.JQ, f.Globals.Template)
 	if err != nil {
 		return nil, &FlagError{Err: err}

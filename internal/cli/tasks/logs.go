@@ -78,9 +78,19 @@ func runLogs(ctx context.Context, opts *LogsOptions) error {
 	// The table and JSON lines forms stream; the others print one document
 	// at the end.
 	var events []api.TaskEvent
+	stream := p.Format() == output.FormatTable || p.Format() == output.FormatJSONL
+	if f.Globals.JQ != "" || f.Globals.Template != "" {
+		stream = false // --jq and --template read the whole list
+	} else if f.Globals.Quiet {
+		// Log lines have no ids: -q keeps them and silences the rest.
+		if p, err = f.PrinterWithoutFilter(); err != nil {
+			return err
+		}
+	}
 	emit := func(ev api.TaskEvent) error {
-		switch p.Format() {
-		case output.FormatTable:
+		switch {
+		case !stream:
+		case p.Format() == output.FormatTable:
 			line := eventLine(ev)
 			if opts.Timestamps {
 				line = ev.At.UTC().Format(timestampLayout) + " " + line
@@ -89,7 +99,7 @@ func runLogs(ctx context.Context, opts *LogsOptions) error {
 				return fmt.Errorf("write output: %w", err)
 			}
 			return nil
-		case output.FormatJSONL:
+		case p.Format() == output.FormatJSONL:
 			return p.PrintObject(ev, nil)
 		}
 		events = append(events, ev)
@@ -125,8 +135,7 @@ func runLogs(ctx context.Context, opts *LogsOptions) error {
 	if err != nil {
 		return err
 	}
-	switch p.Format() {
-	case output.FormatTable, output.FormatJSONL:
+	if stream {
 		return nil
 	}
 	if events == nil {

@@ -104,3 +104,17 @@ func TestLogsTimestamps(t *testing.T) {
 		t.Errorf("--timestamps=false on a terminal differs from piped")
 	}
 }
+
+// TestLogsJQ: --jq reads the whole list of events; -q keeps the lines.
+func TestLogsJQ(t *testing.T) {
+	t.Parallel()
+	s := newScript(api.TaskSucceeded)
+	e := s.env(t)
+	r := e.Run("tasks", "logs", s.running.ID, "--jq", `.[] | select(.type == "log") | .message`).Want(t, 0)
+	if r.Stdout != "starting\nhello from attempt 2\n" {
+		t.Fatalf("--jq: %q", r.Stdout)
+	}
+	if q := e.Run("tasks", "logs", s.running.ID, "-q").Want(t, 0); q.Stdout != e.Run("tasks", "logs", s.running.ID).Stdout {
+		t.Fatalf("-q: %q", q.Stdout)
+	}
+}
