@@ -7,6 +7,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 
 	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/client"
 )
 
 // sized is m after a window size and the tasks of src.
@@ -66,5 +67,36 @@ func TestCancelFromTop(t *testing.T) {
 	m, cmd = update(m, press("c"))
 	if cmd != nil || m.confirm != "" || !strings.Contains(m.View(), "has ended already") {
 		t.Fatalf("finished task:\n%s", m.View())
+	}
+}
+
+// TestOpenTask (issue 16 row 6): enter on the tasks pane opens the task
+// (fields, attempts, the tail of its events), golden at 80×24 and 120×40;
+// c cancels from there; esc goes back.
+func TestOpenTask(t *testing.T) {
+	for _, size := range [][2]int{{80, 24}, {120, 40}} {
+		src := newFakeSource()
+		m := sized(t, newModel(src), size[0], size[1])
+		q := quotaAt(t0, 62)
+		m, _ = update(m, updateMsg{gen: m.gen, u: client.QuotaUpdate{Quota: &q, State: client.WatchLive}})
+		m, _ = update(m, press("tab"))
+		m, cmd := update(m, press("enter"))
+		m, _ = update(m, find[detailMsg](t, cmd))
+		if m.detail == nil || m.detail.ID != "task_01jdq8a0b1c2d3e4f5g6h7j8k1" {
+			t.Fatalf("not opened: %+v", m.detail)
+		}
+		golden(t, "task_"+sizeName(size[0], size[1]), m.View()+"\n")
+		if v := m.View(); !strings.Contains(v, "reading the report") || !strings.Contains(v, "attempt 1") {
+			t.Fatalf("detail:\n%s", v)
+		}
+		m, _ = update(m, press("c"))
+		if m.confirm != m.detail.ID {
+			t.Fatalf("c from the detail: confirm %q", m.confirm)
+		}
+		m, _ = update(m, press("n"))
+		m, _ = update(m, press("esc"))
+		if m.detail != nil || !strings.Contains(m.View(), "Tasks ·") {
+			t.Fatalf("esc:\n%s", m.View())
+		}
 	}
 }

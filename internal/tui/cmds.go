@@ -23,6 +23,9 @@ type Source interface {
 	Alerts(ctx context.Context) ([]api.Alert, error)
 	// AdminUsage returns every workspace's quota (operator key).
 	AdminUsage(ctx context.Context) ([]api.Quota, error)
+	// TaskDetail returns a task with its attempts and its events (the
+	// enter key on the tasks pane).
+	TaskDetail(ctx context.Context, id string) (api.Task, []api.TaskEvent, error)
 	// CancelTask cancels a queued or running task (the `c` key).
 	CancelTask(ctx context.Context, id string) (api.Task, error)
 	// Workspace returns a Source acting on workspace id (operator key),
@@ -77,6 +80,16 @@ func (s *ClientSource) Tasks(ctx context.Context) ([]api.Task, error) {
 func (s *ClientSource) Alerts(ctx context.Context) ([]api.Alert, error) {
 	l, err := s.Client.ListAlerts(ctx, client.AlertListOptions{ListOptions: client.ListOptions{Limit: recentTasks}})
 	return l.Data, err
+}
+
+// TaskDetail implements Source.
+func (s *ClientSource) TaskDetail(ctx context.Context, id string) (api.Task, []api.TaskEvent, error) {
+	t, err := s.Client.GetTask(ctx, id)
+	if err != nil {
+		return t, nil, err
+	}
+	evs, err := s.Client.ListTaskEvents(ctx, id, 0)
+	return t, evs, err
 }
 
 // CancelTask implements Source.
@@ -233,5 +246,22 @@ func cancelTask(gen int, src Source, id string) tea.Cmd {
 		defer cancel()
 		t, err := src.CancelTask(ctx, id)
 		return cancelledMsg{gen: gen, id: id, task: t, err: err}
+	}
+}
+
+// detailMsg is the answer to opening a task.
+type detailMsg struct {
+	gen    int
+	task   api.Task
+	events []api.TaskEvent
+	err    error
+}
+
+func fetchDetail(gen int, src Source, id string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+		defer cancel()
+		t, evs, err := src.TaskDetail(ctx, id)
+		return detailMsg{gen: gen, task: t, events: evs, err: err}
 	}
 }

@@ -156,6 +156,22 @@ func (f *fakeSource) Tasks(context.Context) ([]api.Task, error) {
 	return slices.Clone(f.tasks), nil
 }
 
+func (f *fakeSource) TaskDetail(_ context.Context, id string) (api.Task, []api.TaskEvent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range f.tasks {
+		if t.ID == id {
+			t.Attempts = []api.Attempt{{Number: 1, WorkerID: "w-1", Status: t.Status, StartedAt: t0.Add(-time.Minute)}}
+			return t, []api.TaskEvent{
+				{Seq: 1, Type: api.EventState, Status: api.TaskQueued, At: t0.Add(-2 * time.Minute)},
+				{Seq: 2, Type: api.EventState, Status: api.TaskRunning, Attempt: 1, At: t0.Add(-time.Minute)},
+				{Seq: 3, Type: api.EventLog, Attempt: 1, Message: "reading the report", At: t0.Add(-30 * time.Second)},
+			}, nil
+		}
+	}
+	return api.Task{}, nil, errors.New("not_found: no task " + id)
+}
+
 func (f *fakeSource) CancelTask(_ context.Context, id string) (api.Task, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -263,6 +263,9 @@ func sparkline(cols []float64) string {
 
 // rateText formats the newest sparkline value in the metric's unit.
 func rateText(name string, v float64) string {
+	if math.IsNaN(v) {
+		return "- (one snapshot so far)"
+	}
 	switch name {
 	case api.QuotaTaskExecutions:
 		return strconv.FormatFloat(v, 'f', 1, 64) + "/min"

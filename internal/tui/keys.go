@@ -37,7 +37,7 @@ func DefaultKeyMap() KeyMap {
 		ShiftTab:   key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
 		Filter:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
 		Pause:      key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
-		Enter:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open workspace")),
+		Enter:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
 		Back:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
 		Help:       key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
 		Quit:       key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
@@ -105,13 +105,26 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.notice = "not cancelled"
 		return m, nil
 	}
+	if m.detail != nil && (key.Matches(msg, k.Back) || key.Matches(msg, k.Enter)) {
+		m.detail, m.detailEvents = nil, nil
+		return m, nil
+	}
 	switch {
-	case key.Matches(msg, k.CancelTask) && !m.adminList() && m.focus == paneTasks:
+	case key.Matches(msg, k.Enter) && !m.adminList() && m.focus == paneTasks && m.detail == nil:
+		tasks := m.filteredTasks()
+		if len(tasks) == 0 {
+			return m, nil
+		}
+		return m, fetchDetail(m.gen, m.src, tasks[clamp(m.sel[paneTasks], len(tasks))].ID)
+	case key.Matches(msg, k.CancelTask) && !m.adminList() && (m.focus == paneTasks || m.detail != nil):
 		tasks := m.filteredTasks()
 		if len(tasks) == 0 {
 			return m, nil
 		}
 		t := tasks[clamp(m.sel[paneTasks], len(tasks))]
+		if m.detail != nil {
+			t = *m.detail
+		}
 		if api.IsTerminal(t.Status) {
 			m.notice = t.ID + " has ended already (" + t.Status + ")"
 			return m, nil

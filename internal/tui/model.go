@@ -114,7 +114,10 @@ type Model struct {
 	filter    string
 
 	confirm string // the task id `c` asks to cancel, until y or another key
-	notice  string // the outcome of the last action, in the help bar
+	// detail is the task opened with enter (nil: none), with its events.
+	detail       *api.Task
+	detailEvents []api.TaskEvent
+	notice       string // the outcome of the last action, in the help bar
 
 	now       time.Time
 	ticks     int
@@ -232,6 +235,16 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.state, m.err = statePolling, ""
 		m.spaces = sortWorkspaces(msg.quotas)
 		m.wsSel = clamp(m.wsSel, len(m.filteredSpaces()))
+		return m, nil
+	case detailMsg:
+		if msg.gen != m.gen {
+			return m, nil
+		}
+		if msg.err != nil {
+			m.notice = "open task: " + errText(msg.err)
+			return m, nil
+		}
+		m.detail, m.detailEvents = &msg.task, msg.events
 		return m, nil
 	case cancelledMsg:
 		if msg.gen != m.gen {

@@ -156,3 +156,47 @@ func (m Model) alertLines(a api.Alert, mark string, w int) []string {
 	}
 	return lines
 }
+
+// detailPane renders the opened task in w×h: its fields, its attempts and
+// the tail of its events (log lines and state changes), newest last.
+func (m Model) detailPane(w, h int) []string {
+	t := *m.detail
+	lines := []string{m.styles.Focused.Render("▸ Task "+t.ID) + m.styles.Dim.Render(" · esc back · c cancel")}
+	field := func(k, v string) {
+		if v != "" {
+			lines = append(lines, cut("  "+padRight(k, 10)+" "+v, w))
+		}
+	}
+	field("status", t.Status+map[bool]string{true: " (" + t.StatusReason + ")", false: ""}[t.StatusReason != ""])
+	field("queue", t.Queue)
+	field("attempt", fmt.Sprintf("%d of %d", t.Attempt, t.MaxAttempts))
+	field("waited", taskDuration(api.Task{CreatedAt: t.CreatedAt}, m.clock()))
+	if t.StartedAt != nil {
+		field("ran", taskDuration(t, m.clock()))
+	}
+	field("cost", taskCost(t.Usage.CostMicros))
+	field("error", t.Error)
+	for _, a := range t.Attempts {
+		field(fmt.Sprintf("attempt %d", a.Number), strings.TrimSpace(a.Status+" on "+a.WorkerID+" "+a.Error))
+	}
+	lines = append(lines, "", m.styles.Dim.Render("  Events"))
+	room := h - len(lines)
+	evs := m.detailEvents
+	if len(evs) > room {
+		evs = evs[len(evs)-room:]
+	}
+	if len(evs) == 0 {
+		lines = append(lines, "  "+m.styles.Dim.Render("no events yet"))
+	}
+	for _, ev := range evs {
+		line := "[" + fmt.Sprint(ev.Attempt) + "] " + ev.Message
+		if ev.Type != api.EventLog {
+			line = "==> " + ev.Status
+			if ev.Message != "" {
+				line += ": " + ev.Message
+			}
+		}
+		lines = append(lines, cut("  "+ev.At.UTC().Format("15:04:05")+" "+line, w))
+	}
+	return fit(lines, h)
+}
