@@ -70,6 +70,9 @@ func (c *Client) retryWait(ctx context.Context, err error, attempt, maxRetries i
 			wait = c.backoff(attempt)
 		}
 	case notSent(err):
+		if c.dialRetries >= 0 && attempt >= c.dialRetries {
+			return 0, false
+		}
 		wait = c.backoff(attempt)
 	default:
 		return 0, false
