@@ -94,8 +94,12 @@ type ClaimParams struct {
 	WorkspaceID string   // a workspace, or AnyWorkspace
 	Queues      []string // at least one
 	WorkerID    string
-	Now         time.Time
-	Lease       time.Duration
+	// Workers, when set, names the worker of each task claimed: the i-th
+	// task claimed goes to Workers[i] (a claim made for several workers at
+	// once); WorkerID is then unused.
+	Workers []string
+	Now     time.Time
+	Lease   time.Duration
 	// Max is how many tasks the claim takes at most (below 1: one).
 	Max int
 	// Slots says how many more tasks a workspace may start now, given how
@@ -107,6 +111,23 @@ type ClaimParams struct {
 	// pre-check that skips the workspace on 0, so it must depend only on
 	// its arguments.
 	Slots func(ws Workspace, running int, used Consumed) int
+}
+
+// Worker is the worker of the i-th task the claim takes.
+func (p ClaimParams) Worker(i int) string {
+	if i < len(p.Workers) {
+		return p.Workers[i]
+	}
+	return p.WorkerID
+}
+
+// From is p for the tasks claimed after the first n: Worker(0) is the
+// worker of task n.
+func (p ClaimParams) From(n int) ClaimParams {
+	if len(p.Workers) > 0 {
+		p.Workers = p.Workers[min(n, len(p.Workers)):]
+	}
+	return p
 }
 
 // Consumed is a workspace's use of its monthly quotas in one billing

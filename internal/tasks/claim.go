@@ -32,8 +32,7 @@ func (s *Service) Claim(ctx context.Context, workspaceID string, queues []string
 		// Subscribed before trying, so no wake-up between the try and
 		// the wait is missed.
 		changed, done := s.cfg.Notifier.Subscribe(topics...)
-		got, err := s.cfg.Store.ClaimTasks(ctx, store.ClaimParams{WorkspaceID: workspaceID, Queues: queues,
-			WorkerID: workerID, Now: s.now(), Lease: s.cfg.Lease, Max: max, Slots: s.slots})
+		got, err := s.claimTogether(ctx, workspaceID, queues, workerID, max)
 		if errors.Is(err, store.ErrNotFound) {
 			got, err = nil, nil
 		}

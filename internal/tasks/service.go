@@ -82,8 +82,9 @@ type Config struct {
 
 // Service runs the task lifecycle. Its methods are safe for concurrent use.
 type Service struct {
-	cfg   Config
-	fleet fleet
+	cfg      Config
+	fleet    fleet
+	claimers claimers
 }
 
 // New returns a Service with defaults filled in.

@@ -86,7 +86,7 @@ func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Ta
 				if p.Slots != nil && p.Slots(c.ws, c.running, c.used) <= 0 {
 					continue
 				}
-				got, err := s.claimFrom(ctx, c.ws.ID, p, n, true)
+				got, err := s.claimFrom(ctx, c.ws.ID, p.From(len(out)), n, true)
 				switch {
 				case err == nil:
 					out = append(out, got...)

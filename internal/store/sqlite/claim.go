@@ -73,7 +73,7 @@ func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Ta
 					if n <= 0 {
 						continue
 					}
-					got, err := claimFrom(ctx, tx, c.ws.ID, p, queues, n)
+					got, err := claimFrom(ctx, tx, c.ws.ID, p.From(len(claimed)), queues, n)
 					if err != nil {
 						return err
 					}

@@ -40,6 +40,7 @@ var taskTests = []suiteTest{
 	{"TaskGroupCommit", testTaskGroupCommit},
 	{"TaskAdmission", testTaskAdmission},
 	{"QueueStats", testQueueStats},
+	{"ClaimForSeveralWorkers", testClaimForSeveralWorkers},
 	{"TaskCountsExact", testTaskCountsExact},
 }
 

@@ -311,3 +311,31 @@ func testTaskClaimBatch(t *testing.T, s store.Store) {
 		t.Errorf("second shared claim took %d tasks, want the 6 left", len(got))
 	}
 }
+
+// testClaimForSeveralWorkers: a claim made for several workers at once
+// (ClaimParams.Workers) gives the i-th task claimed to the i-th worker, its
+// attempt too, across the workspaces a shared claim serves.
+func testClaimForSeveralWorkers(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	a, _ := createWorkspace(t, s, "several-a")
+	b, _ := createWorkspace(t, s, "several-b")
+	addTasks(t, s, a.ID, 2)
+	addTasks(t, s, b.ID, 2)
+	p := params(store.AnyWorkspace, t0)
+	p.Max, p.Workers = 3, []string{"w-1", "w-2", "w-3"}
+	got, err := s.ClaimTasks(ctx, p)
+	must(t, err, "ClaimTasks")
+	if len(got) != 3 {
+		t.Fatalf("claimed %d tasks, want 3", len(got))
+	}
+	for i, task := range got {
+		want := p.Workers[i]
+		if task.WorkerID != want {
+			t.Errorf("task %d went to %q, want %q", i, task.WorkerID, want)
+		}
+		as := attempts(t, s, task.WorkspaceID, task.ID, 1)
+		if as[0].WorkerID != want {
+			t.Errorf("task %d's attempt went to %q, want %q", i, as[0].WorkerID, want)
+		}
+	}
+}

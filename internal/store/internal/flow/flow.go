@@ -139,7 +139,7 @@ func Claim(ctx context.Context, tx Tx, rows []Row, p store.ClaimParams) error {
 	usage := make([]store.UsageEvent, len(rows))
 	for i := range rows {
 		r := &rows[i]
-		a, msg := lifecycle.Claim(&r.Task, p.WorkerID, p.Now, p.Lease)
+		a, msg := lifecycle.Claim(&r.Task, p.Worker(i), p.Now, p.Lease)
 		r.Seq++
 		attempts[i], events[i] = a, stateEvent(*r, msg, p.Now)
 		usage[i] = store.UsageEvent{ID: fmt.Sprintf("%s/%d/start", a.TaskID, a.Number), WorkspaceID: ws,

@@ -1,0 +1,143 @@
+package tasks
+
+import (
+	"context"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/genericcorp/baton/internal/store"
+)
+
+// Claims together. Claimers of one workspace and queues that try at the
+// same moment (a herd woken by a submit, or many workers in a drain) would
+// each run a claim transaction, and on PostgreSQL those take turns on the
+// workspace's row, a commit each. Instead, while one claim of a (workspace,
+// queues) is at the store, the claims that arrive wait and then go to the
+// store as one claim for all of them (ClaimParams.Workers names each
+// task's worker), whose tasks are dealt out in arrival order: a burst of
+// claims costs one transaction.
+
+// maxTogether bounds the tasks one claim takes for its claimers.
+const maxTogether = 500
+
+// togetherTimeout bounds a claim made for several claimers: it runs
+// detached from their contexts, which end at different times.
+const togetherTimeout = 30 * time.Second
+
+// together is one (workspace, queues)'s claims waiting for the store.
+type together struct {
+	waiting []*claimReq
+	running bool
+}
+
+// claimReq is one claimer's wish: up to max tasks for worker.
+type claimReq struct {
+	ctx    context.Context
+	worker string
+	max    int
+	got    []store.Task
+	err    error
+	done   chan struct{}
+}
+
+// claimers coalesces claims by (workspace, queues).
+type claimers struct {
+	mu     sync.Mutex
+	groups map[string]*together
+}
+
+// claimTogether claims up to max tasks for workerID, together with the
+// claims of the same workspace and queues that are waiting meanwhile (see
+// above). It returns store.ErrNotFound (possibly wrapped) when it got none.
+func (s *Service) claimTogether(ctx context.Context, workspaceID string, queues []string, workerID string, max int) ([]store.Task, error) {
+	key := workspaceID + "\x00" + strings.Join(queues, "\x00")
+	r := &claimReq{ctx: ctx, worker: workerID, max: max, done: make(chan struct{})}
+	c := &s.claimers
+	c.mu.Lock()
+	if c.groups == nil {
+		c.groups = map[string]*together{}
+	}
+	g := c.groups[key]
+	if g == nil {
+		g = &together{}
+		c.groups[key] = g
+	}
+	g.waiting = append(g.waiting, r)
+	lead := !g.running
+	g.running = true
+	c.mu.Unlock()
+	if lead {
+		s.claimRounds(context.WithoutCancel(ctx), key, g, workspaceID, queues)
+	}
+	select {
+	case <-r.done: // a leader's own claim is done by now
+		return r.got, r.err
+	default:
+	}
+	select {
+	case <-r.done:
+		return r.got, r.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// claimRounds runs the store claims of group g until no claimer waits:
+// each round takes the waiting claimers (up to maxTogether tasks) whose
+// contexts are still live, claims for all of them at once, and deals out
+// the tasks in arrival order.
+func (s *Service) claimRounds(ctx context.Context, key string, g *together, workspaceID string, queues []string) {
+	c := &s.claimers
+	for {
+		c.mu.Lock()
+		var round []*claimReq
+		total := 0
+		for len(g.waiting) > 0 && (len(round) == 0 || total+g.waiting[0].max <= maxTogether) {
+			r := g.waiting[0]
+			g.waiting = g.waiting[1:]
+			if r.ctx.Err() != nil {
+				r.err = store.ErrNotFound // left while waiting: nothing claimed for it
+				close(r.done)
+				continue
+			}
+			round = append(round, r)
+			total += r.max
+		}
+		if len(round) == 0 {
+			g.running = false
+			delete(c.groups, key)
+			c.mu.Unlock()
+			return
+		}
+		c.mu.Unlock()
+
+		workers := make([]string, 0, total)
+		for _, r := range round {
+			for range r.max {
+				workers = append(workers, r.worker)
+			}
+		}
+		rctx, cancel := context.WithTimeout(ctx, togetherTimeout)
+		p := store.ClaimParams{WorkspaceID: workspaceID, Queues: queues, WorkerID: round[0].worker, Workers: workers,
+			Now: s.now(), Lease: s.cfg.Lease, Max: total, Slots: s.slots}
+		if len(round) == 1 {
+			p.Workers = nil // one claimer: a plain claim
+		}
+		got, err := s.cfg.Store.ClaimTasks(rctx, p)
+		cancel()
+		// Deal out: task i went to workers[i].
+		next := 0
+		for _, r := range round {
+			r.got, r.err = nil, err
+			if next < len(got) {
+				r.got = got[next:min(next+r.max, len(got))]
+			}
+			next += r.max
+			if len(r.got) == 0 && r.err == nil {
+				r.err = store.ErrNotFound
+			}
+			close(r.done)
+		}
+	}
+}
