@@ -43,6 +43,8 @@ type Server struct {
 	// Limiter is the API's rate limiter: in memory, or a
 	// ratelimit.Fallback over Redis when cfg.RedisURL is set.
 	Limiter ratelimit.Limiter
+	// Pprof is the profiling listener when cfg.PprofListen is set, else nil.
+	Pprof net.Listener
 
 	closeLimiter func() error
 }
@@ -107,12 +109,21 @@ func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server,
 	if err != nil {
 		return fail(err)
 	}
+	var pprofLn net.Listener
+	if cfg.PprofListen != "" {
+		if pprofLn, err = ListenPprof(cfg.PprofListen, cfg.PprofAllowRemote); err != nil {
+			return fail(err)
+		}
+	}
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
+		if pprofLn != nil {
+			pprofLn.Close()
+		}
 		return fail(fmt.Errorf("listen on %s: %w", cfg.Listen, err))
 	}
 	return &Server{Config: cfg, Store: st, StoreDSN: desc, Secret: secret, API: api, Listener: ln, Log: log,
-		Metrics: metrics, Sentry: reporter, Limiter: limiter, closeLimiter: closeLimiter}, nil
+		Metrics: metrics, Sentry: reporter, Limiter: limiter, Pprof: pprofLn, closeLimiter: closeLimiter}, nil
 }
 
 // URL is the base URL clients reach the server at.
@@ -134,6 +145,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	timeout := s.Config.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
+	}
+	if s.Pprof != nil {
+		pprofCtx, stopPprof := context.WithCancel(ctx)
+		pprofDone := make(chan struct{})
+		go func() { defer close(pprofDone); ServePprof(pprofCtx, s.Pprof, s.Log) }()
+		defer func() { stopPprof(); <-pprofDone }()
 	}
 	reapCtx, stopReaper := context.WithCancel(ctx)
 	defer stopReaper()

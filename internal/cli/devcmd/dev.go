@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/genericcorp/baton/internal/app"
 	"github.com/genericcorp/baton/internal/auth"
@@ -41,15 +42,18 @@ becomes the current profile when none is set. The keys are kept in
 DATA_DIR/dev-credentials.json (mode 0600) so restarts reuse them.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(cmd.Context(), f, dataDir, listen)
+			return run(cmd.Context(), f, cmd.Flags(), dataDir, listen)
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default $BATON_DATA_DIR or ~/.local/share/baton/dev)")
 	cmd.Flags().StringVar(&listen, "listen", "", "listen address (default $BATON_LISTEN or 127.0.0.1:7070)")
+	config.PprofFlags(cmd.Flags())
 	return cmd
 }
 
-func run(ctx context.Context, f *cmdutil.Factory, dataDir, listen string) error {
+// run starts dev; flags (may be nil) are dev's flags, of which only the
+// pprof ones are read through config.LoadServer.
+func run(ctx context.Context, f *cmdutil.Factory, flags *pflag.FlagSet, dataDir, listen string) error {
 	// BATON_CONFIG names the CLI's profiles file in a developer's shell, so
 	// dev does not read it as a server config file.
 	getenv := func(k string) string {
@@ -58,7 +62,18 @@ func run(ctx context.Context, f *cmdutil.Factory, dataDir, listen string) error 
 		}
 		return f.Getenv(k)
 	}
-	cfg, err := config.LoadServer(nil, getenv)
+	// Only the pprof flags are read through LoadServer; --data-dir and
+	// --listen are applied below, after dev's own defaults.
+	pprofFlags := pflag.NewFlagSet("dev", pflag.ContinueOnError)
+	for _, name := range []string{"pprof-listen", "pprof-allow-remote"} {
+		if flags == nil {
+			break
+		}
+		if fl := flags.Lookup(name); fl != nil {
+			pprofFlags.AddFlag(fl)
+		}
+	}
+	cfg, err := config.LoadServer(pprofFlags, getenv)
 	if err != nil {
 		return &cmdutil.FlagError{Err: err}
 	}

@@ -26,7 +26,7 @@ func startDev(t *testing.T, dataDir, cfgHome, prevServer string) (*config.File, 
 	f := cmdutil.New(ios, func(k string) string { return env[k] })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, f, dataDir, "127.0.0.1:0") }()
+	go func() { done <- run(ctx, f, nil, dataDir, "127.0.0.1:0") }()
 
 	path, _ := config.Path(func(k string) string { return env[k] })
 	deadline := time.Now().Add(20 * time.Second)
