@@ -12,7 +12,9 @@ import (
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	sigs := make(chan os.Signal, 2)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := cli.InterruptContext(context.Background(), sigs, os.Stderr, os.Exit)
 	code := cli.Main(ctx, os.Args[1:], os.Getenv, iostreams.SystemWithEnv(os.Getenv))
 	stop()
 	os.Exit(code)

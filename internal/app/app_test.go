@@ -2,8 +2,10 @@ package app
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"log/slog"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -11,7 +13,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/genericcorp/baton/internal/auth"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/config"
 )
 
@@ -97,7 +102,19 @@ func TestOpenStoreRefusesUnknownURL(t *testing.T) {
 // TestServeAndGracefulShutdown runs a real server on a loopback port with
 // BATON_ADMIN_KEY bootstrapping, then cancels it: Serve returns nil.
 func TestServeAndGracefulShutdown(t *testing.T) {
-	cfg := testConfig(t)
+	t.Run("sqlite", func(t *testing.T) { testServeAndShutdown(t, testConfig(t)) })
+	t.Run("postgres", func(t *testing.T) {
+		cfg := testConfig(t)
+		cfg.DatabaseURL = testutil.PostgresSchema(t)
+		testServeAndShutdown(t, cfg)
+	})
+}
+
+// testServeAndShutdown serves, answers a request, and shuts down: Serve
+// returns only when every loop it and Prepare started has ended and the
+// store is closed (on PostgreSQL, the pool's Close waits for the notifier's
+// LISTEN connection, so a loop left running would hang here).
+func testServeAndShutdown(t *testing.T, cfg config.Server) {
 	cfg.AdminKey, _ = auth.NewKey(auth.OperatorPrefix)
 	ctx, cancel := context.WithCancel(context.Background())
 	s, err := Prepare(ctx, cfg, slog.New(slog.DiscardHandler))
@@ -126,6 +143,49 @@ func TestServeAndGracefulShutdown(t *testing.T) {
 	case <-time.After(10 * time.Second):
 		t.Fatal("server did not stop")
 	}
+	if err := s.Store.Ping(context.Background()); err == nil {
+		t.Fatal("the store still answers after Serve returned")
+	}
+	if err := s.Close(); err != nil {
+		t.Fatalf("Close after Serve = %v, want nil (idempotent)", err)
+	}
+}
+
+// TestPrepareFailureReleasesEverything: a Prepare that fails late (the
+// listen address is taken) closes the store it opened.
+func TestPrepareFailureReleasesEverything(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	cfg := testConfig(t)
+	// The store's connections carry a name of their own, so that other
+	// tests on the same database are not counted.
+	app := "baton_prepare_" + strings.ToLower(rand.Text())[:10]
+	cfg.DatabaseURL = testutil.PostgresSchema(t) + "&application_name=" + app
+	cfg.Listen = taken.Addr().String()
+	if _, err := Prepare(context.Background(), cfg, slog.New(slog.DiscardHandler)); err == nil {
+		t.Fatal("Prepare on a taken address succeeded")
+	}
+	testutil.Eventually(t, 5*time.Second, "the failed Prepare's connections are closed",
+		func() bool { return backends(t, cfg.DatabaseURL, app) == 0 })
+}
+
+// backends counts the connections named app.
+func backends(t *testing.T, url, app string) int {
+	t.Helper()
+	conn, err := pgx.Connect(context.Background(), url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), `SELECT count(*) FROM pg_stat_activity
+		WHERE application_name = $1 AND pid <> pg_backend_pid()`, app).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
 }
 
 // The store's files are readable by their owner only: the database, its

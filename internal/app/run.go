@@ -2,15 +2,18 @@ package app
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/getsentry/sentry-go"
 	"github.com/prometheus/client_golang/prometheus"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/genericcorp/baton/internal/auth"
 	"github.com/genericcorp/baton/internal/metering"
@@ -43,10 +46,13 @@ type Server struct {
 	// Limiter is the API's rate limiter: in memory, or a
 	// ratelimit.Fallback over Redis when cfg.RedisURL is set.
 	Limiter ratelimit.Limiter
+
 	// Pprof is the profiling listener when cfg.PprofListen is set, else nil.
 	Pprof net.Listener
 
 	closeLimiter func() error
+	stopNotifier func() // cancels the notifier's loops and waits for them
+	closeOnce    sync.Once
 }
 
 // NewLogger returns the server's logger: JSON or text on w.
@@ -59,88 +65,77 @@ func NewLogger(format string, w io.Writer) *slog.Logger {
 
 // Prepare opens and migrates the store, loads the secret, bootstraps
 // BATON_ADMIN_KEY if set, builds the rate limiter (Redis-backed when
-// cfg.RedisURL is set), the Sentry client (when cfg.SentryDSN is set) and
-// the API with its metrics, and binds the listen address.
+// cfg.RedisURL is set), the Sentry client (when cfg.SentryDSN is set), the
+// notifier (PostgreSQL: LISTEN/NOTIFY across replicas) and the API with its
+// metrics, and binds the listen address. The caller owns the Server: Serve
+// closes it when it returns; Close releases it without serving.
 func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server, error) {
 	st, desc, err := OpenMigrated(ctx, cfg)
 	if err != nil {
 		return nil, err
 	}
+	s := &Server{Config: cfg, Store: st, StoreDSN: desc, Log: log}
 	fail := func(err error) (*Server, error) {
-		st.Close()
+		s.Close()
 		return nil, err
 	}
-	secret, err := LoadSecret(cfg.Secret, cfg.DataDir)
-	if err != nil {
+	if s.Secret, err = LoadSecret(cfg.Secret, cfg.DataDir); err != nil {
 		return fail(err)
 	}
 	if cfg.AdminKey != "" {
-		if _, err := EnsureOperatorKey(ctx, st, secret, cfg.AdminKey, "bootstrap", time.Now()); err != nil {
+		if _, err := EnsureOperatorKey(ctx, st, s.Secret, cfg.AdminKey, "bootstrap", time.Now()); err != nil {
 			return fail(fmt.Errorf("BATON_ADMIN_KEY: %w", err))
 		}
 	}
-	metrics := prometheus.NewRegistry()
-	limiter, closeLimiter, err := NewLimiter(ctx, cfg.RedisURL, log, metrics)
-	if err != nil {
+	s.Metrics = prometheus.NewRegistry()
+	if s.Limiter, s.closeLimiter, err = NewLimiter(ctx, cfg.RedisURL, log, s.Metrics); err != nil {
 		return fail(err)
 	}
-	fail = func(err error) (*Server, error) {
-		closeLimiter()
-		st.Close()
-		return nil, err
-	}
-	reporter, err := server.NewSentry(server.SentryOptions{DSN: cfg.SentryDSN, Release: version.Get().Version})
-	if err != nil {
+	if s.Sentry, err = server.NewSentry(server.SentryOptions{DSN: cfg.SentryDSN, Release: version.Get().Version}); err != nil {
 		return fail(fmt.Errorf("sentry_dsn: %w", err))
 	}
 	var notifier tasks.Notifier
 	var authBus auth.Bus
 	if pg, ok := st.(*postgres.Store); ok {
-		notifier = pg.Notifier(ctx, log) // a submit on one replica wakes claimers on all
-		authBus = pg                     // a revoke on one replica drops the key from every cache
+		// The notifier's loops run until Close, not until ctx: requests
+		// still in flight during shutdown notify through it.
+		nctx, stop := context.WithCancel(context.WithoutCancel(ctx))
+		n := pg.Notifier(nctx, log) // a submit on one replica wakes claimers on all
+		s.stopNotifier = func() { stop(); n.Wait() }
+		notifier, authBus = n, pg // a revoke on one replica drops the key from every cache
 	}
-	api, err := server.New(server.Config{Store: st, Secret: secret, Tiers: cfg.Tiers, DefaultTier: cfg.DefaultTier,
-		Logger: log, Version: version.Get().Version, Limiter: limiter,
+	s.API, err = server.New(server.Config{Store: st, Secret: s.Secret, Tiers: cfg.Tiers, DefaultTier: cfg.DefaultTier,
+		Logger: log, Version: version.Get().Version, Limiter: s.Limiter,
 		RateLimits: server.RateLimits{TrustedProxies: cfg.TrustedProxies},
 		Notifier:   notifier, AuthBus: authBus, Lease: cfg.Lease, HeartbeatInterval: cfg.HeartbeatInterval,
-		Metrics: metrics, Sentry: reporter,
+		Metrics: s.Metrics, Sentry: s.Sentry,
 		Rates:         metering.Rates{ExecutionSecondMicros: cfg.Cost.ExecutionSecondMicros, APICallMicros: cfg.Cost.APICallMicros},
 		AlertWebhooks: webhookURLs(cfg.AlertWebhookURL)})
 	if err != nil {
 		return fail(err)
 	}
-	var pprofLn net.Listener
 	if cfg.PprofListen != "" {
-		if pprofLn, err = ListenPprof(cfg.PprofListen, cfg.PprofAllowRemote); err != nil {
+		if s.Pprof, err = ListenPprof(cfg.PprofListen, cfg.PprofAllowRemote); err != nil {
 			return fail(err)
 		}
 	}
-	ln, err := net.Listen("tcp", cfg.Listen)
-	if err != nil {
-		if pprofLn != nil {
-			pprofLn.Close()
-		}
+	if s.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fail(fmt.Errorf("listen on %s: %w", cfg.Listen, err))
 	}
-	return &Server{Config: cfg, Store: st, StoreDSN: desc, Secret: secret, API: api, Listener: ln, Log: log,
-		Metrics: metrics, Sentry: reporter, Limiter: limiter, Pprof: pprofLn, closeLimiter: closeLimiter}, nil
+	return s, nil
 }
 
 // URL is the base URL clients reach the server at.
 func (s *Server) URL() string { return "http://" + s.Listener.Addr().String() }
 
-// Serve serves until ctx is done, shuts down gracefully, flushes the
-// Sentry events still queued, and closes the store and the rate limiter's
-// Redis client.
+// Serve serves until ctx is done and shuts down in order: the HTTP server
+// drains its requests; then the background loops (the lease reaper, metered
+// API calls, alerts, auth cache flushes) are stopped and waited for, so
+// their last flush sees every request; then Close releases the notifier,
+// Sentry, the rate limiter and the store. Every loop Serve starts has
+// ended when it returns.
 func (s *Server) Serve(ctx context.Context) error {
-	defer s.Store.Close()
-	if s.closeLimiter != nil {
-		defer s.closeLimiter()
-	}
-	if s.Sentry != nil {
-		defer s.Sentry.Close()
-		defer s.Sentry.Flush(5 * time.Second)
-	}
+	defer s.Close()
 	s.Log.Info("baton server listening", "url", s.URL(), "store", s.StoreDSN, "version", version.Get().Version)
 	timeout := s.Config.ShutdownTimeout
 	if timeout <= 0 {
@@ -152,18 +147,56 @@ func (s *Server) Serve(ctx context.Context) error {
 		go func() { defer close(pprofDone); ServePprof(pprofCtx, s.Pprof, s.Log) }()
 		defer func() { stopPprof(); <-pprofDone }()
 	}
-	reapCtx, stopReaper := context.WithCancel(ctx)
-	defer stopReaper()
-	go s.API.Tasks().RunReaper(reapCtx, reaperInterval(s.Config.Lease))
-	// Background work (metered API calls, alerts) stops after the last
-	// request, so its final flush sees every call.
-	bgCtx, stopBackground := context.WithCancel(context.WithoutCancel(ctx))
-	bgDone := make(chan struct{})
-	go func() { defer close(bgDone); s.API.RunBackground(bgCtx) }()
+	// The loops outlive ctx until the HTTP server has drained.
+	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopLoops()
+	var loops errgroup.Group
+	loops.Go(func() error {
+		s.API.Tasks().RunReaper(loopCtx, reaperInterval(s.Config.Lease))
+		return nil
+	})
+	loops.Go(func() error {
+		s.API.RunBackground(loopCtx)
+		return nil
+	})
 	err := server.Serve(ctx, s.Listener, s.API, s.Log, timeout)
-	stopBackground()
-	<-bgDone
+	stopLoops()
+	_ = loops.Wait()
 	s.Log.Info("baton server stopped")
+	return err
+}
+
+// Close releases what Prepare made, in reverse order: the notifier's
+// loops (waited for), Sentry (flushed), the rate limiter's Redis client,
+// the listener and the store. It is safe to call more than once, and on a
+// Server that Prepare left half-built; Serve calls it.
+func (s *Server) Close() error {
+	var err error
+	s.closeOnce.Do(func() {
+		if s.stopNotifier != nil {
+			s.stopNotifier()
+		}
+		if s.Sentry != nil {
+			s.Sentry.Flush(5 * time.Second)
+			s.Sentry.Close()
+		}
+		var errs []error
+		if s.closeLimiter != nil {
+			errs = append(errs, s.closeLimiter())
+		}
+		if s.Pprof != nil {
+			s.Pprof.Close() // a no-op error when ServePprof closed it already
+		}
+		if s.Listener != nil {
+			if cerr := s.Listener.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
+				errs = append(errs, cerr)
+			}
+		}
+		if s.Store != nil {
+			errs = append(errs, s.Store.Close())
+		}
+		err = errors.Join(errs...)
+	})
 	return err
 }
 

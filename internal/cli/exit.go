@@ -5,11 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
+	"net/url"
+	"regexp"
 	"strings"
+	"syscall"
 
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
+	"github.com/genericcorp/baton/pkg/config"
 )
 
 // exitCode maps an error to the exit codes of CONTRACT.md. Every command's
@@ -85,6 +90,9 @@ func printError(f *cmdutil.Factory, ctx context.Context, err error, code int) {
 	if errors.As(err, &exitErr) && exitErr.Err == nil {
 		return
 	}
+	if code == cmdutil.ExitInterrupted && !f.JSONOutput() {
+		return // Ctrl-C: the user knows; exit 130 says it to scripts
+	}
 	body := errorBody{Code: localCode(code), Message: err.Error(), Hint: hintFor(err, code)}
 	var apiErr *client.APIError
 	if errors.As(err, &apiErr) {
@@ -97,6 +105,10 @@ func printError(f *cmdutil.Factory, ctx context.Context, err error, code int) {
 	if code == cmdutil.ExitInterrupted {
 		body.Message = "interrupted"
 	}
+	if msg, hint, ok := unreachable(f, err); ok {
+		body.Code, body.Message, body.Hint = "unreachable", msg, hint
+	}
+	body.Message = plainFlagError(body.Message)
 	w := f.IOStreams.ErrOut
 	if f.JSONOutput() {
 		b, _ := json.Marshal(errorEnvelope{Error: body})
@@ -105,6 +117,9 @@ func printError(f *cmdutil.Factory, ctx context.Context, err error, code int) {
 	}
 	fmt.Fprintf(w, "error: %s\n", body.Message)
 	for _, fe := range body.Fields {
+		if strings.Contains(body.Message, fe.Message) {
+			continue // the detail says it already
+		}
 		fmt.Fprintf(w, "  %s: %s\n", fe.Field, fe.Message)
 	}
 	if body.Hint != "" {
@@ -166,4 +181,61 @@ func needsWorkspace(e *client.APIError) bool {
 		}
 	}
 	return false
+}
+
+// unreachable recognises a request that could not reach the server
+// (connection refused, no such host, dial timeout) and says so with the
+// server's URL, where that URL came from and what to do.
+func unreachable(f *cmdutil.Factory, err error) (msg, hint string, ok bool) {
+	var opErr *net.OpError
+	var dnsErr *net.DNSError
+	switch {
+	case errors.As(err, &dnsErr):
+		msg = "no such host " + dnsErr.Name
+	case errors.As(err, &opErr) && opErr.Op == "dial":
+		msg = "connection refused"
+		if !errors.Is(err, syscall.ECONNREFUSED) {
+			msg = opErr.Err.Error()
+		}
+	default:
+		return "", "", false
+	}
+	target := ""
+	var urlErr *url.Error
+	if errors.As(err, &urlErr) {
+		if u, perr := url.Parse(urlErr.URL); perr == nil {
+			target = u.Scheme + "://" + u.Host
+		}
+	}
+	where := target
+	if r, rerr := f.Resolved(); rerr == nil && (target == "" || target == r.Server) {
+		from := map[string]string{config.SourceFlag: "--server", config.SourceEnv: config.EnvServer,
+			config.SourceConfig: "profile " + r.Profile, config.SourceDefault: "the default"}[r.Source["server"]]
+		where = fmt.Sprintf("%s (from %s)", r.Server, from)
+	}
+	return fmt.Sprintf("cannot reach the server at %s: %s", where, msg),
+		"is it running? Start a local one with `baton dev`, or point --server (BATON_SERVER) at yours; `baton doctor` checks the setup", true
+}
+
+// strconvErr matches what pflag says of a value that is not a number
+// ("invalid argument "abc" for "--limit" flag: strconv.ParseInt: parsing
+// "abc": invalid syntax").
+var strconvErr = regexp.MustCompile(`^invalid argument "(.*)" for "(.*)" flag: strconv\.Parse(Int|Uint|Float|Bool): parsing ".*": (invalid syntax|value out of range)$`)
+
+// plainFlagError rewords pflag's strconv errors for a person:
+// `invalid value "abc" for --limit: not a whole number`.
+func plainFlagError(msg string) string {
+	m := strconvErr.FindStringSubmatch(msg)
+	if m == nil {
+		return msg
+	}
+	what := map[string]string{"Int": "not a whole number", "Uint": "not a whole number ≥ 0", "Float": "not a number", "Bool": "not true or false"}[m[3]]
+	if m[4] == "value out of range" {
+		what = "out of range"
+	}
+	flag := m[2]
+	if i := strings.Index(flag, ", --"); i >= 0 { // "-n, --limit"
+		flag = flag[i+2:]
+	}
+	return fmt.Sprintf("invalid value %q for %s: %s", m[1], flag, what)
 }

@@ -5,17 +5,22 @@ package cli
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 
 	"github.com/genericcorp/baton/internal/cli/admin"
 	"github.com/genericcorp/baton/internal/cli/alerts"
+	"github.com/genericcorp/baton/internal/cli/apicmd"
 	"github.com/genericcorp/baton/internal/cli/authcmd"
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
 	"github.com/genericcorp/baton/internal/cli/devcmd"
+	"github.com/genericcorp/baton/internal/cli/fleet"
 	"github.com/genericcorp/baton/internal/cli/keys"
 	"github.com/genericcorp/baton/internal/cli/profile"
 	"github.com/genericcorp/baton/internal/cli/servercmd"
+	"github.com/genericcorp/baton/internal/cli/statuscmd"
 	"github.com/genericcorp/baton/internal/cli/tasks"
 	"github.com/genericcorp/baton/internal/cli/tiers"
 	"github.com/genericcorp/baton/internal/cli/top"
@@ -97,7 +102,9 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 	pf.StringVar(&g.Workspace, "workspace", "", "workspace to act on, with an operator key (env BATON_WORKSPACE)")
 	pf.StringVarP(&g.Output, "output", "o", "table", "output format: table|json|yaml|csv|jsonl")
 	pf.BoolVar(&g.NoColor, "no-color", false, "disable colour (env NO_COLOR)")
-	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only data, no progress or hints")
+	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only ids (lists and creates), no progress or hints")
+	pf.StringVar(&g.JQ, "jq", "", "filter the JSON result with a jq expression (see: baton help formatting)")
+	pf.StringVar(&g.Template, "template", "", "format the JSON result with a Go template (see: baton help formatting)")
 	pf.BoolVar(&g.Debug, "debug", false, "trace HTTP requests to stderr (secrets redacted)")
 	pf.DurationVar(&g.Timeout, "timeout", 0, "give up after this long (e.g. 30s; 0 = no limit)")
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml", "csv", "jsonl"}, cobra.ShellCompDirectiveNoFileComp))
@@ -121,21 +128,34 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 		devcmd.NewCmdDev(f),
 		versioncmd.NewCmdVersion(f),
 		newCmdCompletion(f),
+		fleet.NewCmdWorkers(f),
+		fleet.NewCmdQueues(f),
+		apicmd.NewCmdAPI(f, nil),
+		statuscmd.NewCmdStatus(f, nil),
+		statuscmd.NewCmdDoctor(f),
 	)
 	for _, c := range root.Commands() {
 		markGroups(c)
 	}
+	addHelpTopics(root)
 	return root, func() { cancelTimeout() }
 }
 
 // markGroups makes a bare noun (`baton keys`) a usage error listing its
 // verbs rather than a silent help page with exit 0.
 func markGroups(c *cobra.Command) {
+	if c.SuggestionsMinimumDistance <= 0 {
+		c.SuggestionsMinimumDistance = 2 // what cobra uses on the root only
+	}
 	if c.HasSubCommands() && c.Run == nil && c.RunE == nil {
 		c.Args = cobra.ArbitraryArgs
 		c.RunE = func(cmd *cobra.Command, args []string) error {
 			if len(args) > 0 {
-				return cmdutil.FlagErrorf("unknown command %q for %q\n\n%s", args[0], cmd.CommandPath(), cmd.UsageString())
+				msg := fmt.Sprintf("unknown command %q for %q", args[0], cmd.CommandPath())
+				if s := cmd.SuggestionsFor(args[0]); len(s) > 0 {
+					msg += "\n\nDid you mean this?\n\t" + strings.Join(s, "\n\t")
+				}
+				return cmdutil.WithHint(cmdutil.FlagErrorf("%s", msg), fmt.Sprintf("`%s --help` lists the commands", cmd.CommandPath()))
 			}
 			return errShowUsage
 		}

@@ -14,6 +14,7 @@ import (
 
 	_ "modernc.org/sqlite" // reads the backup file
 
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
 )
@@ -31,6 +32,9 @@ func submit(c *client.Client, n int, pace time.Duration) *submitter {
 	s := &submitter{done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
+		// A paced load, not a wait: one submit per tick.
+		tick := time.NewTicker(max(pace, time.Microsecond))
+		defer tick.Stop()
 		for i := range n {
 			task, err := c.SubmitTask(context.Background(), api.SubmitTaskRequest{MaxAttempts: 3,
 				Input: json.RawMessage(fmt.Sprintf(`{"n": %d}`, i))}, fmt.Sprintf("backup-%d", i))
@@ -41,7 +45,7 @@ func submit(c *client.Client, n int, pace time.Duration) *submitter {
 			s.mu.Lock()
 			s.ids = append(s.ids, task.ID)
 			s.mu.Unlock()
-			time.Sleep(pace)
+			<-tick.C
 		}
 	}()
 	return s
@@ -207,7 +211,7 @@ func TestBackupUnderLoad(t *testing.T) {
 	// Two slots of 50 ms against a submission every 15 ms: a queue builds up.
 	work := cl.worker("worker-1", addr, key, 2, agent(filepath.Join(t.TempDir(), "executions.log"), "0.05"))
 	sub := submit(c, total, 15*time.Millisecond)
-	eventually(t, 60*time.Second, "80 tasks acknowledged", func() bool { return len(sub.acked()) >= 80 })
+	testutil.Eventually(t, 60*time.Second, "80 tasks acknowledged", func() bool { return len(sub.acked()) >= 80 })
 
 	before := sub.acked() // acknowledged before the backup started
 	seen := statusOf(t, c)
@@ -219,7 +223,7 @@ func TestBackupUnderLoad(t *testing.T) {
 	if sub.err != nil {
 		t.Fatalf("submit: %v", sub.err)
 	}
-	eventually(t, 120*time.Second, "every task to succeed", func() bool { return statuses(t, c)[api.TaskSucceeded] == total })
+	testutil.Eventually(t, 120*time.Second, "every task to succeed", func() bool { return statuses(t, c)[api.TaskSucceeded] == total })
 	final := statusOf(t, c)
 	acked := map[string]bool{}
 	for _, id := range sub.acked() {

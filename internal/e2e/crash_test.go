@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
 )
@@ -115,13 +116,13 @@ func testCrashRecovery(t *testing.T, pgURL string) {
 	log := filepath.Join(t.TempDir(), "executions.log")
 	work := cl.worker("worker-1", addr, key, 8, agent(log, "0.05"))
 
-	eventually(t, 60*time.Second, "50 tasks to succeed", func() bool { return statuses(t, c)[api.TaskSucceeded] >= 50 })
+	testutil.Eventually(t, 60*time.Second, "50 tasks to succeed", func() bool { return statuses(t, c)[api.TaskSucceeded] >= 50 })
 	srv.kill9(t)
 	srv = cl.server("server-2", addr)
-	eventually(t, 60*time.Second, "100 tasks to succeed", func() bool { return statuses(t, c)[api.TaskSucceeded] >= 100 })
+	testutil.Eventually(t, 60*time.Second, "100 tasks to succeed", func() bool { return statuses(t, c)[api.TaskSucceeded] >= 100 })
 	work.kill9(t)
 	cl.worker("worker-2", addr, key, 8, agent(log, "0.05"))
-	eventually(t, 120*time.Second, "all 200 tasks to succeed", func() bool { return statuses(t, c)[api.TaskSucceeded] == 200 })
+	testutil.Eventually(t, 120*time.Second, "all 200 tasks to succeed", func() bool { return statuses(t, c)[api.TaskSucceeded] == 200 })
 	verifyExactlyOnce(t, c, ids, executions(t, log))
 	_ = srv
 }
@@ -153,14 +154,14 @@ func TestZombieWorkerIsFenced(t *testing.T) {
 	// zombie learns at its first heartbeat and kills its agent instead.)
 	zombie := cl.worker("zombie", addr, key, 1, agent(log, "1"), "--heartbeat", "30s")
 	ids := submitAll(t, c, 1)
-	eventually(t, 30*time.Second, "the task to start", func() bool { return statuses(t, c)[api.TaskRunning] == 1 })
+	testutil.Eventually(t, 30*time.Second, "the task to start", func() bool { return statuses(t, c)[api.TaskRunning] == 1 })
 	zombie.signal(syscall.SIGSTOP)
 	cl.worker("rescuer", addr, key, 1, agent(log, "0.1"))
-	eventually(t, 30*time.Second, "the rescuer to finish the task", func() bool { return statuses(t, c)[api.TaskSucceeded] == 1 })
+	testutil.Eventually(t, 30*time.Second, "the rescuer to finish the task", func() bool { return statuses(t, c)[api.TaskSucceeded] == 1 })
 	zombie.signal(syscall.SIGCONT)
 	// The zombie's agent finishes its sleep and the zombie reports: refused.
-	eventually(t, 30*time.Second, "the zombie's agent to finish", func() bool { return len(executions(t, log)[ids[0]]) == 2 })
-	eventually(t, 30*time.Second, "the zombie to be told it was fenced off", func() bool {
+	testutil.Eventually(t, 30*time.Second, "the zombie's agent to finish", func() bool { return len(executions(t, log)[ids[0]]) == 2 })
+	testutil.Eventually(t, 30*time.Second, "the zombie to be told it was fenced off", func() bool {
 		out := zombie.out.String()
 		return strings.Contains(out, "fenced") || strings.Contains(out, "stale")
 	})
@@ -190,7 +191,7 @@ func TestReplicasShareOneQueue(t *testing.T) {
 	cl.worker("worker-a", a, key, 4, agent(log, "0.02"))
 	cl.worker("worker-b", b, key, 4, agent(log, "0.02"))
 	ids := submitAll(t, c, 100)
-	eventually(t, 60*time.Second, "all 100 tasks to succeed", func() bool { return statuses(t, c)[api.TaskSucceeded] == 100 })
+	testutil.Eventually(t, 60*time.Second, "all 100 tasks to succeed", func() bool { return statuses(t, c)[api.TaskSucceeded] == 100 })
 	execs := executions(t, log)
 	for _, id := range ids {
 		if len(execs[id]) != 1 {

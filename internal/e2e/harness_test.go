@@ -120,18 +120,6 @@ func (p *proc) kill9(t *testing.T) {
 	}
 }
 
-// eventually polls cond until it holds or the deadline passes.
-func eventually(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // cluster is a store and the environment every server process shares.
 type cluster struct {
 	t       *testing.T
@@ -197,7 +185,7 @@ func freshSchema(t *testing.T, url string) string {
 func (c *cluster) server(name, addr string) *proc {
 	c.t.Helper()
 	p := start(c.t, name, append(c.env, "BATON_LISTEN="+addr), c.bin, "server")
-	eventually(c.t, 30*time.Second, name+" ready", func() bool {
+	testutil.Eventually(c.t, 30*time.Second, name+" ready", func() bool {
 		res, err := http.Get("http://" + addr + "/readyz")
 		if err != nil {
 			return false

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -78,7 +79,7 @@ func TestAgentsCannotStealTheWorkersKey(t *testing.T) {
 				t.Fatal(err)
 			}
 			var done api.Task
-			eventually(t, 30*time.Second, "the thief's task to finish", func() bool {
+			testutil.Eventually(t, 30*time.Second, "the thief's task to finish", func() bool {
 				done, err = tenant.GetTask(context.Background(), task.ID)
 				return err == nil && api.IsTerminal(done.Status)
 			})

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
 )
@@ -49,7 +50,7 @@ func TestQuotaStopsRealAgents(t *testing.T) {
 		}
 		ids = append(ids, task.ID)
 	}
-	eventually(t, 30*time.Second, "both running tasks to be terminated", func() bool {
+	testutil.Eventually(t, 30*time.Second, "both running tasks to be terminated", func() bool {
 		return statuses(t, c)[api.TaskTerminated] == 2
 	})
 	// The agents are gone: the worker killed their process groups.
@@ -59,7 +60,7 @@ func TestQuotaStopsRealAgents(t *testing.T) {
 			t.Fatalf("agent of %s never started: %v", id, err)
 		}
 		pid := strings.TrimSpace(string(b))
-		eventually(t, 10*time.Second, "agent "+pid+" to be killed", func() bool {
+		testutil.Eventually(t, 10*time.Second, "agent "+pid+" to be killed", func() bool {
 			_, err := os.Stat("/proc/" + pid)
 			return os.IsNotExist(err)
 		})

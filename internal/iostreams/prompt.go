@@ -54,6 +54,22 @@ func (s *IOStreams) Confirm(prompt string) (bool, error) {
 	return false, nil
 }
 
+// ConfirmTyped asks the user to type want to go on ("prompt" then "Type
+// NAME to confirm: ") and reports whether the answer is exactly want. It
+// returns an error only when reading In fails.
+func (s *IOStreams) ConfirmTyped(prompt, want string) (bool, error) {
+	fmt.Fprintf(s.ErrOut, "%s\nType %s to confirm: ", prompt, want)
+	line, err := readLine(s.In)
+	if errors.Is(err, io.EOF) {
+		fmt.Fprintln(s.ErrOut)
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return strings.TrimSpace(line) == want, nil
+}
+
 // readLine reads up to and including the next '\n', one byte at a time so
 // that nothing after the line is consumed from r. It returns the line
 // without its line ending, io.EOF when r ends before any byte, and

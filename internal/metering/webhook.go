@@ -19,6 +19,7 @@ import (
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/version"
 	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/backoff"
 )
 
 // HeaderAlertID carries the alert id on each webhook request, so that a
@@ -308,12 +309,7 @@ func (n *Notifier) post(ctx context.Context, t *webhookTarget, it webhookItem) (
 // attempt, capped at MaxDelay, with "equal jitter": a random point in its
 // upper half, so that retries of many alerts spread out.
 func (n *Notifier) backoff(attempt int) time.Duration {
-	d := n.cfg.BaseDelay
-	for i := 1; i < attempt && d < n.cfg.MaxDelay; i++ {
-		d *= 2
-	}
-	d = min(d, n.cfg.MaxDelay)
-	return d/2 + time.Duration(n.cfg.Jitter()*float64(d/2))
+	return backoff.Policy{Base: n.cfg.BaseDelay, Max: n.cfg.MaxDelay, Jitter: backoff.Equal, Rand: n.cfg.Jitter}.Delay(attempt)
 }
 
 // parseRetryAfter reads a Retry-After of delay seconds (HTTP dates are

@@ -17,6 +17,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/ids"
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -158,18 +159,6 @@ func run(t *testing.T, n *Notifier) (stop func()) {
 	return stop
 }
 
-// eventually polls cond until it holds or 5 s pass.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(time.Millisecond)
-	}
-}
-
 func testAlert() store.Alert {
 	acked := time.Date(2026, 2, 1, 10, 30, 0, 0, time.FixedZone("UTC+1", 3600))
 	return store.Alert{
@@ -200,7 +189,7 @@ func TestNotifierDelivers(t *testing.T) {
 	if !n.Enqueue(a) {
 		t.Fatal("Enqueue = false")
 	}
-	eventually(t, "delivery", func() bool { return h.get("delivered", rcv.URL) == 1 })
+	testutil.Eventually(t, 5*time.Second, "delivery", func() bool { return h.get("delivered", rcv.URL) == 1 })
 
 	rcv.mu.Lock()
 	defer rcv.mu.Unlock()
@@ -264,7 +253,7 @@ func TestNotifierRetries(t *testing.T) {
 			n := newNotifier(t, cfg)
 			run(t, n)
 			n.Enqueue(testAlert())
-			eventually(t, "the outcome", func() bool {
+			testutil.Eventually(t, 5*time.Second, "the outcome", func() bool {
 				return h.get("delivered", rcv.URL)+h.get("failed", rcv.URL) == 1
 			})
 			if got := int(rcv.attempts.Load()); got != tc.wantAttempts {
@@ -310,7 +299,7 @@ func TestNotifierNetworkErrorRetries(t *testing.T) {
 	n := newNotifier(t, cfg)
 	run(t, n)
 	n.Enqueue(testAlert())
-	eventually(t, "giving up", func() bool { return h.get("failed", dead.URL) == 1 })
+	testutil.Eventually(t, 5*time.Second, "giving up", func() bool { return h.get("failed", dead.URL) == 1 })
 	if got := len(sl.all()); got != 2 || conns.Load() != 3 {
 		t.Errorf("%d backoff waits and %d connections, want 2 and 3", got, conns.Load())
 	}
@@ -356,7 +345,7 @@ func TestNotifierFullQueueDrops(t *testing.T) {
 	}
 	// Once running, the queued two are delivered.
 	run(t, n)
-	eventually(t, "the queued alerts", func() bool { return h.get("delivered", rcv.URL) == 2 })
+	testutil.Eventually(t, 5*time.Second, "the queued alerts", func() bool { return h.get("delivered", rcv.URL) == 2 })
 }
 
 func TestNotifierHangingReceiverDoesNotBlockEnqueue(t *testing.T) {
@@ -418,8 +407,8 @@ func TestNotifierURLsAreIndependent(t *testing.T) {
 		}
 	}
 	<-arrived
-	eventually(t, "the healthy URL's deliveries", func() bool { return h.get("delivered", good.URL) == alerts })
-	eventually(t, "the failing URL's failures", func() bool { return h.get("failed", failing.URL) == alerts })
+	testutil.Eventually(t, 5*time.Second, "the healthy URL's deliveries", func() bool { return h.get("delivered", good.URL) == alerts })
+	testutil.Eventually(t, 5*time.Second, "the failing URL's failures", func() bool { return h.get("failed", failing.URL) == alerts })
 	if got := failing.attempts.Load(); got != 3*alerts {
 		t.Errorf("failing URL saw %d attempts, want %d", got, 3*alerts)
 	}
@@ -427,7 +416,7 @@ func TestNotifierURLsAreIndependent(t *testing.T) {
 		t.Errorf("failing URL delivered %d", got)
 	}
 	release()
-	eventually(t, "the stuck URL's deliveries", func() bool { return h.get("delivered", stuck.URL) == alerts })
+	testutil.Eventually(t, 5*time.Second, "the stuck URL's deliveries", func() bool { return h.get("delivered", stuck.URL) == alerts })
 	stop()
 }
 

@@ -17,6 +17,7 @@ type Printer struct {
 	ios    *iostreams.IOStreams
 	format Format
 	now    func() time.Time
+	filter Filter
 }
 
 // Option configures a Printer.
@@ -26,6 +27,12 @@ type Option func(*Printer)
 // (time.Now by default); tests pass a fixed clock.
 func WithNow(now func() time.Time) Option {
 	return func(p *Printer) { p.now = now }
+}
+
+// WithFilter makes the printer print through f (--quiet, --jq, --template)
+// instead of its format.
+func WithFilter(f Filter) Option {
+	return func(p *Printer) { p.filter = f }
 }
 
 // New returns a Printer writing to ios.Out in format f ("" is the table format).
@@ -40,6 +47,10 @@ func New(ios *iostreams.IOStreams, f Format, opts ...Option) *Printer {
 	return p
 }
 
+// Filtered reports whether --quiet, --jq or --template decides the output
+// (commands then print no decoration of their own on stdout).
+func (p *Printer) Filtered() bool { return p.filter.Active() }
+
 // Format returns the printer's format.
 func (p *Printer) Format() Format { return p.format }
 
@@ -53,6 +64,9 @@ func (p *Printer) Format() Format { return p.format }
 // encoded, when a row of the table has more cells than there are headers,
 // when the format is unknown, and when writing to the output fails.
 func (p *Printer) Print(data any, table func(tf TimeFormatter) Table) error {
+	if p.filter.Active() {
+		return p.filter.apply(p.ios.Out, data, p.now, p.ios.ColorEnabled())
+	}
 	switch p.format {
 	case FormatTable, FormatCSV:
 		if table == nil {
@@ -65,8 +79,20 @@ func (p *Printer) Print(data any, table func(tf TimeFormatter) Table) error {
 		if p.format == FormatCSV {
 			return p.write(csvTable(t))
 		}
+		if p.ios.IsStdoutTTY() && len(t.Rows) == 0 {
+			msg := t.Empty
+			if msg == "" {
+				msg = "nothing to show"
+			}
+			_, err := fmt.Fprintln(p.ios.ErrOut, msg)
+			return err
+		}
 		if p.ios.IsStdoutTTY() {
-			return p.write(drawTable(t, p.ios.TerminalWidth(), p.ios.ColorEnabled()))
+			width := p.ios.TerminalWidth()
+			if t.Narrow != nil && naturalTableWidth(t) > width {
+				t = *t.Narrow
+			}
+			return p.write(drawTable(t, width, p.ios.ColorEnabled()))
 		}
 		return p.write(tsvTable(t), nil)
 	}
@@ -79,6 +105,9 @@ func (p *Printer) Print(data any, table func(tf TimeFormatter) Table) error {
 // when piped; in CSV the keys are the header and the values the one row.
 // It returns the errors Print returns.
 func (p *Printer) PrintObject(data any, fields func(tf TimeFormatter) [][2]string) error {
+	if p.filter.Active() {
+		return p.filter.apply(p.ios.Out, data, p.now, p.ios.ColorEnabled())
+	}
 	switch p.format {
 	case FormatTable, FormatCSV:
 		if fields == nil {

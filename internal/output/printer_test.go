@@ -69,6 +69,10 @@ func taskFields(x task) func(TimeFormatter) [][2]string {
 type setup struct {
 	tty, color bool
 	width      int
+	// stderr lets the case write to stderr: it is appended to the golden
+	// output after a "--- stderr" line.
+	stderr bool
+	filter Filter
 }
 
 func run(t *testing.T, f Format, s setup, print func(p *Printer) error) []byte {
@@ -79,9 +83,12 @@ func run(t *testing.T, f Format, s setup, print func(p *Printer) error) []byte {
 	if s.width > 0 {
 		ios.SetTerminalWidth(s.width)
 	}
-	p := New(ios, f, WithNow(func() time.Time { return now }))
+	p := New(ios, f, WithNow(func() time.Time { return now }), WithFilter(s.filter))
 	if err := print(p); err != nil {
 		t.Fatalf("print: %v", err)
+	}
+	if s.stderr {
+		return append(out.Bytes(), []byte("--- stderr\n"+errOut.String())...)
 	}
 	if errOut.Len() != 0 {
 		t.Fatalf("wrote to stderr: %q", errOut.String())
@@ -130,7 +137,7 @@ func TestGolden(t *testing.T) {
 		{"list_jsonl", FormatJSONL, piped, func(p *Printer) error { return p.Print(list, taskTable(list)) }},
 		{"list_yaml", FormatYAML, piped, func(p *Printer) error { return p.Print(list, taskTable(list)) }},
 
-		{"empty_table_tty", FormatTable, tty, func(p *Printer) error { return p.Print([]task{}, taskTable(nil)) }},
+		{"empty_table_tty", FormatTable, setup{tty: true, width: 200, stderr: true}, func(p *Printer) error { return p.Print([]task{}, taskTable(nil)) }},
 		{"empty_table_piped", FormatTable, piped, func(p *Printer) error { return p.Print([]task{}, taskTable(nil)) }},
 		{"empty_csv", FormatCSV, piped, func(p *Printer) error { return p.Print([]task{}, taskTable(nil)) }},
 		{"empty_json", FormatJSON, piped, func(p *Printer) error { return p.Print([]task(nil), taskTable(nil)) }},
@@ -151,6 +158,63 @@ func TestGolden(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			golden(t, c.name, run(t, c.f, c.s, c.fn))
 		})
+	}
+}
+
+func mustFilter(t *testing.T, quiet bool, jq, tpl string) Filter {
+	t.Helper()
+	f, err := ParseFilter(quiet, jq, tpl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestFilterGolden: --quiet, --jq and --template replace the format, on a
+// terminal or not, for lists and objects.
+func TestFilterGolden(t *testing.T) {
+	list := tasks()
+	tpl := `{{range .}}{{tablerow .id (autocolor .status) (timeago .created_at) (truncate 6 .queue)}}{{end}}`
+	cases := []struct {
+		name   string
+		s      setup
+		object bool
+	}{
+		{"quiet_list", setup{tty: true, filter: mustFilter(t, true, "", "")}, false},
+		{"quiet_object", setup{filter: mustFilter(t, true, "", "")}, true},
+		{"jq_list", setup{filter: mustFilter(t, false, `.[] | select(.priority >= 0) | .id, .labels`, "")}, false},
+		{"jq_object", setup{tty: true, filter: mustFilter(t, true, `.cost_micros`, "")}, true},
+		{"template_list", setup{tty: true, filter: mustFilter(t, false, "", tpl)}, false},
+		{"template_list_color", setup{tty: true, color: true, filter: mustFilter(t, false, "", tpl)}, false},
+		{"template_object", setup{filter: mustFilter(t, false, "", `{{.id}} {{color "green" .status}} {{timefmt "2006-01-02" .created_at}} {{json .input}}`+"\n")}, true},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			golden(t, "filter_"+c.name, run(t, FormatTable, c.s, func(p *Printer) error {
+				if c.object {
+					return p.PrintObject(list[0], taskFields(list[0]))
+				}
+				return p.Print(list, taskTable(list))
+			}))
+		})
+	}
+}
+
+func TestParseFilterErrors(t *testing.T) {
+	for _, c := range []struct{ jq, tpl string }{{".[", ""}, {"", "{{.id"}, {".id", "{{.id}}"}, {"$undefined", ""}} {
+		if _, err := ParseFilter(false, c.jq, c.tpl); err == nil {
+			t.Errorf("ParseFilter(%q, %q) = nil error", c.jq, c.tpl)
+		}
+	}
+	f, err := ParseFilter(true, ".id", "")
+	if err != nil || f.Quiet {
+		t.Errorf("--quiet with --jq: quiet = %v, err = %v; want --jq to decide", f.Quiet, err)
+	}
+	// A runtime error of the expression is an error, and nothing is written.
+	ios, _, out, _ := iostreams.Test()
+	p := New(ios, FormatTable, WithFilter(mustFilter(t, false, ".[] | .id + 1", "")))
+	if err := p.Print(tasks(), taskTable(tasks())); err == nil || out.Len() != 0 {
+		t.Errorf("jq runtime error: err = %v, out = %q", err, out.String())
 	}
 }
 

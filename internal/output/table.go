@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"encoding/csv"
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 
 	"github.com/olekukonko/tablewriter"
@@ -19,12 +21,39 @@ import (
 type Table struct {
 	Headers []string
 	Rows    [][]string
+	// Flex names the free-text columns that give way first when the table
+	// is too wide for the terminal; when empty, the columns whose header
+	// is in freeText do.
+	Flex []string
+	// Drop names columns that a terminal too narrow for the table (after
+	// free text gave way) leaves out, in this order, until it fits. TSV,
+	// CSV and JSON keep every column.
+	Drop []string
+	// Narrow, when set, is drawn instead on a terminal too narrow for this
+	// table without cutting (e.g. the table turned on its side).
+	Narrow *Table
+	// Empty is said on stderr, on a terminal, instead of drawing a table
+	// without rows: what to do to fill it ("" says "nothing to show").
+	Empty string
+}
+
+// freeText are the headers of free-text columns: on a narrow terminal they
+// are cut before any other column.
+var freeText = map[string]bool{"name": true, "note": true, "labels": true, "reason": true,
+	"status_reason": true, "error": true, "description": true, "title": true, "message": true,
+	"detail": true, "host": true, "queues": true, "output": true, "scopes": true, "workspace": true}
+
+// flexColumn reports whether the column headed h gives way first.
+func (t Table) flexColumn(h string) bool {
+	if len(t.Flex) > 0 {
+		return slices.Contains(t.Flex, h)
+	}
+	return freeText[h]
 }
 
 const (
 	gap       = "  " // between columns on a terminal
-	ellipsis  = "..."
-	minColumn = 8 // a column is not truncated below this width
+	minColumn = 6    // a free-text column is not narrowed below this width (nor its header)
 	bold      = "\x1b[1m"
 	reset     = "\x1b[0m"
 )
@@ -54,10 +83,39 @@ func label(s string) string { return strings.ToUpper(strings.ReplaceAll(s, "_", 
 // cell of one line in TSV and in drawn tables.
 var oneLine = strings.NewReplacer("\r\n", " ", "\n", " ", "\r", " ", "\t", " ")
 
+// idLike matches the identifiers baton prints (task_01…, key_01…, bk_ab12cd34,
+// req_…): a column holding one is never narrowed, so an id can always be
+// copied from the screen.
+var idLike = regexp.MustCompile(`^[a-z]{1,8}_[0-9A-Za-z]{6,}$`)
+
+// fixedColumn reports whether column c keeps its natural width: an "id" or
+// "…_id" header, or a cell shaped like an id.
+func fixedColumn(header string, rows [][]string, c int) bool {
+	if header == "id" || strings.HasSuffix(header, "_id") || header == "prefix" || header == "status" {
+		return true
+	}
+	for _, r := range rows {
+		if idLike.MatchString(r[c]) {
+			return true
+		}
+	}
+	return false
+}
+
 // drawTable draws t for a terminal of the given width: upper-case headers
-// (bold when color), columns separated by two spaces, no borders, the
-// widest columns truncated with "..." until the table fits.
+// (bold when color), columns separated by two spaces, no borders. When the
+// table is too wide, free-text columns (names, labels, reasons) give way,
+// the widest first, cut by tablewriter with "…"; ids and headers are never
+// cut, so a table that cannot fit otherwise is left wider than the
+// terminal rather than lose an id. colorize, when set, decorates a cell
+// after its width is decided (statuses in colour).
 func drawTable(t Table, width int, color bool) ([]byte, error) {
+	for _, d := range t.Drop {
+		if fits(t, width) {
+			break
+		}
+		t = t.without(d)
+	}
 	headers := make([]string, len(t.Headers))
 	for i, h := range t.Headers {
 		headers[i] = label(h)
@@ -69,11 +127,34 @@ func drawTable(t Table, width int, color bool) ([]byte, error) {
 			rows[i][c] = oneLine.Replace(cell(r, c))
 		}
 	}
-	widths := fit(headers, rows, width)
-	for c, w := range widths {
-		headers[c] = truncate(headers[c], w)
+	fixed := make([]bool, len(headers))
+	rest := make([]bool, len(headers)) // fixed, and the free-text columns
+	for c, h := range t.Headers {
+		fixed[c] = fixedColumn(h, rows, c)
+		rest[c] = fixed[c] || !t.flexColumn(h)
+	}
+	// Free text gives way first; then, when that is not enough, every
+	// column but the ids.
+	widths := fit(headers, rows, rest, width)
+	if sum(widths)+len(gap)*(len(widths)-1) > width {
+		widths = fit(headers, rows, fixed, width)
+	}
+	// Cut what is wider than its column with twwidth (tablewriter's own
+	// width measure, wide runes and ANSI aware): tablewriter's WrapTruncate
+	// counts the padding and the ellipsis in ways that change with the
+	// cell, one column off now and then.
+	for _, r := range rows {
+		for c, w := range widths {
+			if twwidth.Width(r[c]) > w {
+				r[c] = twwidth.Truncate(r[c], max(w-1, 0)) + "…"
+			}
+		}
+	}
+	if color {
 		for _, r := range rows {
-			r[c] = truncate(r[c], w)
+			for c, v := range r {
+				r[c] = colorCell(t.Headers[c], v, widths[c])
+			}
 		}
 	}
 
@@ -85,8 +166,10 @@ func drawTable(t Table, width int, color bool) ([]byte, error) {
 			Settings: tw.Settings{Separators: tw.SeparatorsNone, Lines: tw.LinesNone},
 		})),
 		tablewriter.WithHeaderAutoFormat(tw.Off),
+		tablewriter.WithHeaderAutoWrap(tw.WrapNone),
 		tablewriter.WithHeaderAlignment(tw.AlignLeft),
 		tablewriter.WithRowAlignment(tw.AlignLeft),
+		tablewriter.WithRowAutoWrap(tw.WrapNone),
 		tablewriter.WithPadding(tw.Padding{Left: "", Right: gap, Overwrite: true}),
 		tablewriter.WithTrimSpace(tw.Off),
 	)
@@ -115,20 +198,95 @@ func drawTable(t Table, width int, color bool) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// fit returns the width of each column so that the table fits in width
-// columns: natural widths, with the widest columns narrowed first, but
-// none below minColumn (or its natural width, when narrower).
-func fit(headers []string, rows [][]string, width int) []int {
-	widths := make([]int, len(headers))
-	for c, h := range headers {
-		widths[c] = twwidth.Width(h)
-		for _, r := range rows {
-			widths[c] = max(widths[c], twwidth.Width(r[c]))
+func sum(v []int) int {
+	n := 0
+	for _, x := range v {
+		n += x
+	}
+	return n
+}
+
+// fits reports whether t can be drawn in width columns, free text given
+// way, ids and headers whole.
+func fits(t Table, width int) bool {
+	headers := make([]string, len(t.Headers))
+	for i, h := range t.Headers {
+		headers[i] = label(h)
+	}
+	rows := make([][]string, len(t.Rows))
+	for i, r := range t.Rows {
+		rows[i] = make([]string, len(headers))
+		for c := range headers {
+			rows[i][c] = oneLine.Replace(cell(r, c))
 		}
 	}
+	fixed := make([]bool, len(headers))
+	for c, h := range t.Headers {
+		fixed[c] = fixedColumn(h, rows, c)
+	}
+	return sum(fit(headers, rows, fixed, width))+len(gap)*max(len(headers)-1, 0) <= width
+}
+
+// without is t without the column headed h (t itself when there is none).
+func (t Table) without(h string) Table {
+	c := slices.Index(t.Headers, h)
+	if c < 0 {
+		return t
+	}
+	out := t
+	out.Headers = slices.Delete(slices.Clone(t.Headers), c, c+1)
+	out.Rows = make([][]string, len(t.Rows))
+	for i, r := range t.Rows {
+		if c < len(r) {
+			r = slices.Delete(slices.Clone(r), c, c+1)
+		}
+		out.Rows[i] = r
+	}
+	return out
+}
+
+// naturalTableWidth is how wide t is drawn without cutting anything.
+func naturalTableWidth(t Table) int {
+	headers := make([]string, len(t.Headers))
+	for i, h := range t.Headers {
+		headers[i] = label(h)
+	}
+	rows := make([][]string, len(t.Rows))
+	for i, r := range t.Rows {
+		rows[i] = make([]string, len(headers))
+		for c := range headers {
+			rows[i][c] = oneLine.Replace(cell(r, c))
+		}
+	}
+	w := len(gap) * max(len(headers)-1, 0)
+	for c := range headers {
+		w += naturalWidth(headers, rows, c)
+	}
+	return w
+}
+
+// naturalWidth is the width of column c's widest cell or header.
+func naturalWidth(headers []string, rows [][]string, c int) int {
+	w := twwidth.Width(headers[c])
+	for _, r := range rows {
+		w = max(w, twwidth.Width(r[c]))
+	}
+	return w
+}
+
+// fit returns the width of each column so that the table fits in width
+// columns: natural widths, with the widest free columns narrowed first,
+// none below its header nor minColumn (or its natural width, when
+// narrower). Fixed columns keep their natural width.
+func fit(headers []string, rows [][]string, fixed []bool, width int) []int {
+	widths := make([]int, len(headers))
 	floor := make([]int, len(widths))
-	for c, w := range widths {
-		floor[c] = min(w, minColumn)
+	for c := range headers {
+		widths[c] = naturalWidth(headers, rows, c)
+		floor[c] = widths[c]
+		if !fixed[c] {
+			floor[c] = min(widths[c], max(minColumn, twwidth.Width(headers[c])))
+		}
 	}
 	for {
 		total := len(gap) * max(len(widths)-1, 0)
@@ -145,12 +303,13 @@ func fit(headers []string, rows [][]string, width int) []int {
 		}
 		second := 0
 		for c, w := range widths {
-			if c != widest {
+			if c != widest && w > floor[c] {
 				second = max(second, w)
 			}
 		}
 		// Narrow the widest column by what is over, but in one step not
-		// below the next widest (then both shrink in turn) nor its floor.
+		// below the next widest free one (then both shrink in turn) nor
+		// its floor.
 		target := widths[widest] - over
 		if second < widths[widest] {
 			target = max(target, second)
@@ -159,17 +318,6 @@ func fit(headers []string, rows [][]string, width int) []int {
 		}
 		widths[widest] = max(target, floor[widest])
 	}
-}
-
-// truncate shortens s to w display columns, ending it with "..." when cut.
-func truncate(s string, w int) string {
-	if twwidth.Width(s) <= w {
-		return s
-	}
-	if w <= len(ellipsis) {
-		return twwidth.Truncate(s, w)
-	}
-	return twwidth.Truncate(s, w-len(ellipsis)) + ellipsis
 }
 
 // tsvTable is t as tab-separated lines: the header line, then the rows.
@@ -228,6 +376,9 @@ func drawObject(kv [][2]string, color bool) []byte {
 			l = bold + l + reset
 		}
 		value := strings.ReplaceAll(strings.ReplaceAll(f[1], "\r\n", "\n"), "\t", " ")
+		if color && (f[0] == "status" || f[0] == "state") {
+			value = Colorize(value)
+		}
 		value = strings.ReplaceAll(value, "\n", "\n"+indent)
 		buf.WriteString(strings.TrimRight(l+pad+value, " "))
 		buf.WriteByte('\n')

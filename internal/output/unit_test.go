@@ -91,27 +91,69 @@ func TestDrawTableFitsWidth(t *testing.T) {
 			t.Errorf("narrow column was truncated: %q", l)
 		}
 	}
-	if !strings.Contains(string(b), "...") {
+	if !strings.Contains(string(b), "…") {
 		t.Errorf("no ellipsis in\n%s", b)
+	}
+}
+
+// TestIDsAreNeverCut: at 80 columns a table of long ids and names cuts the
+// names, never an id nor a header, and stays one line per row.
+func TestIDsAreNeverCut(t *testing.T) {
+	ids := []string{"task_01m8w1tnc5y3r0e4a6b8d0f2h4", "key_01m8w1tnc5y3r0e4a6b8d0f2h5"}
+	tbl := Table{
+		Headers: []string{"id", "workspace_id", "name", "status"},
+		Rows: [][]string{
+			{ids[0], "ws_01m8w1tnc5y3r0e4a6b8d0f2h6", strings.Repeat("a long name ", 8), "running"},
+			{ids[1], "ws_01m8w1tnc5y3r0e4a6b8d0f2h6", "short", "queued"},
+		},
+	}
+	for _, width := range []int{80, 120} {
+		b, err := drawTable(tbl, width, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lines := strings.Split(strings.TrimSuffix(string(b), "\n"), "\n")
+		if len(lines) != 3 {
+			t.Fatalf("width %d: %d lines, want 3:\n%s", width, len(lines), b)
+		}
+		if !strings.HasPrefix(lines[0], "ID ") || !strings.Contains(lines[0], "WORKSPACE ID") || !strings.Contains(lines[0], "STATUS") {
+			t.Errorf("width %d: header cut: %q", width, lines[0])
+		}
+		for i, id := range ids {
+			if !strings.HasPrefix(lines[i+1], id+" ") || !strings.Contains(lines[i+1], "ws_01m8w1tnc5y3r0e4a6b8d0f2h6") {
+				t.Errorf("width %d: id cut in %q", width, lines[i+1])
+			}
+			if w := twwidth.Width(lines[i+1]); w > width {
+				t.Errorf("width %d: line is %d wide: %q", width, w, lines[i+1])
+			}
+		}
+		if width == 80 && !strings.Contains(lines[1], "…") {
+			t.Errorf("name not cut with … at 80: %q", lines[1])
+		}
 	}
 }
 
 func TestFit(t *testing.T) {
 	h := []string{"A", "B", "C"}
+	free := []bool{false, false, false}
 	rows := [][]string{{strings.Repeat("a", 30), strings.Repeat("b", 20), "c"}}
-	if got := fit(h, rows, 100); got[0] != 30 || got[1] != 20 || got[2] != 1 {
+	if got := fit(h, rows, free, 100); got[0] != 30 || got[1] != 20 || got[2] != 1 {
 		t.Errorf("fit with room = %v, want natural widths", got)
 	}
-	got := fit(h, rows, 40) // 30+20+1 + 4 gap = 55: 15 over
+	got := fit(h, rows, free, 40) // 30+20+1 + 4 gap = 55: 15 over
 	if total := got[0] + got[1] + got[2] + 4; total != 40 {
 		t.Errorf("fit(40) = %v (total %d)", got, total)
 	}
 	if got[2] != 1 {
 		t.Errorf("narrow column changed: %v", got)
 	}
-	got = fit(h, rows, 5) // cannot fit: nothing below the floor
+	got = fit(h, rows, free, 5) // cannot fit: nothing below the floor
 	if got[0] != minColumn || got[1] != minColumn || got[2] != 1 {
 		t.Errorf("fit(5) = %v", got)
+	}
+	got = fit(h, rows, []bool{true, false, false}, 40) // A is an id: B gives way alone
+	if got[0] != 30 || got[1] != minColumn {
+		t.Errorf("fit with a fixed column = %v", got)
 	}
 }
 

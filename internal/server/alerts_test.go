@@ -14,6 +14,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/metering"
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -123,10 +124,7 @@ func TestAnomalyAlert(t *testing.T) {
 		t.Fatalf("after the spike: %+v, want one api_calls anomaly", got)
 	}
 	t.Logf("anomaly: %s", got[0].Message)
-	deadline := time.Now().Add(10 * time.Second)
-	for len(rc.alerts()) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, "the webhook receives the alert", func() bool { return len(rc.alerts()) > 0 })
 	if sent := rc.alerts(); len(sent) != 1 || sent[0].ID != got[0].ID {
 		t.Fatalf("webhook received %+v, want alert %s", sent, got[0].ID)
 	}
@@ -202,10 +200,7 @@ func TestThresholdAlerts(t *testing.T) {
 		t.Fatalf("December: %+v", got)
 	}
 	b.runBackground()
-	deadline := time.Now().Add(10 * time.Second)
-	for len(rc.alerts()) < 3 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	testutil.Eventually(t, 10*time.Second, "the webhook receives 3 alerts", func() bool { return len(rc.alerts()) >= 3 })
 	if n := len(rc.alerts()); n != 3 {
 		t.Errorf("webhook received %d alerts, want 3", n)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/tasks"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -35,6 +36,12 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request, p *principa
 			errs = append(errs, api.FieldError{Field: fmt.Sprintf("queues[%d]", i), Message: "invalid queue name"})
 		}
 	}
+	if len(req.Host) > 255 {
+		errs = append(errs, api.FieldError{Field: "host", Message: "at most 255 characters"})
+	}
+	if req.Concurrency < 0 || req.Concurrency > 10000 {
+		errs = append(errs, api.FieldError{Field: "concurrency", Message: "must be from 0 to 10000"})
+	}
 	if req.WorkerID == "" || len(req.WorkerID) > 128 {
 		errs = append(errs, api.FieldError{Field: "worker_id", Message: "required, at most 128 characters"})
 	}
@@ -54,6 +61,8 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request, p *principa
 	if ws == store.OperatorWorkspace {
 		ws = store.AnyWorkspace
 	}
+	s.tasks.Seen(r.Context(), store.Worker{WorkspaceID: p.workspaceID, ID: req.WorkerID, Host: req.Host,
+		Version: tasks.VersionOf(r.UserAgent()), Queues: req.Queues, Concurrency: req.Concurrency})
 	start := time.Now()
 	claimed, err := s.tasks.Claim(r.Context(), ws, req.Queues, req.WorkerID, req.MaxTasks, time.Duration(req.WaitSeconds)*time.Second)
 	if err != nil {

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"fmt"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -10,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -292,5 +294,34 @@ func TestRequestTimeoutBoundsWork(t *testing.T) {
 		if has == stream {
 			t.Errorf("%s: deadline %v, want %v", k, has, !stream)
 		}
+	}
+}
+
+// TestRequestTimeoutIs503: work cut by the server's own request timeout is
+// answered 503 with Retry-After (the transaction was rolled back; the client
+// may retry), logged as a warning and not reported as a bug.
+func TestRequestTimeoutIs503(t *testing.T) {
+	t.Parallel()
+	var logs testutil.SyncBuffer
+	b := setupWith(t, func(cfg *Config) {
+		cfg.RequestTimeout = 20 * time.Millisecond
+		cfg.Logger = slog.New(slog.NewTextHandler(&logs, nil))
+	})
+	h := b.srv.wrap(route{method: "GET", path: "/slow", scope: public,
+		h: func(w http.ResponseWriter, r *http.Request, _ *principal) error {
+			<-r.Context().Done() // a store call waiting past the timeout
+			return fmt.Errorf("complete task: %w", r.Context().Err())
+		}})
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/slow", nil))
+	if rec.Code != 503 || rec.Header().Get("Retry-After") != "1" {
+		t.Fatalf("timed-out request: %d, Retry-After %q; want 503 and 1", rec.Code, rec.Header().Get("Retry-After"))
+	}
+	var p api.Problem
+	if err := json.Unmarshal(rec.Body.Bytes(), &p); err != nil || p.Code != api.CodeUnavailable {
+		t.Fatalf("problem = %+v, %v; want unavailable", p, err)
+	}
+	if out := logs.String(); strings.Contains(out, "level=ERROR") || !strings.Contains(out, "request timed out") {
+		t.Fatalf("log = %s; want a warning and no ERROR", out)
 	}
 }

@@ -101,7 +101,16 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, rt route, pr *prin
 		return
 	}
 	var p *api.Problem
-	if !errors.As(err, &p) {
+	switch {
+	case errors.As(err, &p):
+	case errors.Is(r.Context().Err(), context.DeadlineExceeded) && errors.Is(err, context.DeadlineExceeded):
+		// The server's own request timeout ran out (overload, a slow
+		// store): the transaction was rolled back, so the client may
+		// retry. An outage signal, not a bug: no ERROR, no Sentry event.
+		s.log.Warn("request timed out", append(requestAttrs(r, rt, pr), "timeout", s.cfg.RequestTimeout.String())...)
+		p = api.NewProblem(api.CodeUnavailable, "the server could not answer in time; retry shortly")
+		w.Header().Set("Retry-After", "1")
+	default:
 		// The error's text is scrubbed like a Sentry event: a driver's
 		// error could quote a credential.
 		s.log.Error("request failed", append(requestAttrs(r, rt, pr), "err", scrub(err.Error()))...)
@@ -146,7 +155,12 @@ func (s *Server) logRequest(r *http.Request, rt route, status int, d time.Durati
 	if rt.scope == public {
 		level = slog.LevelDebug
 	}
-	if status >= 500 {
+	switch {
+	case status == http.StatusServiceUnavailable:
+		// Overload or an outage, already explained by its own log line
+		// (a store that is down logs "request failed" at ERROR).
+		level = slog.LevelWarn
+	case status >= 500:
 		level = slog.LevelError
 	}
 	s.log.Log(r.Context(), level, "request", attrs...)

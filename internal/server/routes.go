@@ -68,6 +68,8 @@ func (s *Server) routeTable() []route {
 		{method: "POST", path: "/v1/tasks/{id}/heartbeat", scope: api.ScopeWorker, summary: "Extend the lease; the answer says whether to stop", request: api.HeartbeatRequest{}, response: api.HeartbeatResponse{}, status: 200, h: s.handleHeartbeat},
 		{method: "POST", path: "/v1/tasks/{id}/logs", scope: api.ScopeWorker, summary: "Append log lines of the current attempt", request: api.LogsRequest{}, status: 204, h: s.handleLogs},
 		{method: "POST", path: "/v1/tasks/{id}/complete", scope: api.ScopeWorker, summary: "Finish the attempt with its output", request: api.CompleteRequest{}, response: api.Task{}, status: 200, h: s.handleComplete},
+		{method: "GET", path: "/v1/workers", scope: api.ScopeTasksRead, summary: "Workers seen polling in the last minute (an operator key without Baton-Workspace: every worker)", response: api.List[api.Worker]{}, status: 200, h: s.handleWorkers},
+		{method: "GET", path: "/v1/queues", scope: api.ScopeTasksRead, summary: "The workspace's queues: tasks queued, held, running and waiting, the oldest queued, and pollers", response: api.List[api.Queue]{}, status: 200, h: s.handleQueues},
 		{method: "POST", path: "/v1/tasks/{id}/fail", scope: api.ScopeWorker, summary: "Fail the attempt; retried while attempts remain if retryable", request: api.FailRequest{}, response: api.Task{}, status: 200, h: s.handleFail},
 
 		{method: "GET", path: "/v1/usage", scope: api.ScopeUsageRead, summary: "Usage series per metric by hour or day, and totals (default: this billing period by day)", query: []string{"from", "to", "granularity"}, response: api.UsageSeries{}, status: 200, h: s.handleUsage},

@@ -66,6 +66,19 @@ func TestCrossTenantAccess(t *testing.T) {
 		t.Fatalf("A's task list holds B's tasks: %+v", aTasks.Data)
 	}
 	check("POST", "/v1/tasks", `{}`, a.key, 201, "")
+	// Workers and queues: A sees its own worker and queue, never B's.
+	var workers api.List[api.Worker]
+	b.call("GET", "/v1/workers", a.key, nil, 200, &workers)
+	covered["GET /v1/workers"] = true
+	if len(workers.Data) != 1 || workers.Data[0].ID != "a" || workers.Data[0].WorkspaceID != a.ws.ID {
+		t.Fatalf("A's workers = %+v, want only its worker a", workers.Data)
+	}
+	var queues api.List[api.Queue]
+	b.call("GET", "/v1/queues", a.key, nil, 200, &queues)
+	covered["GET /v1/queues"] = true
+	if len(queues.Data) != 1 || queues.Data[0].Name != api.DefaultQueue || queues.Data[0].Queued != 1 || queues.Data[0].Pollers != 0 {
+		t.Fatalf("A's queues = %+v, want only default with its one task", queues.Data)
+	}
 
 	// B's key is untouched.
 	var got api.Key

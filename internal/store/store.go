@@ -81,6 +81,7 @@ type Store interface {
 	TaskStore
 	UsageStore
 	AlertStore
+	FleetStore
 
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error

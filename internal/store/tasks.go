@@ -124,9 +124,9 @@ type QueueStat struct {
 	Queue  string
 	Status string
 	Count  int64
-	// OldestCreatedAt is the CreatedAt of the oldest of these tasks; for
-	// status queued, how long the queue's head has waited (held tasks and
-	// tasks waiting for a retry included).
+	// OldestCreatedAt, for status queued only (zero for the others), is
+	// the CreatedAt of the oldest queued task: how long the queue's head
+	// has waited (held tasks and tasks waiting for a retry included).
 	OldestCreatedAt time.Time
 }
 

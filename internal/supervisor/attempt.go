@@ -206,7 +206,7 @@ func (a *attempt) report(res result, d time.Duration) {
 			break
 		}
 		log.Warn("reporting the attempt failed; retrying", "err", err, "try", try)
-		_ = a.w.cfg.sleep(context.Background(), backoff(try))
+		_ = a.w.cfg.sleep(context.Background(), retryWait(try))
 	}
 	switch {
 	case err == nil && res.ok:

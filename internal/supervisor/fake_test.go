@@ -188,18 +188,6 @@ func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }
 
 var conflict = &client.APIError{Status: 409, Code: api.CodeConflict, Detail: "stale attempt"}
 
-// waitFor polls cond every few milliseconds until it holds or the deadline passes.
-func waitFor(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // harness runs a worker against a fake in the background.
 type harness struct {
 	t      *testing.T
@@ -262,7 +250,7 @@ func exists(path string) bool { _, err := os.Stat(path); return err == nil }
 func (h *harness) readPid(name string) int {
 	h.t.Helper()
 	var pid int
-	waitFor(h.t, 10*time.Second, "pid file "+name, func() bool {
+	testutil.Eventually(h.t, 10*time.Second, "pid file "+name, func() bool {
 		b, err := os.ReadFile(h.file(name))
 		if err != nil {
 			return false

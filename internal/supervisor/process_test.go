@@ -42,7 +42,7 @@ printf '{"id":"%s","attempt":"%s","queue":"%s","ws":"%s","key":"%s"}\n' "$BATON_
 	})
 	dir = h.dir
 	f.push(api.Task{ID: "task_1", Queue: "q1", WorkspaceID: "ws_9", Attempt: 2, Input: json.RawMessage(`{"n":1}`)})
-	waitFor(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
+	testutil.Eventually(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
 
 	claims, hbs, _, completes, fails := f.snapshot()
 	if len(fails) != 0 || len(completes) != 1 {
@@ -103,7 +103,7 @@ func TestOutputs(t *testing.T) {
 		}
 		f.push(api.Task{ID: id})
 	}
-	waitFor(t, 15*time.Second, "all tasks", func() bool { return f.finished() == len(cases) })
+	testutil.Eventually(t, 15*time.Second, "all tasks", func() bool { return f.finished() == len(cases) })
 	_, _, _, completes, _ := f.snapshot()
 	for _, c := range completes {
 		if got, want := string(c.Complete.Output), cases[c.ID].want; got != want {
@@ -117,7 +117,7 @@ func TestExitCodes(t *testing.T) {
 	start(t, f, `echo first >&2; echo "last words" >&2; exit $(cat)`, func(c *Config) { c.Concurrency = 3 })
 	f.push(api.Task{ID: "t78", Input: json.RawMessage(`78`)}, api.Task{ID: "t1", Input: json.RawMessage(`1`)},
 		api.Task{ID: "t0", Input: json.RawMessage(`0`)})
-	waitFor(t, 15*time.Second, "all tasks", func() bool { return f.finished() == 3 })
+	testutil.Eventually(t, 15*time.Second, "all tasks", func() bool { return f.finished() == 3 })
 	_, _, _, completes, fails := f.snapshot()
 	if len(completes) != 1 || completes[0].ID != "t0" || string(completes[0].Complete.Output) != "null" {
 		t.Errorf("completes = %+v", completes)
@@ -153,9 +153,9 @@ func TestCancelKillsProcessGroup(t *testing.T) {
 	f.push(api.Task{ID: "task_1"})
 	grandchild := h.readPid("pid")
 	sh := h.readPid("shpid")
-	waitFor(t, 10*time.Second, "the grandchild to die", func() bool { return gone(grandchild) })
-	waitFor(t, 10*time.Second, "the agent to die", func() bool { return gone(sh) })
-	waitFor(t, 10*time.Second, "the attempt to end", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the grandchild to die", func() bool { return gone(grandchild) })
+	testutil.Eventually(t, 10*time.Second, "the agent to die", func() bool { return gone(sh) })
+	testutil.Eventually(t, 10*time.Second, "the attempt to end", func() bool {
 		return strings.Contains(h.logBuf.String(), "attempt stopped by the server; not reporting it")
 	})
 	if err := h.stop(); err != nil {
@@ -191,7 +191,7 @@ func TestSIGTERMIgnoredThenSIGKILL(t *testing.T) {
 	dir = h.dir
 	f.push(api.Task{ID: "task_1"})
 	pid := h.readPid("pid")
-	waitFor(t, 10*time.Second, "the agent to die", func() bool { return gone(pid) })
+	testutil.Eventually(t, 10*time.Second, "the agent to die", func() bool { return gone(pid) })
 	diedAt := time.Now()
 	mu.Lock()
 	took := diedAt.Sub(cancelAt)
@@ -199,7 +199,7 @@ func TestSIGTERMIgnoredThenSIGKILL(t *testing.T) {
 	if took < grace {
 		t.Errorf("agent died %s after the cancel, before the grace period of %s", took, grace)
 	}
-	waitFor(t, 10*time.Second, "the attempt to end", func() bool { return strings.Contains(h.logBuf.String(), "not reporting it") })
+	testutil.Eventually(t, 10*time.Second, "the attempt to end", func() bool { return strings.Contains(h.logBuf.String(), "not reporting it") })
 	if !strings.Contains(h.logBuf.String(), "sending SIGKILL") {
 		t.Errorf("log:\n%s", h.logBuf)
 	}
@@ -228,8 +228,8 @@ func TestHeartbeatRefusalsKill(t *testing.T) {
 			h := start(t, f, `echo $$ > "$DIR/pid"; exec sleep 300`, nil)
 			f.push(api.Task{ID: "task_1"})
 			pid := h.readPid("pid")
-			waitFor(t, 10*time.Second, "the agent to die", func() bool { return gone(pid) })
-			waitFor(t, 10*time.Second, "the attempt to end", func() bool { return strings.Contains(h.logBuf.String(), c.log) })
+			testutil.Eventually(t, 10*time.Second, "the agent to die", func() bool { return gone(pid) })
+			testutil.Eventually(t, 10*time.Second, "the attempt to end", func() bool { return strings.Contains(h.logBuf.String(), c.log) })
 			if err := h.stop(); err != nil {
 				t.Fatal(err)
 			}
@@ -255,7 +255,7 @@ func TestHeartbeatErrorsKeepRunning(t *testing.T) {
 	h := start(t, f, `i=0; while [ ! -f "$DIR/ok" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); done; echo '"done"'`, nil)
 	dir = h.dir
 	f.push(api.Task{ID: "task_1"})
-	waitFor(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
+	testutil.Eventually(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
 	_, hbs, _, completes, _ := f.snapshot()
 	if len(completes) != 1 || string(completes[0].Complete.Output) != `"done"` || len(hbs) < 4 {
 		t.Errorf("completes %+v after %d heartbeats", completes, len(hbs))
@@ -269,7 +269,7 @@ func TestStdoutCap(t *testing.T) {
 	f := newFake()
 	start(t, f, `head -c 5000 /dev/zero | tr '\0' a; echo done >&2`, func(c *Config) { c.MaxOutputBytes = 1000 })
 	f.push(api.Task{ID: "task_1"})
-	waitFor(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
+	testutil.Eventually(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
 	_, _, _, _, fails := f.snapshot()
 	if len(fails) != 1 || !strings.Contains(fails[0].Fail.Error, "output too large: stdout exceeded the limit of 1000 bytes") || !fails[0].Fail.Retryable {
 		t.Fatalf("fails = %+v", fails)
@@ -290,7 +290,7 @@ i=0; while [ ! -f "$DIR/sent" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); d
 echo l8 >&2`, func(c *Config) { c.logBatch, c.logFlush = 3, time.Hour })
 	dir = h.dir
 	f.push(api.Task{ID: "task_1"})
-	waitFor(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
+	testutil.Eventually(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
 	_, _, calls, completes, _ := f.snapshot()
 	if len(completes) != 1 {
 		t.Fatal("not completed")
@@ -320,7 +320,7 @@ func TestLogsNeverBlockAgent(t *testing.T) {
 	h := start(t, f, `i=0; while [ $i -lt 3000 ]; do echo "line $i"; i=$((i+1)); done >&2; echo '"ok"'`,
 		func(c *Config) { c.logCapacity, c.logFinalWait = 100, 100*time.Millisecond })
 	f.push(api.Task{ID: "task_1"})
-	waitFor(t, 20*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
+	testutil.Eventually(t, 20*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
 	if _, _, _, completes, _ := f.snapshot(); len(completes) != 1 || string(completes[0].Complete.Output) != `"ok"` {
 		t.Fatalf("completes = %+v", completes)
 	}

@@ -49,9 +49,16 @@ func helperWorker(mode string) int {
 	done := make(chan error, 1)
 	go func() { done <- Run(ctx, cfg) }()
 	f.push(api.Task{ID: "task_1"})
-	deadline := time.Now().Add(20 * time.Second)
-	for f.finished() == 0 && time.Now().Before(deadline) {
-		time.Sleep(5 * time.Millisecond)
+	// A subprocess without a *testing.T: poll with a deadline.
+	tick, deadline := time.NewTicker(5*time.Millisecond), time.After(20*time.Second)
+	defer tick.Stop()
+	for f.finished() == 0 {
+		select {
+		case <-tick.C:
+			continue
+		case <-deadline:
+		}
+		break
 	}
 	cancel()
 	<-done
@@ -140,7 +147,7 @@ func TestAgentUser(t *testing.T) {
 	start(t, f, `printf '"%s %s %s"' "$(id -u)" "$(stat -c %u "$HOME")" "$(cat /proc/$PPID/environ >/dev/null 2>&1 && echo read || echo denied)"`,
 		func(c *Config) { c.AgentUser = &AgentUser{Name: "nobody", UID: 65534, GID: 65534} })
 	f.push(api.Task{ID: "task_1"})
-	waitFor(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
+	testutil.Eventually(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
 	_, _, _, completes, fails := f.snapshot()
 	if len(completes) != 1 || string(completes[0].Complete.Output) != `"65534 65534 denied"` {
 		t.Fatalf("completes %+v, fails %+v", completes, fails)

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -26,7 +27,7 @@ func TestAgentGetsAFreshHome(t *testing.T) {
 			c.InheritHome = inherit
 		})
 		f.push(api.Task{ID: "task_1"})
-		waitFor(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
+		testutil.Eventually(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
 		_, _, _, completes, fails := f.snapshot()
 		if len(completes) != 1 {
 			t.Fatalf("completes %+v, fails %+v", completes, fails)
@@ -66,7 +67,7 @@ func TestUnstorableOutputFailsTheAttempt(t *testing.T) {
 		t.Fatal(err)
 	}
 	f.push(api.Task{ID: "task_1"})
-	waitFor(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
+	testutil.Eventually(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
 	_, _, _, completes, fails := f.snapshot()
 	if len(completes) != 0 || len(fails) != 1 || fails[0].Fail.Retryable || !strings.Contains(fails[0].Fail.Error, "output cannot be stored") {
 		t.Fatalf("completes %+v, fails %+v", completes, fails)
@@ -77,7 +78,7 @@ func TestUnstorableOutputFailsTheAttempt(t *testing.T) {
 		return json.RawMessage("\"\xff\""), api.UsageReport{Tokens: 1 << 62}, nil
 	})
 	f.push(api.Task{ID: "task_2"})
-	waitFor(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
+	testutil.Eventually(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
 	_, _, _, completes, fails = f.snapshot()
 	if len(completes) != 0 || len(fails) != 1 || fails[0].Fail.Retryable || !strings.Contains(fails[0].Fail.Error, "not valid UTF-8") {
 		t.Fatalf("runner: completes %+v, fails %+v", completes, fails)
@@ -92,7 +93,7 @@ func TestUsageSaturatesAtTheServersBound(t *testing.T) {
 	f := newFake()
 	start(t, f, `for i in 1 2 3; do echo "::baton usage tokens=9000000000000000000 cost_usd=90000" >&2; done`, nil)
 	f.push(api.Task{ID: "task_1"})
-	waitFor(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
+	testutil.Eventually(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
 	_, _, _, completes, _ := f.snapshot()
 	if len(completes) != 1 {
 		t.Fatal("not completed")

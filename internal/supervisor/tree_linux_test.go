@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -29,9 +30,9 @@ wait`, nil)
 	f.push(api.Task{ID: "task_1"})
 	for _, name := range []string{"pid", "bare"} {
 		pid := h.readPid(name)
-		waitFor(t, 10*time.Second, "the setsid grandchild "+name+" to be killed and reaped", func() bool { return reaped(pid) })
+		testutil.Eventually(t, 10*time.Second, "the setsid grandchild "+name+" to be killed and reaped", func() bool { return reaped(pid) })
 	}
-	waitFor(t, 10*time.Second, "the attempt to end", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the attempt to end", func() bool {
 		return strings.Contains(h.logBuf.String(), "attempt stopped by the server; not reporting it")
 	})
 }
@@ -43,10 +44,10 @@ func TestAgentExitKillsEscapedProcesses(t *testing.T) {
 	h := start(t, f, `setsid sleep 1000 & echo $! > "$DIR/pid"
 (setsid sleep 1000 & echo $! > "$DIR/orphan") ; echo '"done"'`, nil)
 	f.push(api.Task{ID: "task_1"})
-	waitFor(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
+	testutil.Eventually(t, 15*time.Second, "the task to finish", func() bool { return f.finished() == 1 })
 	for _, name := range []string{"pid", "orphan"} {
 		pid := h.readPid(name)
-		waitFor(t, 10*time.Second, "the escaped process "+name+" to be killed and reaped", func() bool { return reaped(pid) })
+		testutil.Eventually(t, 10*time.Second, "the escaped process "+name+" to be killed and reaped", func() bool { return reaped(pid) })
 	}
 	if _, _, _, completes, _ := f.snapshot(); len(completes) != 1 || string(completes[0].Complete.Output) != `"done"` {
 		t.Fatalf("completes = %+v", completes)

@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/backoff"
 	"github.com/genericcorp/baton/pkg/client"
 )
 
@@ -177,14 +178,20 @@ func (cfg Config) withDefaults() (Config, error) {
 }
 
 func defaultWorkerID() string {
-	host, _ := os.Hostname()
-	if len(host) > 64 {
-		host = host[:64]
-	}
+	host := hostname()
 	if host == "" {
 		host = "worker"
 	}
 	return fmt.Sprintf("%s-%d-%08x", host, os.Getpid(), rand.Uint32())
+}
+
+// hostname is the machine's name, at most 64 bytes ("" if unknown).
+func hostname() string {
+	host, _ := os.Hostname()
+	if len(host) > 64 {
+		host = host[:64]
+	}
+	return host
 }
 
 // worker is one Run.
@@ -236,7 +243,7 @@ func (w *worker) claimLoop(ctx context.Context) error {
 		start := time.Now()
 		cctx, cancel := context.WithTimeout(ctx, time.Duration(w.cfg.WaitSeconds+30)*time.Second)
 		resp, err := w.cfg.API.ClaimTasks(cctx, api.ClaimRequest{Queues: w.cfg.Queues, WorkerID: w.cfg.WorkerID,
-			WaitSeconds: w.cfg.WaitSeconds, MaxTasks: free})
+			WaitSeconds: w.cfg.WaitSeconds, MaxTasks: free, Host: hostname(), Concurrency: w.cfg.Concurrency})
 		cancel()
 		if err != nil {
 			if ctx.Err() != nil {
@@ -247,7 +254,7 @@ func (w *worker) claimLoop(ctx context.Context) error {
 				return fmt.Errorf("claim tasks: %w", err)
 			}
 			failures++
-			wait := backoff(failures)
+			wait := retryWait(failures)
 			var ae *client.APIError
 			if errors.As(err, &ae) && ae.RetryAfter > wait {
 				wait = ae.RetryAfter
@@ -274,7 +281,7 @@ func (w *worker) claimLoop(ctx context.Context) error {
 		}
 		// A server that answers an empty poll at once must not make a hot loop.
 		if len(resp.Tasks) == 0 && time.Since(start) < time.Second {
-			if w.cfg.sleep(ctx, backoff(1)) != nil {
+			if w.cfg.sleep(ctx, retryWait(1)) != nil {
 				return nil
 			}
 		}
@@ -294,15 +301,12 @@ func permanent(err error) bool {
 	return false
 }
 
-// backoff is the wait after the n-th failure in a row: half of min(30s,
-// 500ms×2^(n-1)) plus a random part up to the other half, so never zero.
-func backoff(n int) time.Duration {
-	ceiling := 30 * time.Second
-	if n < 10 {
-		ceiling = min(ceiling, 500*time.Millisecond<<(n-1))
-	}
-	return ceiling/2 + rand.N(ceiling/2+1)
-}
+// retryPolicy spaces the worker's retries of failed claims and calls:
+// 500 ms doubling to 30 s, with equal jitter (never zero).
+var retryPolicy = backoff.Policy{Base: 500 * time.Millisecond, Max: 30 * time.Second, Jitter: backoff.Equal}
+
+// retryWait is the wait after the n-th failure in a row.
+func retryWait(n int) time.Duration { return retryPolicy.Delay(n) }
 
 // waitFree blocks until a slot is free (or ctx is done) and returns how many are.
 func (w *worker) waitFree(ctx context.Context) int {

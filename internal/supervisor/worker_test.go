@@ -26,7 +26,7 @@ i=0; while [ ! -f "$DIR/go" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); don
 		f.push(api.Task{ID: fmt.Sprintf("t%d", i)})
 	}
 	started := func() int { m, _ := filepath.Glob(h.file("started-*")); return len(m) }
-	waitFor(t, 10*time.Second, "3 agents to run at once", func() bool { return started() == 3 })
+	testutil.Eventually(t, 10*time.Second, "3 agents to run at once", func() bool { return started() == 3 })
 	claims, _, _, _, _ := f.snapshot()
 	if len(claims) != 1 || claims[0].MaxTasks != 3 {
 		t.Fatalf("claims while all slots are busy = %+v", claims)
@@ -40,7 +40,7 @@ i=0; while [ ! -f "$DIR/go" ] && [ $i -lt 1000 ]; do sleep 0.01; i=$((i+1)); don
 	if err := os.WriteFile(h.file("go"), nil, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, 15*time.Second, "all 4 tasks", func() bool { return f.finished() == 4 })
+	testutil.Eventually(t, 15*time.Second, "all 4 tasks", func() bool { return f.finished() == 4 })
 }
 
 // On shutdown the worker stops claiming, lets a task that ends within the
@@ -56,7 +56,7 @@ slow) echo $$ > "$DIR/slow-pid"; exec sleep 300;;
 esac`, func(c *Config) { c.Concurrency, c.DrainTimeout, c.KillGrace = 2, drain, 5*time.Second })
 	f.push(api.Task{ID: "fast"}, api.Task{ID: "slow"})
 	pid := h.readPid("slow-pid")
-	waitFor(t, 10*time.Second, "the fast task to start", func() bool { return exists(h.file("fast-started")) })
+	testutil.Eventually(t, 10*time.Second, "the fast task to start", func() bool { return exists(h.file("fast-started")) })
 	claims, _, _, _, _ := f.snapshot()
 
 	h.cancel()
@@ -90,7 +90,7 @@ func TestDrainCleanIsQuick(t *testing.T) {
 	f := newFake()
 	h := start(t, f, `echo '"x"'`, func(c *Config) { c.DrainTimeout = time.Hour })
 	f.push(api.Task{ID: "a"})
-	waitFor(t, 10*time.Second, "the task", func() bool { return f.finished() == 1 })
+	testutil.Eventually(t, 10*time.Second, "the task", func() bool { return f.finished() == 1 })
 	if err := h.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -188,7 +188,7 @@ func TestClaimBackoffHonoursRetryAfterAndResets(t *testing.T) {
 	f.push(api.Task{ID: "a"})
 	clock := &fakeClock{}
 	h := start(t, f, "true", func(c *Config) { c.sleep = clock.sleep })
-	waitFor(t, 10*time.Second, "the task and 6 claims", func() bool {
+	testutil.Eventually(t, 10*time.Second, "the task and 6 claims", func() bool {
 		c, _, _, _, _ := f.snapshot()
 		return f.finished() == 1 && len(c) >= 6
 	})
@@ -258,7 +258,7 @@ func TestRunner(t *testing.T) {
 	})
 	f.push(api.Task{ID: "echo", Input: json.RawMessage(`{"n":1}`)}, api.Task{ID: "fatal"}, api.Task{ID: "flaky"},
 		api.Task{ID: "panic"}, api.Task{ID: "block"})
-	waitFor(t, 10*time.Second, "4 tasks", func() bool { return f.finished() == 4 })
+	testutil.Eventually(t, 10*time.Second, "4 tasks", func() bool { return f.finished() == 4 })
 	if err := h.stop(); err != nil {
 		t.Fatal(err)
 	}
@@ -308,10 +308,10 @@ func TestReportConflictAndRetry(t *testing.T) {
 	clock := &fakeClock{}
 	h := start(t, f, `echo '"x"'`, func(c *Config) { c.sleep = clock.sleep })
 	f.push(api.Task{ID: "fenced"})
-	waitFor(t, 10*time.Second, "the first report", func() bool { return f.finished() == 1 })
-	waitFor(t, 10*time.Second, "the fenced-off log", func() bool { return strings.Contains(h.logBuf.String(), "attempt fenced off") })
+	testutil.Eventually(t, 10*time.Second, "the first report", func() bool { return f.finished() == 1 })
+	testutil.Eventually(t, 10*time.Second, "the fenced-off log", func() bool { return strings.Contains(h.logBuf.String(), "attempt fenced off") })
 	f.push(api.Task{ID: "retry"})
-	waitFor(t, 10*time.Second, "the retried report", func() bool { return f.finished() == 3 })
+	testutil.Eventually(t, 10*time.Second, "the retried report", func() bool { return f.finished() == 3 })
 	_, _, _, completes, _ := f.snapshot()
 	if len(completes) != 3 || completes[0].ID != "fenced" || completes[2].ID != "retry" {
 		t.Errorf("completes = %+v", completes)

@@ -33,6 +33,10 @@ type Store interface {
 	AppendLogs(ctx context.Context, workspaceID, id string, attempt int, lines []string, now time.Time) error
 	ExpireLeases(ctx context.Context, now time.Time, backoff func(attempt int) time.Duration) ([]store.Task, error)
 	UsageTotals(ctx context.Context, workspaceID string, at time.Time) (map[string]int64, error)
+	SeenWorker(ctx context.Context, w store.Worker) error
+	ListWorkers(ctx context.Context, workspaceID string, since time.Time) ([]store.Worker, error)
+	PruneWorkers(ctx context.Context, before time.Time) error
+	ListQueues(ctx context.Context, workspaceID string) ([]store.QueueCount, error)
 }
 
 // Notifier wakes waiters by topic: *notify.Hub in one process, the
@@ -77,7 +81,10 @@ type Config struct {
 }
 
 // Service runs the task lifecycle. Its methods are safe for concurrent use.
-type Service struct{ cfg Config }
+type Service struct {
+	cfg   Config
+	fleet fleet
+}
 
 // New returns a Service with defaults filled in.
 func New(cfg Config) *Service {

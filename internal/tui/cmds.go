@@ -23,13 +23,18 @@ type Source interface {
 	Alerts(ctx context.Context) ([]api.Alert, error)
 	// AdminUsage returns every workspace's quota (operator key).
 	AdminUsage(ctx context.Context) ([]api.Quota, error)
+	// TaskDetail returns a task with its attempts and its events (the
+	// enter key on the tasks pane).
+	TaskDetail(ctx context.Context, id string) (api.Task, []api.TaskEvent, error)
+	// CancelTask cancels a queued or running task (the `c` key).
+	CancelTask(ctx context.Context, id string) (api.Task, error)
 	// Workspace returns a Source acting on workspace id (operator key),
 	// used to drill into one workspace from the admin list.
 	Workspace(id string) (Source, error)
 }
 
 // recentTasks is how many tasks of each kind (running, any) Tasks reads.
-const recentTasks = 20
+const recentTasks = 50
 
 // ClientSource is a Source over the API client.
 type ClientSource struct {
@@ -46,13 +51,18 @@ func (s *ClientSource) Watch(ctx context.Context) <-chan client.QuotaUpdate {
 	return s.Client.WatchQuota(ctx, s.WatchOptions)
 }
 
-// Tasks implements Source: the running tasks, then the newest finished
-// ones, each list newest first.
+// Tasks implements Source: the running tasks, the queued (and held) ones,
+// then the newest finished ones, each list newest first.
 func (s *ClientSource) Tasks(ctx context.Context) ([]api.Task, error) {
 	running, err := s.Client.ListTasks(ctx, client.TaskListOptions{Status: api.TaskRunning, ListOptions: client.ListOptions{Limit: recentTasks}})
 	if err != nil {
 		return nil, err
 	}
+	queued, err := s.Client.ListTasks(ctx, client.TaskListOptions{Status: api.TaskQueued, ListOptions: client.ListOptions{Limit: recentTasks}})
+	if err != nil {
+		return nil, err
+	}
+	running.Data = append(running.Data, queued.Data...)
 	newest, err := s.Client.ListTasks(ctx, client.TaskListOptions{ListOptions: client.ListOptions{Limit: recentTasks}})
 	if err != nil {
 		return nil, err
@@ -70,6 +80,21 @@ func (s *ClientSource) Tasks(ctx context.Context) ([]api.Task, error) {
 func (s *ClientSource) Alerts(ctx context.Context) ([]api.Alert, error) {
 	l, err := s.Client.ListAlerts(ctx, client.AlertListOptions{ListOptions: client.ListOptions{Limit: recentTasks}})
 	return l.Data, err
+}
+
+// TaskDetail implements Source.
+func (s *ClientSource) TaskDetail(ctx context.Context, id string) (api.Task, []api.TaskEvent, error) {
+	t, err := s.Client.GetTask(ctx, id)
+	if err != nil {
+		return t, nil, err
+	}
+	evs, err := s.Client.ListTaskEvents(ctx, id, 0)
+	return t, evs, err
+}
+
+// CancelTask implements Source.
+func (s *ClientSource) CancelTask(ctx context.Context, id string) (api.Task, error) {
+	return s.Client.CancelTask(ctx, id)
 }
 
 // AdminUsage implements Source.
@@ -204,5 +229,39 @@ func openWorkspace(gen int, src Source, id string) tea.Cmd {
 	return func() tea.Msg {
 		s, err := src.Workspace(id)
 		return sourceMsg{gen: gen, src: s, err: err}
+	}
+}
+
+// cancelledMsg is the answer to a cancel from the tasks pane.
+type cancelledMsg struct {
+	gen  int
+	id   string
+	task api.Task
+	err  error
+}
+
+func cancelTask(gen int, src Source, id string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+		defer cancel()
+		t, err := src.CancelTask(ctx, id)
+		return cancelledMsg{gen: gen, id: id, task: t, err: err}
+	}
+}
+
+// detailMsg is the answer to opening a task.
+type detailMsg struct {
+	gen    int
+	task   api.Task
+	events []api.TaskEvent
+	err    error
+}
+
+func fetchDetail(gen int, src Source, id string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+		defer cancel()
+		t, evs, err := src.TaskDetail(ctx, id)
+		return detailMsg{gen: gen, task: t, events: evs, err: err}
 	}
 }

@@ -2,8 +2,10 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"sync"
 	"time"
 
@@ -63,11 +65,12 @@ func quotaAt(t time.Time, pct float64) api.Quota {
 
 func ptr[T any](v T) *T { return &v }
 
-// someTasks are two running and three finished tasks.
+// someTasks are two running, one queued, one held and three finished tasks.
 func someTasks() []api.Task {
 	task := func(i int, queue, status string, startAgo, ran time.Duration, cost int64) api.Task {
 		t := api.Task{ID: fmt.Sprintf("task_01jdq8a0b1c2d3e4f5g6h7j8k%d", i), Queue: queue, Status: status,
-			CreatedAt: t0.Add(-startAgo - time.Second), StartedAt: ptr(t0.Add(-startAgo)), Usage: api.TaskUsage{CostMicros: cost}}
+			CreatedAt: t0.Add(-startAgo - time.Second), StartedAt: ptr(t0.Add(-startAgo)), Usage: api.TaskUsage{CostMicros: cost},
+			Attempt: 1, MaxAttempts: 3}
 		if ran > 0 {
 			t.FinishedAt = ptr(t0.Add(-startAgo + ran))
 		}
@@ -76,6 +79,9 @@ func someTasks() []api.Task {
 	return []api.Task{
 		task(1, "email", api.TaskRunning, 95*time.Second, 0, 1200),
 		task(2, "research", api.TaskRunning, 12*time.Second, 0, 0),
+		{ID: "task_01jdq8a0b1c2d3e4f5g6h7j8k6", Queue: "email", Status: api.TaskQueued, MaxAttempts: 3, CreatedAt: t0.Add(-30 * time.Second)},
+		{ID: "task_01jdq8a0b1c2d3e4f5g6h7j8k7", Queue: "research", Status: api.TaskQueued, StatusReason: "held: monthly spend cap used up",
+			Attempt: 1, MaxAttempts: 3, CreatedAt: t0.Add(-4 * time.Minute)},
 		task(3, "email", api.TaskSucceeded, 5*time.Minute, 42*time.Second, 3100),
 		task(4, "research", api.TaskFailed, 9*time.Minute, 3*time.Minute, 250_000),
 		task(5, "email", api.TaskTerminated, 20*time.Minute, 11*time.Minute, 1_234_567),
@@ -101,6 +107,8 @@ type fakeSource struct {
 	watches int
 	stopped int // watches whose context ended
 	opened  []string
+	// cancelled are the tasks CancelTask was asked to cancel.
+	cancelled []string
 }
 
 func newFakeSource() *fakeSource {
@@ -142,7 +150,40 @@ func (f *fakeSource) counts() (watches, stopped int) {
 	return f.watches, f.stopped
 }
 
-func (f *fakeSource) Tasks(context.Context) ([]api.Task, error)       { return f.tasks, nil }
+func (f *fakeSource) Tasks(context.Context) ([]api.Task, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.tasks), nil
+}
+
+func (f *fakeSource) TaskDetail(_ context.Context, id string) (api.Task, []api.TaskEvent, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, t := range f.tasks {
+		if t.ID == id {
+			t.Attempts = []api.Attempt{{Number: 1, WorkerID: "w-1", Status: t.Status, StartedAt: t0.Add(-time.Minute)}}
+			return t, []api.TaskEvent{
+				{Seq: 1, Type: api.EventState, Status: api.TaskQueued, At: t0.Add(-2 * time.Minute)},
+				{Seq: 2, Type: api.EventState, Status: api.TaskRunning, Attempt: 1, At: t0.Add(-time.Minute)},
+				{Seq: 3, Type: api.EventLog, Attempt: 1, Message: "reading the report", At: t0.Add(-30 * time.Second)},
+			}, nil
+		}
+	}
+	return api.Task{}, nil, errors.New("not_found: no task " + id)
+}
+
+func (f *fakeSource) CancelTask(_ context.Context, id string) (api.Task, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.cancelled = append(f.cancelled, id)
+	for i, t := range f.tasks {
+		if t.ID == id {
+			f.tasks[i].Status = api.TaskCancelled
+			return f.tasks[i], nil
+		}
+	}
+	return api.Task{}, errors.New("not_found: no task " + id)
+}
 func (f *fakeSource) Alerts(context.Context) ([]api.Alert, error)     { return f.alerts, nil }
 func (f *fakeSource) AdminUsage(context.Context) ([]api.Quota, error) { return f.spaces, nil }
 func (f *fakeSource) Workspace(id string) (Source, error) {

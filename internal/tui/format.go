@@ -134,7 +134,11 @@ func until(d time.Duration) string {
 // taskDuration formats how long a task ran (to now while it runs).
 func taskDuration(t api.Task, now time.Time) string {
 	if t.StartedAt == nil {
-		return "-"
+		if t.CreatedAt.IsZero() {
+			return "-"
+		}
+		// Not started: how long it has waited.
+		return taskDuration(api.Task{StartedAt: &t.CreatedAt}, now)
 	}
 	end := now
 	if t.FinishedAt != nil {
@@ -259,6 +263,9 @@ func sparkline(cols []float64) string {
 
 // rateText formats the newest sparkline value in the metric's unit.
 func rateText(name string, v float64) string {
+	if math.IsNaN(v) {
+		return "- (one snapshot so far)"
+	}
 	switch name {
 	case api.QuotaTaskExecutions:
 		return strconv.FormatFloat(v, 'f', 1, 64) + "/min"

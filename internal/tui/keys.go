@@ -23,24 +23,29 @@ type KeyMap struct {
 	Accept    key.Binding // ends the filter prompt, keeping the filter
 	Cancel    key.Binding // ends the filter prompt, clearing the filter
 	Backspace key.Binding
+	// CancelTask asks to cancel the selected task; Yes confirms.
+	CancelTask key.Binding
+	Yes        key.Binding
 }
 
 // DefaultKeyMap returns the bindings of CONTRACT.md's `baton top`.
 func DefaultKeyMap() KeyMap {
 	return KeyMap{
-		Up:        key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
-		Down:      key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
-		Tab:       key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
-		ShiftTab:  key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
-		Filter:    key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
-		Pause:     key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
-		Enter:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open workspace")),
-		Back:      key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
-		Help:      key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
-		Quit:      key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
-		Accept:    key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply filter")),
-		Cancel:    key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
-		Backspace: key.NewBinding(key.WithKeys("backspace"), key.WithHelp("backspace", "delete")),
+		Up:         key.NewBinding(key.WithKeys("up", "k"), key.WithHelp("↑/k", "up")),
+		Down:       key.NewBinding(key.WithKeys("down", "j"), key.WithHelp("↓/j", "down")),
+		Tab:        key.NewBinding(key.WithKeys("tab"), key.WithHelp("tab", "next pane")),
+		ShiftTab:   key.NewBinding(key.WithKeys("shift+tab"), key.WithHelp("shift+tab", "previous pane")),
+		Filter:     key.NewBinding(key.WithKeys("/"), key.WithHelp("/", "filter")),
+		Pause:      key.NewBinding(key.WithKeys("p"), key.WithHelp("p", "pause")),
+		Enter:      key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "open")),
+		Back:       key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "back")),
+		Help:       key.NewBinding(key.WithKeys("?"), key.WithHelp("?", "help")),
+		Quit:       key.NewBinding(key.WithKeys("q", "ctrl+c"), key.WithHelp("q", "quit")),
+		Accept:     key.NewBinding(key.WithKeys("enter"), key.WithHelp("enter", "apply filter")),
+		Cancel:     key.NewBinding(key.WithKeys("esc"), key.WithHelp("esc", "clear filter")),
+		Backspace:  key.NewBinding(key.WithKeys("backspace"), key.WithHelp("backspace", "delete")),
+		CancelTask: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel task")),
+		Yes:        key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes")),
 	}
 }
 
@@ -54,7 +59,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.Tab, k.ShiftTab},
 		{k.Filter, k.Pause, k.Enter, k.Back},
-		{k.Help, k.Quit},
+		{k.CancelTask, k.Help, k.Quit},
 	}
 }
 
@@ -88,7 +93,43 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.sel[paneTasks], m.wsSel = 0, 0
 		return m, nil
 	}
+	m.notice = ""
+	if m.confirm != "" {
+		// Any key answers the question; only y cancels.
+		id := m.confirm
+		m.confirm = ""
+		if key.Matches(msg, k.Yes) {
+			m.notice = "cancelling " + id + "…"
+			return m, cancelTask(m.gen, m.src, id)
+		}
+		m.notice = "not cancelled"
+		return m, nil
+	}
+	if m.detail != nil && (key.Matches(msg, k.Back) || key.Matches(msg, k.Enter)) {
+		m.detail, m.detailEvents = nil, nil
+		return m, nil
+	}
 	switch {
+	case key.Matches(msg, k.Enter) && !m.adminList() && m.focus == paneTasks && m.detail == nil:
+		tasks := m.filteredTasks()
+		if len(tasks) == 0 {
+			return m, nil
+		}
+		return m, fetchDetail(m.gen, m.src, tasks[clamp(m.sel[paneTasks], len(tasks))].ID)
+	case key.Matches(msg, k.CancelTask) && !m.adminList() && (m.focus == paneTasks || m.detail != nil):
+		tasks := m.filteredTasks()
+		if len(tasks) == 0 {
+			return m, nil
+		}
+		t := tasks[clamp(m.sel[paneTasks], len(tasks))]
+		if m.detail != nil {
+			t = *m.detail
+		}
+		if api.IsTerminal(t.Status) {
+			m.notice = t.ID + " has ended already (" + t.Status + ")"
+			return m, nil
+		}
+		m.confirm = t.ID
 	case key.Matches(msg, k.Quit):
 		return m.quit()
 	case key.Matches(msg, k.Help):

@@ -113,6 +113,12 @@ type Model struct {
 	filtering bool
 	filter    string
 
+	confirm string // the task id `c` asks to cancel, until y or another key
+	// detail is the task opened with enter (nil: none), with its events.
+	detail       *api.Task
+	detailEvents []api.TaskEvent
+	notice       string // the outcome of the last action, in the help bar
+
 	now       time.Time
 	ticks     int
 	lastSeen  time.Time // the clock when the last snapshot came
@@ -230,6 +236,31 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		m.spaces = sortWorkspaces(msg.quotas)
 		m.wsSel = clamp(m.wsSel, len(m.filteredSpaces()))
 		return m, nil
+	case detailMsg:
+		if msg.gen != m.gen {
+			return m, nil
+		}
+		if msg.err != nil {
+			m.notice = "open task: " + errText(msg.err)
+			return m, nil
+		}
+		m.detail, m.detailEvents = &msg.task, msg.events
+		return m, nil
+	case cancelledMsg:
+		if msg.gen != m.gen {
+			return m, nil
+		}
+		if msg.err != nil {
+			m.notice = "cancel " + msg.id + ": " + errText(msg.err)
+			return m, nil
+		}
+		m.notice = "cancelled " + msg.id
+		for i, t := range m.tasks {
+			if t.ID == msg.id {
+				m.tasks[i] = msg.task
+			}
+		}
+		return m, fetchTasks(m.gen, m.src)
 	case sourceMsg:
 		if msg.gen != m.gen {
 			return m, nil

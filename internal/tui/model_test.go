@@ -238,7 +238,7 @@ func TestKeys(t *testing.T) {
 		m, _ = update(m, press(string(r)))
 	}
 	m, _ = update(m, press("backspace"))
-	if !m.filtering || m.focus != paneTasks || m.filter != "res" || len(m.filteredTasks()) != 2 ||
+	if !m.filtering || m.focus != paneTasks || m.filter != "res" || len(m.filteredTasks()) != 3 ||
 		!strings.Contains(m.View(), "filter: res▏") || !strings.Contains(m.View(), "enter apply filter") {
 		t.Fatalf("filtering %v focus %d filter %q:\n%s", m.filtering, m.focus, m.filter, m.View())
 	}
@@ -249,7 +249,7 @@ func TestKeys(t *testing.T) {
 		t.Fatalf("after enter: filtering %v filter %q:\n%s", m.filtering, m.filter, m.View())
 	}
 	m, _ = update(m, press("esc"))
-	if m.filter != "" || len(m.filteredTasks()) != 5 {
+	if m.filter != "" || len(m.filteredTasks()) != 7 {
 		t.Fatalf("esc kept filter %q", m.filter)
 	}
 	// q and ctrl+c quit.

@@ -30,13 +30,16 @@ func window(sel, n, rows int) int {
 // tasksPane renders the running and recently finished tasks in w×h.
 func (m Model) tasksPane(w, h int) []string {
 	tasks := m.filteredTasks()
-	running := 0
+	running, queued := 0, 0
 	for _, t := range tasks {
-		if t.Status == api.TaskRunning {
+		switch t.Status {
+		case api.TaskRunning:
 			running++
+		case api.TaskQueued:
+			queued++
 		}
 	}
-	title := m.paneTitle("Tasks", paneTasks) + m.styles.Dim.Render(fmt.Sprintf(" · %d running · %d finished", running, len(tasks)-running))
+	title := m.paneTitle("Tasks", paneTasks) + m.styles.Dim.Render(fmt.Sprintf(" · %d running · %d queued · %d finished", running, queued, len(tasks)-running-queued))
 	if m.filtering || m.filter != "" {
 		f := " · filter: " + m.filter
 		if m.filtering {
@@ -45,17 +48,18 @@ func (m Model) tasksPane(w, h int) []string {
 		title += f
 	}
 	lines := []string{title}
-	const qw, sw, dw, cw = 10, 10, 8, 8
-	iw := max(w-qw-sw-dw-cw-6, 8)
-	row := func(mark, id, queue, status, dur, cost string) string {
-		return mark + padRight(id, iw) + " " + padRight(queue, qw) + " " + padRight(status, sw) + " " + padLeft(dur, dw) + " " + padLeft(cost, cw)
+	const qw, sw, aw, dw, cw = 10, 10, 3, 8, 8
+	iw := max(w-qw-sw-aw-dw-cw-7, 8)
+	row := func(mark, id, queue, status, att, dur, cost string) string {
+		return mark + padRight(id, iw) + " " + padRight(queue, qw) + " " + padRight(status, sw) + " " + padLeft(att, aw) + " " +
+			padLeft(dur, dw) + " " + padLeft(cost, cw)
 	}
-	lines = append(lines, m.styles.Dim.Render(row("  ", "ID", "QUEUE", "STATUS", "DURATION", "COST")))
+	lines = append(lines, m.styles.Dim.Render(row("  ", "ID", "QUEUE", "STATUS", "ATT", "DURATION", "COST")))
 	switch {
 	case m.tasksErr != "":
 		lines = append(lines, "  "+m.styles.Error.Render(m.tasksErr))
 	case len(tasks) == 0:
-		lines = append(lines, "  "+m.styles.Dim.Render("no running or recently finished tasks"))
+		lines = append(lines, "  "+m.styles.Dim.Render("no running, queued or recently finished tasks"))
 	}
 	rows := h - len(lines)
 	sel := clamp(m.sel[paneTasks], len(tasks))
@@ -67,13 +71,22 @@ func (m Model) tasksPane(w, h int) []string {
 			mark = "▸ "
 		}
 		status := t.Status
-		switch t.Status {
+		if t.Status == api.TaskQueued && t.StatusReason != "" {
+			status = "held" // a used-up quota or a suspension keeps it queued
+		}
+		switch status {
 		case api.TaskFailed, api.TaskTerminated, api.TaskTimedOut:
 			status = m.styles.Level[levelCrit].Render(padRight(status, sw))
 		case api.TaskRunning:
 			status = m.styles.Level[levelOK].Render(padRight(status, sw))
+		case "held":
+			status = m.styles.Level[levelWarn].Render(padRight(status, sw))
 		}
-		lines = append(lines, row(mark, t.ID, t.Queue, status, taskDuration(t, m.clock()), taskCost(t.Usage.CostMicros)))
+		att := fmt.Sprintf("%d/%d", t.Attempt, t.MaxAttempts)
+		if t.MaxAttempts == 0 {
+			att = "-"
+		}
+		lines = append(lines, row(mark, t.ID, t.Queue, status, att, taskDuration(t, m.clock()), taskCost(t.Usage.CostMicros)))
 	}
 	return fit(lines, h)
 }
@@ -142,4 +155,48 @@ func (m Model) alertLines(a api.Alert, mark string, w int) []string {
 		}
 	}
 	return lines
+}
+
+// detailPane renders the opened task in w×h: its fields, its attempts and
+// the tail of its events (log lines and state changes), newest last.
+func (m Model) detailPane(w, h int) []string {
+	t := *m.detail
+	lines := []string{m.styles.Focused.Render("▸ Task "+t.ID) + m.styles.Dim.Render(" · esc back · c cancel")}
+	field := func(k, v string) {
+		if v != "" {
+			lines = append(lines, cut("  "+padRight(k, 10)+" "+v, w))
+		}
+	}
+	field("status", t.Status+map[bool]string{true: " (" + t.StatusReason + ")", false: ""}[t.StatusReason != ""])
+	field("queue", t.Queue)
+	field("attempt", fmt.Sprintf("%d of %d", t.Attempt, t.MaxAttempts))
+	field("waited", taskDuration(api.Task{CreatedAt: t.CreatedAt}, m.clock()))
+	if t.StartedAt != nil {
+		field("ran", taskDuration(t, m.clock()))
+	}
+	field("cost", taskCost(t.Usage.CostMicros))
+	field("error", t.Error)
+	for _, a := range t.Attempts {
+		field(fmt.Sprintf("attempt %d", a.Number), strings.TrimSpace(a.Status+" on "+a.WorkerID+" "+a.Error))
+	}
+	lines = append(lines, "", m.styles.Dim.Render("  Events"))
+	room := h - len(lines)
+	evs := m.detailEvents
+	if len(evs) > room {
+		evs = evs[len(evs)-room:]
+	}
+	if len(evs) == 0 {
+		lines = append(lines, "  "+m.styles.Dim.Render("no events yet"))
+	}
+	for _, ev := range evs {
+		line := "[" + fmt.Sprint(ev.Attempt) + "] " + ev.Message
+		if ev.Type != api.EventLog {
+			line = "==> " + ev.Status
+			if ev.Message != "" {
+				line += ": " + ev.Message
+			}
+		}
+		lines = append(lines, cut("  "+ev.At.UTC().Format("15:04:05")+" "+line, w))
+	}
+	return fit(lines, h)
 }

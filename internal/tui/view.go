@@ -181,6 +181,9 @@ func (m Model) workspaceView(w, h int) []string {
 	if ph < 2 {
 		return lines
 	}
+	if m.detail != nil {
+		return append(lines, m.detailPane(w, ph)...)
+	}
 	if w >= sideBySide {
 		tw := w * 5 / 8
 		aw := w - tw - 2
@@ -289,11 +292,17 @@ func shortDur(d time.Duration) string {
 func (m Model) helpView(w int) string {
 	h := m.help
 	h.Width = w
+	switch {
+	case m.confirm != "":
+		return cut(m.styles.Level[levelWarn].Render("Cancel task "+m.confirm+"? y to cancel, any other key keeps it"), w)
+	case m.notice != "":
+		return cut(m.notice, w)
+	}
 	if m.filtering {
 		return h.View(filterKeyMap{m.keys})
 	}
 	k := m.keys
-	k.Enter.SetEnabled(m.adminList())
+	k.Enter.SetEnabled(m.adminList() || m.focus == paneTasks)
 	k.Back.SetEnabled(m.drilled || m.filter != "")
 	if m.paused {
 		k.Pause.SetHelp("p", "resume")

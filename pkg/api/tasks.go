@@ -97,6 +97,10 @@ type ClaimRequest struct {
 	WorkerID    string   `json:"worker_id"`
 	WaitSeconds int      `json:"wait_seconds,omitempty"`
 	MaxTasks    int      `json:"max_tasks,omitempty"`
+	// Host and Concurrency describe the worker in GET /v1/workers (its
+	// host name; its slots, busy or free). Optional.
+	Host        string `json:"host,omitempty"`
+	Concurrency int    `json:"concurrency,omitempty"`
 }
 
 // ClaimResponse carries the leased tasks (possibly none after the wait).

@@ -43,8 +43,11 @@ type Client struct {
 	hc        *http.Client
 
 	maxRetries int
-	maxWait    time.Duration
-	maxBytes   int64
+	// dialRetries caps the retries of a request that never left (connection
+	// refused); < 0 means maxRetries.
+	dialRetries int
+	maxWait     time.Duration
+	maxBytes    int64
 
 	debug   io.Writer
 	debugMu sync.Mutex
@@ -107,6 +110,14 @@ func WithRetry(maxRetries int, maxWait time.Duration) Option {
 	}
 }
 
+// WithDialRetries caps how often a request that could not connect
+// (connection refused, dial error) is retried, below the WithRetry count:
+// 0 fails at once, what an interactive CLI wants when the server is down.
+// Other retries are unchanged.
+func WithDialRetries(n int) Option {
+	return func(c *Client) { c.dialRetries = max(n, 0) }
+}
+
 // WithMaxResponseBytes caps the size of a response body (default 8 MiB; ≤ 0
 // keeps the default). A larger body fails with ErrResponseTooLarge.
 func WithMaxResponseBytes(n int64) Option {
@@ -152,15 +163,16 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 		return nil, fmt.Errorf("invalid server URL %q: must not have credentials, a query or a fragment", baseURL)
 	}
 	c := &Client{
-		baseURL:    base,
-		userAgent:  "baton/dev",
-		hc:         http.DefaultClient,
-		maxRetries: DefaultMaxRetries,
-		maxWait:    DefaultMaxWait,
-		maxBytes:   DefaultMaxResponseBytes,
-		sleep:      sleepCtx,
-		jitter:     fullJitter,
-		now:        time.Now,
+		baseURL:     base,
+		userAgent:   "baton/dev",
+		hc:          http.DefaultClient,
+		maxRetries:  DefaultMaxRetries,
+		dialRetries: -1,
+		maxWait:     DefaultMaxWait,
+		maxBytes:    DefaultMaxResponseBytes,
+		sleep:       sleepCtx,
+		jitter:      fullJitter,
+		now:         time.Now,
 	}
 	for _, o := range opts {
 		o(c)

@@ -135,3 +135,10 @@ func snippet(text []byte, n int) string {
 	}
 	return s
 }
+
+// ResponseError returns the *APIError of a non-2xx response whose body was
+// read into body: for callers that send their own requests (`baton api`)
+// and want the same errors, exit codes and hints as the typed methods.
+func ResponseError(resp *http.Response, body []byte) *APIError {
+	return newAPIError(resp, body, time.Now())
+}

@@ -64,6 +64,13 @@ var errStreamEnded = errors.New("stream ended")
 // once. Errors: *APIError for a problem response (e.g. not_found), ctx's
 // error, or fn's error.
 func (c *Client) FollowTaskEvents(ctx context.Context, id string, after int64, fn func(api.TaskEvent) error) (string, error) {
+	return c.FollowTaskEventsNotify(ctx, id, after, fn, nil)
+}
+
+// FollowTaskEventsNotify is FollowTaskEvents that also calls onDrop (when
+// not nil) each time the stream dropped and is about to be resumed, with
+// the cause and the wait before the reconnect, so a CLI can say so.
+func (c *Client) FollowTaskEventsNotify(ctx context.Context, id string, after int64, fn func(api.TaskEvent) error, onDrop func(err error, wait time.Duration)) (string, error) {
 	pid, err := pathID(id)
 	if err != nil {
 		return "", fmt.Errorf("follow task events: %w", err)
@@ -109,6 +116,9 @@ func (c *Client) FollowTaskEvents(ctx context.Context, id string, after int64, f
 		}
 		wait := c.backoff(attempt)
 		c.tracef("* event stream of %s dropped (%v); resuming after %d in %s\n", id, err, after, wait)
+		if onDrop != nil {
+			onDrop(err, wait)
+		}
 		if serr := c.sleep(ctx, wait); serr != nil {
 			return "", serr
 		}

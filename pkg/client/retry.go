@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/backoff"
 )
 
 // idempotent reports whether a method may be repeated without changing the
@@ -69,6 +70,9 @@ func (c *Client) retryWait(ctx context.Context, err error, attempt, maxRetries i
 			wait = c.backoff(attempt)
 		}
 	case notSent(err):
+		if c.dialRetries >= 0 && attempt >= c.dialRetries {
+			return 0, false
+		}
 		wait = c.backoff(attempt)
 	default:
 		return 0, false
@@ -88,11 +92,7 @@ func retryAfterJitter(retryAfter time.Duration) time.Duration {
 // backoff is the full-jitter wait before retry number attempt+1: a random
 // duration up to min(maxWait, 250ms × 2^attempt).
 func (c *Client) backoff(attempt int) time.Duration {
-	ceiling := c.maxWait
-	if attempt < 30 {
-		ceiling = min(retryBase<<attempt, c.maxWait)
-	}
-	return c.jitter(ceiling)
+	return c.jitter(backoff.Policy{Base: retryBase, Max: c.maxWait}.Ceiling(attempt + 1))
 }
 
 // notSent reports whether err proves the request never reached the server:

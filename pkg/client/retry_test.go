@@ -307,3 +307,21 @@ func TestFullJitterBounds(t *testing.T) {
 		}
 	}
 }
+
+// WithDialRetries(0) fails at once on a refused connection, with no wait.
+func TestDialRetriesZeroFailsFast(t *testing.T) {
+	var waits []time.Duration
+	c, err := New(closedAddr(t), WithDialRetries(0), withTestHooks(func(ctx context.Context, d time.Duration) error {
+		waits = append(waits, d)
+		return nil
+	}, func(d time.Duration) time.Duration { return d }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err = c.Me(context.Background()); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("err = %v, want connection refused", err)
+	}
+	if len(waits) != 0 {
+		t.Errorf("waited %v before failing", waits)
+	}
+}

@@ -17,6 +17,9 @@ type TaskListOptions struct {
 	Status string
 	Queue  string
 	Label  string
+	// Labels are more "key=value" filters, sent as repeated label
+	// parameters after Label (a task must carry every one).
+	Labels []string
 	ListOptions
 }
 
@@ -26,6 +29,9 @@ func (o TaskListOptions) query() url.Values {
 		if v != "" {
 			q.Set(k, v)
 		}
+	}
+	for _, l := range o.Labels {
+		q.Add("label", l)
 	}
 	return q
 }

@@ -146,6 +146,10 @@ type WatchOptions struct {
 	// the watch falls back to polling (default 3). A server without the
 	// stream (404, 405) falls back at once.
 	StreamFailures int
+	// PollRounds is how many polls the fallback makes before it tries the
+	// stream again (default 30): a live view sets it low so that "polling"
+	// gives way to "live" soon after the stream is back.
+	PollRounds int
 }
 
 // WatchQuota follows the workspace's quota snapshots (scope usage:read):
@@ -250,7 +254,11 @@ func (w *watcher) run(ctx context.Context) error {
 			continue
 		}
 		// Poll for a while, then give the stream another chance.
-		if err := w.poll(ctx, 30); err != nil {
+		rounds := w.o.PollRounds
+		if rounds <= 0 {
+			rounds = 30
+		}
+		if err := w.poll(ctx, rounds); err != nil {
 			return err
 		}
 		failures = 0

@@ -630,3 +630,22 @@ func TestWatchQuotaCancelledBeforeStart(t *testing.T) {
 		t.Errorf("%d requests", n)
 	}
 }
+
+// PollRounds bounds the polling fallback: after that many polls the stream
+// is tried again, and once it is back the state is live again.
+func TestWatchQuotaPollRoundsThenLiveAgain(t *testing.T) {
+	b := setup(t, usageServer(pollFrom(1), unavailable, func(w http.ResponseWriter, r *http.Request) {
+		startStream(w)
+		writeSnaps(w, 10)
+		hold(r)
+	}))
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	ch := b.c.WatchQuota(ctx, WatchOptions{StreamFailures: 1, PollRounds: 2, PollInterval: time.Minute})
+	checkUpdates(t, take(t, ch, 5), "state:polling", "q1/polling", "q2/polling", "state:live", "q10/live")
+	cancel()
+	drain(t, ch)
+	if ids, polls := streamRequests(t, b); len(ids) != 2 || polls != 2 {
+		t.Errorf("%d stream requests, %d polls; want 2 and 2", len(ids), polls)
+	}
+}

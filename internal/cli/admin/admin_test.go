@@ -128,7 +128,7 @@ func stub(t *testing.T, query *string) *clitest.Env {
 			_ = json.NewEncoder(w).Encode(costs)
 		}),
 		"GET /v1/admin/usage": api.List[api.Quota]{Data: stubUsage()},
-	})
+	}.Shared())
 }
 
 func TestCostsGolden(t *testing.T) {
@@ -232,4 +232,14 @@ func TestColour(t *testing.T) {
 	if got := u.Rows[0][4]; got != "1h6m/1h (\x1b[31m110.0%\x1b[0m)" {
 		t.Errorf("over quota cell = %q", got)
 	}
+}
+
+// TestWidths: every table of `baton admin` at 80 and 120 columns, with its
+// ids whole (issue 16 row 1).
+func TestWidths(t *testing.T) {
+	t.Parallel()
+	var q string
+	e := stub(t, &q)
+	e.GoldenWidths(t, "admin_costs", "admin", "costs")
+	e.GoldenWidths(t, "admin_usage", "admin", "usage")
 }

@@ -124,7 +124,8 @@ func negatives(rows []api.WorkspaceCost) int {
 // amounts are exact and there is no totals row. color paints negative
 // margins red.
 func CostsTable(r api.CostReport, human, color bool) output.Table {
-	t := output.Table{Headers: []string{"workspace", "name", "tier", "revenue_usd", "cost_usd", "margin_usd", "margin_%", "flag"}}
+	t := output.Table{Headers: []string{"workspace", "name", "tier", "revenue_usd", "cost_usd", "margin_usd", "margin_%", "flag"},
+		Drop: []string{"tier", "revenue_usd", "cost_usd"}}
 	for _, w := range r.Data {
 		t.Rows = append(t.Rows, costRow(w.WorkspaceID, w.WorkspaceName, w.Tier, w, human, color))
 	}

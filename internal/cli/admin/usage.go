@@ -81,6 +81,12 @@ var usageGauges = []struct{ name, column string }{
 // 80 % yellow and from 100 % red.
 func UsageTable(qs []api.Quota, human, color bool) output.Table {
 	t := output.Table{Headers: []string{"workspace", "name", "tier"}}
+	// A narrow terminal keeps the workspace, the closest limit and the
+	// first gauges.
+	t.Drop = []string{"tier"}
+	for i := len(usageGauges) - 1; i > 0; i-- {
+		t.Drop = append(t.Drop, usageGauges[i].column)
+	}
 	for _, g := range usageGauges {
 		col := g.column
 		if !human {

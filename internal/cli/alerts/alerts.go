@@ -88,7 +88,8 @@ func fields(a api.Alert, human bool, tf output.TimeFormatter) [][2]string {
 
 // table is the tabular form of a list of alerts.
 func table(alerts []api.Alert, human bool, tf output.TimeFormatter) output.Table {
-	t := output.Table{Headers: []string{"id", "kind", "metric", "threshold", "period", "value", "limit", "message", "created", "acked"}}
+	t := output.Table{Headers: []string{"id", "kind", "metric", "threshold", "period", "value", "limit", "message", "created", "acked"},
+		Drop: []string{"acked", "limit", "value", "period", "threshold", "kind"}}
 	for _, a := range alerts {
 		row := make([]string, 0, len(t.Headers))
 		for _, kv := range fields(a, human, tf) {

@@ -103,7 +103,7 @@ func stub(t *testing.T, queries *[]string) *clitest.Env {
 			w.WriteHeader(http.StatusNotFound)
 			_ = json.NewEncoder(w).Encode(api.NewProblem(api.CodeNotFound, "no such alert"))
 		}),
-	})
+	}.Shared())
 }
 
 func TestGolden(t *testing.T) {
@@ -191,4 +191,13 @@ func TestCompleteIDs(t *testing.T) {
 	if r := e.Run("__complete", "alerts", "ack", "alert_01jd0000000000000000000003", ""); r.Stdout != ":4\n" {
 		t.Fatalf("second argument: %q", r.Stdout)
 	}
+}
+
+// TestWidths: every table of `baton alerts` at 80 and 120 columns, with its
+// ids whole (issue 16 row 1).
+func TestWidths(t *testing.T) {
+	t.Parallel()
+	var q []string
+	e := stub(t, &q)
+	e.GoldenWidths(t, "alerts_list", "alerts", "list")
 }

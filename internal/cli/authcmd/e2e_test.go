@@ -157,3 +157,52 @@ func TestStatusGolden(t *testing.T) {
 	clitest.Golden(t, "login_json", clitest.Normalize(lg.Stdout))
 	clitest.Golden(t, "login_stderr", clitest.NormalizePath(lg.Stderr, strings.TrimSuffix(e.ConfigPath, "/config/baton/config.yaml")))
 }
+
+// TestLoginDoesNotReplaceSilently (issue 16 row 2): a second login into the
+// current profile with another key is refused without a terminal, asks on
+// one, and goes through with --force; a login into a new profile keeps the
+// current profile's server and names the way back.
+func TestLoginDoesNotReplaceSilently(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewServer(t)
+	_, owner := e.NewTenant(t, "acme")
+	noServer := map[string]string{config.EnvAPIKey: "", config.EnvServer: ""}
+	in := func(key string, tty bool, stdin string, args ...string) clitest.Result {
+		if !tty {
+			stdin = key + "\n"
+			args = append([]string{"login", "--with-token"}, args...)
+		} else {
+			args = append([]string{"login", "--with-token"}, args...)
+			stdin = key + "\n" + stdin
+		}
+		return e.Exec(clitest.Invocation{Args: args, Stdin: stdin, TTY: tty, Env: noServer})
+	}
+	in(e.Key, false, "", "--server", e.URL).Want(t, 0)
+
+	r := in(owner, false, "").Want(t, 2)
+	if !strings.Contains(r.Stderr, `profile "default" already holds a key for `+e.URL+"; not replaced") ||
+		!strings.Contains(r.Stderr, "hint: save this key in another profile with --profile NAME") || strings.Count(r.Stderr, "error:") != 1 {
+		t.Fatalf("second login: %s", r.Stderr)
+	}
+	if got := e.Config().Profiles["default"].APIKey; got != e.Key {
+		t.Fatalf("key replaced: %q", got)
+	}
+	r = in(owner, true, "n\n").Want(t, 1)
+	if !strings.Contains(r.Stderr, "Replace it? [y/N]") || e.Config().Profiles["default"].APIKey != e.Key {
+		t.Fatalf("declined prompt: %s", r.Stderr)
+	}
+	r = in(owner, false, "", "--force").Want(t, 0)
+	if !strings.Contains(r.Stderr, `Replaced the key of profile "default"`) || e.Config().Profiles["default"].APIKey != owner {
+		t.Fatalf("--force: %s", r.Stderr)
+	}
+
+	// A new profile, no --server: the current profile's server, not the default.
+	r = in(e.Key, false, "", "--profile", "ops").Want(t, 0)
+	f := e.Config()
+	if f.Profiles["ops"].Server != e.URL || f.CurrentProfile != "ops" || f.Profiles["default"].APIKey != owner {
+		t.Fatalf("config = %+v", f)
+	}
+	if !strings.Contains(r.Stderr, "Logged in to "+e.URL) || !strings.Contains(r.Stderr, "Switch back with `baton profile use default`") {
+		t.Fatalf("new profile: %s", r.Stderr)
+	}
+}

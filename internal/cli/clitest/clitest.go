@@ -33,7 +33,7 @@ const runTimeout = 30 * time.Second
 
 // Env is a server (real or stub) with a CLI environment pointing at it.
 type Env struct {
-	t *testing.T
+	t testing.TB
 	// URL is the server's base URL.
 	URL string
 	// Key is the operator key (bak_…) of a real server; a fake for a stub.
@@ -77,7 +77,7 @@ func NewServer(t *testing.T) *Env {
 
 // newEnv serves h and prepares a CLI environment: HOME and XDG_CONFIG_HOME
 // in a temporary directory, BATON_SERVER set to the server.
-func newEnv(t *testing.T, h http.Handler) *Env {
+func newEnv(t testing.TB, h http.Handler) *Env {
 	t.Helper()
 	hs := httptest.NewServer(h)
 	t.Cleanup(hs.Close)

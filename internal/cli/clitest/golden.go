@@ -2,11 +2,14 @@ package clitest
 
 import (
 	"flag"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/olekukonko/tablewriter/pkg/twwidth"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -71,4 +74,27 @@ func Normalize(s string) string {
 // NormalizePath also replaces dir (a temporary directory) by DIR.
 func NormalizePath(s, dir string) string {
 	return Normalize(strings.ReplaceAll(s, dir, "DIR"))
+}
+
+// cutID matches an id whose tail a table cut ("task_01m8w…").
+var cutID = regexp.MustCompile(`\b(ws|key|task|aud|alert|req)_[0-9a-z]*…`)
+
+// GoldenWidths runs args on terminals 80 and 120 columns wide and compares
+// each standard output with testdata/NAME_80.golden and NAME_120.golden.
+// It fails when a line is wider than its terminal or when an id is cut:
+// ids must survive both widths, and free text give way for them.
+func (e *Env) GoldenWidths(t *testing.T, name string, args ...string) {
+	t.Helper()
+	for _, w := range []int{80, 120} {
+		r := e.TTYWidth(w, args...).Want(t, 0)
+		if m := cutID.FindString(r.Stdout); m != "" {
+			t.Errorf("%d columns: id cut (%s):\n%s", w, m, r.Stdout)
+		}
+		for _, l := range strings.Split(r.Stdout, "\n") {
+			if n := twwidth.Width(l); n > w {
+				t.Errorf("%d columns: a line is %d wide: %q", w, n, l)
+			}
+		}
+		Golden(t, fmt.Sprintf("%s_%d", name, w), r.Stdout)
+	}
 }

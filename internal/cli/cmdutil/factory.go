@@ -1,8 +1,10 @@
 package cmdutil
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"strings"
 	"sync"
 	"time"
 
@@ -22,6 +24,8 @@ type Globals struct {
 	Output    string
 	NoColor   bool
 	Quiet     bool
+	JQ        string
+	Template  string
 	Debug     bool
 	Timeout   time.Duration
 }
@@ -35,6 +39,11 @@ type Factory struct {
 	Now       func() time.Time
 	// HTTPClient is the transport for API calls (tests point it anywhere).
 	HTTPClient *http.Client
+	// DialRetries is how often a request that could not connect is
+	// retried: 0 (the default) fails at once, so a command against a
+	// stopped server says so at once; long-running commands (the worker)
+	// raise it.
+	DialRetries int
 
 	cfgOnce sync.Once
 	cfg     *config.File
@@ -82,14 +91,85 @@ func (f *Factory) Client() (*client.Client, error) {
 		return nil, err
 	}
 	if r.APIKey == "" {
+		if err := f.checkProfileExists(r); err != nil {
+			return nil, err
+		}
 		return nil, ErrNotLoggedIn
 	}
-	return f.ClientFor(r.Server, r.APIKey, r.Workspace)
+	c, err := f.ClientFor(r.Server, r.APIKey, r.Workspace)
+	if err != nil || r.Workspace == "" || strings.HasPrefix(r.Workspace, "ws_") {
+		return c, err
+	}
+	// --workspace NAME: an operator key finds the workspace by name.
+	admin, err := f.ClientFor(r.Server, r.APIKey, "")
+	if err != nil {
+		return nil, err
+	}
+	id, err := f.workspaceByName(admin, r.Workspace)
+	if err != nil {
+		return nil, err
+	}
+	return f.ClientFor(r.Server, r.APIKey, id)
+}
+
+// checkProfileExists returns a usage error when a profile named with
+// --profile or BATON_PROFILE is not in the config file: the problem is the
+// name, not a missing login.
+func (f *Factory) checkProfileExists(r config.Resolved) error {
+	src := r.Source["profile"]
+	if src != config.SourceFlag && src != config.SourceEnv {
+		return nil
+	}
+	file, _, err := f.Config()
+	if err != nil {
+		return err
+	}
+	if _, ok := file.Profiles[r.Profile]; ok {
+		return nil
+	}
+	from := "--profile"
+	if src == config.SourceEnv {
+		from = config.EnvProfile
+	}
+	names := file.ProfileNames()
+	hint := "create it with `baton login --profile " + r.Profile + "`"
+	if len(names) > 0 {
+		hint = "profiles: " + strings.Join(names, ", ") + "; or " + hint
+	}
+	return WithHint(FlagErrorf("no profile %q (from %s)", r.Profile, from), hint)
+}
+
+// workspaceLookupTimeout bounds finding a workspace by name.
+const workspaceLookupTimeout = 10 * time.Second
+
+// workspaceByName returns the id of the workspace called name, listing
+// workspaces with c (an operator key). Errors: not found (exit 3), two
+// workspaces of that name (a usage error), the server's.
+func (f *Factory) workspaceByName(c *client.Client, name string) (string, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), workspaceLookupTimeout)
+	defer cancel()
+	var ids []string
+	for ws, err := range c.AllWorkspaces(ctx, 100) {
+		if err != nil {
+			return "", fmt.Errorf("find workspace %q: %w", name, err)
+		}
+		if ws.Name == name {
+			ids = append(ids, ws.ID)
+		}
+	}
+	switch len(ids) {
+	case 0:
+		return "", WithHint(&ExitError{Code: ExitNotFound, Err: fmt.Errorf("no workspace named %q", name)}, "list them with `baton workspaces list`")
+	case 1:
+		return ids[0], nil
+	}
+	return "", FlagErrorf("%d workspaces are named %q (%s): pass --workspace ID", len(ids), name, strings.Join(ids, ", "))
 }
 
 // ClientFor returns an API client for an explicit server and key.
 func (f *Factory) ClientFor(server, key, workspace string) (*client.Client, error) {
-	opts := []client.Option{client.WithUserAgent(version.Get().Version), client.WithHTTPClient(f.HTTPClient)}
+	opts := []client.Option{client.WithUserAgent(version.Get().Version), client.WithHTTPClient(f.HTTPClient),
+		client.WithDialRetries(f.DialRetries)}
 	if key != "" {
 		opts = append(opts, client.WithAPIKey(key))
 	}
@@ -107,12 +187,25 @@ func (f *Factory) ClientFor(server, key, workspace string) (*client.Client, erro
 }
 
 // Printer returns the output printer for -o.
-func (f *Factory) Printer() (*output.Printer, error) {
+func (f *Factory) Printer() (*output.Printer, error) { return f.printer(true) }
+
+// PrinterWithoutFilter is Printer without -q's ids (--jq and --template
+// still apply): for output that has no ids, such as log lines.
+func (f *Factory) PrinterWithoutFilter() (*output.Printer, error) { return f.printer(false) }
+
+func (f *Factory) printer(ids bool) (*output.Printer, error) {
 	format, err := output.ParseFormat(f.Globals.Output)
 	if err != nil {
 		return nil, &FlagError{Err: fmt.Errorf("-o: %w", err)}
 	}
-	return output.New(f.IOStreams, format, output.WithNow(f.Now)), nil
+	// -q prints ids in place of the table; with a machine format asked
+	// for (-q -o json) it only silences hints, as before ids existed.
+	quietIDs := ids && f.Globals.Quiet && format == output.FormatTable
+	filter, err := output.ParseFilter(quietIDs, f.Globals.JQ, f.Globals.Template)
+	if err != nil {
+		return nil, &FlagError{Err: err}
+	}
+	return output.New(f.IOStreams, format, output.WithNow(f.Now), output.WithFilter(filter)), nil
 }
 
 // JSONOutput reports whether -o asks for a machine format, in which case
@@ -130,6 +223,12 @@ func (f *Factory) Infof(format string, args ...any) {
 	if !f.Globals.Quiet {
 		fmt.Fprintf(f.IOStreams.ErrOut, format+"\n", args...)
 	}
+}
+
+// Warnf prints "warning: …" to stderr, even with --quiet (a warning is
+// not progress).
+func (f *Factory) Warnf(format string, args ...any) {
+	fmt.Fprintf(f.IOStreams.ErrOut, "warning: "+format+"\n", args...)
 }
 
 // PrinterAndClient returns the output printer and the API client, the

@@ -30,6 +30,7 @@ const (
 // NewCmdDev returns `baton dev`.
 func NewCmdDev(f *cmdutil.Factory) *cobra.Command {
 	var dataDir, listen string
+	var verbose bool
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Run a local baton on SQLite with a ready workspace and profile",
@@ -39,21 +40,26 @@ On every start it makes sure (idempotently) that there is an operator key, a
 workspace named "dev" on the pro tier and a key for it, and it writes two CLI
 profiles: "dev" (the workspace key) and "dev-admin" (the operator key). "dev"
 becomes the current profile when none is set. The keys are kept in
-DATA_DIR/dev-credentials.json (mode 0600) so restarts reuse them.`,
+DATA_DIR/dev-credentials.json (mode 0600) so restarts reuse them; when the
+saved workspace key no longer works (revoked, or the file was lost) a new
+one is made and said so, and a "dev" profile you changed is not
+overwritten without a notice. Requests are logged only when they fail,
+unless --verbose.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(cmd.Context(), f, cmd.Flags(), dataDir, listen)
+			return run(cmd.Context(), f, cmd.Flags(), dataDir, listen, verbose)
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default $BATON_DATA_DIR or ~/.local/share/baton/dev)")
 	cmd.Flags().StringVar(&listen, "listen", "", "listen address (default $BATON_LISTEN or 127.0.0.1:7070)")
+	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request (by default only failed ones)")
 	config.PprofFlags(cmd.Flags())
 	return cmd
 }
 
 // run starts dev; flags (may be nil) are dev's flags, of which only the
 // pprof ones are read through config.LoadServer.
-func run(ctx context.Context, f *cmdutil.Factory, flags *pflag.FlagSet, dataDir, listen string) error {
+func run(ctx context.Context, f *cmdutil.Factory, flags *pflag.FlagSet, dataDir, listen string, verbose bool) error {
 	// BATON_CONFIG names the CLI's profiles file in a developer's shell, so
 	// dev does not read it as a server config file.
 	getenv := func(k string) string {
@@ -87,24 +93,24 @@ func run(ctx context.Context, f *cmdutil.Factory, flags *pflag.FlagSet, dataDir,
 		cfg.Listen = listen
 	}
 	cfg.DatabaseURL = "" // dev is always the embedded store
-	log := app.NewLogger(cfg.LogFormat, f.IOStreams.ErrOut)
+	log := f.Logger(cfg.LogFormat, cmdutil.LogOptions{QuietRequests: !verbose})
 	srv, err := app.Prepare(ctx, cfg, log)
 	if err != nil {
 		return err
 	}
 	creds, err := loadCreds(cfg.DataDir)
 	if err != nil {
-		srv.Store.Close()
+		srv.Close()
 		return err
 	}
 	if creds.OperatorKey == "" {
 		if creds.OperatorKey, err = auth.NewKey(auth.OperatorPrefix); err != nil {
-			srv.Store.Close()
+			srv.Close()
 			return err
 		}
 	}
 	if _, err := app.EnsureOperatorKey(ctx, srv.Store, srv.Secret, creds.OperatorKey, "dev", time.Now()); err != nil {
-		srv.Store.Close()
+		srv.Close()
 		return err
 	}
 
@@ -153,6 +159,11 @@ func provision(ctx context.Context, f *cmdutil.Factory, url, dataDir string, cre
 		}
 		wsID, creds.WorkspaceKey = out.Workspace.ID, out.Key.Secret
 	} else if !keyWorks(ctx, f, url, creds.WorkspaceKey, wsID) {
+		if creds.WorkspaceKey == "" {
+			f.Warnf("no saved key for workspace %q in %s: making a new one (the workspace's old keys keep working until revoked)", devWorkspace, filepath.Join(dataDir, credsFile))
+		} else {
+			f.Warnf("the saved key of workspace %q no longer works (revoked?): making a new one", devWorkspace)
+		}
 		wsAdmin, err := f.ClientFor(url, creds.OperatorKey, wsID)
 		if err != nil {
 			return err
@@ -189,6 +200,11 @@ func writeProfiles(f *cmdutil.Factory, url string, creds devCreds) error {
 	}
 	if file.Profiles == nil {
 		file.Profiles = map[string]config.Profile{}
+	}
+	for name, key := range map[string]string{ProfileDev: creds.WorkspaceKey, ProfileDevAdmin: creds.OperatorKey} {
+		if old, ok := file.Profiles[name]; ok && old.APIKey != "" && old.APIKey != key {
+			f.Warnf("profile %q held another key (for %s); it now holds the dev server's (%s)", name, old.Server, url)
+		}
 	}
 	file.Profiles[ProfileDev] = config.Profile{Name: ProfileDev, Server: url, APIKey: creds.WorkspaceKey}
 	file.Profiles[ProfileDevAdmin] = config.Profile{Name: ProfileDevAdmin, Server: url, APIKey: creds.OperatorKey}

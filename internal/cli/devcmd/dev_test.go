@@ -2,56 +2,56 @@ package devcmd
 
 import (
 	"context"
+	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
 	"github.com/genericcorp/baton/internal/iostreams"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/config"
 )
 
 // startDev runs `baton dev` until the dev profile is written, and returns
 // the profile file (once its server differs from prevServer: each run
 // listens on a fresh port) and a stop function that waits for a clean exit.
-func startDev(t *testing.T, dataDir, cfgHome, prevServer string) (*config.File, func()) {
+func startDev(t *testing.T, dataDir, cfgHome, prevServer string) (*config.File, func() string) {
 	t.Helper()
 	ios, _, _, _ := iostreams.Test()
 	// The server's log and dev's hints write to stderr from two goroutines.
-	ios.ErrOut = &syncWriter{}
+	errOut := &syncWriter{}
+	ios.ErrOut = errOut
 	// BATON_CONFIG is the CLI's profile file; dev must not read it as a
 	// server config file (it would refuse the unknown profile keys).
 	env := map[string]string{"BATON_CONFIG": filepath.Join(cfgHome, "profiles.yaml")}
 	f := cmdutil.New(ios, func(k string) string { return env[k] })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, f, nil, dataDir, "127.0.0.1:0") }()
+	go func() { done <- run(ctx, f, nil, dataDir, "127.0.0.1:0", false) }()
 
 	path, _ := config.Path(func(k string) string { return env[k] })
-	deadline := time.Now().Add(20 * time.Second)
-	for {
+	var file *config.File
+	t.Cleanup(cancel)
+	// Profiles are written after provisioning, so the server is up.
+	testutil.Eventually(t, 20*time.Second, "dev writes its profile", func() bool {
 		select {
 		case err := <-done:
-			cancel()
 			t.Fatalf("dev exited early: %v", err)
 		default:
 		}
-		file, err := config.Load(path)
-		if err == nil && file.Profiles[ProfileDev].APIKey != "" && file.Profiles[ProfileDev].Server != prevServer {
-			// Profiles are written after provisioning, so the server is up.
-			return file, func() {
-				cancel()
-				if err := <-done; err != nil {
-					t.Errorf("dev exit: %v", err)
-				}
-			}
+		var err error
+		file, err = config.Load(path)
+		return err == nil && file.Profiles[ProfileDev].APIKey != "" && file.Profiles[ProfileDev].Server != prevServer
+	})
+	return file, func() string {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("dev exit: %v", err)
 		}
-		if time.Now().After(deadline) {
-			cancel()
-			t.Fatal("dev did not write its profile in time")
-		}
-		time.Sleep(20 * time.Millisecond)
+		return errOut.String()
 	}
 }
 
@@ -86,23 +86,54 @@ func TestDevProvisionsIdempotently(t *testing.T) {
 		return me.Workspace.ID
 	}
 	first := check(file)
-	stop()
+	log := stop()
+	// Requests are not logged without --verbose (issue 16 row 9).
+	if strings.Contains(log, "msg=request") {
+		t.Errorf("dev logs requests without --verbose:\n%s", log)
+	}
 
 	file2, stop2 := startDev(t, dataDir, cfgHome, file.Profiles[ProfileDev].Server)
-	defer stop2()
 	if second := check(file2); second != first {
 		t.Fatalf("restart made a new workspace: %s vs %s", second, first)
 	}
 	if file2.Profiles[ProfileDev].APIKey != file.Profiles[ProfileDev].APIKey {
 		t.Fatal("restart replaced a working dev key")
 	}
+	if log := stop2(); strings.Contains(log, "warning:") {
+		t.Errorf("restart with a working key warns:\n%s", log)
+	}
+
+	// The saved credentials lost: a new key, said so, and the profile's
+	// replacement said too (issue 16 row 8).
+	if err := os.Remove(filepath.Join(dataDir, credsFile)); err != nil {
+		t.Fatal(err)
+	}
+	file3, stop3 := startDev(t, dataDir, cfgHome, file2.Profiles[ProfileDev].Server)
+	log = stop3()
+	if file3.Profiles[ProfileDev].APIKey == file2.Profiles[ProfileDev].APIKey {
+		t.Fatal("no new key without the saved credentials")
+	}
+	for _, want := range []string{`warning: no saved key for workspace "dev"`, `warning: profile "dev" held another key`} {
+		if !strings.Contains(log, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, log)
+		}
+	}
 }
 
-// syncWriter discards writes, safely from many goroutines.
-type syncWriter struct{ mu sync.Mutex }
+// syncWriter collects writes, safely from many goroutines.
+type syncWriter struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
 
 func (w *syncWriter) Write(b []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return len(b), nil
+	return w.buf.Write(b)
+}
+
+func (w *syncWriter) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.String()
 }

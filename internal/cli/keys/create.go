@@ -2,6 +2,7 @@ package keys
 
 import (
 	"context"
+	"slices"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -51,6 +52,9 @@ key never expires.`,
 			for _, s := range opts.Scopes {
 				if strings.TrimSpace(s) == "" {
 					return cmdutil.FlagErrorf("--scope must not be empty")
+				}
+				if s != api.ScopeAdmin && !slices.Contains(api.WorkspaceScopes, s) {
+					return cmdutil.FlagErrorf("--scope: unknown scope %q: valid scopes are %s", s, strings.Join(api.WorkspaceScopes, ", "))
 				}
 			}
 			if runF != nil {

@@ -27,7 +27,7 @@ func TestRevokedKeyIsRefused(t *testing.T) {
 		t.Fatalf("keys list:\n%s", list.Stdout)
 	}
 	rev := e.RunAs(owner, "keys", "revoke", k.ID, "--yes").Want(t, 0)
-	if rev.Stdout != "" || !strings.Contains(rev.Stderr, "Revoked key "+k.ID) {
+	if rev.Stdout != "" || !strings.Contains(rev.Stderr, "Revoked key ci ("+k.ID+")") || strings.Contains(rev.Stderr, "warning") {
 		t.Fatalf("revoke: stdout %q stderr %q", rev.Stdout, rev.Stderr)
 	}
 	e.RunAs(k.Secret, "auth", "status").Want(t, 4)
@@ -158,11 +158,12 @@ func TestRevokePrompt(t *testing.T) {
 	t.Parallel()
 	e := clitest.NewServer(t)
 	_, owner := e.NewTenant(t, "acme")
-	k := clitest.JSON[api.Key](t, e.RunAs(owner, "keys", "create", "--scope", "tasks:read", "-o", "json").Want(t, 0))
+	k := clitest.JSON[api.Key](t, e.RunAs(owner, "keys", "create", "--name", "reader", "--scope", "tasks:read", "-o", "json").Want(t, 0))
 	env := map[string]string{"BATON_API_KEY": owner}
 
+	// The prompt names the key (issue 16 row 8).
 	r := e.Exec(clitest.Invocation{Args: []string{"keys", "revoke", k.ID}, TTY: true, Stdin: "n\n", Env: env}).Want(t, 1)
-	if !strings.Contains(r.Stderr, "Revoke key "+k.ID+"?") || !strings.Contains(r.Stderr, "cancelled") {
+	if !strings.Contains(r.Stderr, "Revoke key reader ("+k.ID+")?") || !strings.Contains(r.Stderr, "cancelled") {
 		t.Fatalf("stderr: %s", r.Stderr)
 	}
 	e.RunAs(k.Secret, "auth", "status").Want(t, 0)
@@ -196,4 +197,26 @@ func TestCompleteIDs(t *testing.T) {
 	if r := e.RunAs("bk_nope", "__complete", "keys", "get", ""); r.Stdout != ":4\n" {
 		t.Errorf("completion with a bad key: %q", r.Stdout)
 	}
+}
+
+// TestRevokeKeyInUse (issue 16 row 8): revoking the key the CLI runs with
+// is warned about, with or without --yes, and the prompt says so.
+func TestRevokeKeyInUse(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewServer(t)
+	_, owner := e.NewTenant(t, "acme")
+	me := clitest.JSON[map[string]any](t, e.RunAs(owner, "auth", "status", "-o", "json").Want(t, 0))
+	id := me["me"].(map[string]any)["key"].(map[string]any)["id"].(string)
+	env := map[string]string{"BATON_API_KEY": owner}
+
+	r := e.Exec(clitest.Invocation{Args: []string{"keys", "revoke", id}, TTY: true, Stdin: "n\n", Env: env}).Want(t, 1)
+	if !strings.Contains(r.Stderr, "warning: key default ("+id+") is the key this CLI is using") ||
+		!strings.Contains(r.Stderr, "Revoke key default ("+id+"), the key you are using now? [y/N]") {
+		t.Fatalf("stderr: %s", r.Stderr)
+	}
+	r = e.RunAs(owner, "keys", "revoke", id, "--yes").Want(t, 0)
+	if !strings.Contains(r.Stderr, "warning: key default ("+id+") is the key this CLI is using") {
+		t.Fatalf("--yes: %s", r.Stderr)
+	}
+	e.RunAs(owner, "auth", "status").Want(t, 4)
 }

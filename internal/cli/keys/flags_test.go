@@ -25,6 +25,7 @@ func TestCreateFlags(t *testing.T) {
 		"bad expiry":      {"--scope", "worker", "--expires-in", "soon"},
 		"negative expiry": {"--scope", "worker", "--expires-in", "-5m"},
 		"empty scope":     {"--scope", "tasks:read,"},
+		"unknown scope":   {"--scope", "tasks:reed"},
 		"argument":        {"extra"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -39,7 +39,7 @@ func stub(t *testing.T) *clitest.Env {
 		"GET /v1/keys/{id}":         keys[2],
 		"POST /v1/keys":             clitest.Reply{Status: 201, Body: created},
 		"POST /v1/keys/{id}/rotate": rotated,
-	})
+	}.Shared())
 }
 
 func TestGolden(t *testing.T) {
@@ -63,4 +63,13 @@ func TestGolden(t *testing.T) {
 			clitest.Golden(t, c.name+"_json", clitest.Normalize(js.Stdout))
 		})
 	}
+}
+
+// TestWidths: every table of `baton keys` at 80 and 120 columns, with its
+// ids whole (issue 16 row 1).
+func TestWidths(t *testing.T) {
+	t.Parallel()
+	e := stub(t)
+	e.GoldenWidths(t, "keys_list", "keys", "list")
+	e.GoldenWidths(t, "keys_get", "keys", "get", "key_01jd0000000000000000000003")
 }

@@ -94,7 +94,8 @@ func fields(k api.Key, now time.Time, tf output.TimeFormatter) [][2]string {
 
 // table is the tabular form of a list of keys.
 func table(keys []api.Key, now time.Time, tf output.TimeFormatter) output.Table {
-	t := output.Table{Headers: []string{"id", "name", "prefix", "scopes", "expires", "last_used", "status"}}
+	t := output.Table{Headers: []string{"id", "name", "prefix", "scopes", "expires", "last_used", "status"},
+		Drop: []string{"last_used", "prefix"}}
 	for _, k := range keys {
 		t.Rows = append(t.Rows, []string{k.ID, k.Name, k.Prefix, strings.Join(k.Scopes, ","),
 			never(tf, k.ExpiresAt), tf.TimePtr(k.LastUsedAt), status(k, now)})

@@ -58,8 +58,23 @@ func runRevoke(ctx context.Context, opts *RevokeOptions) error {
 	if err != nil {
 		return err
 	}
+	// Name the key, and say when it is the one this CLI is using: revoking
+	// it locks this profile out. Both are best effort.
+	what := "key " + opts.ID
+	if k, err := c.GetKey(ctx, opts.ID); err == nil && k.Name != "" {
+		what = fmt.Sprintf("key %s (%s)", k.Name, k.ID)
+	}
+	inUse := false
+	if me, err := c.Me(ctx); err == nil && me.Key.ID == opts.ID {
+		inUse = true
+		f.Warnf("%s is the key this CLI is using: once revoked, this profile cannot call the server (log in again with another key)", what)
+	}
 	if !opts.Yes {
-		ok, err := f.IOStreams.Confirm(fmt.Sprintf("Revoke key %s? Programs using it stop working at once.", opts.ID))
+		question := fmt.Sprintf("Revoke %s? Programs using it stop working at once.", what)
+		if inUse {
+			question = fmt.Sprintf("Revoke %s, the key you are using now?", what)
+		}
+		ok, err := f.IOStreams.Confirm(question)
 		if err != nil {
 			return err
 		}
@@ -71,7 +86,7 @@ func runRevoke(ctx context.Context, opts *RevokeOptions) error {
 	if err != nil {
 		return err
 	}
-	f.Infof("Revoked key %s", k.ID)
+	f.Infof("Revoked %s", what)
 	if !f.JSONOutput() {
 		return nil
 	}

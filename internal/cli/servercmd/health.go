@@ -19,9 +19,12 @@ func newCmdHealth(f *cmdutil.Factory) *cobra.Command {
 	var url string
 	cmd := &cobra.Command{
 		Use:   "health",
-		Short: "Exit 0 when the server at --url (default: the listen address) is ready",
+		Short: "Exit 0 when the server at --url or --server (default: the listen address) is ready",
 		Args:  cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if url == "" && cmd.Flags().Changed("server") {
+				url = f.Globals.Server // the global flag, as every other command reads it
+			}
 			if url == "" {
 				cfg, err := config.LoadServer(cmd.Flags(), f.Getenv)
 				if err != nil {
@@ -37,7 +40,7 @@ func newCmdHealth(f *cmdutil.Factory) *cobra.Command {
 			}
 			res, err := f.HTTPClient.Do(req)
 			if err != nil {
-				return fmt.Errorf("server not reachable: %w", err)
+				return cmdutil.WithHint(fmt.Errorf("server at %s not reachable: %w", url, err), "is it running? `baton doctor` checks the setup")
 			}
 			res.Body.Close()
 			if res.StatusCode != http.StatusOK {
@@ -47,6 +50,6 @@ func newCmdHealth(f *cmdutil.Factory) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&url, "url", "", "server base URL (default http://<listen address>)")
+	cmd.Flags().StringVar(&url, "url", "", "server base URL (default: --server, else http://<listen address>)")
 	return cmd
 }

@@ -27,7 +27,7 @@ start. SIGINT/SIGTERM drain in-flight requests, then stop.`,
 			if err != nil {
 				return &cmdutil.FlagError{Err: err}
 			}
-			log := app.NewLogger(cfg.LogFormat, f.IOStreams.ErrOut)
+			log := f.Logger(cfg.LogFormat, cmdutil.LogOptions{})
 			s, err := app.Prepare(cmd.Context(), cfg, log)
 			if err != nil {
 				return err

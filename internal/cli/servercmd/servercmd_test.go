@@ -40,6 +40,11 @@ func TestInitMigrateHealth(t *testing.T) {
 
 	run("server", "health", "--url", e.URL).Want(t, 0)
 	run("server", "health", "--url", "http://127.0.0.1:1").Want(t, 1)
+	// The global --server names the server too (issue 16 row 7).
+	run("server", "health", "--server", e.URL).Want(t, 0)
+	if r := run("server", "health", "--server", "http://127.0.0.1:1").Want(t, 1); !strings.Contains(r.Stderr, "cannot reach the server at http://127.0.0.1:1 (from --server)") {
+		t.Fatalf("health --server: %s", r.Stderr)
+	}
 	run("server", "--listen", "nonsense").Want(t, 2)
 	run("server", "init", "extra").Want(t, 2)
 }

@@ -139,7 +139,7 @@ func TestSubmitWaitExitCodes(t *testing.T) {
 	}
 
 	// The server stops a task past its --timeout: timed_out, exit 12.
-	r = e.RunAs(owner, "tasks", "submit", "--input", input(t, job{Hang: true}), "--timeout", "1s", "--wait", "-q", "-o", "json").Want(t, 12)
+	r = e.RunAs(owner, "tasks", "submit", "--input", input(t, job{Hang: true}), "--run-timeout", "1s", "--wait", "-q", "-o", "json").Want(t, 12)
 	if got := clitest.JSON[api.Task](t, r); got.Status != api.TaskTimedOut || r.Stderr != "" {
 		t.Fatalf("task %+v, stderr %q", got, r.Stderr)
 	}

@@ -28,7 +28,7 @@ func parseSubmit(t *testing.T, stdin string, args ...string) (*tasks.SubmitOptio
 
 func TestSubmitFlags(t *testing.T) {
 	got, err := parseSubmit(t, "", "--queue", "email", "--input", `{ "prompt": "hi",  "n": [1, 2] }`, "--priority", "5",
-		"--timeout", "10m", "--max-attempts", "2", "--label", "env=prod", "--label", "team=a=b,c", "--idempotency-key", "k1",
+		"--run-timeout", "10m", "--max-attempts", "2", "--label", "env=prod", "--label", "team=a=b,c", "--idempotency-key", "k1",
 		"--wait", "--wait-timeout", "30s")
 	if err != nil {
 		t.Fatal(err)
@@ -47,10 +47,15 @@ func TestSubmitFlags(t *testing.T) {
 		t.Fatalf("err %v, defaults %+v", err, got)
 	}
 
-	// Days are a timeout too.
-	if got, err = parseSubmit(t, "", "--timeout", "1d"); err != nil || got.Request.TimeoutSeconds != 86400 {
-		t.Fatalf("--timeout 1d: err %v, %+v", err, got)
+	// Days are a timeout too; --timeout is the old spelling of --run-timeout.
+	if got, err = parseSubmit(t, "", "--run-timeout", "1d"); err != nil || got.Request.TimeoutSeconds != 86400 {
+		t.Fatalf("--run-timeout 1d: err %v, %+v", err, got)
 	}
+	if got, err = parseSubmit(t, "", "--timeout", "2h"); err != nil || got.Request.TimeoutSeconds != 7200 {
+		t.Fatalf("--timeout 2h: err %v, %+v", err, got)
+	}
+	_, err = parseSubmit(t, "", "--timeout", "2h", "--run-timeout", "1h")
+	clitest.WantFlagError(t, err)
 }
 
 func TestSubmitInputForms(t *testing.T) {
@@ -100,11 +105,11 @@ func TestSubmitInputForms(t *testing.T) {
 
 func TestSubmitBadFlags(t *testing.T) {
 	for name, args := range map[string][]string{
-		"bad duration":           {"--timeout", "soon"},
-		"negative duration":      {"--timeout", "-5m"},
-		"sub-second timeout":     {"--timeout", "500ms"},
-		"fractional timeout":     {"--timeout", "1500ms"},
-		"zero timeout":           {"--timeout", "0s"},
+		"bad duration":           {"--run-timeout", "soon"},
+		"negative duration":      {"--run-timeout", "-5m"},
+		"sub-second timeout":     {"--run-timeout", "500ms"},
+		"fractional timeout":     {"--run-timeout", "1500ms"},
+		"zero timeout":           {"--run-timeout", "0s"},
 		"label without =":        {"--label", "env"},
 		"label without key":      {"--label", "=prod"},
 		"label twice":            {"--label", "a=1", "--label", "a=2"},
@@ -127,8 +132,8 @@ func TestListFlags(t *testing.T) {
 	if err := clitest.Parse(tasks.NewCmdList(clitest.Factory(false), run)); err != nil || got.Limit != 20 || got.All || got.Status != "" {
 		t.Fatalf("err %v, defaults %+v", err, got)
 	}
-	err := clitest.Parse(tasks.NewCmdList(clitest.Factory(false), run), "--status", "running", "--queue", "q", "--label", "env=prod", "--limit", "100", "--all")
-	if err != nil || got.Status != "running" || got.Queue != "q" || got.Label != "env=prod" || got.Limit != 100 || !got.All {
+	err := clitest.Parse(tasks.NewCmdList(clitest.Factory(false), run), "--status", "running", "--queue", "q", "--label", "env=prod", "--label", "team=a", "--limit", "100", "--all")
+	if err != nil || got.Status != "running" || got.Queue != "q" || strings.Join(got.Labels, ",") != "env=prod,team=a" || got.Limit != 100 || !got.All {
 		t.Fatalf("err %v, options %+v", err, got)
 	}
 	for _, s := range api.TaskStatuses {

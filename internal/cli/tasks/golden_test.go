@@ -69,7 +69,7 @@ func stub(t *testing.T) *clitest.Env {
 		"GET /v1/tasks":      api.List[api.Task]{Data: list, NextCursor: &next},
 		"GET /v1/tasks/{id}": tasks[0],
 		"POST /v1/tasks":     clitest.Reply{Status: 201, Body: submitted},
-	})
+	}.Shared())
 }
 
 func TestGolden(t *testing.T) {
@@ -82,7 +82,7 @@ func TestGolden(t *testing.T) {
 		{"list", []string{"tasks", "list"}},
 		{"get", []string{"tasks", "get", "task_01jd0000000000000000000001"}},
 		{"submit", []string{"tasks", "submit", "--queue", "email", "--input", `{"prompt": "hi"}`, "--priority", "2",
-			"--timeout", "90m", "--max-attempts", "2", "--label", "env=prod", "--idempotency-key", "golden-1"}},
+			"--run-timeout", "90m", "--max-attempts", "2", "--label", "env=prod", "--idempotency-key", "golden-1"}},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			tty := e.TTY(c.args...).Want(t, 0)
@@ -158,4 +158,12 @@ func TestCompletion(t *testing.T) {
 	if !strings.HasPrefix(r.Stdout, strings.Join(api.TaskStatuses, "\n")+"\n:4\n") {
 		t.Fatalf("--status: %q", r.Stdout)
 	}
+}
+
+// TestWidths: every table of `baton tasks` at 80 and 120 columns, with its
+// ids whole (issue 16 row 1).
+func TestWidths(t *testing.T) {
+	t.Parallel()
+	e := stub(t)
+	e.GoldenWidths(t, "tasks_list", "tasks", "list")
 }

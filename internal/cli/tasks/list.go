@@ -2,6 +2,8 @@ package tasks
 
 import (
 	"context"
+	"fmt"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -14,14 +16,20 @@ import (
 // ListOptions are the inputs of `baton tasks list`.
 type ListOptions struct {
 	Factory *cmdutil.Factory
-	// Status, Queue and Label ("k=v") filter the list; "" matches all.
+	// Status and Queue filter the list ("" matches all); a task must carry
+	// every label of Labels ("k=v").
 	Status string
 	Queue  string
-	Label  string
+	Labels []string
 	// Limit is the page size, 1 to 100.
 	Limit int
 	// All fetches every page.
 	All bool
+	// Watch redraws the list every Interval on a terminal, Count times
+	// (0: until Ctrl-C).
+	Watch    bool
+	Interval time.Duration
+	Count    int
 }
 
 // NewCmdList returns `baton tasks list`. runF replaces the run logic in
@@ -29,12 +37,15 @@ type ListOptions struct {
 func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) error) *cobra.Command {
 	opts := &ListOptions{Factory: f}
 	cmd := &cobra.Command{
-		Use:   "list [--status S] [--queue Q] [--label k=v] [--limit N] [--all]",
+		Use:   "list [--status S] [--queue Q] [--label k=v]... [--limit N] [--all] [--watch]",
 		Short: "List tasks, newest first",
 		Long: `List the workspace's tasks, newest first: id, queue, status, attempt (of the
 maximum), creation time, how long it ran (so far), and its cost in USD.
 The first page of --limit tasks, or every page with --all (then --limit is
 the page size). -o json prints a JSON array of task objects.
+
+--watch redraws the list on the terminal every --interval (2s) until Ctrl-C
+(or --count redraws), as watch(1) would; it needs a terminal.
 
 --status is one of queued, running, succeeded, failed, cancelled,
 timed_out, terminated.`,
@@ -54,13 +65,22 @@ timed_out, terminated.`,
 			if cmd.Flags().Changed("queue") && opts.Queue == "" {
 				return cmdutil.FlagErrorf("--queue must not be empty")
 			}
-			if cmd.Flags().Changed("label") {
-				if _, _, err := parseLabel("--label", opts.Label); err != nil {
+			for _, l := range opts.Labels {
+				if _, _, err := parseLabel("--label", l); err != nil {
 					return err
 				}
 			}
+			if opts.Watch && !f.IOStreams.IsStdoutTTY() {
+				return cmdutil.FlagErrorf("--watch redraws a terminal: in a script poll `baton tasks list -o json`, or use `baton tasks wait`")
+			}
+			if opts.Interval <= 0 || opts.Count < 0 {
+				return cmdutil.FlagErrorf("--interval must be positive and --count at least 0")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
+			}
+			if opts.Watch {
+				return watchList(cmd.Context(), opts)
 			}
 			return runList(cmd.Context(), opts)
 		},
@@ -68,9 +88,12 @@ timed_out, terminated.`,
 	fl := cmd.Flags()
 	fl.StringVar(&opts.Status, "status", "", "only tasks in this status")
 	fl.StringVar(&opts.Queue, "queue", "", "only tasks of this queue")
-	fl.StringVar(&opts.Label, "label", "", "only tasks with this label KEY=VALUE")
+	fl.StringArrayVar(&opts.Labels, "label", nil, "only tasks with this label KEY=VALUE (repeatable: every one must match)")
 	fl.IntVar(&opts.Limit, "limit", 20, "tasks per page (1-100)")
 	fl.BoolVar(&opts.All, "all", false, "list every task, fetching every page")
+	fl.BoolVarP(&opts.Watch, "watch", "w", false, "redraw the list every --interval until Ctrl-C (a terminal only)")
+	fl.DurationVar(&opts.Interval, "interval", 2*time.Second, "with --watch, how often to redraw")
+	fl.IntVar(&opts.Count, "count", 0, "with --watch, stop after this many redraws (0: until Ctrl-C)")
 	_ = cmd.RegisterFlagCompletionFunc("status", cobra.FixedCompletions(api.TaskStatuses, cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("queue", noCompletion)
 	_ = cmd.RegisterFlagCompletionFunc("label", noCompletion)
@@ -85,14 +108,75 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	if err != nil {
 		return err
 	}
-	lo := client.TaskListOptions{Status: opts.Status, Queue: opts.Queue, Label: opts.Label,
-		ListOptions: client.ListOptions{Limit: opts.Limit}}
-	tasks, more, err := cmdutil.CollectList(opts.All, c.AllTasks(ctx, lo),
-		func() (api.List[api.Task], error) { return c.ListTasks(ctx, lo) })
+	tasks, more, err := listTasks(ctx, c, opts)
 	if err != nil {
 		return err
 	}
 	defer f.HintMore(more, "task")
 	now := f.Now()
 	return p.Print(tasks, func(tf output.TimeFormatter) output.Table { return table(tasks, now, tf) })
+}
+
+// watchList redraws the list every opts.Interval: the screen cleared, a
+// header line with the time, then the table. It ends after opts.Count
+// redraws (exit 0) or on Ctrl-C (exit 130, quietly).
+func watchList(ctx context.Context, opts *ListOptions) error {
+	f := opts.Factory
+	tick := time.NewTicker(opts.Interval)
+	defer tick.Stop()
+	for n := 1; ; n++ {
+		fmt.Fprint(f.IOStreams.Out, "\x1b[H\x1b[2J")
+		fmt.Fprintf(f.IOStreams.Out, "Every %s: baton tasks list · %s · Ctrl-C to stop\n\n", output.Duration(opts.Interval), f.Now().Format(time.TimeOnly))
+		if err := runList(ctx, opts); err != nil {
+			return err
+		}
+		if opts.Count > 0 && n >= opts.Count {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// listTasks fetches the tasks opts asks for. With more than one --label the
+// server is sent every label and the tasks are also filtered here (a server
+// that matches only the first label still answers correctly), fetching
+// pages until --limit tasks match.
+func listTasks(ctx context.Context, c *client.Client, opts *ListOptions) ([]api.Task, bool, error) {
+	lo := client.TaskListOptions{Status: opts.Status, Queue: opts.Queue, ListOptions: client.ListOptions{Limit: opts.Limit}}
+	if len(opts.Labels) > 0 {
+		lo.Label, lo.Labels = opts.Labels[0], opts.Labels[1:]
+	}
+	if len(opts.Labels) < 2 {
+		return cmdutil.CollectList(opts.All, c.AllTasks(ctx, lo),
+			func() (api.List[api.Task], error) { return c.ListTasks(ctx, lo) })
+	}
+	want, _ := parseLabels(opts.Labels) // checked by the flags
+	tasks := []api.Task{}
+	for t, err := range c.AllTasks(ctx, lo) {
+		if err != nil {
+			return nil, false, err
+		}
+		if !hasLabels(t, want) {
+			continue
+		}
+		if !opts.All && len(tasks) == opts.Limit {
+			return tasks, true, nil
+		}
+		tasks = append(tasks, t)
+	}
+	return tasks, false, nil
+}
+
+// hasLabels reports whether t carries every label of want.
+func hasLabels(t api.Task, want map[string]string) bool {
+	for k, v := range want {
+		if got, ok := t.Labels[k]; !ok || got != v {
+			return false
+		}
+	}
+	return true
 }

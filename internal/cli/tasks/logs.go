@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -19,6 +20,8 @@ type LogsOptions struct {
 	ID      string
 	// Follow streams new events until the task ends.
 	Follow bool
+	// Timestamps prefixes each line with its time (default: on a terminal).
+	Timestamps bool
 }
 
 // NewCmdLogs returns `baton tasks logs ID [-f]`. runF replaces the run logic
@@ -26,14 +29,18 @@ type LogsOptions struct {
 func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *LogsOptions) error) *cobra.Command {
 	opts := &LogsOptions{Factory: f}
 	cmd := &cobra.Command{
-		Use:   "logs ID [-f]",
+		Use:   "logs ID [-f] [--timestamps]",
 		Short: "Print a task's log lines and state changes",
 		Long: `Print a task's log lines, each prefixed with its attempt ("[2] text"), and its
 state changes, marked "==>" ("==> running (attempt 2)"), on standard output.
 
 With -f it keeps following until the task ends, then exits 0 whatever the
 task's status (` + "`baton tasks wait`" + ` exits with the task's code). A dropped connection
-is resumed where it stopped: every event is printed once, none is missed.
+is resumed where it stopped: every event is printed once, none is missed;
+the reconnect is said once on standard error.
+
+--timestamps (the default on a terminal; --timestamps=false turns it off)
+starts each line with the event's time, RFC 3339 UTC with milliseconds.
 With the global --timeout, following gives up after that long (exit 7).
 
 -o json prints a JSON array of the events ({seq, type, status, attempt,
@@ -45,6 +52,9 @@ message, at}); -o jsonl prints one event per line, as they come with -f.`,
 		ValidArgsFunction: completeIDs(f, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID = args[0]
+			if !cmd.Flags().Changed("timestamps") {
+				opts.Timestamps = f.IOStreams.IsStdoutTTY()
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
@@ -52,6 +62,7 @@ message, at}); -o jsonl prints one event per line, as they come with -f.`,
 		},
 	}
 	cmd.Flags().BoolVarP(&opts.Follow, "follow", "f", false, "follow new events until the task ends")
+	cmd.Flags().BoolVar(&opts.Timestamps, "timestamps", false, "start each line with its time (default: on a terminal)")
 	return cmd
 }
 
@@ -67,21 +78,47 @@ func runLogs(ctx context.Context, opts *LogsOptions) error {
 	// The table and JSON lines forms stream; the others print one document
 	// at the end.
 	var events []api.TaskEvent
+	stream := p.Format() == output.FormatTable || p.Format() == output.FormatJSONL
+	if f.Globals.JQ != "" || f.Globals.Template != "" {
+		stream = false // --jq and --template read the whole list
+	} else if f.Globals.Quiet {
+		// Log lines have no ids: -q keeps them and silences the rest.
+		if p, err = f.PrinterWithoutFilter(); err != nil {
+			return err
+		}
+	}
 	emit := func(ev api.TaskEvent) error {
-		switch p.Format() {
-		case output.FormatTable:
-			if _, err := fmt.Fprintln(f.IOStreams.Out, eventLine(ev)); err != nil {
+		switch {
+		case !stream:
+		case p.Format() == output.FormatTable:
+			line := eventLine(ev)
+			if opts.Timestamps {
+				line = ev.At.UTC().Format(timestampLayout) + " " + line
+			}
+			if _, err := fmt.Fprintln(f.IOStreams.Out, line); err != nil {
 				return fmt.Errorf("write output: %w", err)
 			}
 			return nil
-		case output.FormatJSONL:
+		case p.Format() == output.FormatJSONL:
 			return p.PrintObject(ev, nil)
 		}
 		events = append(events, ev)
 		return nil
 	}
 	if opts.Follow {
-		_, err = c.FollowTaskEvents(ctx, opts.ID, 0, emit)
+		said := false
+		_, err = c.FollowTaskEventsNotify(ctx, opts.ID, 0, func(ev api.TaskEvent) error {
+			if said {
+				f.Infof("… reconnected")
+				said = false
+			}
+			return emit(ev)
+		}, func(err error, wait time.Duration) {
+			if !said {
+				f.Infof("… event stream lost; reconnecting (every event is printed once)")
+				said = true
+			}
+		})
 		if errors.Is(err, context.DeadlineExceeded) {
 			return timedOut("following", opts.ID)
 		}
@@ -98,8 +135,7 @@ func runLogs(ctx context.Context, opts *LogsOptions) error {
 	if err != nil {
 		return err
 	}
-	switch p.Format() {
-	case output.FormatTable, output.FormatJSONL:
+	if stream {
 		return nil
 	}
 	if events == nil {
@@ -107,6 +143,10 @@ func runLogs(ctx context.Context, opts *LogsOptions) error {
 	}
 	return p.Print(events, func(tf output.TimeFormatter) output.Table { return eventTable(events, tf) })
 }
+
+// timestampLayout is the time of a --timestamps line: RFC 3339 UTC with
+// milliseconds, fixed width.
+const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // eventTable is the tabular (CSV) form of task events.
 func eventTable(events []api.TaskEvent, tf output.TimeFormatter) output.Table {

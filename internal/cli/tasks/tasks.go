@@ -79,31 +79,8 @@ func exitCodeFor(status string) int {
 // fractions of a cent): 3100 → "0.0031", 12345678 → "12.3457".
 func usd(micros int64) string { return api.RoundUSD(micros, 4) }
 
-// duration formats d short and in a form time.ParseDuration reads back:
-// "350ms", "4.2s", "5m3s", "10m", "2h10m", "49h" (seconds are dropped
-// from an hour on).
-func duration(d time.Duration) string {
-	var s string
-	switch {
-	case d <= 0:
-		return "0s"
-	case d < time.Second:
-		return d.Round(time.Millisecond).String()
-	case d < time.Minute:
-		return d.Round(100 * time.Millisecond).String()
-	case d < time.Hour:
-		s = d.Round(time.Second).String()
-	default:
-		s = d.Round(time.Minute).String()
-	}
-	if strings.HasSuffix(s, "m0s") { // "10m0s" → "10m", "2h0m0s" → "2h0m"
-		s = s[:len(s)-2]
-	}
-	if strings.HasSuffix(s, "h0m") { // "2h0m" → "2h"
-		s = s[:len(s)-2]
-	}
-	return s
-}
+// duration is output.Duration, the one duration format of the CLI.
+func duration(d time.Duration) string { return output.Duration(d) }
 
 // elapsed is how long the task ran: from its start to its end, or to now
 // while it is not finished; "" before it started.
@@ -175,7 +152,7 @@ func fields(t api.Task, now time.Time, tf output.TimeFormatter) [][2]string {
 		{"started", tf.TimePtr(t.StartedAt)}, {"finished", tf.TimePtr(t.FinishedAt)},
 		{"duration", orDash(human, elapsed(t, now))}, {"timeout", timeout},
 		{"execution", duration(time.Duration(t.Usage.ExecutionMS) * time.Millisecond)},
-		{"tokens", strconv.FormatInt(t.Usage.Tokens, 10)}, {"cost_usd", usd(t.Usage.CostMicros)}}...)
+		{"tokens", tf.Int(t.Usage.Tokens)}, {"cost_usd", usd(t.Usage.CostMicros)}}...)
 	if t.Error != "" {
 		kv = append(kv, [2]string{"error", t.Error})
 	}
@@ -212,7 +189,8 @@ func attemptLine(a api.Attempt, tf output.TimeFormatter) string {
 // table is the tabular form of a list of tasks.
 func table(tasks []api.Task, now time.Time, tf output.TimeFormatter) output.Table {
 	human := tf.TimePtr(nil) != ""
-	t := output.Table{Headers: []string{"id", "queue", "status", "attempt", "created", "duration", "cost_usd"}}
+	t := output.Table{Headers: []string{"id", "queue", "status", "attempt", "created", "duration", "cost_usd"},
+		Drop: []string{"created"}, Empty: "no tasks: submit one with `baton tasks submit`"}
 	for _, x := range tasks {
 		t.Rows = append(t.Rows, []string{x.ID, x.Queue, x.Status, attempts(x), tf.Time(x.CreatedAt),
 			orDash(human, elapsed(x, now)), usd(x.Usage.CostMicros)})

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -19,33 +18,43 @@ import (
 type WaitOptions struct {
 	Factory *cmdutil.Factory
 	ID      string
+	// WaitTimeout bounds the wait (0: only the global --timeout).
+	WaitTimeout time.Duration
 }
 
 // NewCmdWait returns `baton tasks wait ID`. runF replaces the run logic in
 // tests (nil: runWait).
 func NewCmdWait(f *cmdutil.Factory, runF func(context.Context, *WaitOptions) error) *cobra.Command {
 	opts := &WaitOptions{Factory: f}
-	return &cobra.Command{
-		Use:   "wait ID",
+	cmd := &cobra.Command{
+		Use:   "wait ID [--wait-timeout D]",
 		Short: "Wait for a task to end and exit with its code",
 		Long: `Follow a task until it ends, then print the finished task and exit with its
 code: 0 succeeded, 10 failed, 11 cancelled, 12 terminated or timed out.
 
 While waiting, state changes and log lines ([attempt] line) are printed on
-standard error (not with -q). With the global --timeout the wait gives up
-after that long with exit 7; the task keeps running.`,
-		Example: `  baton tasks wait task_01jd… --timeout 10m
+standard error (not with -q); on a terminal a spinner shows the status, the
+worker and the time waited, and when a retry is due. A warning says when no
+worker polls the task's queue (the task would wait for ever). With
+--wait-timeout the wait gives up after that long with exit 7; the task
+keeps running.`,
+		Example: `  baton tasks wait task_01jd… --wait-timeout 10m
   baton tasks wait task_01jd… -q -o json | jq .output`,
 		Args:              cmdutil.ExactArgs(1, "task id"),
 		ValidArgsFunction: completeIDs(f, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			opts.ID = args[0]
+			if opts.WaitTimeout < 0 {
+				return cmdutil.FlagErrorf("--wait-timeout must be positive")
+			}
 			if runF != nil {
 				return runF(cmd.Context(), opts)
 			}
 			return runWait(cmd.Context(), opts)
 		},
 	}
+	cmd.Flags().DurationVar(&opts.WaitTimeout, "wait-timeout", 0, "give up waiting after this long (exit 7; the task keeps running)")
+	return cmd
 }
 
 // runWait waits for the task and prints it. Errors: cmdutil.ErrNotLoggedIn,
@@ -57,6 +66,8 @@ func runWait(ctx context.Context, opts *WaitOptions) error {
 	if err != nil {
 		return err
 	}
+	ctx, cancel := waitDeadline(ctx, opts.WaitTimeout)
+	defer cancel()
 	t, err := c.GetTask(ctx, opts.ID)
 	if err != nil {
 		if errors.Is(err, context.DeadlineExceeded) {
@@ -76,7 +87,7 @@ func runWait(ctx context.Context, opts *WaitOptions) error {
 func waitAndPrint(ctx context.Context, f *cmdutil.Factory, p *output.Printer, c *client.Client, t api.Task) error {
 	if !api.IsTerminal(t.Status) {
 		var err error
-		if t, err = follow(ctx, f, c, t.ID); err != nil {
+		if t, err = follow(ctx, f, c, t); err != nil {
 			return err
 		}
 	}
@@ -99,19 +110,26 @@ func waitAndPrint(ctx context.Context, f *cmdutil.Factory, p *output.Printer, c 
 	return &cmdutil.ExitError{Code: code}
 }
 
-// follow streams the events of task id until it ends, printing them as
-// progress on stderr (unless --quiet), and returns the finished task.
+// follow streams the events of task id until it ends, showing them as
+// progress on stderr (see progress), and returns the finished task.
 // Errors: exit 7 when ctx's deadline ends the wait, the server's *APIError,
 // ctx's error (interrupted).
-func follow(ctx context.Context, f *cmdutil.Factory, c *client.Client, id string) (api.Task, error) {
-	w := io.Discard
-	if !f.Globals.Quiet {
-		w = f.IOStreams.ErrOut
-	}
-	final, err := c.FollowTaskEvents(ctx, id, 0, func(ev api.TaskEvent) error {
-		_, err := fmt.Fprintln(w, eventLine(ev))
-		return err
-	})
+func follow(ctx context.Context, f *cmdutil.Factory, c *client.Client, t api.Task) (api.Task, error) {
+	id := t.ID
+	pr := newProgress(f, id)
+	pr.status = t.Status
+	pr.spin()
+	watchCtx, stopWatch := context.WithCancel(ctx)
+	tick := time.NewTicker(pollerWindow)
+	watched := make(chan struct{})
+	go func() { defer close(watched); pr.watchPollers(watchCtx, c, t.Queue, tick.C) }()
+	final, err := c.FollowTaskEventsNotify(ctx, id, 0, func(ev api.TaskEvent) error {
+		return pr.event(ctx, c, ev)
+	}, pr.dropped)
+	stopWatch()
+	tick.Stop()
+	<-watched
+	pr.stop()
 	if err == nil {
 		var t api.Task
 		if t, err = c.GetTask(ctx, id); err == nil {

@@ -96,7 +96,7 @@ func (s *script) env(t *testing.T) *clitest.Env {
 			q.Status, q.Attempt, q.StartedAt = api.TaskQueued, 0, nil
 			writeJSON(w, http.StatusCreated, q)
 		}),
-	})
+	}.Shared())
 }
 
 // stats returns how many streams were opened and their Last-Event-IDs.
@@ -197,10 +197,10 @@ func TestWaitExitCodes(t *testing.T) {
 			if got := clitest.JSON[api.Task](t, r); got.Status != status || got.ID != s.running.ID {
 				t.Errorf("submit --wait -o json: %+v", got)
 			}
-			// -q leaves stderr empty.
+			// -q leaves stderr empty and prints only the id.
 			s = newScript(status)
 			r = s.env(t).Run("tasks", "submit", "--wait", "-q").Want(t, code)
-			if r.Stderr != "" || !strings.Contains(r.Stdout, "status\t"+status) {
+			if r.Stderr != "" || r.Stdout != s.running.ID+"\n" {
 				t.Errorf("-q: stdout %q, stderr %q", r.Stdout, r.Stderr)
 			}
 		})
@@ -274,6 +274,10 @@ func TestLogsFollowResumes(t *testing.T) {
 	}
 	if n, ids := s.stats(); n != 2 || ids[0] != "0" || ids[1] != "3" {
 		t.Fatalf("streams %d, Last-Event-ID %q", n, ids)
+	}
+	// The reconnect is said once on stderr (issue 16 row 4), then its end.
+	if strings.Count(r.Stderr, "event stream lost; reconnecting") != 1 || !strings.Contains(r.Stderr, "… reconnected") {
+		t.Fatalf("logs -f stderr:\n%s", r.Stderr)
 	}
 
 	// JSON lines: one event per line, each once.

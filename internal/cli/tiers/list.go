@@ -2,7 +2,7 @@ package tiers
 
 import (
 	"context"
-	"strconv"
+	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -55,24 +55,36 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	if tiers == nil {
 		tiers = []api.Tier{}
 	}
-	return p.Print(tiers, func(output.TimeFormatter) output.Table { return Table(tiers) })
+	return p.Print(tiers, func(tf output.TimeFormatter) output.Table { return Table(tiers, tf) })
 }
 
-// Table is the tabular form of tiers. Its headers read on a terminal as
-// NAME, PRICE/MO (USD), RPM, BURST, CONCURRENT, MAX DURATION, QUEUED,
-// EXECUTIONS/MO, EXEC SECONDS/MO, SPEND CAP/MO.
-func Table(tiers []api.Tier) output.Table {
-	t := output.Table{Headers: []string{"name", "price/mo (usd)", "rpm", "burst", "concurrent", "max_duration",
-		"queued", "executions/mo", "exec_seconds/mo", "spend_cap/mo"}}
+// Table is the tabular form of tiers: one row per tier. Its headers read
+// on a terminal as NAME, PRICE USD (a month), RPM, BURST, CONCURRENT, MAX
+// DURATION, QUEUED, RUNS PER MONTH, EXEC SECS PER MONTH, SPEND CAP USD;
+// a terminal too narrow for it gets the same table on its side (one row
+// per limit, one column per tier).
+func Table(tiers []api.Tier, tf output.TimeFormatter) output.Table {
+	t := output.Table{Headers: []string{"name", "price_usd", "rpm", "burst", "concurrent", "max_duration",
+		"queued", "runs_per_month", "exec_secs_per_month", "spend_cap_usd"}, Empty: "no tiers"}
 	for _, tier := range tiers {
 		l := tier.Limits
 		t.Rows = append(t.Rows, []string{
-			tier.Name, USD(tier.PriceMonthlyMicro), itoa(l.RequestsPerMinute), itoa(l.Burst),
-			itoa(l.MaxConcurrentTasks), Seconds(l.MaxTaskDurationSeconds), itoa(l.MaxQueuedTasks),
-			itoa(l.MonthlyTaskExecutions), itoa(l.MonthlyExecutionSeconds), USD(l.MonthlySpendMicros),
+			tier.Name, USD(tier.PriceMonthlyMicro), tf.Int(l.RequestsPerMinute), tf.Int(l.Burst),
+			tf.Int(l.MaxConcurrentTasks), Seconds(l.MaxTaskDurationSeconds), tf.Int(l.MaxQueuedTasks),
+			tf.Int(l.MonthlyTaskExecutions), tf.Int(l.MonthlyExecutionSeconds), USD(l.MonthlySpendMicros),
 		})
 	}
+	side := output.Table{Headers: append([]string{"limit"}, make([]string, len(tiers))...)}
+	for i, tier := range tiers {
+		side.Headers[i+1] = tier.Name
+	}
+	for c, h := range t.Headers[1:] {
+		row := []string{strings.ReplaceAll(h, "_", " ")}
+		for _, r := range t.Rows {
+			row = append(row, r[c+1])
+		}
+		side.Rows = append(side.Rows, row)
+	}
+	t.Narrow = &side
 	return t
 }
-
-func itoa(v int64) string { return strconv.FormatInt(v, 10) }

@@ -67,6 +67,7 @@ func TestListGolden(t *testing.T) {
 	t.Parallel()
 	e := clitest.NewServer(t)
 	clitest.Golden(t, "list_tty", e.TTY("tiers", "list").Want(t, 0).Stdout)
+	clitest.Golden(t, "list_tty_80", e.TTYWidth(80, "tiers", "list").Want(t, 0).Stdout)
 	clitest.Golden(t, "list_piped", e.Run("tiers", "list").Want(t, 0).Stdout)
 	clitest.Golden(t, "list_json", e.Run("tiers", "list", "-o", "json").Want(t, 0).Stdout)
 	clitest.Golden(t, "list_csv", e.Run("tiers", "list", "-o", "csv").Want(t, 0).Stdout)

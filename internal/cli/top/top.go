@@ -178,7 +178,9 @@ func run(ctx context.Context, opts *Options) error {
 		return err
 	}
 	ios := f.IOStreams
-	wo := client.WatchOptions{PollInterval: opts.Interval}
+	// A few polls, then the stream again: the header says "live" again
+	// within seconds of the stream's return, not a minute later.
+	wo := client.WatchOptions{PollInterval: opts.Interval, PollRounds: 3}
 	if !opts.Lines && !jsonLines(f) && ios.IsStdoutTTY() && ios.IsStdinTTY() {
 		src := &tui.ClientSource{Client: c, WatchOptions: wo,
 			ForWorkspace: func(id string) (*client.Client, error) { return f.ClientFor(r.Server, r.APIKey, id) }}

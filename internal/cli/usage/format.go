@@ -1,6 +1,7 @@
 package usage
 
 import (
+	"github.com/dustin/go-humanize"
 	"strconv"
 	"time"
 
@@ -55,6 +56,9 @@ func Quantity(name string, v int64, human bool) string {
 			return MS(v)
 		}
 		return strconv.FormatFloat(float64(v)/1000, 'f', -1, 64)
+	}
+	if human {
+		return humanize.Comma(v) // 1,250,000
 	}
 	return strconv.FormatInt(v, 10)
 }

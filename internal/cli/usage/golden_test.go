@@ -64,7 +64,7 @@ func stub(t *testing.T, gotQuery *string) *clitest.Env {
 			_ = json.NewEncoder(w).Encode(series)
 		}),
 		"GET /v1/usage/quota": stubQuota(),
-	})
+	}.Shared())
 }
 
 func TestReportGolden(t *testing.T) {
@@ -151,4 +151,13 @@ func TestExitCodes(t *testing.T) {
 	if r.Code != 4 {
 		t.Fatalf("no key: exit %d\n%s", r.Code, r.Stderr)
 	}
+}
+
+// TestWidths: every table of `baton usage` at 80 and 120 columns, with its
+// ids whole (issue 16 row 1).
+func TestWidths(t *testing.T) {
+	t.Parallel()
+	var q string
+	e := stub(t, &q)
+	e.GoldenWidths(t, "usage_quota", "usage", "quota")
 }

@@ -74,7 +74,7 @@ func runQuota(ctx context.Context, opts *QuotaOptions) error {
 		return err
 	}
 	switch {
-	case p.Format() != output.FormatTable && p.Format() != output.FormatCSV:
+	case p.Filtered(), p.Format() != output.FormatTable && p.Format() != output.FormatCSV:
 		// JSON, YAML, JSON lines: the document says it all.
 	case human:
 		fmt.Fprintln(f.IOStreams.Out)

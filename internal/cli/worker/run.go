@@ -19,6 +19,7 @@ import (
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
 	"github.com/genericcorp/baton/internal/supervisor"
 	"github.com/genericcorp/baton/pkg/api"
+	"github.com/genericcorp/baton/pkg/client"
 	"github.com/genericcorp/baton/pkg/config"
 )
 
@@ -192,6 +193,7 @@ func runRun(ctx context.Context, opts *RunOptions) error {
 	if err != nil {
 		return err
 	}
+	f.DialRetries = client.DefaultMaxRetries // a worker rides out a server restart
 	c, err := f.Client()
 	if err != nil {
 		return err
@@ -287,8 +289,9 @@ func lookupAgentUser(name string) (*supervisor.AgentUser, error) {
 	return au, nil
 }
 
-// newLogger logs to stderr as text, or JSON with BATON_LOG_FORMAT=json;
-// --debug adds debug lines, --quiet keeps warnings and errors only.
+// newLogger logs to stderr (see Factory.Logger: human lines on a
+// terminal, JSON with BATON_LOG_FORMAT=json); --debug adds debug lines,
+// --quiet keeps warnings and errors only.
 func newLogger(f *cmdutil.Factory) *slog.Logger {
 	level := slog.LevelInfo
 	switch {
@@ -297,9 +300,5 @@ func newLogger(f *cmdutil.Factory) *slog.Logger {
 	case f.Globals.Quiet:
 		level = slog.LevelWarn
 	}
-	ho := &slog.HandlerOptions{Level: level}
-	if strings.EqualFold(f.Getenv("BATON_LOG_FORMAT"), "json") {
-		return slog.New(slog.NewJSONHandler(f.IOStreams.ErrOut, ho))
-	}
-	return slog.New(slog.NewTextHandler(f.IOStreams.ErrOut, ho))
+	return f.Logger(f.Getenv("BATON_LOG_FORMAT"), cmdutil.LogOptions{Level: level})
 }

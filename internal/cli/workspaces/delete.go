@@ -27,8 +27,8 @@ func NewCmdDelete(f *cmdutil.Factory, runF func(context.Context, *DeleteOptions)
 		Use:   "delete ID [--yes]",
 		Short: "Delete a workspace and its keys",
 		Long: `Delete a workspace and its API keys (operator key needed). This cannot be
-undone. On a terminal it asks first unless --yes; without a terminal --yes
-is required.`,
+undone. On a terminal it asks you to type the workspace's name first
+unless --yes; without a terminal --yes is required.`,
 		Example:           `  baton workspaces delete ws_01jd… --yes`,
 		Args:              cmdutil.ExactArgs(1, "workspace id"),
 		ValidArgsFunction: completeIDs(f),
@@ -62,19 +62,27 @@ func runDelete(ctx context.Context, opts *DeleteOptions) error {
 	if err != nil {
 		return err
 	}
+	what := "workspace " + opts.ID
 	if !opts.Yes {
-		ok, err := f.IOStreams.Confirm(fmt.Sprintf("Delete workspace %s and all its keys? This cannot be undone.", opts.ID))
+		// Typing the name, as GitHub asks before deleting a repository: a
+		// y/N is too easy to give to the wrong id.
+		ws, err := c.GetWorkspace(ctx, opts.ID)
+		if err != nil {
+			return err
+		}
+		what = fmt.Sprintf("workspace %s (%s)", ws.Name, ws.ID)
+		ok, err := f.IOStreams.ConfirmTyped(fmt.Sprintf("Delete %s, its tasks and all its keys? This cannot be undone.", what), ws.Name)
 		if err != nil {
 			return err
 		}
 		if !ok {
-			return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("cancelled: nothing was deleted")}
+			return &cmdutil.ExitError{Code: cmdutil.ExitFailure, Err: errors.New("cancelled: the name did not match; nothing was deleted")}
 		}
 	}
 	if err := c.DeleteWorkspace(ctx, opts.ID); err != nil {
 		return err
 	}
-	f.Infof("Deleted workspace %s", opts.ID)
+	f.Infof("Deleted %s", what)
 	if !f.JSONOutput() {
 		return nil
 	}

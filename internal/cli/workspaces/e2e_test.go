@@ -132,14 +132,19 @@ func TestDelete(t *testing.T) {
 	key := map[string]string{"BATON_API_KEY": e.Key}
 
 	e.Run("workspaces", "delete", ws.ID).Want(t, 2) // no terminal, no --yes
-	r := e.Exec(clitest.Invocation{Args: []string{"workspaces", "delete", ws.ID}, TTY: true, Stdin: "no\n", Env: key}).Want(t, 1)
-	if !strings.Contains(r.Stderr, "Delete workspace "+ws.ID) {
-		t.Fatalf("prompt: %s", r.Stderr)
+	// The prompt names the workspace and wants its name typed (issue 16
+	// row 8): "y" is not enough.
+	for _, answer := range []string{"no\n", "y\n", "ACME\n", ""} {
+		r := e.Exec(clitest.Invocation{Args: []string{"workspaces", "delete", ws.ID}, TTY: true, Stdin: answer, Env: key}).Want(t, 1)
+		if !strings.Contains(r.Stderr, "Delete workspace acme ("+ws.ID+"), its tasks and all its keys?") ||
+			!strings.Contains(r.Stderr, "Type acme to confirm:") || !strings.Contains(r.Stderr, "nothing was deleted") {
+			t.Fatalf("prompt after %q: %s", answer, r.Stderr)
+		}
 	}
 	e.Run("workspaces", "get", ws.ID).Want(t, 0)
 
-	r = e.Exec(clitest.Invocation{Args: []string{"workspaces", "delete", ws.ID}, TTY: true, Stdin: "y\n", Env: key}).Want(t, 0)
-	if !strings.Contains(r.Stderr, "Deleted workspace "+ws.ID) || r.Stdout != "" {
+	r := e.Exec(clitest.Invocation{Args: []string{"workspaces", "delete", ws.ID}, TTY: true, Stdin: "acme\n", Env: key}).Want(t, 0)
+	if !strings.Contains(r.Stderr, "Deleted workspace acme ("+ws.ID+")") || r.Stdout != "" {
 		t.Fatalf("stdout %q stderr %q", r.Stdout, r.Stderr)
 	}
 	e.Run("workspaces", "get", ws.ID).Want(t, 3)

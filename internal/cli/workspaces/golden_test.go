@@ -38,7 +38,7 @@ func stub(t *testing.T) *clitest.Env {
 		"GET /v1/workspaces/{id}":   w,
 		"PATCH /v1/workspaces/{id}": w,
 		"POST /v1/workspaces":       clitest.Reply{Status: 201, Body: created},
-	})
+	}.Shared())
 }
 
 func TestGolden(t *testing.T) {
@@ -62,4 +62,12 @@ func TestGolden(t *testing.T) {
 			clitest.Golden(t, c.name+"_json", clitest.Normalize(js.Stdout))
 		})
 	}
+}
+
+// TestWidths: every table of `baton workspaces` at 80 and 120 columns, with its
+// ids whole (issue 16 row 1).
+func TestWidths(t *testing.T) {
+	t.Parallel()
+	e := stub(t)
+	e.GoldenWidths(t, "workspaces_list", "workspaces", "list")
 }

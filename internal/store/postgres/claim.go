@@ -9,6 +9,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/flow"
+	"github.com/genericcorp/baton/internal/store/internal/sqlstore"
 	"github.com/genericcorp/baton/internal/store/internal/usagerows"
 )
 
@@ -37,17 +38,21 @@ type candidate struct {
 // read), so one busy tenant does not take a whole batch while others wait.
 // Each try is its own READ COMMITTED transaction holding one workspace row
 // lock (FOR NO KEY UPDATE, which leaves submits' foreign-key share locks
-// alone): it counts the workspace's running tasks under the lock, asks
-// p.Slots, and picks that many tasks by priority (high first) then id, FOR
-// UPDATE SKIP LOCKED, claiming them all with a fixed number of statements
-// (flow.Claim). Holding one workspace lock at a time, claims never
+// alone): under the lock, one statement picks up to n tasks by priority
+// (high first) then id, FOR UPDATE SKIP LOCKED, with the workspace's running
+// count and usage; p.Slots keeps what the workspace may start; and one
+// composite statement writes the claim (flow.Claim: attempts, usage and
+// rollups, tasks, events, and the workspace's served stamp) — four
+// statements in the transaction, BEGIN and COMMIT included, whatever n. Holding one workspace lock at a time, claims never
 // deadlock, and since claims of one workspace take turns on its row, they
 // cannot exceed a cap.
 //
 // A first pass skips workspaces locked by another claim (SKIP LOCKED) so
 // concurrent shared workers spread out; if that claims nothing, a second
-// pass waits for each skipped workspace in turn, so a claim never misses a
-// task merely because of contention. p.Slots is also called once per
+// pass waits for each skipped workspace that still has a claimable task no
+// claim holds, so a claim never misses a task merely because of contention
+// — and a herd of idle claimers woken by one submit does not queue up on
+// the workspace's lock for the task the first of them took. p.Slots is also called once per
 // candidate without the lock, as a pre-check on a count read with the
 // candidates: a workspace failing it is skipped without a transaction.
 //
@@ -104,6 +109,15 @@ func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Ta
 	}
 	if len(out) == 0 {
 		for _, id := range busy {
+			// Wait for a busy workspace only if it has a claimable task
+			// that no claim holds: idle claimers woken by one submit do
+			// not queue up on the workspace's lock (and submits behind
+			// them) for a task another claim already took.
+			if ok, err := s.unheldTask(ctx, id, p); err != nil {
+				return nil, fmt.Errorf("claim tasks: %w", err)
+			} else if !ok {
+				continue
+			}
 			got, err := s.claimFrom(ctx, id, p, want, false)
 			if err == nil {
 				out = got
@@ -120,11 +134,25 @@ func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Ta
 	return out, nil
 }
 
+// unheldTask reports whether workspace id has a claimable task that no
+// transaction holds: one statement outside a transaction, whose row lock
+// (SKIP LOCKED skips the tasks a claim in flight has picked) ends with it.
+func (s *Store) unheldTask(ctx context.Context, id string, p store.ClaimParams) (bool, error) {
+	var one int
+	err := s.pool.QueryRow(ctx, `SELECT 1 FROM tasks
+		WHERE workspace_id = $1 AND status = 'queued' AND `+queueCond("queue", p.Queues, 2)+` AND run_at <= $3
+		LIMIT 1 FOR UPDATE SKIP LOCKED`, id, queueArg(p.Queues), ts(p.Now)).Scan(&one)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, mapErr(err)
+}
+
 // claimCandidates returns the next batch of workspaces with claimable
 // tasks after after in round-robin order, with their running counts.
 func (s *Store) claimCandidates(ctx context.Context, p store.ClaimParams, after candidate) ([]candidate, error) {
 	q := `SELECT ` + workspaceColumns + `, last_claim_seq,
-			(SELECT count(*) FROM tasks r WHERE r.workspace_id = w.id AND r.status = 'running'),
+			` + sqlstore.Count("w.id", "'running'") + `,
 			` + usagerows.ConsumedColumns("w.id", "$6") + `
 		FROM workspaces w
 		WHERE (last_claim_seq, id) > ($1, $2)
@@ -189,38 +217,38 @@ func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, n
 		} else if err != nil {
 			return fmt.Errorf("lock workspace %s: %w", id, err)
 		}
-		if p.Slots != nil {
-			// A new statement, so a new snapshot: it sees every claim
-			// committed by the lock's previous holders.
-			var (
-				running int
-				used    store.Consumed
-			)
-			err := tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM tasks
-				WHERE workspace_id = $1 AND status = 'running'), `+usagerows.ConsumedColumns("$1", "$2"),
-				id, ts(store.UsagePeriod(p.Now))).Scan(&running, &used.Executions, &used.ExecutionMS, &used.CostMicros)
-			if err != nil {
-				return fmt.Errorf("count running tasks and usage: %w", err)
-			}
-			if n = min(n, p.Slots(ws, running, used)); n <= 0 {
-				return errNothingHere
-			}
-		}
-		rows, err := tx.Query(ctx, `SELECT `+taskColumns+` FROM tasks
+		// A new statement, so a new snapshot: the running count and the
+		// usage it reads with the tasks see every claim committed by the
+		// lock's previous holders. It picks up to n tasks, of which p.Slots
+		// then keeps what the workspace may start; the rest stay queued
+		// (their row locks end with the transaction).
+		rows, err := tx.Query(ctx, `SELECT `+taskColumns+`, `+sqlstore.Count("$1", "'running'")+`,
+				`+usagerows.ConsumedColumns("$1", "$5")+` FROM tasks
 			WHERE workspace_id = $1 AND status = 'queued' AND `+queueCond("queue", p.Queues, 2)+` AND run_at <= $3
-			ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED`, id, queueArg(p.Queues), ts(p.Now), n)
-		picked, err := collect(rows, err, scanTaskRow)
+			ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED`,
+			id, queueArg(p.Queues), ts(p.Now), n, ts(store.UsagePeriod(p.Now)))
+		var (
+			running int
+			used    store.Consumed
+		)
+		picked, err := collect(rows, err, func(sc scanner) (flow.Row, error) {
+			return scanTaskRow(scanFunc(func(dest ...any) error {
+				return sc.Scan(append(dest, &running, &used.Executions, &used.ExecutionMS, &used.CostMicros)...)
+			}))
+		})
 		if err != nil {
 			return fmt.Errorf("pick tasks: %w", err)
+		}
+		if p.Slots != nil && len(picked) > 0 {
+			picked = picked[:max(0, min(len(picked), p.Slots(ws, running, used)))]
 		}
 		if len(picked) == 0 {
 			return errNothingHere
 		}
-		if _, err := tx.Exec(ctx, `UPDATE workspaces SET last_claim_seq = nextval('workspace_claim_seq')
-			WHERE id = $1`, id); err != nil {
-			return fmt.Errorf("mark workspace %s served: %w", id, err)
-		}
-		if err := flow.Claim(ctx, txRows{tx}, picked, p); err != nil {
+		// The workspace is stamped served in the claim's write.
+		stamp := part{"w_served", stmt{sql: `UPDATE workspaces SET last_claim_seq = nextval('workspace_claim_seq')
+			WHERE id = $1`, args: []any{id}}}
+		if err := flow.Claim(ctx, txRows{tx: tx, also: []part{stamp}}, picked, p); err != nil {
 			return err
 		}
 		claimed = make([]store.Task, len(picked))

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"testing"
 	"time"
 
@@ -12,6 +13,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/ids"
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -85,32 +87,76 @@ func TestClaimAroundLockedWorkspace(t *testing.T) {
 		done <- result{one, err}
 	}()
 	// Wait until the claim blocks on the lock, then release it.
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.Eventually(t, 10*time.Second, "the claim waits for the workspace lock", func() bool {
 		var waiting int
 		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
 			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&waiting)
 		if err != nil {
 			t.Fatalf("pg_stat_activity: %v", err)
 		}
-		if waiting > 0 {
-			break
-		}
 		select {
 		case r := <-done:
 			t.Fatalf("claim of the locked workspace returned %s, %v without waiting", r.t.ID, r.err)
 		default:
 		}
-		if time.Now().After(deadline) {
-			t.Fatal("the claim never waited for the workspace lock")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return waiting > 0
+	})
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatalf("rollback: %v", err)
 	}
 	r := <-done
 	if r.err != nil || r.t.WorkspaceID != locked.ID {
 		t.Fatalf("claim after the lock was released = %s, %v; want the locked workspace's task", r.t.WorkspaceID, r.err)
+	}
+}
+
+// TestClaimSkipsWorkspaceWhoseTasksAreHeld: while a claim in flight holds a
+// workspace's lock and its only claimable task, another claim of that
+// workspace answers "nothing to claim" at once instead of queueing on the
+// workspace's lock — so the idle claimers one submit wakes do not line up
+// (and the next submit behind them) for a task the first one took.
+func TestClaimSkipsWorkspaceWhoseTasksAreHeld(t *testing.T) {
+	ctx := t.Context()
+	u := schemaURL(t)
+	s := openURL(t, u)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	now := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)
+	ws := store.Workspace{ID: ids.New(ids.Workspace), Name: "held", Tier: "free", Status: api.WorkspaceActive,
+		CreatedAt: now, UpdatedAt: now}
+	key := store.Key{ID: ids.New(ids.Key), WorkspaceID: ws.ID, Name: "k", Prefix: "bk_held", Hash: []byte("hash-held"), CreatedAt: now}
+	if err := s.CreateWorkspace(ctx, ws, key); err != nil {
+		t.Fatalf("CreateWorkspace: %v", err)
+	}
+	task := store.Task{ID: ids.New(ids.Task), WorkspaceID: ws.ID, Queue: "q", Input: json.RawMessage(`{}`),
+		MaxAttempts: 1, RunAt: now, CreatedAt: now}
+	if _, _, err := s.CreateTask(ctx, task, nil); err != nil {
+		t.Fatalf("CreateTask: %v", err)
+	}
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	defer tx.Rollback(context.Background())
+	// What a claim in flight holds: the workspace row and the task it picked.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, ws.ID); err != nil {
+		t.Fatalf("lock workspace: %v", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE`, task.ID); err != nil {
+		t.Fatalf("lock task: %v", err)
+	}
+	// A lock wait would hang here until the deadline.
+	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	got, err := s.ClaimTasks(cctx, store.ClaimParams{WorkspaceID: ws.ID, Queues: []string{"q"}, WorkerID: "w2",
+		Now: now, Lease: time.Minute, Max: 1})
+	if len(got) != 0 || !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("claim while the only task is held = %v, %v; want store.ErrNotFound at once", got, err)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/genericcorp/baton/pkg/backoff"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -32,15 +33,17 @@ type listenHooks struct {
 }
 
 // listen holds a dedicated LISTEN connection on channel until ctx ends,
-// reconnecting with backoff (100 ms doubling to 10 s). The wake-up
-// Notifier and the auth cache share it.
+// reconnecting with backoff (100 ms doubling to 10 s, equal jitter so that
+// replicas do not reconnect in step). The wake-up Notifier and the auth
+// cache share it.
 func (s *Store) listen(ctx context.Context, log *slog.Logger, channel string, h listenHooks) {
-	wait := 100 * time.Millisecond
-	for ctx.Err() == nil {
+	policy := backoff.Policy{Base: 100 * time.Millisecond, Max: 10 * time.Second, Jitter: backoff.Equal}
+	for failures := 1; ctx.Err() == nil; failures++ {
 		err := s.listenOnce(ctx, channel, h)
 		if ctx.Err() != nil {
 			return
 		}
+		wait := policy.Delay(failures)
 		log.Warn("LISTEN connection lost; reconnecting", "channel", channel, "err", err, "in", wait.String())
 		if h.lost != nil {
 			h.lost()
@@ -50,7 +53,6 @@ func (s *Store) listen(ctx context.Context, log *slog.Logger, channel string, h 
 			return
 		case <-time.After(wait):
 		}
-		wait = min(wait*2, 10*time.Second)
 	}
 }
 

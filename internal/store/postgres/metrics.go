@@ -3,25 +3,31 @@ package postgres
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/poolstats"
+	"github.com/genericcorp/baton/internal/store/internal/sqlstore"
 )
 
-// QueueStats counts tasks per queue and status across every workspace,
-// with each group's oldest created_at, from the index
-// tasks_status_queue_created.
+// QueueStats counts tasks per queue and status across every workspace from
+// task_counts, with each queue's oldest queued created_at from one probe of
+// the index tasks_status_queue_created: no scan of tasks.
 func (s *Store) QueueStats(ctx context.Context) ([]store.QueueStat, error) {
-	rows, err := s.pool.Query(ctx, `SELECT queue, status, count(*), min(created_at)
-		FROM tasks GROUP BY status, queue ORDER BY queue, status`)
+	rows, err := s.pool.Query(ctx, sqlstore.QueueStats)
 	out, err := collect(rows, err, func(r scanner) (store.QueueStat, error) {
-		var q store.QueueStat
-		if err := r.Scan(&q.Queue, &q.Status, &q.Count, &q.OldestCreatedAt); err != nil {
+		var (
+			q      store.QueueStat
+			oldest *time.Time
+		)
+		if err := r.Scan(&q.Queue, &q.Status, &q.Count, &oldest); err != nil {
 			return q, err
 		}
-		q.OldestCreatedAt = q.OldestCreatedAt.UTC()
+		if oldest != nil {
+			q.OldestCreatedAt = oldest.UTC()
+		}
 		return q, nil
 	})
 	if err != nil {
@@ -37,8 +43,7 @@ func (s *Store) CountAllTasks(ctx context.Context, status string) (map[string]in
 		ws string
 		n  int
 	}
-	rows, err := s.pool.Query(ctx, `SELECT workspace_id, count(*) FROM tasks
-		WHERE status = $1 GROUP BY workspace_id`, status)
+	rows, err := s.pool.Query(ctx, sqlstore.CountByWorkspace("$1"), status)
 	counts, err := collect(rows, err, func(r scanner) (count, error) {
 		var c count
 		return c, r.Scan(&c.ws, &c.n)

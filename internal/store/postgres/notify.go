@@ -29,16 +29,22 @@ type Notifier struct {
 	mu      sync.Mutex
 	pending map[string]struct{}
 	kick    chan struct{}
+	loops   sync.WaitGroup
 }
 
 // Notifier starts listening and sending until ctx is done and returns the
-// notifier.
+// notifier; Wait waits for both loops to end after that, before the store
+// closes.
 func (s *Store) Notifier(ctx context.Context, log *slog.Logger) *Notifier {
 	n := &Notifier{s: s, local: notify.New(), log: log, pending: map[string]struct{}{}, kick: make(chan struct{}, 1)}
-	go n.listen(ctx)
-	go n.send(ctx)
+	n.loops.Go(func() { n.listen(ctx) })
+	n.loops.Go(func() { n.send(ctx) })
 	return n
 }
+
+// Wait returns when the notifier's loops have ended (their context is
+// done).
+func (n *Notifier) Wait() { n.loops.Wait() }
 
 // Notify wakes local waiters of topics and queues them for the other
 // replicas.

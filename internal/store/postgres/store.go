@@ -41,13 +41,16 @@ var _ store.Store = (*Store)(nil)
 // DSN) with a pool of at most maxConns connections (0 or less: pgxpool's
 // default) and checks that it is reachable. It does not apply migrations:
 // call Migrate.
-func Open(ctx context.Context, url string, maxConns int32) (*Store, error) {
+func Open(ctx context.Context, url string, maxConns int32, opts ...Option) (*Store, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
 		return nil, fmt.Errorf("open postgres: %w", err)
 	}
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
+	}
+	for _, o := range opts {
+		o(cfg)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
@@ -60,6 +63,15 @@ func Open(ctx context.Context, url string, maxConns int32) (*Store, error) {
 	s := &Store{pool: pool}
 	s.flows = flow.NewFlows(s.inTx)
 	return s, nil
+}
+
+// Option tunes the pool Open makes.
+type Option func(*pgxpool.Config)
+
+// WithTracer traces every statement of the pool's connections (tests and
+// the benchmarks count statements per task with it).
+func WithTracer(t pgx.QueryTracer) Option {
+	return func(c *pgxpool.Config) { c.ConnConfig.Tracer = t }
 }
 
 // Migrate applies the embedded migrations that are not applied yet. Running
@@ -144,11 +156,16 @@ func (s *Store) withTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
 }
 
 // txRows is the flow.Tx of a transaction.
-type txRows struct{ tx pgx.Tx }
+type txRows struct {
+	tx pgx.Tx
+	// also are CTEs the next Write carries with it (a claim's stamp of
+	// its workspace).
+	also []part
+}
 
 var _ flow.Tx = txRows{}
 
 // inTx runs fn in a transaction (see withTx).
 func (s *Store) inTx(ctx context.Context, fn func(tx flow.Tx) error) error {
-	return s.withTx(ctx, func(tx pgx.Tx) error { return fn(txRows{tx}) })
+	return s.withTx(ctx, func(tx pgx.Tx) error { return fn(txRows{tx: tx}) })
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/flow"
 	"github.com/genericcorp/baton/internal/store/internal/rowcodec"
+	"github.com/genericcorp/baton/internal/store/internal/sqlstore"
 	"github.com/genericcorp/baton/internal/store/internal/usagerows"
 	"github.com/genericcorp/baton/pkg/api"
 )
@@ -98,10 +99,8 @@ func (x txRows) LockExpired(ctx context.Context, now time.Time, limit int) ([]fl
 	return collect(rows, err, scanTaskRow)
 }
 
-// SaveTasks writes every mutable column of each r.Task (locked by the
-// caller) and sets its event seq to r.Seq: one UPDATE over unnest'ed
-// columns, however many rows.
-func (x txRows) SaveTasks(ctx context.Context, rows []flow.Row) error {
+// saveTasksStmt is SaveTasks' statement.
+func saveTasksStmt(rows []flow.Row) stmt {
 	n := len(rows)
 	var (
 		id, status, errs, reason, worker = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -122,7 +121,7 @@ func (x txRows) SaveTasks(ctx context.Context, rows []flow.Row) error {
 		lease[i], started[i], finished[i], began[i] = tsPtr(t.LeaseExpiresAt), tsPtr(t.StartedAt), tsPtr(t.FinishedAt), tsPtr(t.AttemptStarted)
 		ms[i], tokens[i], cost[i], seq[i] = t.ExecutionMS, t.Tokens, t.CostMicros, r.Seq
 	}
-	_, err := x.tx.Exec(ctx, `UPDATE tasks AS t SET status = u.status, output = u.output::json, error = u.error,
+	return stmt{sql: `UPDATE tasks AS t SET status = u.status, output = u.output::json, error = u.error,
 		status_reason = u.reason, attempt = u.attempt, run_at = u.run_at, lease_expires_at = u.lease,
 		worker_id = u.worker, started_at = u.started, finished_at = u.finished, attempt_started_at = u.began,
 		execution_ms = u.ms, tokens = u.tokens, cost_micros = u.cost, event_seq = u.seq
@@ -131,11 +130,7 @@ func (x txRows) SaveTasks(ctx context.Context, rows []flow.Row) error {
 			$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])
 			AS u(id, status, output, error, reason, attempt, run_at, lease, worker, started, finished, began, ms, tokens, cost, seq)
 		WHERE t.id = u.id`,
-		id, status, output, errs, reason, attempt, runAt, lease, worker, started, finished, began, ms, tokens, cost, seq)
-	if err != nil {
-		return fmt.Errorf("update tasks: %w", mapErr(err))
-	}
-	return nil
+		args: []any{id, status, output, errs, reason, attempt, runAt, lease, worker, started, finished, began, ms, tokens, cost, seq}}
 }
 
 // InsertTask inserts the new task t with event seq 1, or reports that its
@@ -145,27 +140,70 @@ func (x txRows) SaveTasks(ctx context.Context, rows []flow.Row) error {
 // concurrent DeleteWorkspace waits for this transaction (or it for that
 // one).
 func (x txRows) InsertTask(ctx context.Context, t store.Task) (flow.Row, bool, error) {
+	r, inserted, _, _, err := x.insertTask(ctx, t, false)
+	return r, inserted, err
+}
+
+// InsertCounted is InsertTask that also reads, in the same statement, the
+// workspace's queued count and use of the period holding t.CreatedAt as
+// they were before the insert. After LockWorkspace, the statement's
+// snapshot sees every create committed by the lock's previous holders.
+func (x txRows) InsertCounted(ctx context.Context, t store.Task) (flow.Row, bool, int, store.Consumed, error) {
+	return x.insertTask(ctx, t, true)
+}
+
+// LockWorkspace locks the workspace row FOR NO KEY UPDATE: creates of one
+// workspace take turns; the foreign-key share locks of other writers are
+// not blocked. store.ErrNotFound if it does not exist.
+func (x txRows) LockWorkspace(ctx context.Context, workspaceID string) error {
+	var one int
+	err := x.tx.QueryRow(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, workspaceID).Scan(&one)
+	return mapErr(err)
+}
+
+func (x txRows) insertTask(ctx context.Context, t store.Task, counted bool) (flow.Row, bool, int, store.Consumed, error) {
+	var (
+		queued int
+		used   store.Consumed
+	)
 	labels, err := rowcodec.EncodeJSON(t.Labels, len(t.Labels), "{}")
 	if err != nil {
-		return flow.Row{}, false, err
+		return flow.Row{}, false, 0, used, err
 	}
-	row := x.tx.QueryRow(ctx, `INSERT INTO tasks (id, workspace_id, queue, status, priority, input,
+	final, args := `SELECT `+taskColumns+` FROM t`, []any{}
+	if counted {
+		// Subqueries of the statement's snapshot: the new task's trigger
+		// has not counted it yet.
+		final = `SELECT ` + taskColumns + `, ` + sqlstore.Count("$2", "'queued'") + `, ` +
+			usagerows.ConsumedColumns("$2", "$15") + ` FROM t`
+		args = append(args, ts(store.UsagePeriod(t.CreatedAt)))
+	}
+	// One statement: the event is written from the inserted row, so a
+	// create whose key is taken writes none.
+	row := x.tx.QueryRow(ctx, `WITH t AS (INSERT INTO tasks (id, workspace_id, queue, status, priority, input,
 		labels, max_attempts, timeout_seconds, idempotency_key, request_hash, status_reason,
 		run_at, created_at, event_seq)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1)
 		ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
-		RETURNING `+taskColumns,
-		t.ID, t.WorkspaceID, t.Queue, t.Status, t.Priority, string(t.Input),
+		RETURNING *),
+	e AS (INSERT INTO task_events (`+eventColumns+`)
+		SELECT id, 1, workspace_id, '`+api.EventState+`', status, 0, status_reason, created_at FROM t)
+	`+final, append([]any{t.ID, t.WorkspaceID, t.Queue, t.Status, t.Priority, string(t.Input),
 		labels, t.MaxAttempts, t.TimeoutSeconds, rowcodec.NullText(t.IdempotencyKey), rowcodec.NullBytes(t.RequestHash), t.StatusReason,
-		ts(t.RunAt), ts(t.CreatedAt))
-	r, err := scanTaskRow(row)
+		ts(t.RunAt), ts(t.CreatedAt)}, args...)...)
+	r, err := scanTaskRow(scanFunc(func(dest ...any) error {
+		if counted {
+			dest = append(dest, &queued, &used.Executions, &used.ExecutionMS, &used.CostMicros)
+		}
+		return row.Scan(dest...)
+	}))
 	if errors.Is(err, pgx.ErrNoRows) {
-		return flow.Row{}, false, nil
+		return flow.Row{}, false, 0, used, nil
 	}
 	if err != nil {
-		return flow.Row{}, false, mapErr(err)
+		return flow.Row{}, false, 0, used, mapErr(err)
 	}
-	return r, true, nil
+	return r, true, queued, used, nil
 }
 
 // TaskByIdempotencyKey returns workspaceID's task with key. After
@@ -176,25 +214,6 @@ func (x txRows) TaskByIdempotencyKey(ctx context.Context, workspaceID, key strin
 		WHERE workspace_id = $1 AND idempotency_key = $2`, workspaceID, key)
 	t, err := scanTask(row)
 	return t, mapErr(err)
-}
-
-// LockAdmission locks the workspace row FOR NO KEY UPDATE (creates of one
-// workspace take turns; the foreign-key share locks of other writers are
-// not blocked) and reads its queued count and its use of the period
-// holding at in a new statement, which sees the creates committed by the
-// lock's previous holders.
-func (x txRows) LockAdmission(ctx context.Context, workspaceID string, at time.Time) (int, store.Consumed, error) {
-	var (
-		one  int
-		n    int
-		used store.Consumed
-	)
-	if err := x.tx.QueryRow(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, workspaceID).Scan(&one); err != nil {
-		return 0, used, mapErr(err)
-	}
-	err := x.tx.QueryRow(ctx, `SELECT (SELECT count(*) FROM tasks WHERE workspace_id = $1 AND status = 'queued'),
-		`+usagerows.ConsumedColumns("$1", "$2"), workspaceID, ts(store.UsagePeriod(at))).Scan(&n, &used.Executions, &used.ExecutionMS, &used.CostMicros)
-	return n, used, mapErr(err)
 }
 
 const eventColumns = `task_id, seq, workspace_id, type, status, attempt, message, at`
@@ -211,8 +230,8 @@ func scanEvent(sc scanner) (store.TaskEvent, error) {
 	return e, nil
 }
 
-// InsertEvents inserts events in one statement.
-func (x txRows) InsertEvents(ctx context.Context, events []store.TaskEvent) error {
+// insertEventsStmt is InsertEvents' statement.
+func insertEventsStmt(events []store.TaskEvent) stmt {
 	n := len(events)
 	var (
 		task, ws, typ, status, msg = make([]string, n), make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -223,13 +242,9 @@ func (x txRows) InsertEvents(ctx context.Context, events []store.TaskEvent) erro
 	for i, e := range events {
 		task[i], seq[i], ws[i], typ[i], status[i], attempt[i], msg[i], at[i] = e.TaskID, e.Seq, e.WorkspaceID, e.Type, e.Status, int32(e.Attempt), e.Message, ts(e.At)
 	}
-	_, err := x.tx.Exec(ctx, `INSERT INTO task_events (`+eventColumns+`)
+	return stmt{sql: `INSERT INTO task_events (` + eventColumns + `)
 		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[])`,
-		task, seq, ws, typ, status, attempt, msg, at)
-	if err != nil {
-		return fmt.Errorf("insert events: %w", mapErr(err))
-	}
-	return nil
+		args: []any{task, seq, ws, typ, status, attempt, msg, at}}
 }
 
 // AppendLogs inserts lines as log events after r.Seq and advances the
@@ -286,8 +301,8 @@ func (x txRows) Attempts(ctx context.Context, refs []flow.AttemptRef) ([]store.A
 	return out, nil
 }
 
-// InsertAttempts inserts attempts of tasks of workspaceID in one statement.
-func (x txRows) InsertAttempts(ctx context.Context, workspaceID string, attempts []store.Attempt) error {
+// insertAttemptsStmt is InsertAttempts' statement.
+func insertAttemptsStmt(workspaceID string, attempts []store.Attempt) stmt {
 	n := len(attempts)
 	var (
 		task, worker, status, errs = make([]string, n), make([]string, n), make([]string, n), make([]string, n)
@@ -301,18 +316,14 @@ func (x txRows) InsertAttempts(ctx context.Context, workspaceID string, attempts
 		started[i], finished[i], heartbeat[i] = ts(a.StartedAt), tsPtr(a.FinishedAt), ts(a.HeartbeatAt)
 		ms[i], tokens[i], cost[i] = a.ExecutionMS, a.Tokens, a.CostMicros
 	}
-	_, err := x.tx.Exec(ctx, `INSERT INTO task_attempts (`+attemptColumns+`, workspace_id)
+	return stmt{sql: `INSERT INTO task_attempts (` + attemptColumns + `, workspace_id)
 		SELECT *, $12 FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::text[], $6::timestamptz[],
 			$7::timestamptz[], $8::timestamptz[], $9::bigint[], $10::bigint[], $11::bigint[])`,
-		task, number, worker, status, errs, started, finished, heartbeat, ms, tokens, cost, workspaceID)
-	if err != nil {
-		return fmt.Errorf("insert attempts: %w", mapErr(err))
-	}
-	return nil
+		args: []any{task, number, worker, status, errs, started, finished, heartbeat, ms, tokens, cost, workspaceID}}
 }
 
-// SaveAttempts writes every mutable column of each attempt in one UPDATE.
-func (x txRows) SaveAttempts(ctx context.Context, attempts []store.Attempt) error {
+// saveAttemptsStmt is SaveAttempts' statement.
+func saveAttemptsStmt(attempts []store.Attempt) stmt {
 	n := len(attempts)
 	var (
 		task, status, errs = make([]string, n), make([]string, n), make([]string, n)
@@ -326,15 +337,33 @@ func (x txRows) SaveAttempts(ctx context.Context, attempts []store.Attempt) erro
 		finished[i], heartbeat[i] = tsPtr(a.FinishedAt), ts(a.HeartbeatAt)
 		ms[i], tokens[i], cost[i] = a.ExecutionMS, a.Tokens, a.CostMicros
 	}
-	_, err := x.tx.Exec(ctx, `UPDATE task_attempts AS a SET status = u.status, error = u.error,
+	return stmt{sql: `UPDATE task_attempts AS a SET status = u.status, error = u.error,
 		finished_at = u.finished, heartbeat_at = u.heartbeat, execution_ms = u.ms, tokens = u.tokens, cost_micros = u.cost
 		FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
 			$7::bigint[], $8::bigint[], $9::bigint[])
 			AS u(task_id, number, status, error, finished, heartbeat, ms, tokens, cost)
 		WHERE a.task_id = u.task_id AND a.number = u.number`,
-		task, number, status, errs, finished, heartbeat, ms, tokens, cost)
-	if err != nil {
-		return fmt.Errorf("update attempts: %w", mapErr(err))
-	}
-	return nil
+		args: []any{task, number, status, errs, finished, heartbeat, ms, tokens, cost}}
+}
+
+// SaveTasks writes every mutable column of each r.Task (locked by the
+// caller) and sets its event seq to r.Seq: one UPDATE over unnest'ed
+// columns, however many rows.
+func (x txRows) SaveTasks(ctx context.Context, rows []flow.Row) error {
+	return x.exec(ctx, "update tasks", saveTasksStmt(rows))
+}
+
+// InsertAttempts inserts attempts of tasks of workspaceID in one statement.
+func (x txRows) InsertAttempts(ctx context.Context, workspaceID string, attempts []store.Attempt) error {
+	return x.exec(ctx, "insert attempts", insertAttemptsStmt(workspaceID, attempts))
+}
+
+// SaveAttempts writes every mutable column of each attempt in one UPDATE.
+func (x txRows) SaveAttempts(ctx context.Context, attempts []store.Attempt) error {
+	return x.exec(ctx, "update attempts", saveAttemptsStmt(attempts))
+}
+
+// InsertEvents inserts events in one statement.
+func (x txRows) InsertEvents(ctx context.Context, events []store.TaskEvent) error {
+	return x.exec(ctx, "insert events", insertEventsStmt(events))
 }

@@ -6,6 +6,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/rowcodec"
+	"github.com/genericcorp/baton/internal/store/internal/sqlstore"
 )
 
 // GetTask returns task id of workspaceID, or store.ErrNotFound.
@@ -56,8 +57,7 @@ func (s *Store) ListTasks(ctx context.Context, workspaceID string, f store.TaskF
 // is empty).
 func (s *Store) CountTasks(ctx context.Context, workspaceID, status string) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM tasks
-		WHERE workspace_id = $1 AND ($2 = '' OR status = $2)`, workspaceID, status).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT `+sqlstore.CountAny("$1", "$2"), workspaceID, status).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count tasks: %w", err)
 	}

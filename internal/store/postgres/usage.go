@@ -24,7 +24,7 @@ func (s *Store) RecordUsage(ctx context.Context, events ...store.UsageEvent) (in
 	var n int
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		var err error
-		n, err = usagerows.Record(ctx, txRows{tx}, events)
+		n, err = usagerows.Record(ctx, txRows{tx: tx}, events)
 		return err
 	})
 	return n, err
@@ -50,6 +50,45 @@ func (x txRows) InsertUsage(ctx context.Context, events []store.UsageEvent) ([]s
 		e.At = e.At.UTC()
 		return e, err
 	})
+}
+
+// RecordBatch inserts events (at most usagerows.Batch) and adds the
+// inserted ones to the hourly and monthly rollups, in one statement (see
+// usageParts).
+func (x txRows) RecordBatch(ctx context.Context, events []store.UsageEvent) (int, error) {
+	var c composite
+	c.add(usageParts(events)...)
+	var inserted int
+	err := x.tx.QueryRow(ctx, c.sql("SELECT count(*) FROM usage_ins"), c.args...).Scan(&inserted)
+	return inserted, mapErr(err)
+}
+
+// usageParts are the CTEs that record events: usage_ins inserts them
+// (skipping ids already there), usage_h and usage_m sum the inserted ones
+// into the hourly and monthly rollups from its RETURNING, upserted in key
+// order so concurrent writers lock rollup rows in one order.
+func usageParts(events []store.UsageEvent) []part {
+	n := len(events)
+	wss, ids, metrics, tasks := make([]string, n), make([]string, n), make([]string, n), make([]string, n)
+	values, ats := make([]int64, n), make([]time.Time, n)
+	for i, e := range events {
+		wss[i], ids[i], metrics[i], tasks[i] = e.WorkspaceID, e.ID, e.Metric, e.TaskID
+		values[i], ats[i] = e.Value, ts(e.At)
+	}
+	return []part{
+		{"usage_ins", stmt{sql: `INSERT INTO usage_events (workspace_id, id, metric, value, at, task_id)
+			SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::timestamptz[], $6::text[])
+			ON CONFLICT (workspace_id, id) DO NOTHING
+			RETURNING workspace_id, metric, value, at`, args: []any{wss, ids, metrics, values, ats, tasks}}},
+		{"usage_h", stmt{sql: `INSERT INTO usage_hourly (workspace_id, metric, hour, value)
+			SELECT workspace_id, metric, date_trunc('hour', at, 'UTC'), sum(value) FROM usage_ins
+			GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+			ON CONFLICT (workspace_id, metric, hour) DO UPDATE SET value = usage_hourly.value + excluded.value`}},
+		{"usage_m", stmt{sql: `INSERT INTO usage_monthly (workspace_id, metric, period, value)
+			SELECT workspace_id, metric, date_trunc('month', at, 'UTC'), sum(value) FROM usage_ins
+			GROUP BY 1, 2, 3 ORDER BY 1, 2, 3
+			ON CONFLICT (workspace_id, metric, period) DO UPDATE SET value = usage_monthly.value + excluded.value`}},
+	}
 }
 
 // AddUsage adds incs to the hourly or monthly rollup. incs come sorted by

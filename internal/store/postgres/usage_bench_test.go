@@ -12,6 +12,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/store/postgres"
 	"github.com/genericcorp/baton/internal/store/storetest"
+	"github.com/genericcorp/baton/internal/testutil"
 )
 
 // BenchmarkUsageTotals reads the rollups of a workspace with 1 000 000
@@ -52,4 +53,18 @@ func BenchmarkUsageTotals(b *testing.B) {
 		b.Fatalf("Migrate: %v", err)
 	}
 	storetest.BenchUsage(b, s)
+}
+
+// BenchmarkDrain16: 16 workers claim and complete a workspace's queue, one
+// task per claim (tasks/s), in a schema of its own (testutil.PostgresSchema).
+func BenchmarkDrain16(b *testing.B) {
+	s, err := postgres.Open(b.Context(), testutil.PostgresSchema(b), 32)
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if err := s.Migrate(b.Context()); err != nil {
+		b.Fatalf("Migrate: %v", err)
+	}
+	storetest.BenchDrain(b, s)
 }

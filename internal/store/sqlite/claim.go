@@ -2,13 +2,13 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"errors"
 	"fmt"
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/flow"
+	"github.com/genericcorp/baton/internal/store/internal/sqlstore"
 	"github.com/genericcorp/baton/internal/store/internal/usagerows"
 )
 
@@ -29,9 +29,12 @@ type candidate struct {
 // last claim is oldest first (never served before all), then by id; each
 // gives at most p.Slots tasks, given its running count, and at most its
 // share of p.Max per pass (p.Max over the workspaces read), its tasks
-// picked by priority (high first) then id. All of it is one write
-// transaction: the single writer serializes claims, so counts cannot go
-// stale and caps hold. Returns store.ErrNotFound when nothing is claimable.
+// picked by priority (high first) then id. All of it runs in one write
+// transaction — the next group commit, shared with the claims and
+// completions arriving meanwhile (flow.Flows.InBatch): the single writer
+// serializes claims, so counts cannot go stale and caps hold, and a burst
+// of claims costs one sync to disk. Returns store.ErrNotFound when nothing
+// is claimable.
 func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Task, error) {
 	if len(p.Queues) == 0 {
 		return nil, errors.New("claim tasks: no queues")
@@ -42,7 +45,10 @@ func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Ta
 	}
 	want := max(p.Max, 1)
 	var claimed []store.Task
-	err = s.withTx(ctx, func(tx *sql.Tx) error {
+	// In the next group-commit transaction: concurrent claims (and
+	// completions) share one commit, one sync to disk, instead of one each.
+	err = s.flows.InBatch(ctx, func(ftx flow.Tx) error {
+		tx := ftx.(txRows).tx
 		claimed = claimed[:0]
 		for {
 			before := len(claimed)
@@ -82,22 +88,22 @@ func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Ta
 				break
 			}
 		}
-		if len(claimed) == 0 {
-			return store.ErrNotFound
-		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("claim tasks: %w", err)
+	}
+	if len(claimed) == 0 {
+		return nil, fmt.Errorf("claim tasks: %w", store.ErrNotFound)
 	}
 	return claimed, nil
 }
 
 // claimCandidates returns the next batch of workspaces with claimable
 // tasks after after in round-robin order, with their running counts.
-func claimCandidates(ctx context.Context, tx *sql.Tx, p store.ClaimParams, queues any, after candidate) ([]candidate, error) {
+func claimCandidates(ctx context.Context, tx *preparedTx, p store.ClaimParams, queues any, after candidate) ([]candidate, error) {
 	q := `SELECT ` + workspaceColumns + `, last_claim_seq,
-			(SELECT count(*) FROM tasks r WHERE r.workspace_id = w.id AND r.status = 'running'),
+			` + sqlstore.Count("w.id", "'running'") + `,
 			` + usagerows.ConsumedColumns("w.id", "?6") + `
 		FROM workspaces w
 		WHERE (last_claim_seq, id) > (?1, ?2)
@@ -150,7 +156,7 @@ func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // claimFrom claims up to n tasks of workspace id (none if it has none
 // claimable).
-func claimFrom(ctx context.Context, tx *sql.Tx, id string, p store.ClaimParams, queues any, n int) ([]store.Task, error) {
+func claimFrom(ctx context.Context, tx *preparedTx, id string, p store.ClaimParams, queues any, n int) ([]store.Task, error) {
 	rows, err := tx.QueryContext(ctx, `SELECT `+taskColumns+` FROM tasks
 		WHERE workspace_id = ?1 AND status = 'queued' AND `+queueCond("queue", p.Queues, 2)+`
 		  AND run_at <= ?3
@@ -164,7 +170,7 @@ func claimFrom(ctx context.Context, tx *sql.Tx, id string, p store.ClaimParams, 
 	if err != nil {
 		return nil, fmt.Errorf("mark workspace %s served: %w", id, err)
 	}
-	if err := flow.Claim(ctx, txRows{tx}, picked, p); err != nil {
+	if err := flow.Claim(ctx, txRows{tx: tx}, picked, p); err != nil {
 		return nil, err
 	}
 	out := make([]store.Task, len(picked))

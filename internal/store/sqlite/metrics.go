@@ -9,13 +9,13 @@ import (
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/poolstats"
+	"github.com/genericcorp/baton/internal/store/internal/sqlstore"
 )
 
 // CountAllTasks counts the tasks in status per workspace, across every
 // workspace (operator data).
 func (s *Store) CountAllTasks(ctx context.Context, status string) (map[string]int, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT workspace_id, count(*) FROM tasks
-		WHERE status = ?1 GROUP BY workspace_id`, status)
+	rows, err := s.reader.QueryContext(ctx, sqlstore.CountByWorkspace("?1"), status)
 	return countsByWorkspace(rows, err)
 }
 
@@ -36,19 +36,20 @@ func countsByWorkspace(rows *sql.Rows, err error) (map[string]int, error) {
 	return out, nil
 }
 
-// QueueStats counts tasks per queue and status across every workspace,
-// with each group's oldest created_at; an index-only scan of
-// tasks_status_queue_created.
+// QueueStats counts tasks per queue and status across every workspace from
+// task_counts, with each queue's oldest queued created_at from one probe of
+// the index tasks_status_queue_created: no scan of tasks.
 func (s *Store) QueueStats(ctx context.Context) ([]store.QueueStat, error) {
-	rows, err := s.reader.QueryContext(ctx, `SELECT queue, status, count(*), min(created_at)
-		FROM tasks INDEXED BY tasks_status_queue_created GROUP BY status, queue ORDER BY queue, status`)
+	rows, err := s.reader.QueryContext(ctx, sqlstore.QueueStats)
 	out, err := collect(rows, err, func(r scanner) (store.QueueStat, error) {
 		var q store.QueueStat
-		var oldest int64
+		var oldest sql.NullInt64
 		if err := r.Scan(&q.Queue, &q.Status, &q.Count, &oldest); err != nil {
 			return q, err
 		}
-		q.OldestCreatedAt = fromMicros(oldest)
+		if oldest.Valid {
+			q.OldestCreatedAt = fromMicros(oldest.Int64)
+		}
 		return q, nil
 	})
 	if err != nil {

@@ -36,8 +36,9 @@ type Store struct {
 	// flows gives Store the shared write flows (package flow: tasks,
 	// attempts, keys, workspaces) run on its write transactions.
 	*flows
-	writer *sql.DB // exactly one connection; all writes
-	reader *sql.DB // query-only connections; all reads outside a write
+	writer *sql.DB    // exactly one connection; all writes
+	reader *sql.DB    // query-only connections; all reads outside a write
+	stmts  *stmtCache // the write transactions' statements, prepared on writer
 }
 
 // flows is flow.Flows under a name that keeps the embedded field
@@ -94,7 +95,7 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		writer.Close()
 		return nil, fmt.Errorf("open sqlite %s: %w", path, err)
 	}
-	s := &Store{writer: writer, reader: reader}
+	s := &Store{writer: writer, reader: reader, stmts: newStmtCache(writer)}
 	s.flows = flow.NewFlows(s.inTx)
 	return s, nil
 }
@@ -130,6 +131,7 @@ func (s *Store) Ping(ctx context.Context) error {
 
 // Close closes all connections.
 func (s *Store) Close() error {
+	s.stmts.close()
 	return errors.Join(s.reader.Close(), s.writer.Close())
 }
 
@@ -137,6 +139,7 @@ func (s *Store) Close() error {
 // connection) and commits it if fn returns nil. fn must use only tx: the
 // writer's one connection is busy until fn returns.
 func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
+	s.stmts.prepareNoted(ctx)
 	tx, err := s.writer.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
@@ -152,11 +155,16 @@ func (s *Store) withTx(ctx context.Context, fn func(tx *sql.Tx) error) error {
 }
 
 // txRows is the flow.Tx of a write transaction.
-type txRows struct{ tx *sql.Tx }
+type txRows struct{ tx *preparedTx }
 
 var _ flow.Tx = txRows{}
 
 // inTx runs fn in a write transaction (see withTx).
 func (s *Store) inTx(ctx context.Context, fn func(tx flow.Tx) error) error {
-	return s.withTx(ctx, func(tx *sql.Tx) error { return fn(txRows{tx}) })
+	return s.withTx(ctx, func(tx *sql.Tx) error { return fn(s.rows(tx)) })
+}
+
+// rows is the flow.Tx of tx, its statements prepared once (see stmtCache).
+func (s *Store) rows(tx *sql.Tx) txRows {
+	return txRows{tx: &preparedTx{tx: tx, cache: s.stmts}}
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/flow"
 	"github.com/genericcorp/baton/internal/store/internal/rowcodec"
+	"github.com/genericcorp/baton/internal/store/internal/sqlstore"
 	"github.com/genericcorp/baton/internal/store/internal/usagerows"
 	"github.com/genericcorp/baton/pkg/api"
 )
@@ -154,7 +155,9 @@ func (x txRows) InsertTask(ctx context.Context, t store.Task) (flow.Row, bool, e
 	if err != nil {
 		return flow.Row{}, false, mapErr(err)
 	}
-	return r, true, nil
+	first := store.TaskEvent{TaskID: t.ID, WorkspaceID: t.WorkspaceID, Seq: 1, Type: api.EventState,
+		Status: r.Task.Status, Message: t.StatusReason, At: t.CreatedAt}
+	return r, true, x.InsertEvents(ctx, []store.TaskEvent{first})
 }
 
 // TaskByIdempotencyKey returns workspaceID's task with key.
@@ -165,18 +168,29 @@ func (x txRows) TaskByIdempotencyKey(ctx context.Context, workspaceID, key strin
 	return t, mapErr(err)
 }
 
-// LockAdmission reads workspaceID's queued count and its use of the
-// period holding at; the one writer holds everything until the
-// transaction ends.
-func (x txRows) LockAdmission(ctx context.Context, workspaceID string, at time.Time) (int, store.Consumed, error) {
+// LockWorkspace checks that the workspace exists; the one writer holds
+// everything until the transaction ends.
+func (x txRows) LockWorkspace(ctx context.Context, workspaceID string) error {
+	var one int
+	err := x.tx.QueryRowContext(ctx, `SELECT 1 FROM workspaces WHERE id = ?1`, workspaceID).Scan(&one)
+	return mapErr(err)
+}
+
+// InsertCounted reads workspace t.WorkspaceID's queued count and its use of
+// the period holding t.CreatedAt, then inserts t (see InsertTask).
+func (x txRows) InsertCounted(ctx context.Context, t store.Task) (flow.Row, bool, int, store.Consumed, error) {
 	var (
 		n    int
 		used store.Consumed
 	)
-	err := x.tx.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM tasks WHERE workspace_id = w.id AND status = 'queued'),
-		`+usagerows.ConsumedColumns("w.id", "?2")+` FROM workspaces w WHERE w.id = ?1`,
-		workspaceID, micros(store.UsagePeriod(at))).Scan(&n, &used.Executions, &used.ExecutionMS, &used.CostMicros)
-	return n, used, mapErr(err)
+	err := x.tx.QueryRowContext(ctx, `SELECT `+sqlstore.Count("?1", "'queued'")+`,
+		`+usagerows.ConsumedColumns("?1", "?2"),
+		t.WorkspaceID, micros(store.UsagePeriod(t.CreatedAt))).Scan(&n, &used.Executions, &used.ExecutionMS, &used.CostMicros)
+	if err != nil {
+		return flow.Row{}, false, 0, used, mapErr(err)
+	}
+	r, inserted, err := x.InsertTask(ctx, t)
+	return r, inserted, n, used, err
 }
 
 const eventColumns = `task_id, seq, workspace_id, type, status, attempt, message, at`
@@ -291,3 +305,7 @@ func (x txRows) SaveAttempts(ctx context.Context, attempts []store.Attempt) erro
 	}
 	return nil
 }
+
+// Write applies w a statement per kind of row: in-process statements cost
+// no round trip.
+func (x txRows) Write(ctx context.Context, w flow.Writes) error { return flow.WriteEach(ctx, x, w) }

@@ -24,7 +24,7 @@ func (s *Store) RecordUsage(ctx context.Context, events ...store.UsageEvent) (in
 	var n int
 	err := s.withTx(ctx, func(tx *sql.Tx) error {
 		var err error
-		n, err = usagerows.Record(ctx, txRows{tx}, events)
+		n, err = usagerows.Record(ctx, s.rows(tx), events)
 		return err
 	})
 	return n, err

@@ -50,7 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TimesUTCMicroseconds", testTimes},
 		{"ConcurrentCreateKey", testConcurrentCreateKey},
 	}
-	for _, tc := range slices.Concat(tests, taskTests, usageTests, taskUsageTests, alertTests) {
+	for _, tc := range slices.Concat(tests, taskTests, usageTests, taskUsageTests, alertTests, fleetTests) {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
 			tc.fn(t, open(t))
@@ -140,7 +140,7 @@ func newAudit(workspaceID, action, target string) store.AuditEvent {
 }
 
 // createWorkspace creates a workspace named name with its first key.
-func createWorkspace(t *testing.T, s store.Store, name string) (store.Workspace, store.Key) {
+func createWorkspace(t testing.TB, s store.Store, name string) (store.Workspace, store.Key) {
 	t.Helper()
 	ws := newWorkspace(name)
 	k := newKey(ws.ID)
@@ -162,7 +162,7 @@ func createKey(t *testing.T, s store.Store, workspaceID string) store.Key {
 
 // Assertions.
 
-func must(t *testing.T, err error, what string) {
+func must(t testing.TB, err error, what string) {
 	t.Helper()
 	if err != nil {
 		t.Fatalf("%s: %v", what, err)

@@ -40,6 +40,7 @@ var taskTests = []suiteTest{
 	{"TaskGroupCommit", testTaskGroupCommit},
 	{"TaskAdmission", testTaskAdmission},
 	{"QueueStats", testQueueStats},
+	{"TaskCountsExact", testTaskCountsExact},
 }
 
 // lease is the lease of every claim in the suite.

@@ -10,7 +10,8 @@ import (
 )
 
 // testQueueStats: QueueStats counts every workspace's tasks per queue and
-// status, held tasks among the queued, with each group's oldest creation.
+// status, held tasks among the queued, with the oldest queued task's
+// creation per queue.
 func testQueueStats(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	got, err := s.QueueStats(ctx)
@@ -48,9 +49,9 @@ func testQueueStats(t *testing.T, s store.Store) {
 	got, err = s.QueueStats(ctx)
 	must(t, err, "QueueStats")
 	want := []store.QueueStat{
-		{Queue: api.DefaultQueue, Status: api.TaskCancelled, Count: 1, OldestCreatedAt: a2.CreatedAt},
+		{Queue: api.DefaultQueue, Status: api.TaskCancelled, Count: 1},
 		{Queue: api.DefaultQueue, Status: api.TaskQueued, Count: 1, OldestCreatedAt: a1.CreatedAt},
-		{Queue: api.DefaultQueue, Status: api.TaskRunning, Count: 1, OldestCreatedAt: hot.CreatedAt},
+		{Queue: api.DefaultQueue, Status: api.TaskRunning, Count: 1},
 		{Queue: "q2", Status: api.TaskQueued, Count: 2, OldestCreatedAt: held.CreatedAt},
 	}
 	if len(got) != len(want) {
@@ -60,6 +61,12 @@ func testQueueStats(t *testing.T, s store.Store) {
 		g := got[i]
 		if g.Queue != w.Queue || g.Status != w.Status || g.Count != w.Count {
 			t.Fatalf("QueueStats[%d] = %+v, want %+v", i, g, w)
+		}
+		if w.OldestCreatedAt.IsZero() {
+			if !g.OldestCreatedAt.IsZero() {
+				t.Errorf("QueueStats oldest of %s/%s = %v, want zero (only queued tasks have one)", w.Queue, w.Status, g.OldestCreatedAt)
+			}
+			continue
 		}
 		checkTime(t, "QueueStats oldest of "+w.Queue+"/"+w.Status, g.OldestCreatedAt, w.OldestCreatedAt)
 	}

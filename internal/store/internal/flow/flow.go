@@ -60,17 +60,24 @@ type TaskTx interface {
 	// SaveTasks writes every mutable column of each r.Task and sets its
 	// event seq to r.Seq, in one statement where the dialect can.
 	SaveTasks(ctx context.Context, rows []Row) error
-	// InsertTask inserts the new task t with event seq 1 and returns its
-	// row; inserted is false (and err nil) if t's idempotency key is
-	// taken in its workspace.
+	// InsertTask inserts the new task t and its first state event (seq 1:
+	// status queued, attempt 0, message t.StatusReason, at t.CreatedAt —
+	// PostgreSQL in the same statement) and returns its row; inserted is
+	// false (and err nil, no event written) if t's idempotency key is taken
+	// in its workspace.
 	InsertTask(ctx context.Context, t store.Task) (r Row, inserted bool, err error)
 	// TaskByIdempotencyKey returns workspaceID's task with key.
 	TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error)
-	// LockAdmission locks workspace id against other creates until the
-	// transaction ends and returns how many queued tasks it has and what
-	// it has used of its monthly quotas in the period holding at;
-	// store.ErrNotFound if it does not exist.
-	LockAdmission(ctx context.Context, workspaceID string, at time.Time) (queued int, used store.Consumed, err error)
+	// LockWorkspace locks workspace id against other creates until the
+	// transaction ends; store.ErrNotFound if it does not exist.
+	LockWorkspace(ctx context.Context, id string) error
+	// InsertCounted is InsertTask that also returns, read after
+	// LockWorkspace (PostgreSQL: in the insert's statement), the
+	// workspace's queued count without the new task and its use of its
+	// monthly quotas in the period holding t.CreatedAt — what admission
+	// decides on. An insert that admission then refuses is rolled back with
+	// the transaction.
+	InsertCounted(ctx context.Context, t store.Task) (r Row, inserted bool, queued int, used store.Consumed, err error)
 
 	// Attempts reads the attempts refs name, in one statement where the
 	// dialect can; absent ones are left out.
@@ -84,6 +91,9 @@ type TaskTx interface {
 
 	// InsertEvents inserts events, in one statement where the dialect can.
 	InsertEvents(ctx context.Context, events []store.TaskEvent) error
+	// Write applies w (see Writes): in one statement where the dialect
+	// can, else as WriteEach.
+	Write(ctx context.Context, w Writes) error
 	// AppendLogs sets the event seq of r's task to r.Seq+len(lines) and
 	// inserts one log event of attempt per line, at at, with seqs from
 	// r.Seq+1. lines is not empty.
@@ -103,11 +113,15 @@ func stateEvent(r Row, message string, at time.Time) store.TaskEvent {
 // CommitState saves r.Task after a transition and appends its state
 // event with message at at.
 func CommitState(ctx context.Context, tx Tx, r *Row, message string, at time.Time) error {
+	return commitState(ctx, tx, r, message, at, Writes{})
+}
+
+// commitState is CommitState writing w too, in the same Write.
+func commitState(ctx context.Context, tx Tx, r *Row, message string, at time.Time, w Writes) error {
 	r.Seq++
-	if err := tx.SaveTasks(ctx, []Row{*r}); err != nil {
-		return err
-	}
-	return tx.InsertEvents(ctx, []store.TaskEvent{stateEvent(*r, message, at)})
+	w.Tasks = append(w.Tasks, *r)
+	w.Events = append(w.Events, stateEvent(*r, message, at))
+	return tx.Write(ctx, w)
 }
 
 // Claim starts the next attempt of each queued task of rows, all of one
@@ -131,16 +145,7 @@ func Claim(ctx context.Context, tx Tx, rows []Row, p store.ClaimParams) error {
 		usage[i] = store.UsageEvent{ID: fmt.Sprintf("%s/%d/start", a.TaskID, a.Number), WorkspaceID: ws,
 			Metric: store.MetricTaskExecutions, Value: 1, At: p.Now, TaskID: a.TaskID}
 	}
-	if err := tx.InsertAttempts(ctx, ws, attempts); err != nil {
-		return err
-	}
-	if _, err := usagerows.RecordHeld(ctx, tx, usage); err != nil {
-		return err
-	}
-	if err := tx.SaveTasks(ctx, rows); err != nil {
-		return err
-	}
-	return tx.InsertEvents(ctx, events)
+	return tx.Write(ctx, Writes{Workspace: ws, NewAttempts: attempts, Usage: usage, Tasks: rows, Events: events})
 }
 
 // meterEvents are the usage events of what attempt a gained since it read
@@ -163,15 +168,6 @@ func meterEvents(workspaceID string, was, a store.Attempt, at time.Time) []store
 		}
 	}
 	return events
-}
-
-// record records usage events in tx (nothing when there are none).
-func record(ctx context.Context, tx Tx, events []store.UsageEvent) error {
-	if len(events) == 0 {
-		return nil
-	}
-	_, err := usagerows.RecordHeld(ctx, tx, events)
-	return err
 }
 
 // CreateTask inserts t as queued (see lifecycle.New for what it keeps of
@@ -199,20 +195,21 @@ func (run Runner) CreateTask(ctx context.Context, t store.Task, admit store.Admi
 			return nil
 		}
 		if admit != nil {
-			queued, used, err := tx.LockAdmission(ctx, t.WorkspaceID, t.CreatedAt)
+			if err := tx.LockWorkspace(ctx, t.WorkspaceID); err != nil {
+				return err
+			}
+			r, inserted, queued, used, err := tx.InsertCounted(ctx, t)
 			if err != nil {
 				return err
 			}
-			// A replay is answered, not admitted again; under the lock a
-			// concurrent create of the same key is visible here.
-			if t.IdempotencyKey != "" {
-				if err := replay(); !errors.Is(err, store.ErrNotFound) {
-					return err
-				}
+			if !inserted {
+				return replay() // a replay is answered, not admitted again
 			}
 			if err := admit(queued, used); err != nil {
-				return err
+				return err // the insert is rolled back
 			}
+			got, created = r.Task, true
+			return nil
 		}
 		r, inserted, err := tx.InsertTask(ctx, t)
 		if err != nil {
@@ -222,7 +219,7 @@ func (run Runner) CreateTask(ctx context.Context, t store.Task, admit store.Admi
 			return replay()
 		}
 		got, created = r.Task, true
-		return tx.InsertEvents(ctx, []store.TaskEvent{stateEvent(r, t.StatusReason, t.CreatedAt)})
+		return nil
 	})
 	if err != nil {
 		if !errors.Is(err, store.ErrConflict) || got.ID == "" {
@@ -310,15 +307,11 @@ func (run Runner) CancelTask(ctx context.Context, workspaceID, id, reason string
 			was = *a
 		}
 		msg := lifecycle.Cancel(&r.Task, a, reason, now)
+		var w Writes
 		if a != nil {
-			if err := tx.SaveAttempts(ctx, []store.Attempt{*a}); err != nil {
-				return err
-			}
-			if err := record(ctx, tx, meterEvents(r.Task.WorkspaceID, was, *a, now)); err != nil {
-				return err
-			}
+			w.Attempts, w.Usage = []store.Attempt{*a}, meterEvents(r.Task.WorkspaceID, was, *a, now)
 		}
-		if err := CommitState(ctx, tx, &r, msg, now); err != nil {
+		if err := commitState(ctx, tx, &r, msg, now, w); err != nil {
 			return err
 		}
 		out = r.Task
@@ -406,16 +399,7 @@ func (run Runner) ExpireLeases(ctx context.Context, now time.Time, backoff func(
 			if len(expired) == 0 {
 				return nil
 			}
-			if err := tx.SaveAttempts(ctx, changed); err != nil {
-				return err
-			}
-			if err := tx.SaveTasks(ctx, expired); err != nil {
-				return err
-			}
-			if err := tx.InsertEvents(ctx, events); err != nil {
-				return err
-			}
-			return nil
+			return tx.Write(ctx, Writes{Attempts: changed, Tasks: expired, Events: events})
 		})
 		if err != nil {
 			return out, fmt.Errorf("expire leases: %w", err)

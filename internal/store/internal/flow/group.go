@@ -32,7 +32,37 @@ type Flows struct {
 	Runner
 	mu      sync.Mutex
 	pending []*fencedCall
+	calls   []*txCall
 	running bool
+}
+
+// txCall is a function waiting to run in the next batch (InBatch).
+type txCall struct {
+	fn   func(tx Tx) error
+	err  error
+	done chan struct{}
+}
+
+// InBatch runs fn in the next group-commit transaction, with the fenced
+// transitions and other InBatch calls pending then, and returns when that
+// transaction is durable: on a store with one writer (SQLite), where every
+// transaction waits for the one before and each costs a sync to disk,
+// concurrent claims share a commit with each other and with completions.
+// fn's error fails the whole transaction, which is then run again a call
+// at a time, fn getting its own error; so fn may run twice and must set
+// its results afresh each time, and report outcomes that are not failures
+// (nothing to claim) through them, not as errors. Not for PostgreSQL,
+// whose row locks make unrelated work in one transaction wait for each
+// other.
+func (f *Flows) InBatch(ctx context.Context, fn func(tx Tx) error) error {
+	c := &txCall{fn: fn, done: make(chan struct{})}
+	f.join(ctx, func() { f.calls = append(f.calls, c) })
+	select {
+	case <-c.done:
+		return c.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // NewFlows returns the flows of run.
@@ -58,14 +88,7 @@ type fencedCall struct {
 func (f *Flows) fenced(ctx context.Context, workspaceID, id string, attempt int, at time.Time,
 	fn func(t *store.Task, a *store.Attempt) (event bool, msg string, err error)) (store.Task, error) {
 	c := &fencedCall{workspaceID: workspaceID, id: id, attempt: attempt, at: at, apply: fn, done: make(chan struct{})}
-	f.mu.Lock()
-	f.pending = append(f.pending, c)
-	lead := !f.running
-	f.running = true
-	f.mu.Unlock()
-	if lead {
-		f.drain(context.WithoutCancel(ctx))
-	}
+	f.join(ctx, func() { f.pending = append(f.pending, c) })
 	select {
 	case <-c.done:
 		return c.out, c.err
@@ -76,6 +99,19 @@ func (f *Flows) fenced(ctx context.Context, workspaceID, id string, attempt int,
 	}
 }
 
+// join queues a call (add runs under f.mu) and, if no drainer runs,
+// becomes it.
+func (f *Flows) join(ctx context.Context, add func()) {
+	f.mu.Lock()
+	add()
+	lead := !f.running
+	f.running = true
+	f.mu.Unlock()
+	if lead {
+		f.drain(context.WithoutCancel(ctx))
+	}
+}
+
 // drain runs the pending calls in batches until none is left. One drainer
 // runs at a time; the caller that found none running becomes it, and hands
 // on to a new goroutine once its own call is done, so that no caller waits
@@ -83,17 +119,17 @@ func (f *Flows) fenced(ctx context.Context, workspaceID, id string, attempt int,
 func (f *Flows) drain(ctx context.Context) {
 	for {
 		f.mu.Lock()
-		n := min(len(f.pending), MaxGroup)
-		if n == 0 {
+		n, m := min(len(f.pending), MaxGroup), min(len(f.calls), MaxGroup)
+		if n+m == 0 {
 			f.running = false
 			f.mu.Unlock()
 			return
 		}
-		batch := f.pending[:n:n]
-		f.pending = f.pending[n:]
-		more := len(f.pending) > 0
+		batch, calls := f.pending[:n:n], f.calls[:m:m]
+		f.pending, f.calls = f.pending[n:], f.calls[m:]
+		more := len(f.pending)+len(f.calls) > 0
 		f.mu.Unlock()
-		f.runBatch(ctx, batch)
+		f.runBatch(ctx, batch, calls)
 		if more {
 			go f.drain(ctx)
 			return
@@ -101,21 +137,41 @@ func (f *Flows) drain(ctx context.Context) {
 	}
 }
 
-// runBatch runs batch in one transaction. Should the transaction fail
-// as a whole (a driver error, a deadlock), each call is run again alone,
-// so that one bad call cannot fail the others.
-func (f *Flows) runBatch(ctx context.Context, batch []*fencedCall) {
+// runBatch runs batch and calls in one transaction: the calls first, then
+// the fenced transitions. Should the transaction fail as a whole (a driver
+// error, a deadlock, a call's error), each is run again alone, so that one
+// bad call cannot fail the others.
+func (f *Flows) runBatch(ctx context.Context, batch []*fencedCall, calls []*txCall) {
 	ctx, cancel := context.WithTimeout(ctx, groupTimeout)
 	defer cancel()
-	err := f.Runner(ctx, func(tx Tx) error { return fencedBatch(ctx, tx, batch) })
-	if err != nil && len(batch) > 1 {
+	err := f.Runner(ctx, func(tx Tx) error {
+		for _, c := range calls {
+			if err := c.fn(tx); err != nil {
+				return err
+			}
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		return fencedBatch(ctx, tx, batch)
+	})
+	switch {
+	case err != nil && len(batch)+len(calls) > 1:
+		for _, c := range calls {
+			c.err = f.Runner(ctx, c.fn)
+		}
 		for _, c := range batch {
 			if err := f.Runner(ctx, func(tx Tx) error { return fencedBatch(ctx, tx, []*fencedCall{c}) }); err != nil {
 				c.out, c.err = store.Task{}, err
 			}
 		}
-	} else if err != nil {
+	case err != nil && len(calls) == 1:
+		calls[0].err = err
+	case err != nil:
 		batch[0].out, batch[0].err = store.Task{}, err
+	}
+	for _, c := range calls {
+		close(c.done)
 	}
 	for _, c := range batch {
 		close(c.done)
@@ -202,17 +258,5 @@ func fencedBatch(ctx context.Context, tx Tx, batch []*fencedCall) error {
 	if len(save) == 0 {
 		return nil
 	}
-	if err := tx.SaveAttempts(ctx, changedAttempts); err != nil {
-		return err
-	}
-	if err := record(ctx, tx, usage); err != nil {
-		return err
-	}
-	if err := tx.SaveTasks(ctx, save); err != nil {
-		return err
-	}
-	if len(events) > 0 {
-		return tx.InsertEvents(ctx, events)
-	}
-	return nil
+	return tx.Write(ctx, Writes{Attempts: changedAttempts, Usage: usage, Tasks: save, Events: events})
 }

@@ -141,6 +141,14 @@ type Tx interface {
 	AddUsage(ctx context.Context, monthly bool, incs []Increment) error
 }
 
+// OneStatementTx is a Tx that can insert at most Batch events and add the
+// inserted ones to both rollups in one statement (PostgreSQL: a
+// data-modifying CTE), returning how many it inserted.
+type OneStatementTx interface {
+	Tx
+	RecordBatch(ctx context.Context, events []store.UsageEvent) (int, error)
+}
+
 // Record is store.UsageStore.RecordUsage within tx.
 func Record(ctx context.Context, tx Tx, events []store.UsageEvent) (int, error) {
 	for _, ws := range Workspaces(events) {
@@ -161,6 +169,13 @@ func RecordHeld(ctx context.Context, tx Tx, events []store.UsageEvent) (int, err
 	slices.SortStableFunc(events, func(a, b store.UsageEvent) int {
 		return cmp.Or(strings.Compare(a.WorkspaceID, b.WorkspaceID), strings.Compare(a.ID, b.ID))
 	})
+	if one, ok := tx.(OneStatementTx); ok && len(events) <= Batch {
+		n, err := one.RecordBatch(ctx, events)
+		if err != nil {
+			return 0, fmt.Errorf("record usage: %w", err)
+		}
+		return n, nil
+	}
 	var inserted []store.UsageEvent
 	for b := range slices.Chunk(events, Batch) {
 		got, err := tx.InsertUsage(ctx, b)

@@ -1,0 +1,120 @@
+package tasks_test
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/genericcorp/baton/internal/cli/clitest"
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// heldTask is a stub task that stays queued (its stream never ends), in
+// queue "email" with the given pollers, waiting for a retry due in 90s.
+func heldTask(t *testing.T, pollers int, retry bool) (*clitest.Env, api.Task) {
+	created := clitest.At(-time.Minute)
+	task := api.Task{ID: "task_01jd0000000000000000000042", WorkspaceID: ws, Queue: "email", Status: api.TaskQueued,
+		Attempt: 0, MaxAttempts: 3, Input: json.RawMessage(`{}`), CreatedAt: created, RunAt: created}
+	events := []api.TaskEvent{{Seq: 1, Type: api.EventState, Status: api.TaskQueued, At: created}}
+	if retry {
+		task.Attempt, task.RunAt = 1, clitest.At(90*time.Second)
+		events = append(events, api.TaskEvent{Seq: 2, Type: api.EventState, Status: api.TaskQueued, Attempt: 1,
+			Message: "retrying: exit status 1", At: created.Add(time.Second)})
+	}
+	return clitest.NewStub(t, clitest.Routes{
+		"GET /v1/tasks/{id}": task,
+		"GET /v1/queues": api.List[api.Queue]{Data: []api.Queue{
+			{Name: "default", Pollers: 3}, {Name: "email", Queued: 1, Pollers: pollers}}},
+		"GET /v1/tasks/{id}/events": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			for _, ev := range events {
+				b, _ := json.Marshal(ev)
+				fmt.Fprintf(w, "id: %d\nevent: %s\ndata: %s\n\n", ev.Seq, ev.Type, b)
+			}
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		}),
+	}), task
+}
+
+// TestWaitWarnsWithoutPollers (issue 16 row 4): a wait on a queue nobody
+// polls says so on stderr, even with -q; with a poller it does not.
+func TestWaitWarnsWithoutPollers(t *testing.T) {
+	t.Parallel()
+	e, task := heldTask(t, 0, false)
+	r := e.Run("tasks", "wait", task.ID, "--wait-timeout", "300ms").Want(t, 7)
+	want := "warning: no worker has polled queue email recently: the task waits until one does (start one with `baton worker run --queue email -- CMD`)"
+	if strings.Count(r.Stderr, want) != 1 {
+		t.Fatalf("stderr:\n%s", r.Stderr)
+	}
+	if r := e.Run("tasks", "wait", task.ID, "--wait-timeout", "300ms", "-q").Want(t, 7); !strings.Contains(r.Stderr, want) {
+		t.Fatalf("-q hides the warning:\n%s", r.Stderr)
+	}
+	e, task = heldTask(t, 1, false)
+	if r := e.Run("tasks", "wait", task.ID, "--wait-timeout", "300ms").Want(t, 7); strings.Contains(r.Stderr, "warning:") {
+		t.Fatalf("warning with a poller:\n%s", r.Stderr)
+	}
+}
+
+// TestWaitShowsNextAttempt: a task queued for a retry says when the next
+// attempt is due; on a terminal a spinner line shows the status and time.
+func TestWaitShowsNextAttempt(t *testing.T) {
+	t.Parallel()
+	e, task := heldTask(t, 1, true)
+	r := e.Run("tasks", "wait", task.ID, "--wait-timeout", "400ms").Want(t, 7)
+	if !regexp.MustCompile(`==> next attempt \(2 of 3\) in 1m(29|30)s, at \d\d:\d\d:\d\d\n`).MatchString(r.Stderr) {
+		t.Fatalf("stderr:\n%s", r.Stderr)
+	}
+	if strings.Contains(r.Stderr, "\r") {
+		t.Fatalf("spinner drawn when stderr is not a terminal:\n%q", r.Stderr)
+	}
+	tty := e.Exec(clitest.Invocation{Args: []string{"tasks", "wait", task.ID, "--wait-timeout", "400ms"}, TTY: true,
+		Env: map[string]string{"BATON_API_KEY": e.Key}}).Want(t, 7)
+	if !regexp.MustCompile(`\r\x1b\[K. task_01jd0000000000000000000042 queued · 0s`).MatchString(tty.Stderr) || !strings.HasSuffix(strings.TrimSuffix(tty.Stderr, tty.Stderr[strings.LastIndex(tty.Stderr, "error:"):]), "\r\x1b[K") {
+		t.Fatalf("no spinner on a terminal, or not cleared:\n%q", tty.Stderr)
+	}
+}
+
+// TestLogsTimestamps: on a terminal each line starts with its time; piped
+// only with --timestamps.
+func TestLogsTimestamps(t *testing.T) {
+	t.Parallel()
+	s := newScript(api.TaskSucceeded)
+	e := s.env(t)
+	stamp := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z `)
+	tty := e.TTY("tasks", "logs", s.running.ID).Want(t, 0)
+	piped := e.Run("tasks", "logs", s.running.ID).Want(t, 0)
+	forced := e.Run("tasks", "logs", s.running.ID, "--timestamps").Want(t, 0)
+	off := e.TTY("tasks", "logs", s.running.ID, "--timestamps=false").Want(t, 0)
+	for name, c := range map[string]struct {
+		out  string
+		want bool
+	}{"tty": {tty.Stdout, true}, "piped": {piped.Stdout, false}, "--timestamps": {forced.Stdout, true}, "--timestamps=false": {off.Stdout, false}} {
+		for _, l := range strings.Split(strings.TrimSuffix(c.out, "\n"), "\n") {
+			if stamp.MatchString(l) != c.want {
+				t.Errorf("%s: line %q", name, l)
+			}
+		}
+	}
+	if off.Stdout != piped.Stdout {
+		t.Errorf("--timestamps=false on a terminal differs from piped")
+	}
+}
+
+// TestLogsJQ: --jq reads the whole list of events; -q keeps the lines.
+func TestLogsJQ(t *testing.T) {
+	t.Parallel()
+	s := newScript(api.TaskSucceeded)
+	e := s.env(t)
+	r := e.Run("tasks", "logs", s.running.ID, "--jq", `.[] | select(.type == "log") | .message`).Want(t, 0)
+	if r.Stdout != "starting\nhello from attempt 2\n" {
+		t.Fatalf("--jq: %q", r.Stdout)
+	}
+	if q := e.Run("tasks", "logs", s.running.ID, "-q").Want(t, 0); q.Stdout != e.Run("tasks", "logs", s.running.ID).Stdout {
+		t.Fatalf("-q: %q", q.Stdout)
+	}
+}

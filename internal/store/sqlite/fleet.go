@@ -1,0 +1,78 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"time"
+
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/store/internal/rowcodec"
+	"github.com/genericcorp/baton/internal/store/internal/sqlstore"
+)
+
+func ph(n int) string { return fmt.Sprintf("?%d", n) }
+
+var (
+	seenWorkerSQL   = sqlstore.SeenWorker(ph, "?5")
+	listWorkersSQL  = sqlstore.ListWorkers(ph)
+	pruneWorkersSQL = sqlstore.PruneWorkers(ph)
+	listQueuesSQL   = sqlstore.ListQueues(ph)
+)
+
+// SeenWorker records w.
+func (s *Store) SeenWorker(ctx context.Context, w store.Worker) error {
+	queues, err := rowcodec.EncodeJSON(w.Queues, len(w.Queues), "[]")
+	if err != nil {
+		return err
+	}
+	_, err = s.writer.ExecContext(ctx, seenWorkerSQL, w.WorkspaceID, w.ID, w.Host, w.Version, queues, w.Concurrency, micros(w.LastSeenAt))
+	return mapErr(err)
+}
+
+// ListWorkers returns the workers of workspaceID seen since.
+func (s *Store) ListWorkers(ctx context.Context, workspaceID string, since time.Time) ([]store.Worker, error) {
+	rows, err := s.reader.QueryContext(ctx, listWorkersSQL, micros(since), workspaceID)
+	out, err := collect(rows, err, func(sc scanner) (store.Worker, error) {
+		var (
+			w      store.Worker
+			queues string
+			seen   int64
+		)
+		if err := sc.Scan(&w.WorkspaceID, &w.ID, &w.Host, &w.Version, &queues, &w.Concurrency, &seen, &w.Running); err != nil {
+			return w, err
+		}
+		w.LastSeenAt = fromMicros(seen)
+		return w, rowcodec.DecodeJSON(queues, &w.Queues)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list workers: %w", err)
+	}
+	return out, nil
+}
+
+// PruneWorkers deletes the workers last seen before before.
+func (s *Store) PruneWorkers(ctx context.Context, before time.Time) error {
+	_, err := s.writer.ExecContext(ctx, pruneWorkersSQL, micros(before))
+	return mapErr(err)
+}
+
+// ListQueues returns workspaceID's queues with their counts.
+func (s *Store) ListQueues(ctx context.Context, workspaceID string) ([]store.QueueCount, error) {
+	rows, err := s.reader.QueryContext(ctx, listQueuesSQL, workspaceID)
+	got, err := collect(rows, err, func(sc scanner) (sqlstore.QueueRow, error) {
+		var (
+			r      sqlstore.QueueRow
+			oldest sql.NullInt64
+		)
+		err := sc.Scan(&r.Queue, &r.Status, &r.N, &oldest)
+		if oldest.Valid {
+			r.Oldest = fromMicros(oldest.Int64)
+		}
+		return r, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list queues: %w", err)
+	}
+	return sqlstore.FoldQueues(got), nil
+}
