@@ -47,6 +47,9 @@ type Server struct {
 	// ratelimit.Fallback over Redis when cfg.RedisURL is set.
 	Limiter ratelimit.Limiter
 
+	// Pprof is the profiling listener when cfg.PprofListen is set, else nil.
+	Pprof net.Listener
+
 	closeLimiter func() error
 	stopNotifier func() // cancels the notifier's loops and waits for them
 	closeOnce    sync.Once
@@ -111,6 +114,11 @@ func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server,
 	if err != nil {
 		return fail(err)
 	}
+	if cfg.PprofListen != "" {
+		if s.Pprof, err = ListenPprof(cfg.PprofListen, cfg.PprofAllowRemote); err != nil {
+			return fail(err)
+		}
+	}
 	if s.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
 		return fail(fmt.Errorf("listen on %s: %w", cfg.Listen, err))
 	}
@@ -132,6 +140,12 @@ func (s *Server) Serve(ctx context.Context) error {
 	timeout := s.Config.ShutdownTimeout
 	if timeout <= 0 {
 		timeout = 30 * time.Second
+	}
+	if s.Pprof != nil {
+		pprofCtx, stopPprof := context.WithCancel(ctx)
+		pprofDone := make(chan struct{})
+		go func() { defer close(pprofDone); ServePprof(pprofCtx, s.Pprof, s.Log) }()
+		defer func() { stopPprof(); <-pprofDone }()
 	}
 	// The loops outlive ctx until the HTTP server has drained.
 	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
@@ -169,6 +183,9 @@ func (s *Server) Close() error {
 		var errs []error
 		if s.closeLimiter != nil {
 			errs = append(errs, s.closeLimiter())
+		}
+		if s.Pprof != nil {
+			s.Pprof.Close() // a no-op error when ServePprof closed it already
 		}
 		if s.Listener != nil {
 			if cerr := s.Listener.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {

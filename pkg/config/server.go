@@ -60,6 +60,12 @@ type Server struct {
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For the
 	// per-address rate limits believe; none by default.
 	TrustedProxies []netip.Prefix
+	// PprofListen is where net/http/pprof is served on its own listener
+	// (BATON_PPROF_LISTEN, --pprof-listen); empty: off. A non-loopback
+	// address is refused unless PprofAllowRemote (--pprof-allow-remote,
+	// BATON_PPROF_ALLOW_REMOTE=true) is set.
+	PprofListen      string
+	PprofAllowRemote bool
 }
 
 // LogValue logs s without its secrets.
@@ -100,6 +106,8 @@ var serverKeys = []serverKey{
 	{"shutdown_timeout", "", ""},
 	{"lease", "BATON_LEASE", ""},
 	{"heartbeat_interval", "BATON_HEARTBEAT_INTERVAL", ""},
+	{"pprof_listen", "BATON_PPROF_LISTEN", "pprof-listen"},
+	{"pprof_allow_remote", "BATON_PPROF_ALLOW_REMOTE", "pprof-allow-remote"},
 }
 
 // ServerFlags registers the server's flags on fs: --listen, --database-url,
@@ -117,6 +125,13 @@ func ServerFlags(fs *pflag.FlagSet) {
 	fs.String("alert-webhook-url", "", "URL(s), comma-separated, that new alerts are POSTed to (env BATON_ALERT_WEBHOOK_URL)")
 	fs.String("sentry-dsn", "", "Sentry DSN for error reports (env SENTRY_DSN)")
 	fs.String("trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed by per-address rate limits (env BATON_TRUSTED_PROXIES)")
+}
+
+// PprofFlags registers --pprof-listen and --pprof-allow-remote on fs, for
+// `baton server` and `baton dev` (not for the maintenance verbs).
+func PprofFlags(fs *pflag.FlagSet) {
+	fs.String("pprof-listen", "", "serve net/http/pprof on this address, e.g. 127.0.0.1:6060; off by default (env BATON_PPROF_LISTEN)")
+	fs.Bool("pprof-allow-remote", false, "allow --pprof-listen on a non-loopback address (env BATON_PPROF_ALLOW_REMOTE)")
 }
 
 // DefaultDataDir returns $BATON_DATA_DIR, else $XDG_DATA_HOME/baton (when
@@ -183,6 +198,7 @@ func LoadServer(fs *pflag.FlagSet, getenv func(string) string) (Server, error) {
 		"listen": DefaultListen, "log_format": DefaultLogFormat, "default_tier": DefaultTierName,
 		"shutdown_timeout": DefaultShutdownTimeout.String(), "db_max_conns": "0", "data_dir": dataDir,
 		"lease": DefaultLease.String(), "heartbeat_interval": DefaultHeartbeatInterval.String(),
+		"pprof_allow_remote": "false",
 	} {
 		v.SetDefault(k, d)
 	}
@@ -217,11 +233,21 @@ func LoadServer(fs *pflag.FlagSet, getenv func(string) string) (Server, error) {
 		Secret: v.GetString("secret"), AdminKey: v.GetString("admin_key"),
 		LogFormat:       strings.ToLower(v.GetString("log_format")),
 		AlertWebhookURL: v.GetString("alert_webhook_url"), SentryDSN: v.GetString("sentry_dsn"),
-		DefaultTier: v.GetString("default_tier"),
+		DefaultTier: v.GetString("default_tier"), PprofListen: strings.TrimSpace(v.GetString("pprof_listen")),
 	}
 	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
 		return Server{}, bad("listen", fmt.Sprintf("invalid address %q: want host:port", s.Listen))
 	}
+	if s.PprofListen != "" {
+		if _, _, err := net.SplitHostPort(s.PprofListen); err != nil {
+			return Server{}, bad("pprof_listen", fmt.Sprintf("invalid address %q: want host:port", s.PprofListen))
+		}
+	}
+	allowRemote, err := strconv.ParseBool(strings.TrimSpace(v.GetString("pprof_allow_remote")))
+	if err != nil {
+		return Server{}, bad("pprof_allow_remote", fmt.Sprintf("want true or false, got %q", v.GetString("pprof_allow_remote")))
+	}
+	s.PprofAllowRemote = allowRemote
 	if s.LogFormat != "json" && s.LogFormat != "text" {
 		return Server{}, bad("log_format", fmt.Sprintf("must be json or text, got %q", s.LogFormat))
 	}

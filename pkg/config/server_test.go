@@ -293,3 +293,31 @@ func TestLoadServerLeaseTimings(t *testing.T) {
 		t.Fatalf("err = %v, want a lease error naming BATON_LEASE", err)
 	}
 }
+
+func TestLoadServerPprof(t *testing.T) {
+	fs := pflag.NewFlagSet("server", pflag.ContinueOnError)
+	ServerFlags(fs)
+	PprofFlags(fs)
+	env := map[string]string{"BATON_PPROF_LISTEN": "127.0.0.1:6060"}
+	getenv := func(k string) string { return env[k] }
+
+	s, err := LoadServer(fs, nil)
+	if err != nil || s.PprofListen != "" || s.PprofAllowRemote {
+		t.Fatalf("default: %+v, %v; want pprof off", s.PprofListen, err)
+	}
+	if s, err = LoadServer(fs, getenv); err != nil || s.PprofListen != "127.0.0.1:6060" {
+		t.Fatalf("env: %q, %v", s.PprofListen, err)
+	}
+	if err := fs.Parse([]string{"--pprof-listen", "0.0.0.0:7000", "--pprof-allow-remote"}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = LoadServer(fs, getenv); err != nil || s.PprofListen != "0.0.0.0:7000" || !s.PprofAllowRemote {
+		t.Fatalf("flag over env: %q %v, %v", s.PprofListen, s.PprofAllowRemote, err)
+	}
+	for _, bad := range []map[string]string{{"BATON_PPROF_LISTEN": "6060"}, {"BATON_PPROF_ALLOW_REMOTE": "maybe"}} {
+		_, err := LoadServer(nil, func(k string) string { return bad[k] })
+		if err == nil || !strings.Contains(err.Error(), "pprof_") || !strings.Contains(err.Error(), "BATON_PPROF_") {
+			t.Errorf("LoadServer(%v) = %v, want an error naming the key and its origin", bad, err)
+		}
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/genericcorp/baton/internal/app"
 	"github.com/genericcorp/baton/internal/auth"
@@ -46,16 +47,19 @@ overwritten without a notice. Requests are logged only when they fail,
 unless --verbose.`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return run(cmd.Context(), f, dataDir, listen, verbose)
+			return run(cmd.Context(), f, cmd.Flags(), dataDir, listen, verbose)
 		},
 	}
 	cmd.Flags().StringVar(&dataDir, "data-dir", "", "data directory (default $BATON_DATA_DIR or ~/.local/share/baton/dev)")
 	cmd.Flags().StringVar(&listen, "listen", "", "listen address (default $BATON_LISTEN or 127.0.0.1:7070)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request (by default only failed ones)")
+	config.PprofFlags(cmd.Flags())
 	return cmd
 }
 
-func run(ctx context.Context, f *cmdutil.Factory, dataDir, listen string, verbose bool) error {
+// run starts dev; flags (may be nil) are dev's flags, of which only the
+// pprof ones are read through config.LoadServer.
+func run(ctx context.Context, f *cmdutil.Factory, flags *pflag.FlagSet, dataDir, listen string, verbose bool) error {
 	// BATON_CONFIG names the CLI's profiles file in a developer's shell, so
 	// dev does not read it as a server config file.
 	getenv := func(k string) string {
@@ -64,7 +68,18 @@ func run(ctx context.Context, f *cmdutil.Factory, dataDir, listen string, verbos
 		}
 		return f.Getenv(k)
 	}
-	cfg, err := config.LoadServer(nil, getenv)
+	// Only the pprof flags are read through LoadServer; --data-dir and
+	// --listen are applied below, after dev's own defaults.
+	pprofFlags := pflag.NewFlagSet("dev", pflag.ContinueOnError)
+	for _, name := range []string{"pprof-listen", "pprof-allow-remote"} {
+		if flags == nil {
+			break
+		}
+		if fl := flags.Lookup(name); fl != nil {
+			pprofFlags.AddFlag(fl)
+		}
+	}
+	cfg, err := config.LoadServer(pprofFlags, getenv)
 	if err != nil {
 		return &cmdutil.FlagError{Err: err}
 	}

@@ -30,7 +30,7 @@ func startDev(t *testing.T, dataDir, cfgHome, prevServer string) (*config.File, 
 	f := cmdutil.New(ios, func(k string) string { return env[k] })
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
-	go func() { done <- run(ctx, f, dataDir, "127.0.0.1:0", false) }()
+	go func() { done <- run(ctx, f, nil, dataDir, "127.0.0.1:0", false) }()
 
 	path, _ := config.Path(func(k string) string { return env[k] })
 	var file *config.File

@@ -36,6 +36,7 @@ start. SIGINT/SIGTERM drain in-flight requests, then stop.`,
 		},
 	}
 	config.ServerFlags(cmd.PersistentFlags())
+	config.PprofFlags(cmd.Flags())
 	cmd.AddCommand(newCmdInit(f), newCmdMigrate(f), newCmdHealth(f), newCmdBackup(f), newCmdRestore(f))
 	return cmd
 }
