@@ -8,6 +8,7 @@ import (
 	tea "github.com/charmbracelet/bubbletea"
 	"github.com/charmbracelet/x/exp/teatest"
 
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/client"
 )
 
@@ -30,18 +31,11 @@ func TestSmoke(t *testing.T) {
 		t.Fatalf("final quota %+v", final.quota)
 	}
 	// Quitting ends the watch's context (its goroutine returns).
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	testutil.Eventually(t, 10*time.Second, "the watch is stopped on quit", func() bool {
 		watches, stopped := src.counts()
 		if watches != 1 {
 			t.Fatalf("%d watches started, want 1", watches)
 		}
-		if stopped == 1 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the watch was not stopped on quit")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return stopped == 1
+	})
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/genericcorp/baton/internal/cli/clitest"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
 )
@@ -45,7 +46,7 @@ func startWorker(t *testing.T, e *clitest.Env, key, queue string) *sync.Map {
 			if err != nil {
 				if ctx.Err() == nil {
 					t.Errorf("claim: %v", err)
-					time.Sleep(100 * time.Millisecond)
+					pause(ctx, 100*time.Millisecond)
 				}
 				continue
 			}
@@ -70,7 +71,7 @@ func work(ctx context.Context, c *client.Client, task api.Task) error {
 		if err := c.AppendLogs(ctx, task.WorkspaceID, task.ID, api.LogsRequest{Attempt: task.Attempt, Lines: []string{l}}); err != nil {
 			return err
 		}
-		time.Sleep(time.Duration(j.Pause) * time.Millisecond)
+		pause(ctx, time.Duration(j.Pause)*time.Millisecond) // the fake agent's own pace
 	}
 	usage := &api.UsageReport{CostMicros: j.Cost}
 	switch {
@@ -80,7 +81,7 @@ func work(ctx context.Context, c *client.Client, task api.Task) error {
 			if err != nil || hb.Cancel {
 				return nil // told to stop: the attempt is not reported
 			}
-			time.Sleep(100 * time.Millisecond)
+			pause(ctx, 100*time.Millisecond) // a heartbeat interval
 		}
 		return nil
 	case j.Fail != "":
@@ -241,13 +242,11 @@ func TestCancelQueued(t *testing.T) {
 	go func() { waited <- e.RunAs(owner, "tasks", "wait", task.ID, "-o", "json") }()
 	// The wait follows once it has read the task (queued) and opened its
 	// event stream: two calls of the workspace besides these reads.
-	deadline := time.Now().Add(10 * time.Second)
-	for reads := int64(1); apiCalls(t, c)-before-reads < 2; reads++ {
-		if time.Now().After(deadline) {
-			t.Fatal("tasks wait did not start following the task")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	reads := int64(0)
+	testutil.Eventually(t, 10*time.Second, "tasks wait follows the task", func() bool {
+		reads++ // this read of the usage counts itself
+		return apiCalls(t, c)-before-reads >= 2
+	})
 
 	r := e.RunAs(owner, "tasks", "cancel", task.ID).Want(t, 0)
 	if !strings.Contains(r.Stdout, "status\tcancelled\n") || !strings.Contains(r.Stderr, "Cancelled task "+task.ID) {
@@ -334,5 +333,15 @@ func TestCompleteIDs(t *testing.T) {
 	}
 	if r := e.RunAs(owner, "__complete", "tasks", "logs", ""); !strings.Contains(r.Stdout, task.ID+"\tcancelled (nobody)\n") {
 		t.Fatalf("logs: %q", r.Stdout)
+	}
+}
+
+// pause is the fake agent's pace: d, or less if ctx ends.
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
 	}
 }

@@ -23,12 +23,14 @@ import (
 // eventually polls cond every 50 ms until it holds, failing after d.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool, show func() string) {
 	t.Helper()
-	deadline := time.Now().Add(d)
+	tick, deadline := time.NewTicker(50*time.Millisecond), time.After(d)
+	defer tick.Stop()
 	for !cond() {
-		if time.Now().After(deadline) {
+		select {
+		case <-tick.C:
+		case <-deadline:
 			t.Fatalf("timed out after %s waiting for %s; last screen:\n%s", d, what, show())
 		}
-		time.Sleep(50 * time.Millisecond)
 	}
 }
 
