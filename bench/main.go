@@ -155,10 +155,11 @@ func main() {
 			continue
 		}
 		logf("scenario %s done in %s", s, time.Since(t).Round(time.Second))
-	}
-	if err := write(ctx, o, r, name, time.Since(start)); err != nil {
-		fmt.Fprintln(os.Stderr, "bench:", err)
-		os.Exit(1)
+		// written after every scenario, so an interrupted `all` keeps what ran
+		if err := write(ctx, o, r, name, time.Since(start)); err != nil {
+			fmt.Fprintln(os.Stderr, "bench:", err)
+			os.Exit(1)
+		}
 	}
 	for _, h := range r.headline {
 		fmt.Println(h)
@@ -218,7 +219,10 @@ func write(ctx context.Context, o opts, r *report, name string, took time.Durati
 	if len(errs) > 0 {
 		head += "\nServer ERROR log lines per scenario: " + strings.Join(sorted(errs), ", ") + ".\n"
 	}
-	doc = upsertSection(doc, "header", head)
+	// One scenario alone keeps the header of the last `all` run.
+	if name == "all" || !strings.Contains(doc, "<!-- bench:header -->") {
+		doc = upsertSection(doc, "header", head)
+	}
 	for _, s := range r.sections {
 		doc = upsertSection(doc, s[0], s[1])
 	}
