@@ -28,6 +28,8 @@ const (
 	maxAttemptCap = 100
 	maxLabels     = 20
 	maxLabelValue = 256
+	// maxLabelFilters bounds the label= filters of one list.
+	maxLabelFilters = 10
 	maxIdemKey    = 255
 )
 
@@ -147,14 +149,21 @@ func (s *Server) handleListTasks(w http.ResponseWriter, r *http.Request, p *prin
 		pr.Errors = []api.FieldError{{Field: "status", Message: "unknown value"}}
 		return pr
 	}
-	if l := q.Get("label"); l != "" {
+	// label may repeat: a task must carry every one (AND).
+	labels := q["label"]
+	if len(labels) > maxLabelFilters {
+		pr := api.Errorf(api.CodeInvalidRequest, "at most %d label filters", maxLabelFilters)
+		pr.Errors = []api.FieldError{{Field: "label", Message: fmt.Sprintf("at most %d", maxLabelFilters)}}
+		return pr
+	}
+	for _, l := range labels {
 		k, v, ok := strings.Cut(l, "=")
 		if !ok || !labelKey.MatchString(k) {
 			pr := api.NewProblem(api.CodeInvalidRequest, "label must be key=value")
 			pr.Errors = []api.FieldError{{Field: "label", Message: "must be key=value"}}
 			return pr
 		}
-		f.LabelKey, f.LabelValue = k, v
+		f.Labels = append(f.Labels, store.Label{Key: k, Value: v})
 	}
 	pg, err := pageParams(r, "tasks", p.workspaceID)
 	if err != nil {

@@ -364,3 +364,25 @@ func TestDrainEndsEventStreams(t *testing.T) {
 		t.Fatal("event stream still open after Drain")
 	}
 }
+
+// TestListFiltersByEveryLabel: label may repeat, and a task must carry
+// every one; too many filters are a 400.
+func TestListFiltersByEveryLabel(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newTenant("labels")
+	both := b.submit(a.key, api.SubmitTaskRequest{Labels: map[string]string{"env": "prod", "team": "x"}}, "", 201)
+	b.submit(a.key, api.SubmitTaskRequest{Labels: map[string]string{"env": "prod"}}, "", 201)
+	b.submit(a.key, api.SubmitTaskRequest{Labels: map[string]string{"team": "x"}}, "", 201)
+	var l api.List[api.Task]
+	b.call("GET", "/v1/tasks?label=env=prod&label=team=x", a.key, nil, 200, &l)
+	if len(l.Data) != 1 || l.Data[0].ID != both.ID {
+		t.Fatalf("label=env=prod&label=team=x listed %+v, want only %s", l.Data, both.ID)
+	}
+	b.call("GET", "/v1/tasks?label=env=prod", a.key, nil, 200, &l)
+	if len(l.Data) != 2 {
+		t.Fatalf("label=env=prod listed %d tasks, want 2", len(l.Data))
+	}
+	many := strings.Repeat("&label=k=v", maxLabelFilters+1)
+	wantProblem(t, b.req("GET", "/v1/tasks?"+many[1:], a.key, ""), 400, api.CodeInvalidRequest)
+}

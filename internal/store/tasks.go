@@ -83,11 +83,14 @@ type TaskEvent struct {
 
 // TaskFilter selects tasks in ListTasks; empty fields match everything.
 type TaskFilter struct {
-	Status     string
-	Queue      string
-	LabelKey   string
-	LabelValue string
+	Status string
+	Queue  string
+	// Labels are key=value pairs a task must all carry (AND).
+	Labels []Label
 }
+
+// Label is one key=value of a filter.
+type Label struct{ Key, Value string }
 
 // ClaimParams describes one claim.
 type ClaimParams struct {
@@ -200,7 +203,7 @@ type TaskStore interface {
 	GetTask(ctx context.Context, workspaceID, id string) (Task, error)
 	// ListTasks returns one page of tasks, newest first: rows with an id
 	// lower than p.After (when set), at most p.Limit. A label filter
-	// matches tasks whose label LabelKey (any string) equals LabelValue.
+	// matches tasks that carry every one of its labels (any strings).
 	ListTasks(ctx context.Context, workspaceID string, f TaskFilter, p Page) ([]Task, error)
 	// ListAttempts returns the task's attempts in order. ErrNotFound if
 	// the task is absent.

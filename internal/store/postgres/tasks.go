@@ -38,9 +38,9 @@ func (s *Store) ListTasks(ctx context.Context, workspaceID string, f store.TaskF
 	if f.Queue != "" {
 		and("queue = $%d", f.Queue)
 	}
-	if f.LabelKey != "" {
+	for _, l := range f.Labels {
 		// Both key and value are parameters: any key is safe.
-		args = append(args, f.LabelKey, f.LabelValue)
+		args = append(args, l.Key, l.Value)
 		q += fmt.Sprintf(" AND labels ->> $%d = $%d", len(args)-1, len(args))
 	}
 	args = append(args, rowcodec.PageLimit(p))

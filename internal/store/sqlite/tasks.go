@@ -38,11 +38,11 @@ func (s *Store) ListTasks(ctx context.Context, workspaceID string, f store.TaskF
 	if f.Queue != "" {
 		and("queue = ?", f.Queue)
 	}
-	if f.LabelKey != "" {
+	for _, l := range f.Labels {
 		// json_each compares the key as a value: no JSON path is built,
 		// so keys with dots, quotes or brackets are safe.
 		and(`EXISTS (SELECT 1 FROM json_each(tasks.labels) l
-			WHERE l.key = ? AND l.type = 'text' AND l.value = ?)`, f.LabelKey, f.LabelValue)
+			WHERE l.key = ? AND l.type = 'text' AND l.value = ?)`, l.Key, l.Value)
 	}
 	q += " ORDER BY id DESC LIMIT ?"
 	args = append(args, rowcodec.PageLimit(p))

@@ -95,6 +95,9 @@ func testTaskListAndCount(t *testing.T, s store.Store) {
 			in.Queue = "gpu"
 		}
 		in.Labels = map[string]string{keys[i%len(keys)]: fmt.Sprint(i % 2)}
+		if i%3 == 0 {
+			in.Labels["team"] = "x"
+		}
 		all = append(all, createTask(t, s, in))
 	}
 	for range 3 {
@@ -148,11 +151,13 @@ func testTaskListAndCount(t *testing.T, s store.Store) {
 	check("running", store.TaskFilter{Status: api.TaskRunning}, running)
 	check("running in gpu", store.TaskFilter{Status: api.TaskRunning, Queue: "gpu"}, nil)
 	for k, key := range keys {
-		check("label "+key, store.TaskFilter{LabelKey: key, LabelValue: "1"},
+		check("label "+key, store.TaskFilter{Labels: []store.Label{{Key: key, Value: "1"}}},
 			pick(func(i int) bool { return i%len(keys) == k && i%2 == 1 }))
 	}
-	check("label a", store.TaskFilter{LabelKey: "a", LabelValue: "1"}, nil)
-	check("label env empty", store.TaskFilter{LabelKey: "env", LabelValue: ""}, nil)
+	check("label a", store.TaskFilter{Labels: []store.Label{{Key: "a", Value: "1"}}}, nil)
+	check("label env empty", store.TaskFilter{Labels: []store.Label{{Key: "env", Value: ""}}}, nil)
+	check("labels env=1 and team=x", store.TaskFilter{Labels: []store.Label{{Key: "env", Value: "1"}, {Key: "team", Value: "x"}}},
+		pick(func(i int) bool { return i%len(keys) == 0 && i%2 == 1 && i%3 == 0 }))
 
 	def, err := s.ListTasks(ctx, ws.ID, store.TaskFilter{}, store.Page{})
 	must(t, err, "ListTasks with the default limit")
