@@ -30,7 +30,7 @@ const (
 	maxLabelValue = 256
 	// maxLabelFilters bounds the label= filters of one list.
 	maxLabelFilters = 10
-	maxIdemKey    = 255
+	maxIdemKey      = 255
 )
 
 // validateSubmit applies defaults to req and checks every field.
