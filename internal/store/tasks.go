@@ -16,6 +16,14 @@ var ErrStale = errors.New("stale attempt")
 // period of the task's creation; a non-nil error refuses the task.
 type Admit func(queued int, used Consumed) error
 
+// Created is the outcome of one create of CreateTasks: as CreateTask's
+// results.
+type Created struct {
+	Task    Task
+	Created bool
+	Err     error
+}
+
 // AnyWorkspace is not a workspace id: ClaimTasks with it serves every
 // workspace (a shared worker with an operator key).
 const AnyWorkspace = "*"
@@ -199,6 +207,13 @@ type TaskStore interface {
 	// wrapped, as is). A create whose idempotency key already has a task
 	// is answered with it as above without asking admit.
 	CreateTask(ctx context.Context, t Task, admit Admit) (got Task, created bool, err error)
+	// CreateTasks is CreateTask of several tasks of one workspace, each
+	// with its admit (never nil), in one transaction under one lock of the
+	// workspace: each is admitted on the counts with the ones before it in
+	// the batch counted, so concurrent submits cost one commit. The result
+	// of each is its own (a refused or conflicting one does not fail the
+	// others); the error is the transaction's, for all of them.
+	CreateTasks(ctx context.Context, ts []Task, admits []Admit) ([]Created, error)
 	// GetTask returns the task, or ErrNotFound.
 	GetTask(ctx context.Context, workspaceID, id string) (Task, error)
 	// ListTasks returns one page of tasks, newest first: rows with an id

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -232,5 +233,52 @@ func TestCancelWakesFollowers(t *testing.T) {
 	}
 	if _, err := b.svc.Cancel(t.Context(), b.ws.ID, task.ID, "again"); !errors.Is(err, store.ErrConflict) {
 		t.Errorf("second cancel = %v, want ErrConflict", err)
+	}
+}
+
+// TestRacingSubmitsHoldTheQueuedCap: 20 submits at once against a cap of 5
+// queued tasks (they are batched: createTogether) make exactly 5, the rest
+// refused with the queued-task quota; two racing submits of one
+// Idempotency-Key make one task.
+func TestRacingSubmitsHoldTheQueuedCap(t *testing.T) {
+	b := setup(t)
+	b.limits.MaxQueuedTasks = 5
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	made, refused := 0, 0
+	for i := range 20 {
+		wg.Go(func() {
+			_, created, err := b.submit(t, "")
+			mu.Lock()
+			defer mu.Unlock()
+			var qe *tasks.QuotaError
+			switch {
+			case err == nil && created:
+				made++
+			case errors.As(err, &qe):
+				refused++
+			default:
+				t.Errorf("submit %d: %v", i, err)
+			}
+		})
+	}
+	wg.Wait()
+	if made != 5 || refused != 15 {
+		t.Fatalf("made %d, refused %d; want 5 and 15", made, refused)
+	}
+	b.limits.MaxQueuedTasks = 100
+	ids := make(chan string, 2)
+	for range 2 {
+		wg.Go(func() {
+			got, _, err := b.submit(t, "same-key")
+			if err != nil {
+				t.Errorf("submit: %v", err)
+			}
+			ids <- got.ID
+		})
+	}
+	wg.Wait()
+	if a, c := <-ids, <-ids; a != c {
+		t.Fatalf("two submits of one key made %s and %s", a, c)
 	}
 }

@@ -25,6 +25,7 @@ import (
 // Store is what the service needs of the store.
 type Store interface {
 	CreateTask(ctx context.Context, t store.Task, admit store.Admit) (store.Task, bool, error)
+	CreateTasks(ctx context.Context, ts []store.Task, admits []store.Admit) ([]store.Created, error)
 	ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Task, error)
 	Heartbeat(ctx context.Context, workspaceID, id string, attempt int, usage *store.Usage, now time.Time, lease time.Duration) (store.Task, error)
 	Complete(ctx context.Context, workspaceID, id string, attempt int, o store.Outcome) (store.Task, error)
@@ -85,6 +86,7 @@ type Service struct {
 	cfg      Config
 	fleet    fleet
 	claimers claimers
+	creates  creates
 }
 
 // New returns a Service with defaults filled in.

@@ -39,7 +39,7 @@ func (s *Service) Submit(ctx context.Context, ws store.Workspace, t store.Task) 
 		refused = &QuotaError{Quota: q, Detail: metering.Describe(q, l, used), RetryAfter: retry}
 		return refused
 	}
-	got, created, err := s.cfg.Store.CreateTask(ctx, t, admit)
+	got, created, err := s.createTogether(ctx, t, admit)
 	var qe *QuotaError
 	if errors.As(err, &qe) {
 		s.cfg.Hooks.QuotaRefused(qe.Quota)

@@ -141,3 +141,107 @@ func (s *Service) claimRounds(ctx context.Context, key string, g *together, work
 		}
 	}
 }
+
+// Submits together. Creates of one workspace take turns on its row, a
+// transaction and a commit each; so while one is at the store, the creates
+// of that workspace that arrive wait and then go as one CreateTasks, each
+// admitted with the earlier ones of the batch counted.
+
+// createReq is one submit waiting for its batch.
+type createReq struct {
+	ctx   context.Context
+	task  store.Task
+	admit store.Admit
+	res   store.Created
+	done  chan struct{}
+}
+
+// creates coalesces creates by workspace.
+type creates struct {
+	mu     sync.Mutex
+	groups map[string]*createGroup
+}
+
+type createGroup struct {
+	waiting []*createReq
+	running bool
+}
+
+// createTogether is store.CreateTask of t, batched with the creates of its
+// workspace waiting meanwhile.
+func (s *Service) createTogether(ctx context.Context, t store.Task, admit store.Admit) (store.Task, bool, error) {
+	r := &createReq{ctx: ctx, task: t, admit: admit, done: make(chan struct{})}
+	c := &s.creates
+	c.mu.Lock()
+	if c.groups == nil {
+		c.groups = map[string]*createGroup{}
+	}
+	g := c.groups[t.WorkspaceID]
+	if g == nil {
+		g = &createGroup{}
+		c.groups[t.WorkspaceID] = g
+	}
+	g.waiting = append(g.waiting, r)
+	lead := !g.running
+	g.running = true
+	c.mu.Unlock()
+	if lead {
+		s.createRounds(context.WithoutCancel(ctx), t.WorkspaceID, g)
+	}
+	select {
+	case <-r.done:
+		return r.res.Task, r.res.Created, r.res.Err
+	default:
+	}
+	select {
+	case <-r.done:
+		return r.res.Task, r.res.Created, r.res.Err
+	case <-ctx.Done():
+		// The batch goes on: the task may still be created, as when a
+		// client leaves during a commit (its Idempotency-Key finds it).
+		return store.Task{}, false, ctx.Err()
+	}
+}
+
+// createRounds runs the batches of group g until no create waits.
+func (s *Service) createRounds(ctx context.Context, ws string, g *createGroup) {
+	c := &s.creates
+	for {
+		c.mu.Lock()
+		n := min(len(g.waiting), maxTogether)
+		if n == 0 {
+			g.running = false
+			delete(c.groups, ws)
+			c.mu.Unlock()
+			return
+		}
+		batch := g.waiting[:n:n]
+		g.waiting = g.waiting[n:]
+		c.mu.Unlock()
+		ts, admits := make([]store.Task, n), make([]store.Admit, n)
+		for i, r := range batch {
+			ts[i], admits[i] = r.task, r.admit
+		}
+		rctx, cancel := context.WithTimeout(ctx, togetherTimeout)
+		var (
+			got []store.Created
+			err error
+		)
+		if n == 1 {
+			var res store.Created
+			res.Task, res.Created, res.Err = s.cfg.Store.CreateTask(rctx, ts[0], admits[0])
+			got = []store.Created{res}
+		} else {
+			got, err = s.cfg.Store.CreateTasks(rctx, ts, admits)
+		}
+		cancel()
+		for i, r := range batch {
+			if err != nil {
+				r.res = store.Created{Err: err}
+			} else {
+				r.res = got[i]
+			}
+			close(r.done)
+		}
+	}
+}

@@ -161,6 +161,19 @@ func (x txRows) LockWorkspace(ctx context.Context, workspaceID string) error {
 	return mapErr(err)
 }
 
+// AdmissionCounts reads, in a statement after LockWorkspace (so on a
+// snapshot that sees the creates committed by the lock's previous holders),
+// workspace id's queued count and its use of the period holding at.
+func (x txRows) AdmissionCounts(ctx context.Context, id string, at time.Time) (int, store.Consumed, error) {
+	var (
+		n    int
+		used store.Consumed
+	)
+	err := x.tx.QueryRow(ctx, `SELECT `+sqlstore.Count("$1", "'queued'")+`, `+usagerows.ConsumedColumns("$1", "$2"),
+		id, ts(store.UsagePeriod(at))).Scan(&n, &used.Executions, &used.ExecutionMS, &used.CostMicros)
+	return n, used, mapErr(err)
+}
+
 func (x txRows) insertTask(ctx context.Context, t store.Task, counted bool) (flow.Row, bool, int, store.Consumed, error) {
 	var (
 		queued int

@@ -179,18 +179,25 @@ func (x txRows) LockWorkspace(ctx context.Context, workspaceID string) error {
 // InsertCounted reads workspace t.WorkspaceID's queued count and its use of
 // the period holding t.CreatedAt, then inserts t (see InsertTask).
 func (x txRows) InsertCounted(ctx context.Context, t store.Task) (flow.Row, bool, int, store.Consumed, error) {
+	n, used, err := x.AdmissionCounts(ctx, t.WorkspaceID, t.CreatedAt)
+	if err != nil {
+		return flow.Row{}, false, 0, used, err
+	}
+	r, inserted, err := x.InsertTask(ctx, t)
+	return r, inserted, n, used, err
+}
+
+// AdmissionCounts reads workspace id's queued count and its use of the
+// period holding at.
+func (x txRows) AdmissionCounts(ctx context.Context, id string, at time.Time) (int, store.Consumed, error) {
 	var (
 		n    int
 		used store.Consumed
 	)
 	err := x.tx.QueryRowContext(ctx, `SELECT `+sqlstore.Count("?1", "'queued'")+`,
 		`+usagerows.ConsumedColumns("?1", "?2"),
-		t.WorkspaceID, micros(store.UsagePeriod(t.CreatedAt))).Scan(&n, &used.Executions, &used.ExecutionMS, &used.CostMicros)
-	if err != nil {
-		return flow.Row{}, false, 0, used, mapErr(err)
-	}
-	r, inserted, err := x.InsertTask(ctx, t)
-	return r, inserted, n, used, err
+		id, micros(store.UsagePeriod(at))).Scan(&n, &used.Executions, &used.ExecutionMS, &used.CostMicros)
+	return n, used, mapErr(err)
 }
 
 const eventColumns = `task_id, seq, workspace_id, type, status, attempt, message, at`

@@ -42,6 +42,7 @@ var taskTests = []suiteTest{
 	{"QueueStats", testQueueStats},
 	{"ClaimForSeveralWorkers", testClaimForSeveralWorkers},
 	{"TaskCountsExact", testTaskCountsExact},
+	{"CreateTasksBatch", testCreateTasksBatch},
 }
 
 // lease is the lease of every claim in the suite.

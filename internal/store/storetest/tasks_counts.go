@@ -151,3 +151,59 @@ func testTaskCountsExact(t *testing.T, s store.Store) {
 		t.Errorf("QueueStats = %v, want %v", seen, perQueue)
 	}
 }
+
+// testCreateTasksBatch: CreateTasks admits each task on the counts with the
+// batch's earlier tasks counted, answers replays (of the store and of the
+// batch) without asking, and gives each create its own outcome.
+func testCreateTasksBatch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ws, _ := createWorkspace(t, s, "batch")
+	addTasks(t, s, ws.ID, 3)
+	old := newTask(ws.ID)
+	old.IdempotencyKey = "old"
+	old = createTask(t, s, old)
+
+	const capQueued = 6 // 4 queued now: room for 2
+	errFull := errors.New("full")
+	admit := func(queued int, used store.Consumed) error {
+		if queued >= capQueued {
+			return errFull
+		}
+		return nil
+	}
+	var ts []store.Task
+	for range 4 {
+		ts = append(ts, newTask(ws.ID))
+	}
+	replayOld := newTask(ws.ID)
+	replayOld.IdempotencyKey, replayOld.RequestHash = "old", old.RequestHash
+	conflict := newTask(ws.ID)
+	conflict.IdempotencyKey = "old" // other parameters (another hash)
+	other, _ := createWorkspace(t, s, "other")
+	stray := newTask(other.ID)
+	ts = append(ts, replayOld, conflict, stray)
+	admits := make([]store.Admit, len(ts))
+	for i := range admits {
+		admits[i] = admit
+	}
+	got, err := s.CreateTasks(ctx, ts, admits)
+	must(t, err, "CreateTasks")
+	for i, want := range []struct {
+		created bool
+		err     error
+	}{{true, nil}, {true, nil}, {false, errFull}, {false, errFull}, {false, nil}, {false, store.ErrConflict}, {false, store.ErrConflict}} {
+		g := got[i]
+		if g.Created != want.created || (want.err == nil) != (g.Err == nil) || (want.err != nil && !errors.Is(g.Err, want.err)) {
+			t.Errorf("create %d: created %v, err %v; want %v, %v", i, g.Created, g.Err, want.created, want.err)
+		}
+	}
+	if got[4].Task.ID != old.ID || got[5].Task.ID != old.ID {
+		t.Errorf("replays answered with %s and %s, want %s", got[4].Task.ID, got[5].Task.ID, old.ID)
+	}
+	if n, err := s.CountTasks(ctx, ws.ID, api.TaskQueued); err != nil || n != capQueued {
+		t.Errorf("queued after the batch = %d, %v; want %d", n, err, capQueued)
+	}
+	if n, err := s.CountTasks(ctx, other.ID, ""); err != nil || n != 0 {
+		t.Errorf("the other workspace's stray task was created (%d, %v)", n, err)
+	}
+}

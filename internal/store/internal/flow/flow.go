@@ -71,6 +71,9 @@ type TaskTx interface {
 	// LockWorkspace locks workspace id against other creates until the
 	// transaction ends; store.ErrNotFound if it does not exist.
 	LockWorkspace(ctx context.Context, id string) error
+	// AdmissionCounts reads, after LockWorkspace, workspace id's queued
+	// count and its use of its monthly quotas in the period holding at.
+	AdmissionCounts(ctx context.Context, id string, at time.Time) (queued int, used store.Consumed, err error)
 	// InsertCounted is InsertTask that also returns, read after
 	// LockWorkspace (PostgreSQL: in the insert's statement), the
 	// workspace's queued count without the new task and its use of its
@@ -228,6 +231,76 @@ func (run Runner) CreateTask(ctx context.Context, t store.Task, admit store.Admi
 		return got, false, fmt.Errorf("create task %s: %w", t.ID, err)
 	}
 	return got, created, nil
+}
+
+// CreateTasks creates ts, all of one workspace, each asked of its admit
+// in order under one lock of the workspace (see store.TaskStore
+// CreateTasks): a replay of an idempotency key is answered without asking,
+// an admitted task counts as queued for the ones after it.
+func (run Runner) CreateTasks(ctx context.Context, ts []store.Task, admits []store.Admit) ([]store.Created, error) {
+	out := make([]store.Created, len(ts))
+	if len(ts) == 0 {
+		return out, nil
+	}
+	err := run(ctx, func(tx Tx) error {
+		clear(out) // a retried transaction starts over
+		ws := ts[0].WorkspaceID
+		if err := tx.LockWorkspace(ctx, ws); err != nil {
+			return err
+		}
+		queued, used, err := tx.AdmissionCounts(ctx, ws, ts[0].CreatedAt)
+		if err != nil {
+			return err
+		}
+		for i, t := range ts {
+			t = lifecycle.New(t)
+			res := &out[i]
+			if t.WorkspaceID != ws {
+				res.Err = fmt.Errorf("create task %s: not of workspace %s: %w", t.ID, ws, store.ErrConflict)
+				continue
+			}
+			// answer answers a replay of t's idempotency key with got.
+			answer := func(got store.Task) {
+				res.Task = got
+				if !bytes.Equal(got.RequestHash, t.RequestHash) {
+					res.Err = fmt.Errorf("create task %s: idempotency key %q was used with other parameters: %w",
+						t.ID, t.IdempotencyKey, store.ErrConflict)
+				}
+			}
+			if t.IdempotencyKey != "" {
+				got, err := tx.TaskByIdempotencyKey(ctx, ws, t.IdempotencyKey)
+				if err == nil {
+					answer(got) // a replay is answered, not admitted again
+					continue
+				} else if !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+			}
+			if err := admits[i](queued, used); err != nil {
+				res.Err = fmt.Errorf("create task %s: %w", t.ID, err)
+				continue
+			}
+			r, inserted, err := tx.InsertTask(ctx, t)
+			if err != nil {
+				return err
+			}
+			if !inserted { // taken meanwhile by a create that did not lock
+				got, err := tx.TaskByIdempotencyKey(ctx, ws, t.IdempotencyKey)
+				if err != nil {
+					return err
+				}
+				answer(got)
+				continue
+			}
+			res.Task, res.Created = r.Task, true
+			queued++
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // Heartbeat extends the lease of the current running attempt to now+lease,
