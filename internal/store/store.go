@@ -82,6 +82,7 @@ type Store interface {
 	UsageStore
 	AlertStore
 	FleetStore
+	StepStore
 
 	// Ping reports whether the store is reachable.
 	Ping(ctx context.Context) error

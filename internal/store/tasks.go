@@ -60,7 +60,20 @@ type Task struct {
 	ExecutionMS int64
 	Tokens      int64
 	CostMicros  int64
+	// MaxCostMicros is the task's budget, its children included (0: none).
+	MaxCostMicros int64
+	// ParentID is the task that spawned this one ("" for none).
+	ParentID string
+	// SuspendedAttempts counts the attempts that ended suspended (the task
+	// went waiting): max_attempts does not count them.
+	SuspendedAttempts int
+	// WakeAt is when a waiting task's timer fires (nil: no timer).
+	WakeAt *time.Time
 }
+
+// AttemptSuspended is the status of an attempt that ended because its task
+// went waiting (a sleep, wait, spawn, budget or operator).
+const AttemptSuspended = "suspended"
 
 // Attempt is one lease of a task.
 type Attempt struct {

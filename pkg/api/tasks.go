@@ -161,6 +161,9 @@ type FailRequest struct {
 const (
 	EventState = "state"
 	EventLog   = "log"
+	// EventStep is a step of the journal begun, replayed or ended (durable
+	// steps): Message says which and how.
+	EventStep = "step"
 )
 
 // TaskEvent is a state change or a log line of a task. Seq orders a task's

@@ -23,7 +23,7 @@ import (
 const taskColumns = `id, workspace_id, queue, status, priority, input, output, error, labels,
 	attempt, max_attempts, timeout_seconds, idempotency_key, request_hash, status_reason,
 	run_at, lease_expires_at, worker_id, created_at, started_at, finished_at, attempt_started_at,
-	execution_ms, tokens, cost_micros, event_seq`
+	execution_ms, tokens, cost_micros, event_seq, max_cost_micros, parent_id, suspended_attempts, wake_at`
 
 func scanTaskRow(sc scanner) (flow.Row, error) {
 	var (
@@ -33,11 +33,12 @@ func scanTaskRow(sc scanner) (flow.Row, error) {
 		idem                                     *string
 		runAt, createdAt                         time.Time
 		lease, started, finished, attemptStarted *time.Time
+		wake                                     *time.Time
 	)
 	err := sc.Scan(&t.ID, &t.WorkspaceID, &t.Queue, &t.Status, &t.Priority, &input, &output, &t.Error, &labels,
 		&t.Attempt, &t.MaxAttempts, &t.TimeoutSeconds, &idem, &t.RequestHash, &t.StatusReason,
 		&runAt, &lease, &t.WorkerID, &createdAt, &started, &finished, &attemptStarted,
-		&t.ExecutionMS, &t.Tokens, &t.CostMicros, &r.Seq)
+		&t.ExecutionMS, &t.Tokens, &t.CostMicros, &r.Seq, &t.MaxCostMicros, &t.ParentID, &t.SuspendedAttempts, &wake)
 	if err != nil {
 		return flow.Row{}, err
 	}
@@ -54,6 +55,7 @@ func scanTaskRow(sc scanner) (flow.Row, error) {
 	t.RunAt, t.CreatedAt = runAt.UTC(), createdAt.UTC()
 	t.LeaseExpiresAt, t.StartedAt = utcPtr(lease), utcPtr(started)
 	t.FinishedAt, t.AttemptStarted = utcPtr(finished), utcPtr(attemptStarted)
+	t.WakeAt = utcPtr(wake)
 	return r, nil
 }
 
@@ -109,6 +111,8 @@ func saveTasksStmt(rows []flow.Row) stmt {
 		runAt                            = make([]time.Time, n)
 		lease, started, finished, began  = make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n), make([]*time.Time, n)
 		ms, tokens, cost, seq            = make([]int64, n), make([]int64, n), make([]int64, n), make([]int64, n)
+		suspended                        = make([]int32, n)
+		wake                             = make([]*time.Time, n)
 	)
 	for i, r := range rows {
 		t := r.Task
@@ -120,17 +124,19 @@ func saveTasksStmt(rows []flow.Row) stmt {
 		attempt[i], runAt[i] = int32(t.Attempt), ts(t.RunAt)
 		lease[i], started[i], finished[i], began[i] = tsPtr(t.LeaseExpiresAt), tsPtr(t.StartedAt), tsPtr(t.FinishedAt), tsPtr(t.AttemptStarted)
 		ms[i], tokens[i], cost[i], seq[i] = t.ExecutionMS, t.Tokens, t.CostMicros, r.Seq
+		suspended[i], wake[i] = int32(t.SuspendedAttempts), tsPtr(t.WakeAt)
 	}
 	return stmt{sql: `UPDATE tasks AS t SET status = u.status, output = u.output::json, error = u.error,
 		status_reason = u.reason, attempt = u.attempt, run_at = u.run_at, lease_expires_at = u.lease,
 		worker_id = u.worker, started_at = u.started, finished_at = u.finished, attempt_started_at = u.began,
-		execution_ms = u.ms, tokens = u.tokens, cost_micros = u.cost, event_seq = u.seq
+		execution_ms = u.ms, tokens = u.tokens, cost_micros = u.cost, event_seq = u.seq,
+		suspended_attempts = u.suspended, wake_at = u.wake
 		FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::int[], $7::timestamptz[],
 			$8::timestamptz[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
-			$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[])
-			AS u(id, status, output, error, reason, attempt, run_at, lease, worker, started, finished, began, ms, tokens, cost, seq)
+			$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::int[], $18::timestamptz[])
+			AS u(id, status, output, error, reason, attempt, run_at, lease, worker, started, finished, began, ms, tokens, cost, seq, suspended, wake)
 		WHERE t.id = u.id`,
-		args: []any{id, status, output, errs, reason, attempt, runAt, lease, worker, started, finished, began, ms, tokens, cost, seq}}
+		args: []any{id, status, output, errs, reason, attempt, runAt, lease, worker, started, finished, began, ms, tokens, cost, seq, suspended, wake}}
 }
 
 // InsertTask inserts the new task t with event seq 1, or reports that its
@@ -188,22 +194,22 @@ func (x txRows) insertTask(ctx context.Context, t store.Task, counted bool) (flo
 		// Subqueries of the statement's snapshot: the new task's trigger
 		// has not counted it yet.
 		final = `SELECT ` + taskColumns + `, ` + sqlstore.Count("$2", "'queued'") + `, ` +
-			usagerows.ConsumedColumns("$2", "$15") + ` FROM t`
+			usagerows.ConsumedColumns("$2", "$17") + ` FROM t`
 		args = append(args, ts(store.UsagePeriod(t.CreatedAt)))
 	}
 	// One statement: the event is written from the inserted row, so a
 	// create whose key is taken writes none.
 	row := x.tx.QueryRow(ctx, `WITH t AS (INSERT INTO tasks (id, workspace_id, queue, status, priority, input,
 		labels, max_attempts, timeout_seconds, idempotency_key, request_hash, status_reason,
-		run_at, created_at, event_seq)
-		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1)
+		run_at, created_at, event_seq, max_cost_micros, parent_id)
+		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $16)
 		ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
 		RETURNING *),
 	e AS (INSERT INTO task_events (`+eventColumns+`)
 		SELECT id, 1, workspace_id, '`+api.EventState+`', status, 0, status_reason, created_at FROM t)
 	`+final, append([]any{t.ID, t.WorkspaceID, t.Queue, t.Status, t.Priority, string(t.Input),
 		labels, t.MaxAttempts, t.TimeoutSeconds, rowcodec.NullText(t.IdempotencyKey), rowcodec.NullBytes(t.RequestHash), t.StatusReason,
-		ts(t.RunAt), ts(t.CreatedAt)}, args...)...)
+		ts(t.RunAt), ts(t.CreatedAt), t.MaxCostMicros, t.ParentID}, args...)...)
 	r, err := scanTaskRow(scanFunc(func(dest ...any) error {
 		if counted {
 			dest = append(dest, &queued, &used.Executions, &used.ExecutionMS, &used.CostMicros)

@@ -26,7 +26,7 @@ import (
 const taskColumns = `id, workspace_id, queue, status, priority, input, output, error, labels,
 	attempt, max_attempts, timeout_seconds, idempotency_key, request_hash, status_reason,
 	run_at, lease_expires_at, worker_id, created_at, started_at, finished_at, attempt_started_at,
-	execution_ms, tokens, cost_micros, event_seq`
+	execution_ms, tokens, cost_micros, event_seq, max_cost_micros, parent_id, suspended_attempts, wake_at`
 
 func scanTaskRow(sc scanner) (flow.Row, error) {
 	var (
@@ -36,11 +36,12 @@ func scanTaskRow(sc scanner) (flow.Row, error) {
 		output, idem                             sql.NullString
 		runAt, createdAt                         int64
 		lease, started, finished, attemptStarted sql.NullInt64
+		wake                                     sql.NullInt64
 	)
 	err := sc.Scan(&t.ID, &t.WorkspaceID, &t.Queue, &t.Status, &t.Priority, &input, &output, &t.Error, &labels,
 		&t.Attempt, &t.MaxAttempts, &t.TimeoutSeconds, &idem, &t.RequestHash, &t.StatusReason,
 		&runAt, &lease, &t.WorkerID, &createdAt, &started, &finished, &attemptStarted,
-		&t.ExecutionMS, &t.Tokens, &t.CostMicros, &r.Seq)
+		&t.ExecutionMS, &t.Tokens, &t.CostMicros, &r.Seq, &t.MaxCostMicros, &t.ParentID, &t.SuspendedAttempts, &wake)
 	if err != nil {
 		return flow.Row{}, err
 	}
@@ -55,6 +56,7 @@ func scanTaskRow(sc scanner) (flow.Row, error) {
 	t.RunAt, t.CreatedAt = fromMicros(runAt), fromMicros(createdAt)
 	t.LeaseExpiresAt, t.StartedAt = fromNullMicros(lease), fromNullMicros(started)
 	t.FinishedAt, t.AttemptStarted = fromNullMicros(finished), fromNullMicros(attemptStarted)
+	t.WakeAt = fromNullMicros(wake)
 	return r, nil
 }
 
@@ -120,12 +122,12 @@ func (x txRows) saveTask(ctx context.Context, r flow.Row) error {
 	_, err := x.tx.ExecContext(ctx, `UPDATE tasks SET status = ?2, output = ?3, error = ?4, status_reason = ?5,
 		attempt = ?6, run_at = ?7, lease_expires_at = ?8, worker_id = ?9, started_at = ?10,
 		finished_at = ?11, attempt_started_at = ?12, execution_ms = ?13, tokens = ?14,
-		cost_micros = ?15, event_seq = ?16
+		cost_micros = ?15, event_seq = ?16, suspended_attempts = ?17, wake_at = ?18
 		WHERE id = ?1`,
 		t.ID, t.Status, rowcodec.NullText(t.Output), t.Error, t.StatusReason,
 		t.Attempt, micros(t.RunAt), nullMicros(t.LeaseExpiresAt), t.WorkerID, nullMicros(t.StartedAt),
 		nullMicros(t.FinishedAt), nullMicros(t.AttemptStarted), t.ExecutionMS, t.Tokens,
-		t.CostMicros, r.Seq)
+		t.CostMicros, r.Seq, t.SuspendedAttempts, nullMicros(t.WakeAt))
 	if err != nil {
 		return fmt.Errorf("update task: %w", mapErr(err))
 	}
@@ -141,13 +143,13 @@ func (x txRows) InsertTask(ctx context.Context, t store.Task) (flow.Row, bool, e
 	}
 	row := x.tx.QueryRowContext(ctx, `INSERT INTO tasks (id, workspace_id, queue, status, priority, input,
 		labels, max_attempts, timeout_seconds, idempotency_key, request_hash, status_reason,
-		run_at, created_at, event_seq)
-		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1)
+		run_at, created_at, event_seq, max_cost_micros, parent_id)
+		VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, 1, ?15, ?16)
 		ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
 		RETURNING `+taskColumns,
 		t.ID, t.WorkspaceID, t.Queue, t.Status, t.Priority, string(t.Input),
 		labels, t.MaxAttempts, t.TimeoutSeconds, rowcodec.NullText(t.IdempotencyKey), rowcodec.NullBytes(t.RequestHash), t.StatusReason,
-		micros(t.RunAt), micros(t.CreatedAt))
+		micros(t.RunAt), micros(t.CreatedAt), t.MaxCostMicros, t.ParentID)
 	r, err := scanTaskRow(row)
 	if errors.Is(err, sql.ErrNoRows) {
 		return flow.Row{}, false, nil

@@ -43,6 +43,12 @@ var taskTests = []suiteTest{
 	{"ClaimForSeveralWorkers", testClaimForSeveralWorkers},
 	{"TaskCountsExact", testTaskCountsExact},
 	{"CreateTasksBatch", testCreateTasksBatch},
+	{"StepsJournalReplay", testStepsJournalReplay},
+	{"StepsWaitSignal", testStepsWaitSignal},
+	{"StepsSleepWake", testStepsSleepWake},
+	{"StepsAtMostOnce", testStepsAtMostOnce},
+	{"StepsBudget", testStepsBudget},
+	{"StepsSpawn", testStepsSpawn},
 }
 
 // lease is the lease of every claim in the suite.

@@ -32,6 +32,7 @@ type Row struct {
 // driver's errors) where their docs say so.
 type Tx interface {
 	TaskTx
+	StepTx
 	AdminTx
 	usagerows.Tx
 }

@@ -137,6 +137,7 @@ func end(t *store.Task, status, reason string, now time.Time) {
 	t.StatusReason = Clean(reason)
 	t.FinishedAt = atPtr(now)
 	t.LeaseExpiresAt = nil
+	t.WakeAt = nil
 }
 
 // requeue puts t back in the queue, claimable from runAt.
@@ -167,7 +168,7 @@ func Complete(t *store.Task, a *store.Attempt, o store.Outcome) (string, error) 
 	}
 	msg := Clean(o.Error)
 	finish(a, api.TaskFailed, msg, o.Now)
-	if o.Retryable && t.Attempt < t.MaxAttempts {
+	if o.Retryable && t.Attempt-t.SuspendedAttempts < t.MaxAttempts {
 		runAt := o.RetryAt
 		if runAt.IsZero() {
 			runAt = o.Now
@@ -208,7 +209,7 @@ func End(t *store.Task, a *store.Attempt, status, reason string, now time.Time) 
 // at now+backoff(attempt) while attempts remain, else it fails.
 func Expire(t *store.Task, a *store.Attempt, now time.Time, backoff func(attempt int) time.Duration) string {
 	finish(a, store.AttemptExpired, ReasonLeaseExpired, now)
-	if t.Attempt < t.MaxAttempts {
+	if t.Attempt-t.SuspendedAttempts < t.MaxAttempts {
 		var d time.Duration
 		if backoff != nil {
 			d = max(backoff(t.Attempt), 0)
@@ -219,4 +220,29 @@ func Expire(t *store.Task, a *store.Attempt, now time.Time, backoff func(attempt
 	end(t, api.TaskFailed, "", now)
 	t.Error = fmt.Sprintf("%s after %d attempts", ReasonLeaseExpired, t.Attempt)
 	return t.Error
+}
+
+// Suspend ends running t's current attempt a as suspended at now and makes
+// t wait (no lease, no worker) for reason, until wake when set. The attempt
+// does not count against max_attempts. Execution has been accrued by the
+// caller.
+func Suspend(t *store.Task, a *store.Attempt, reason string, wake *time.Time, now time.Time) string {
+	finish(a, store.AttemptSuspended, reason, now)
+	t.Status = api.TaskWaiting
+	t.StatusReason = Clean(reason)
+	t.LeaseExpiresAt = nil
+	t.WorkerID = ""
+	t.WakeAt = nil
+	if wake != nil {
+		t.WakeAt = atPtr(*wake)
+	}
+	t.SuspendedAttempts++
+	return t.StatusReason
+}
+
+// Wake queues waiting t again at now, with reason.
+func Wake(t *store.Task, reason string, now time.Time) string {
+	requeue(t, reason, now)
+	t.WakeAt = nil
+	return t.StatusReason
 }
