@@ -58,6 +58,9 @@ func validateSubmit(req *api.SubmitTaskRequest) []api.FieldError {
 	if req.MaxAttempts == 0 {
 		req.MaxAttempts = api.DefaultAttempts
 	}
+	if req.MaxCostMicros < 0 || req.MaxCostMicros > api.MaxTaskCostMicros {
+		errs = append(errs, api.FieldError{Field: "max_cost_micros", Message: fmt.Sprintf("must be between 0 and %d", int64(api.MaxTaskCostMicros))})
+	}
 	if req.MaxAttempts < 1 || req.MaxAttempts > maxAttemptCap {
 		errs = append(errs, api.FieldError{Field: "max_attempts", Message: fmt.Sprintf("must be from 1 to %d", maxAttemptCap)})
 	}
@@ -113,7 +116,7 @@ func (s *Server) handleSubmitTask(w http.ResponseWriter, r *http.Request, p *pri
 	now := s.now()
 	t := store.Task{ID: ids.NewAt(ids.Task, now), WorkspaceID: p.workspaceID, Queue: req.Queue, Status: api.TaskQueued,
 		Priority: req.Priority, Input: req.Input, Labels: req.Labels, MaxAttempts: req.MaxAttempts, TimeoutSeconds: req.TimeoutSeconds,
-		IdempotencyKey: idem, RequestHash: requestHash(req), RunAt: now, CreatedAt: now}
+		IdempotencyKey: idem, RequestHash: requestHash(req), RunAt: now, CreatedAt: now, MaxCostMicros: req.MaxCostMicros}
 	if t.Labels == nil {
 		t.Labels = map[string]string{}
 	}

@@ -59,6 +59,19 @@ func TestCrossTenantAccess(t *testing.T) {
 	if got := b.getTask(z.key, zTask.ID); got.Status != api.TaskRunning || got.Attempt != 1 {
 		t.Fatalf("B's task was changed by A: %+v", got)
 	}
+	// Durable steps: A cannot begin, end, list, signal, update or retry B's.
+	check("POST", "/v1/tasks/"+zTask.ID+"/steps/fetch/begin", `{"attempt":1,"kind":"run"}`, a.key, 404, api.CodeNotFound)
+	check("POST", "/v1/tasks/"+zTask.ID+"/steps/fetch/end", `{"attempt":1}`, a.key, 404, api.CodeNotFound)
+	check("GET", "/v1/tasks/"+zTask.ID+"/steps", "", a.key, 404, api.CodeNotFound)
+	check("POST", "/v1/tasks/"+zTask.ID+"/signals/go", `{"data":1}`, a.key, 404, api.CodeNotFound)
+	check("PATCH", "/v1/tasks/"+zTask.ID, `{"priority":5}`, a.key, 404, api.CodeNotFound)
+	check("POST", "/v1/tasks/"+zTask.ID+"/retry", `{}`, a.key, 404, api.CodeNotFound)
+	var zSteps api.StepList
+	b.call("GET", "/v1/tasks/"+zTask.ID+"/steps", z.key, nil, 200, &zSteps)
+	if len(zSteps.Data) != 0 {
+		t.Fatalf("B's journal was written by A: %+v", zSteps.Data)
+	}
+
 	var aTasks api.List[api.Task]
 	b.call("GET", "/v1/tasks?limit=100", a.key, nil, 200, &aTasks)
 	covered["GET /v1/tasks"] = true
@@ -197,6 +210,11 @@ func TestBadInput(t *testing.T) {
 		{"POST", "/v1/tasks/" + task.ID + "/logs", a.key, nil},
 		{"POST", "/v1/tasks/" + task.ID + "/complete", a.key, nil},
 		{"POST", "/v1/tasks/" + task.ID + "/fail", a.key, nil},
+		{"POST", "/v1/tasks/" + task.ID + "/steps/fetch/begin", a.key, nil},
+		{"POST", "/v1/tasks/" + task.ID + "/steps/fetch/end", a.key, nil},
+		{"POST", "/v1/tasks/" + task.ID + "/signals/go", a.key, nil},
+		{"PATCH", "/v1/tasks/" + task.ID, a.key, nil},
+		{"POST", "/v1/tasks/" + task.ID + "/retry", a.key, nil},
 	}
 	bad := []struct {
 		name   string
@@ -229,6 +247,12 @@ func TestBadInput(t *testing.T) {
 		{"POST", "/v1/tasks/" + task.ID + "/heartbeat", a.key, `{"attempt": "1"}`, "attempt"},
 		{"POST", "/v1/tasks/" + task.ID + "/logs", a.key, `{"attempt": 1, "lines": "x"}`, "lines"},
 		{"POST", "/v1/tasks/" + task.ID + "/fail", a.key, `{"attempt": 1, "retryable": "yes"}`, "retryable"},
+		{"POST", "/v1/tasks/" + task.ID + "/steps/fetch/begin", a.key, `{"attempt": "1", "kind": "run"}`, "attempt"},
+		{"POST", "/v1/tasks/" + task.ID + "/steps/fetch/begin", a.key, `{"attempt": 1e40, "kind": "run"}`, "attempt"},
+		{"POST", "/v1/tasks/" + task.ID + "/steps/fetch/end", a.key, `{"attempt": 1, "error": 5}`, "error"},
+		{"PATCH", "/v1/tasks/" + task.ID, a.key, `{"priority": "high"}`, "priority"},
+		{"PATCH", "/v1/tasks/" + task.ID, a.key, `{"max_cost_micros": 99999999999999999999999}`, "max_cost_micros"},
+		{"POST", "/v1/tasks/" + task.ID + "/retry", a.key, `{"from_step": 5}`, "from_step"},
 	}
 	for _, c := range typed {
 		p := wantProblem(t, b.req(c.method, c.path, c.cred, c.body), 400, api.CodeInvalidRequest)
@@ -245,6 +269,29 @@ func TestBadInput(t *testing.T) {
 	wantProblem(t, b.req("POST", "/v1/keys", a.key, `{"scopes": ["keys:read"], "expires_in": "soon"}`), 422, api.CodeValidationFailed)
 	wantProblem(t, b.req("POST", "/v1/keys", a.key, `{"scopes": []}`), 422, api.CodeValidationFailed)
 	wantProblem(t, b.req("POST", "/v1/keys/"+k.ID+"/rotate", a.key, `{"grace": "31d"}`), 422, api.CodeValidationFailed)
+	// Steps: bad kinds, keys and names (NUL, invalid UTF-8, too long), bounds.
+	stepPath := "/v1/tasks/" + task.ID + "/steps/"
+	wantProblem(t, b.req("POST", stepPath+"fetch/begin", a.key, `{"attempt": 1, "kind": "dance"}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("POST", stepPath+"fetch/begin", a.key, `{"attempt": 0, "kind": "run"}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("POST", stepPath+"nap/begin", a.key, `{"attempt": 1, "kind": "sleep"}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("POST", stepPath+"w/begin", a.key, `{"attempt": 1, "kind": "wait", "signal": ""}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("POST", stepPath+"w/begin", a.key, `{"attempt": 1, "kind": "wait", "signal": "a", "timeout_seconds": -1}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("POST", stepPath+"a%00b/begin", a.key, `{"attempt": 1, "kind": "run"}`), 400, api.CodeInvalidRequest)
+	wantProblem(t, b.req("POST", stepPath+"a%ffb/begin", a.key, `{"attempt": 1, "kind": "run"}`), 400, api.CodeInvalidRequest)
+	wantProblem(t, b.req("POST", stepPath+strings.Repeat("k", 201)+"/begin", a.key, `{"attempt": 1, "kind": "run"}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("POST", stepPath+"fetch/begin", a.key, `{"attempt": 1, "kind": "run", "usage": {"tokens": -1}}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("POST", stepPath+"fetch/end", a.key, `{"attempt": 1}`), 404, api.CodeNotFound)
+	wantProblem(t, b.req("POST", "/v1/tasks/"+task.ID+"/signals/a%00", a.key, `{}`), 400, api.CodeInvalidRequest)
+	wantProblem(t, b.req("PATCH", "/v1/tasks/"+task.ID, a.key, `{}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("PATCH", "/v1/tasks/"+task.ID, a.key, `{"max_cost_micros": -1}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("PATCH", "/v1/tasks/"+task.ID, a.key, `{"priority": 100000}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("POST", "/v1/tasks", a.key, `{"max_cost_micros": -5}`), 422, api.CodeValidationFailed)
+	wantProblem(t, b.req("POST", "/v1/tasks/"+task.ID+"/retry", a.key, `{}`), 409, api.CodeConflict)
+	var steps api.StepList
+	b.call("GET", "/v1/tasks/"+task.ID+"/steps", a.key, nil, 200, &steps)
+	if len(steps.Data) != 0 {
+		t.Fatalf("bad step calls wrote the journal: %+v", steps.Data)
+	}
 	wantProblem(t, b.req("GET", "/v1/keys?limit=0", a.key, ""), 400, api.CodeInvalidRequest)
 	wantProblem(t, b.req("GET", "/v1/keys?limit=abc", a.key, ""), 400, api.CodeInvalidRequest)
 	wantProblem(t, b.req("GET", "/v1/keys?cursor=!!!", a.key, ""), 400, api.CodeInvalidRequest)

@@ -44,6 +44,9 @@ func (s *Service) Heartbeat(ctx context.Context, ws store.Workspace, id string, 
 			}
 			return Beat{Task: t, Cancel: true, Reason: reason}, nil
 		}
+		if t.ID != "" && t.Attempt == attempt && t.Status == api.TaskWaiting {
+			return Beat{Task: t, Cancel: true, Reason: ReasonSuspended}, nil
+		}
 		return Beat{}, err
 	} else if err != nil {
 		return Beat{}, err
@@ -77,6 +80,7 @@ func (s *Service) end(ctx context.Context, t store.Task, attempt int, status, an
 	case err == nil:
 		s.cfg.Hooks.Transition(status, 1)
 		s.changed(ctx, got)
+		s.ended(ctx, got)
 	case errors.Is(err, store.ErrStale):
 		got = t
 	default:
@@ -120,10 +124,11 @@ func (s *Service) finish(ctx context.Context, workspaceID, id string, attempt in
 	}
 	s.cfg.Hooks.Transition(t.Status, 1)
 	s.changed(ctx, t)
+	s.ended(ctx, t)
 	return t, nil
 }
 
-// Cancel cancels queued or running task id of workspaceID with reason; a
+// Cancel cancels queued, running or waiting task id of workspaceID with reason; a
 // running attempt learns it at its next heartbeat. Errors:
 // store.ErrNotFound; store.ErrConflict with the task when it is already
 // terminal.
@@ -134,6 +139,7 @@ func (s *Service) Cancel(ctx context.Context, workspaceID, id, reason string) (s
 	}
 	s.cfg.Hooks.Transition(api.TaskCancelled, 1)
 	s.changed(ctx, t)
+	s.ended(ctx, t)
 	return t, nil
 }
 

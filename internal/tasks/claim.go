@@ -74,8 +74,9 @@ func (s *Service) Claim(ctx context.Context, workspaceID string, queues []string
 	}
 }
 
-// Reap requeues or fails every task whose lease expired, and wakes their
-// followers and claimers. It returns how many tasks it changed.
+// Reap requeues or fails every task whose lease expired, queues the waiting
+// tasks whose timer passed or child ended, and wakes their followers and
+// claimers. It returns how many tasks it changed.
 func (s *Service) Reap(ctx context.Context) (int, error) {
 	tasks, err := s.cfg.Store.ExpireLeases(ctx, s.now(), s.cfg.Backoff.Delay)
 	for _, t := range tasks {
@@ -85,11 +86,16 @@ func (s *Service) Reap(ctx context.Context) (int, error) {
 	}
 	if len(tasks) > 0 {
 		s.changed(ctx, tasks...)
+		s.ended(ctx, tasks...)
 	}
 	if err != nil {
 		return len(tasks), fmt.Errorf("reap expired leases: %w", err)
 	}
-	return len(tasks), nil
+	woken, err := s.wakeDue(ctx)
+	if err != nil {
+		return len(tasks) + woken, fmt.Errorf("wake waiting tasks: %w", err)
+	}
+	return len(tasks) + woken, nil
 }
 
 // RunReaper calls Reap every interval until ctx is done.

@@ -38,6 +38,7 @@ type Store interface {
 	ListWorkers(ctx context.Context, workspaceID string, since time.Time) ([]store.Worker, error)
 	PruneWorkers(ctx context.Context, before time.Time) error
 	ListQueues(ctx context.Context, workspaceID string) ([]store.QueueCount, error)
+	StepStore
 }
 
 // Notifier wakes waiters by topic: *notify.Hub in one process, the

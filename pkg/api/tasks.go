@@ -37,21 +37,25 @@ const (
 
 // Task is one unit of agent work.
 type Task struct {
-	ID             string            `json:"id"`
-	WorkspaceID    string            `json:"workspace_id"`
-	Queue          string            `json:"queue"`
-	Status         string            `json:"status"`
-	Priority       int               `json:"priority"`
-	Input          json.RawMessage   `json:"input"`
-	Output         json.RawMessage   `json:"output"`
-	Error          string            `json:"error"`
-	Labels         map[string]string `json:"labels"`
-	Attempt        int               `json:"attempt"`
-	MaxAttempts    int               `json:"max_attempts"`
-	TimeoutSeconds int64             `json:"timeout_seconds"`
-	CreatedAt      time.Time         `json:"created_at"`
-	StartedAt      *time.Time        `json:"started_at"`
-	FinishedAt     *time.Time        `json:"finished_at"`
+	ID          string            `json:"id"`
+	WorkspaceID string            `json:"workspace_id"`
+	Queue       string            `json:"queue"`
+	Status      string            `json:"status"`
+	Priority    int               `json:"priority"`
+	Input       json.RawMessage   `json:"input"`
+	Output      json.RawMessage   `json:"output"`
+	Error       string            `json:"error"`
+	Labels      map[string]string `json:"labels"`
+	Attempt     int               `json:"attempt"`
+	MaxAttempts int               `json:"max_attempts"`
+	// MaxCostMicros is the task's budget (0: none); ParentID the task that
+	// spawned it.
+	MaxCostMicros  int64      `json:"max_cost_micros,omitempty"`
+	ParentID       string     `json:"parent_id,omitempty"`
+	TimeoutSeconds int64      `json:"timeout_seconds"`
+	CreatedAt      time.Time  `json:"created_at"`
+	StartedAt      *time.Time `json:"started_at"`
+	FinishedAt     *time.Time `json:"finished_at"`
 	// StatusReason says why a task is in its state: "held: monthly quota used
 	// up", "retrying after: exit status 1", "quota_exceeded" …
 	StatusReason   string     `json:"status_reason"`
@@ -89,7 +93,14 @@ type SubmitTaskRequest struct {
 	TimeoutSeconds int64             `json:"timeout_seconds,omitempty"`
 	MaxAttempts    int               `json:"max_attempts,omitempty"`
 	Labels         map[string]string `json:"labels,omitempty"`
+	// MaxCostMicros is the task's budget, its children included (0: none;
+	// at most MaxTaskCostMicros). A step begins only while the task's
+	// spend is under it; at the limit the task waits (reason budget).
+	MaxCostMicros int64 `json:"max_cost_micros,omitempty"`
 }
+
+// MaxTaskCostMicros bounds a task's budget: $1,000,000.
+const MaxTaskCostMicros = 1_000_000 * 1_000_000
 
 // ClaimRequest is the body of POST /v1/tasks/claim (long poll).
 type ClaimRequest struct {
