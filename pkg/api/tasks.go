@@ -17,7 +17,7 @@ const (
 )
 
 // TaskStatuses lists every task state.
-var TaskStatuses = []string{TaskQueued, TaskRunning, TaskSucceeded, TaskFailed, TaskCancelled, TaskTimedOut, TaskTerminated}
+var TaskStatuses = []string{TaskQueued, TaskRunning, TaskWaiting, TaskSucceeded, TaskFailed, TaskCancelled, TaskTimedOut, TaskTerminated}
 
 // IsTerminal reports whether a task in status s can never change again.
 func IsTerminal(s string) bool {
