@@ -22,6 +22,9 @@ type fakeStore struct {
 	reaped []store.Task
 }
 
+// WakeDue wakes nothing: the fake keeps no waiting tasks.
+func (f *fakeStore) WakeDue(context.Context, time.Time) ([]store.Task, error) { return nil, nil }
+
 func (f *fakeStore) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Task, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

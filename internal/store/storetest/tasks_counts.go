@@ -14,7 +14,7 @@ import (
 // testTaskCountsExact: the counts that admission, the claim's cap, the
 // queue list and /metrics read (CountTasks, CountAllTasks, QueueStats)
 // stay equal to the tasks themselves through concurrent creates, batch
-// claims, completions, retries, cancels, ends, lease expiry and a
+// claims, completions, retries, cancels, ends, waits, lease expiry and a
 // workspace's deletion — and concurrent transitions do not deadlock.
 func testTaskCountsExact(t *testing.T, s store.Store) {
 	ctx := t.Context()
@@ -58,7 +58,7 @@ func testTaskCountsExact(t *testing.T, s store.Store) {
 						return
 					}
 					for i, c := range got {
-						switch (r + i) % 5 {
+						switch (r + i) % 6 {
 						case 0:
 							_, err = s.Complete(ctx, ws.ID, c.ID, c.Attempt, succeed(now))
 						case 1:
@@ -68,6 +68,9 @@ func testTaskCountsExact(t *testing.T, s store.Store) {
 							_, err = s.CancelTask(ctx, ws.ID, c.ID, "test", now)
 						case 3:
 							_, err = s.EndTask(ctx, ws.ID, c.ID, c.Attempt, api.TaskTimedOut, "timeout", now)
+						case 4: // waits for a signal: the task is waiting
+							_, err = s.BeginStep(ctx, ws.ID, c.ID, store.StepBegin{Key: "w", Kind: api.StepWait, Signal: "go",
+								Attempt: c.Attempt, Now: now, Lease: lease})
 						default: // left running for the reaper
 						}
 						if err != nil && !errors.Is(err, store.ErrStale) && !errors.Is(err, store.ErrConflict) {
@@ -108,6 +111,9 @@ func testTaskCountsExact(t *testing.T, s store.Store) {
 		}
 		if n != workers*rounds {
 			t.Errorf("%s has %d tasks, want %d", ws.Name, n, workers*rounds)
+		}
+		if truth[ws.ID][api.TaskWaiting] == 0 {
+			t.Errorf("%s has no waiting task: the test does not count waits", ws.Name)
 		}
 	}
 	for _, ws := range []store.Workspace{a, b} {
