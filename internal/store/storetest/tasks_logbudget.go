@@ -20,7 +20,7 @@ func testTaskLogBudget(t *testing.T, s store.Store) {
 	task := createTask(t, s, in)
 	claim(t, s, params(ws.ID, t0))
 	at := t0.Add(time.Second)
-	const budget = 20 // bytes, each line counting its newline
+	const budget = 20                                                                        // bytes, each line counting its newline
 	res, err := s.AppendLogs(ctx, ws.ID, task.ID, 1, []string{"12345", "67890"}, budget, at) // 12 bytes
 	must(t, err, "AppendLogs")
 	if res != (store.LogResult{Stored: 2}) {
