@@ -9,10 +9,17 @@ const (
 	MetricExecutionMS    = "execution_ms"
 	MetricTokens         = "tokens"
 	MetricCostMicros     = "cost_micros"
+	// MetricRetryWasteTokens and MetricRetryWasteCostMicros tag part of
+	// tokens and cost_micros (already counted there, not on top): what
+	// a durable step spent in an attempt that died inside it, before it
+	// ran again (docs/steps.md). Quotas and prices never read them.
+	MetricRetryWasteTokens     = "retry_waste_tokens"
+	MetricRetryWasteCostMicros = "retry_waste_cost_micros"
 )
 
 // UsageMetrics lists every usage metric in a stable order.
-var UsageMetrics = []string{MetricAPICalls, MetricTaskExecutions, MetricExecutionMS, MetricTokens, MetricCostMicros}
+var UsageMetrics = []string{MetricAPICalls, MetricTaskExecutions, MetricExecutionMS, MetricTokens, MetricCostMicros,
+	MetricRetryWasteTokens, MetricRetryWasteCostMicros}
 
 // Granularities of GET /v1/usage.
 const (

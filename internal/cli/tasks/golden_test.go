@@ -137,7 +137,7 @@ func TestUsageErrors(t *testing.T) {
 	}
 	// A refused status names the valid ones.
 	r := e.Run("tasks", "list", "--status", "done").Want(t, 2)
-	if !strings.Contains(r.Stderr, "queued, running, succeeded, failed, cancelled, timed_out, terminated") {
+	if !strings.Contains(r.Stderr, "queued, running, waiting, succeeded, failed, cancelled, timed_out, terminated") {
 		t.Fatalf("stderr: %s", r.Stderr)
 	}
 }

@@ -47,7 +47,7 @@ the page size). -o json prints a JSON array of task objects.
 --watch redraws the list on the terminal every --interval (2s) until Ctrl-C
 (or --count redraws), as watch(1) would; it needs a terminal.
 
---status is one of queued, running, succeeded, failed, cancelled,
+--status is one of queued, running, waiting, succeeded, failed, cancelled,
 timed_out, terminated.`,
 		Example: `  baton tasks list --status running
   baton tasks list --queue email --label env=prod --all -o json | jq -r '.[].id'`,

@@ -118,6 +118,9 @@ func testStepsJournalReplay(t *testing.T, s store.Store) {
 	if totals[store.MetricTokens] != 190+30 {
 		t.Errorf("metered tokens = %d, want 220", totals[store.MetricTokens])
 	}
+	if totals[api.MetricRetryWasteTokens] != 40 || totals[api.MetricRetryWasteCostMicros] != 4 {
+		t.Errorf("retry waste = %d tokens %d micros, want 40 and 4", totals[api.MetricRetryWasteTokens], totals[api.MetricRetryWasteCostMicros])
+	}
 	// Another workspace sees nothing.
 	other, _ := createWorkspace(t, s, "other")
 	_, err = s.ListSteps(ctx, other.ID, task.ID)

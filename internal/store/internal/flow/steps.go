@@ -133,6 +133,23 @@ func waitReason(st store.Step) string {
 	return st.WaitReason
 }
 
+// retryWaste are the usage events tagging what step key spent in attempt
+// (which died inside it) as retry waste: a subset of its tokens and cost,
+// already metered, reported apart. The ids make a replay add nothing.
+func retryWaste(workspaceID, taskID, key string, attempt int, tokens, cost int64, at time.Time) []store.UsageEvent {
+	var out []store.UsageEvent
+	for _, m := range []struct {
+		metric string
+		v      int64
+	}{{api.MetricRetryWasteTokens, tokens}, {api.MetricRetryWasteCostMicros, cost}} {
+		if m.v > 0 {
+			out = append(out, store.UsageEvent{ID: fmt.Sprintf("%s/%s/%d/%s", taskID, key, attempt, m.metric),
+				WorkspaceID: workspaceID, Metric: m.metric, Value: m.v, At: at, TaskID: taskID})
+		}
+	}
+	return out
+}
+
 // BeginStep begins or replays step b.Key of attempt b.Attempt of task id
 // (see store.StepStore): in one transaction it fences the attempt, accrues
 // its usage, numbers the key, and answers from the journal or records the
@@ -182,6 +199,7 @@ func (run Runner) BeginStep(ctx context.Context, workspaceID, id string, b store
 		out.Key, out.IdempotencyKey = key, id+"/"+key
 		var (
 			events []store.TaskEvent
+			waste  []store.UsageEvent
 			save   = true
 		)
 		suspend := func(reason string, wake *time.Time) {
@@ -229,9 +247,11 @@ func (run Runner) BeginStep(ctx context.Context, workspaceID, id string, b store
 				if old, err := tx.Attempts(ctx, []AttemptRef{{TaskID: id, Number: st.Attempt}}); err != nil {
 					return err
 				} else if len(old) == 1 {
+					wt, wc := max(old[0].Tokens-st.BaseTokens, 0), max(old[0].CostMicros-st.BaseCostMicros, 0)
 					st.WasteExecutionMS += max(old[0].ExecutionMS-st.BaseExecutionMS, 0)
-					st.WasteTokens += max(old[0].Tokens-st.BaseTokens, 0)
-					st.WasteCostMicros += max(old[0].CostMicros-st.BaseCostMicros, 0)
+					st.WasteTokens += wt
+					st.WasteCostMicros += wc
+					waste = retryWaste(workspaceID, id, key, st.Attempt, wt, wc, now)
 					st.BaseExecutionMS, st.BaseTokens, st.BaseCostMicros = old[0].ExecutionMS, old[0].Tokens, old[0].CostMicros
 				}
 				if st.AtMostOnce {
@@ -324,7 +344,7 @@ func (run Runner) BeginStep(ctx context.Context, workspaceID, id string, b store
 			}
 		}
 		out.Task = r.Task
-		return tx.Write(ctx, Writes{Attempts: []store.Attempt{a}, Usage: meterEvents(workspaceID, was, a, now),
+		return tx.Write(ctx, Writes{Attempts: []store.Attempt{a}, Usage: append(meterEvents(workspaceID, was, a, now), waste...),
 			Tasks: []Row{r}, Events: events})
 	})
 	if err != nil {
