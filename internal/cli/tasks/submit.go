@@ -18,6 +18,8 @@ type SubmitOptions struct {
 	// Request is the submit request built from the flags (input parsed and
 	// compacted, timeout in seconds, labels).
 	Request api.SubmitTaskRequest
+	// MaxCostUSD is --max-cost-usd (the budget, in USD).
+	MaxCostUSD string
 	// IdempotencyKey is --idempotency-key; "" makes one at run time.
 	IdempotencyKey string
 	// Wait follows the task until it ends.
@@ -84,6 +86,7 @@ and 7 when --wait-timeout ended the wait (the task keeps running).`,
 	// stdout here, where it would spoil -o json.
 	_ = fl.MarkHidden("timeout")
 	fl.IntVar(&opts.Request.MaxAttempts, "max-attempts", 0, "attempts before the task fails (default 3)")
+	fl.StringVar(&opts.MaxCostUSD, "max-cost-usd", "", "the task's budget in USD, its children included, e.g. 0.50 (at the limit it waits)")
 	fl.StringArrayVar(&opts.Labels, "label", nil, "label KEY=VALUE (repeatable)")
 	fl.StringVar(&opts.IdempotencyKey, "idempotency-key", "", "idempotency key (default: a random one, printed on stderr)")
 	fl.BoolVar(&opts.Wait, "wait", false, "wait for the task to end and exit with its code")
@@ -121,6 +124,13 @@ func (opts *SubmitOptions) build(cmd *cobra.Command) error {
 			return err
 		}
 		opts.Request.TimeoutSeconds = s
+	}
+	if fl.Changed("max-cost-usd") {
+		m, err := parseUSD("--max-cost-usd", opts.MaxCostUSD)
+		if err != nil {
+			return err
+		}
+		opts.Request.MaxCostMicros = m
 	}
 	if fl.Changed("max-attempts") && opts.Request.MaxAttempts < 1 {
 		return cmdutil.FlagErrorf("--max-attempts must be at least 1, not %d", opts.Request.MaxAttempts)

@@ -32,13 +32,14 @@ func NewCmdTasks(f *cmdutil.Factory) *cobra.Command {
 		Long: `Submit agent tasks and follow them: workers (` + "`baton worker run`" + `) run them.
 
 Task states: queued (also while held by a used-up quota or waiting for a
-retry), running, and the final succeeded, failed, cancelled, timed_out and
-terminated. ` + "`submit --wait`" + ` and ` + "`wait`" + ` exit with the task's code: 0 succeeded,
+retry), running, waiting (a durable step sleeps or waits for a signal, a
+child task, an operator or budget: see docs/steps.md), and the final
+succeeded, failed, cancelled, timed_out and terminated. ` + "`submit --wait`" + ` and ` + "`wait`" + ` exit with the task's code: 0 succeeded,
 10 failed, 11 cancelled, 12 terminated or timed out, 7 when the wait itself
 timed out (the task keeps running).`,
 	}
 	cmd.AddCommand(NewCmdSubmit(f, nil), NewCmdList(f, nil), NewCmdGet(f, nil), NewCmdCancel(f, nil),
-		NewCmdWait(f, nil), NewCmdLogs(f, nil))
+		NewCmdWait(f, nil), NewCmdLogs(f, nil), NewCmdSteps(f), NewCmdSignal(f), NewCmdRetry(f), NewCmdUpdate(f))
 	return cmd
 }
 
@@ -153,6 +154,12 @@ func fields(t api.Task, now time.Time, tf output.TimeFormatter) [][2]string {
 		{"duration", orDash(human, elapsed(t, now))}, {"timeout", timeout},
 		{"execution", duration(time.Duration(t.Usage.ExecutionMS) * time.Millisecond)},
 		{"tokens", tf.Int(t.Usage.Tokens)}, {"cost_usd", usd(t.Usage.CostMicros)}}...)
+	if t.MaxCostMicros > 0 {
+		kv = append(kv, [2]string{"max_cost_usd", usd(t.MaxCostMicros)})
+	}
+	if t.ParentID != "" {
+		kv = append(kv, [2]string{"parent", t.ParentID})
+	}
 	if t.Error != "" {
 		kv = append(kv, [2]string{"error", t.Error})
 	}
