@@ -159,3 +159,66 @@ func TestStepsSleepWakesByReaper(t *testing.T) {
 		t.Fatalf("execution while sleeping = %d ms, want 0", tk.Usage.ExecutionMS)
 	}
 }
+
+// TestStepsBudget is the budget test: a budget of $0.05 and steps
+// that each report $0.03: the third never begins, the task waits for
+// budget, raising it resumes the task at step 3 without running 1–2 again,
+// and the spend metered stays within the budget plus one step's report.
+func TestStepsBudget(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newTenant("acme")
+	task := b.submit(a.key, api.SubmitTaskRequest{MaxCostMicros: 50_000}, "", 201)
+	b.claim(a.key)
+	var spent int64
+	for i, key := range []string{"s1", "s2", "s3"} {
+		got := b.beginStep(a.key, task.ID, key, api.StepBeginRequest{Attempt: 1, Kind: api.StepRun, Usage: &api.UsageReport{CostMicros: spent}})
+		if i == 2 {
+			if got.Action != api.ActionSuspend || got.Reason != "budget: task budget used up" {
+				t.Fatalf("s3 = %+v, want suspend for budget", got)
+			}
+			break
+		}
+		if got.Action != api.ActionRun {
+			t.Fatalf("%s = %+v", key, got)
+		}
+		spent += 30_000
+		b.endStep(a.key, task.ID, key, api.StepEndRequest{Attempt: 1, Usage: &api.UsageReport{CostMicros: spent}})
+	}
+	if tk := b.getTask(a.key, task.ID); tk.Status != api.TaskWaiting || tk.StatusReason != "budget: task budget used up" {
+		t.Fatalf("task = %s %q", tk.Status, tk.StatusReason)
+	}
+	b.call("PATCH", "/v1/tasks/"+task.ID, a.key, map[string]any{"max_cost_micros": 500_000}, 200, nil)
+	if claimed := b.claim(a.key); len(claimed) != 1 || claimed[0].Attempt != 2 {
+		t.Fatalf("claim after the raise = %+v", claimed)
+	}
+	for _, c := range []struct{ key, action string }{{"s1", api.ActionDone}, {"s2", api.ActionDone}, {"s3", api.ActionRun}} {
+		if got := b.beginStep(a.key, task.ID, c.key, api.StepBeginRequest{Attempt: 2, Kind: api.StepRun}); got.Action != c.action {
+			t.Fatalf("%s after the raise = %+v, want %s", c.key, got, c.action)
+		}
+	}
+	if cost := b.totals(a.ws.ID)[api.MetricCostMicros]; cost > 50_000+30_000 {
+		t.Fatalf("metered %d micros, over the budget plus one step", cost)
+	}
+}
+
+// TestStepsSpendCap: a step begins only while the workspace's spend cap
+// has room; at the cap the task waits for budget instead of ending.
+func TestStepsSpendCap(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newFreeTenant("capped", map[string]int64{api.LimitMonthlySpendMicros: 40_000})
+	task := b.submit(a.key, api.SubmitTaskRequest{}, "", 201)
+	b.claim(a.key)
+	if got := b.beginStep(a.key, task.ID, "s1", api.StepBeginRequest{Attempt: 1, Kind: api.StepRun}); got.Action != api.ActionRun {
+		t.Fatalf("s1 = %+v", got)
+	}
+	b.endStep(a.key, task.ID, "s1", api.StepEndRequest{Attempt: 1, Usage: &api.UsageReport{CostMicros: 45_000}})
+	got := b.beginStep(a.key, task.ID, "s2", api.StepBeginRequest{Attempt: 1, Kind: api.StepRun})
+	if got.Action != api.ActionSuspend || len(got.Reason) < 7 || got.Reason[:7] != "budget:" {
+		t.Fatalf("s2 at the cap = %+v, want suspend for budget", got)
+	}
+	if tk := b.getTask(a.key, task.ID); tk.Status != api.TaskWaiting {
+		t.Fatalf("task at the cap = %s, want waiting (not terminated)", tk.Status)
+	}
+}
