@@ -63,11 +63,11 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 }
 
 // newRoot builds the tree and returns a cleanup that releases what the run
-// set up (the --timeout context). It is per run, not cobra.OnFinalize,
-// whose callbacks are process-wide.
+// set up. It is per run, not cobra.OnFinalize, whose callbacks are
+// process-wide. (--timeout is no bound on the run: it bounds each HTTP
+// request, in the client; see cmdutil.Factory.ClientFor.)
 func newRoot(f *cmdutil.Factory) (*cobra.Command, func()) {
 	g := f.Globals
-	cancelTimeout := func() {}
 	root := &cobra.Command{
 		Use:   "baton",
 		Short: "Durable agent tasks with a hard budget per customer",
@@ -80,11 +80,6 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			if g.NoColor {
 				f.IOStreams.SetColorEnabled(false)
-			}
-			if g.Timeout > 0 {
-				ctx, cancel := context.WithTimeout(cmd.Context(), g.Timeout)
-				cancelTimeout = cancel
-				cmd.SetContext(ctx)
 			}
 			return nil
 		},
@@ -106,7 +101,7 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 	pf.StringVar(&g.JQ, "jq", "", "filter the JSON result with a jq expression (see: baton help formatting)")
 	pf.StringVar(&g.Template, "template", "", "format the JSON result with a Go template (see: baton help formatting)")
 	pf.BoolVar(&g.Debug, "debug", false, "trace HTTP requests to stderr (secrets redacted)")
-	pf.DurationVar(&g.Timeout, "timeout", 0, "give up after this long (e.g. 30s; 0 = no limit)")
+	pf.DurationVar(&g.Timeout, "timeout", 0, "bound each HTTP request (each retry anew; streams only until they open), e.g. 30s; 0 = no bound")
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml", "csv", "jsonl"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = root.RegisterFlagCompletionFunc("profile", profile.CompleteNames(f))
 
@@ -138,7 +133,7 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 		markGroups(c)
 	}
 	addHelpTopics(root)
-	return root, func() { cancelTimeout() }
+	return root, func() {}
 }
 
 // markGroups makes a bare noun (`baton keys`) a usage error listing its

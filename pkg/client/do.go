@@ -115,6 +115,39 @@ func (c *Client) attempt(ctx context.Context, method, u string, payload []byte, 
 	if payload != nil {
 		rd = bytes.NewReader(payload)
 	}
+	if c.reqTimeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, c.reqTimeout, ErrRequestTimeout)
+		defer cancel()
+	}
+	err := c.send(ctx, method, u, rd, payload, extra, out)
+	if err != nil && c.reqTimeout > 0 && errors.Is(context.Cause(ctx), ErrRequestTimeout) {
+		if _, isAPI := err.(*APIError); !isAPI {
+			return &timeoutError{method: method, u: u, d: c.reqTimeout, err: err}
+		}
+	}
+	return err
+}
+
+// timeoutError is a request cut by WithRequestTimeout.
+type timeoutError struct {
+	method, u string
+	d         time.Duration
+	err       error
+}
+
+func (e *timeoutError) Error() string {
+	p := e.u
+	if pu, err := url.Parse(e.u); err == nil {
+		p = pu.Path
+	}
+	return fmt.Sprintf("%s %s: no answer within %s", e.method, p, e.d)
+}
+
+func (e *timeoutError) Unwrap() []error { return []error{ErrRequestTimeout, e.err} }
+
+// send builds the request, sends it and handles its response.
+func (c *Client) send(ctx context.Context, method, u string, rd io.Reader, payload []byte, extra http.Header, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)

@@ -170,6 +170,11 @@ func (f *Factory) workspaceByName(c *client.Client, name string) (string, error)
 func (f *Factory) ClientFor(server, key, workspace string) (*client.Client, error) {
 	opts := []client.Option{client.WithUserAgent(version.Get().Version), client.WithHTTPClient(f.HTTPClient),
 		client.WithDialRetries(f.DialRetries)}
+	if f.Globals.Timeout > 0 {
+		// --timeout bounds each request, not the command: `logs -f`,
+		// `tasks wait` and `top` run as long as they need.
+		opts = append(opts, client.WithRequestTimeout(f.Globals.Timeout))
+	}
 	if key != "" {
 		opts = append(opts, client.WithAPIKey(key))
 	}
