@@ -196,8 +196,15 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
+// quit stops the watch and the log stream and ends the program; the
+// generations move on so that their last messages (a closed channel) do
+// not change the final frame.
 func (m Model) quit() (tea.Model, tea.Cmd) {
-	return m, tea.Sequence(stop(m.logCancel), stop(m.cancel), tea.Quit)
+	stopLogs := stop(m.logCancel)
+	m.logGen++
+	m.logCancel, m.logCh = nil, nil
+	m, stopWatch := m.halt()
+	return m, tea.Sequence(stopLogs, stopWatch, tea.Quit)
 }
 
 // move moves the selection of the focused pane by d.

@@ -369,6 +369,10 @@ func (m Model) helpView(w int) string {
 		return h.View(filterKeyMap{m.keys})
 	}
 	k := m.keys
+	if h.ShowAll {
+		// The full help lists every binding, whatever has the focus.
+		return h.View(k)
+	}
 	k.Enter.SetEnabled(m.adminList() || m.taskPane() || m.detail != nil)
 	k.Logs.SetEnabled(!m.adminList() && (m.taskPane() || m.detail != nil || m.logTask != ""))
 	k.Back.SetEnabled(m.drilled || m.filter != "" || m.detail != nil || m.logTask != "")
