@@ -34,6 +34,9 @@ import (
 // Main runs the CLI with args and returns the process exit code.
 func Main(ctx context.Context, args []string, getenv func(string) string, ios *iostreams.IOStreams) int {
 	f := cmdutil.New(ios, getenv)
+	// Main is the process's entry: getenv is the process environment,
+	// which viper reads itself.
+	f.ProcessEnv = true
 	return Run(ctx, f, args)
 }
 
@@ -78,6 +81,7 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			f.ApplySettings()
 			if g.NoColor {
 				f.IOStreams.SetColorEnabled(false)
 			}
@@ -102,6 +106,7 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 	pf.StringVar(&g.Template, "template", "", "format the JSON result with a Go template (see: baton help formatting)")
 	pf.BoolVar(&g.Debug, "debug", false, "trace HTTP requests to stderr (secrets redacted)")
 	pf.DurationVar(&g.Timeout, "timeout", 0, "bound each HTTP request (each retry anew; streams only until they open), e.g. 30s; 0 = no bound")
+	f.GlobalFlags = pf
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml", "csv", "jsonl"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = root.RegisterFlagCompletionFunc("profile", profile.CompleteNames(f))
 
