@@ -1,7 +1,9 @@
 // Package config reads and writes baton's configuration: the CLI's profiles
 // file and the server's settings, each layered flag > environment > config
-// file > default. It is the only package that imports viper. Nothing here
-// reads the process environment directly: callers pass a getenv function.
+// file > default. It is the only package that imports viper. The CLI's
+// settings (Resolve) are read from the process environment by viper itself
+// unless the caller injects an environment; everything else takes a getenv
+// function.
 package config
 
 import (
