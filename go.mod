@@ -2,6 +2,8 @@ module github.com/genericcorp/baton
 
 go 1.26.8
 
+toolchain go1.26.11
+
 require (
 	github.com/charmbracelet/bubbles v1.0.0
 	github.com/charmbracelet/bubbletea v1.3.10

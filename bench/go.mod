@@ -2,6 +2,8 @@ module github.com/genericcorp/baton/bench
 
 go 1.26.8
 
+toolchain go1.26.11
+
 require (
 	github.com/genericcorp/baton v0.0.0-00010101000000-000000000000
 	github.com/jackc/pgx/v5 v5.12.0

@@ -47,7 +47,8 @@ func apiTask(t store.Task) api.Task {
 		Input: t.Input, Output: t.Output, Error: t.Error, Labels: labels, Attempt: t.Attempt, MaxAttempts: t.MaxAttempts,
 		TimeoutSeconds: t.TimeoutSeconds, CreatedAt: t.CreatedAt, StartedAt: t.StartedAt, FinishedAt: t.FinishedAt,
 		StatusReason: t.StatusReason, RunAt: t.RunAt, LeaseExpiresAt: t.LeaseExpiresAt, IdempotencyKey: t.IdempotencyKey,
-		Usage: api.TaskUsage{ExecutionMS: t.ExecutionMS, Tokens: t.Tokens, CostMicros: t.CostMicros},
+		Usage:    api.TaskUsage{ExecutionMS: t.ExecutionMS, Tokens: t.Tokens, CostMicros: t.CostMicros},
+		LogBytes: t.LogBytes, LogsDropped: t.LogsDropped,
 	}
 	if len(out.Output) == 0 {
 		out.Output = json.RawMessage("null")

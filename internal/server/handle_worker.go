@@ -128,7 +128,7 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, p *principal
 	if len(req.Lines) > maxLogLines {
 		return validation([]api.FieldError{{Field: "lines", Message: fmt.Sprintf("at most %d lines per request", maxLogLines)}})
 	}
-	err = s.tasks.AppendLogs(r.Context(), p.workspaceID, id, req.Attempt, req.Lines)
+	_, err = s.tasks.AppendLogs(r.Context(), *p.workspace, id, req.Attempt, req.Lines)
 	if errors.Is(err, store.ErrStale) {
 		return stale(id, req.Attempt)
 	} else if err != nil {

@@ -69,6 +69,7 @@ type metrics struct {
 	transitions     *prometheus.CounterVec
 	alerts          *prometheus.CounterVec
 	webhooks        *prometheus.CounterVec
+	logsDropped     prometheus.Counter
 }
 
 func newMetrics() *metrics {
@@ -96,6 +97,8 @@ func newMetrics() *metrics {
 			Help: "Alerts raised by this server, by kind (threshold, anomaly)."}, []string{"kind"}),
 		webhooks: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "baton_alert_webhook_deliveries_total",
 			Help: "Alert webhook deliveries by result: delivered, failed (gave up after retries), dropped (queue full or shutting down)."}, []string{"result"}),
+		logsDropped: prometheus.NewCounter(prometheus.CounterOpts{Name: "baton_task_log_lines_dropped_total",
+			Help: "Task log lines dropped because their task's max_log_bytes_per_task was used up."}),
 	}
 	// Every known label value starts at 0, so rates and alerts see the
 	// series before the first event.
@@ -129,7 +132,7 @@ func (s *Server) register(reg prometheus.Registerer) error {
 		ConstLabels: prometheus.Labels{"version": s.cfg.Version}})
 	build.Set(1)
 	cs := []prometheus.Collector{m.requests, m.duration, m.authFailures, m.rateLimited, m.quotaRejections,
-		m.claimDuration, m.tasksClaimed, m.leaseExpiries, m.transitions, m.alerts, m.webhooks, queueCollector{s}, build,
+		m.claimDuration, m.tasksClaimed, m.leaseExpiries, m.transitions, m.alerts, m.webhooks, m.logsDropped, queueCollector{s}, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "baton_ready",
 			Help: "1 while /readyz would answer 200: not draining, and the store answers a ping."}, s.readyValue),

@@ -70,6 +70,9 @@ type Config struct {
 	MeterFlush time.Duration
 	// AlertEvery is how often RunBackground evaluates alerts (30 s when 0).
 	AlertEvery time.Duration
+	// RetentionEvery is how often RunBackground prunes events past their
+	// workspace's event_retention_days (1 h when 0).
+	RetentionEvery time.Duration
 	// AlertWebhooks get every new alert as a JSON POST, with retries.
 	AlertWebhooks []string
 	// Webhook tunes their delivery (tests); URLs, Logger and Hooks are set
@@ -174,7 +177,8 @@ func New(cfg Config) (*Server, error) {
 		HeartbeatInterval: cfg.HeartbeatInterval, Poll: cfg.ClaimPoll, Now: cfg.Now, Log: cfg.Logger,
 		Limits: s.limits,
 		Hooks: tasks.Hooks{Transition: s.transition, Expired: s.leaseExpired,
-			QuotaRefused: func(q string) { s.metrics.quotaRejections.WithLabelValues(quotaLabel(q)).Inc() }}})
+			QuotaRefused: func(q string) { s.metrics.quotaRejections.WithLabelValues(quotaLabel(q)).Inc() },
+			LogsDropped:  func(n int) { s.metrics.logsDropped.Add(float64(n)) }}})
 	s.recorder = metering.NewRecorder(metering.RecorderConfig{Store: cfg.Store, FlushEvery: cfg.MeterFlush,
 		Now: cfg.Now, Log: cfg.Logger,
 		OnFlush: func(workspaces []string) {
@@ -199,6 +203,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.AlertEvery <= 0 {
 		s.cfg.AlertEvery = 30 * time.Second
+	}
+	if cfg.RetentionEvery <= 0 {
+		s.cfg.RetentionEvery = time.Hour
 	}
 	s.routes = s.routeTable()
 	for i, rt := range s.routes {
@@ -232,7 +239,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // RunBackground runs the server's background work until ctx ends: it
-// writes metered API calls every MeterFlush (and once more at the end),
+// prunes events past retention every RetentionEvery, writes metered API
+// calls every MeterFlush (and once more at the end),
 // runs the auth cache (other replicas' changes, keys' last-used times),
 // evaluates alerts every AlertEvery, and delivers them to the webhooks
 // (draining what is queued for a few seconds at the end).
@@ -240,6 +248,7 @@ func (s *Server) RunBackground(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { s.recorder.Run(ctx) })
 	wg.Go(func() { s.keys.Run(ctx) })
+	wg.Go(func() { s.tasks.RunRetention(ctx, s.cfg.RetentionEvery) })
 	if s.notifier != nil {
 		wg.Go(func() { _ = s.notifier.Run(ctx) })
 	}

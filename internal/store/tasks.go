@@ -60,6 +60,20 @@ type Task struct {
 	ExecutionMS int64
 	Tokens      int64
 	CostMicros  int64
+	// LogBytes is the bytes of log lines stored over all attempts;
+	// LogsDropped the lines dropped past the log budget.
+	LogBytes    int64
+	LogsDropped int64
+}
+
+// Pruned counts what PruneEvents deleted.
+type Pruned struct {
+	TaskEvents, UsageEvents int64
+}
+
+// LogResult says what AppendLogs did with the lines it was given.
+type LogResult struct {
+	Stored, Dropped int
 }
 
 // Attempt is one lease of a task.
@@ -275,9 +289,16 @@ type TaskStore interface {
 	ExpireLeases(ctx context.Context, now time.Time, backoff func(attempt int) time.Duration) ([]Task, error)
 
 	// AppendLogs stores log lines of the current running attempt as log
-	// events (one per line, status ""). ErrNotFound if the task is absent;
-	// ErrStale if attempt is not current and running.
-	AppendLogs(ctx context.Context, workspaceID, id string, attempt int, lines []string, now time.Time) error
+	// events (one per line, status ""), as long as the task's log bytes
+	// stay within maxBytes (≤ 0: no limit): lines past it are dropped and
+	// counted in the task's LogsDropped, and the first drop stores one
+	// notice line. ErrNotFound if the task is absent; ErrStale if attempt
+	// is not current and running.
+	AppendLogs(ctx context.Context, workspaceID, id string, attempt int, lines []string, maxBytes int64, now time.Time) (LogResult, error)
+	// PruneEvents deletes at most limit task events and at most limit raw
+	// usage events of workspaceID that happened before before (event
+	// retention); usage rollups stay. Call it again while it deletes limit.
+	PruneEvents(ctx context.Context, workspaceID string, before time.Time, limit int) (Pruned, error)
 	// ListEvents returns the task's events with Seq > afterSeq, in order,
 	// at most limit (100 if limit <= 0). ErrNotFound if the task is absent.
 	ListEvents(ctx context.Context, workspaceID, id string, afterSeq int64, limit int) ([]TaskEvent, error)

@@ -137,13 +137,20 @@ func (s *Service) Cancel(ctx context.Context, workspaceID, id, reason string) (s
 	return t, nil
 }
 
-// AppendLogs stores lines of attempt of task id of workspaceID as log
-// events and wakes the task's followers. Errors: store.ErrNotFound;
-// store.ErrStale.
-func (s *Service) AppendLogs(ctx context.Context, workspaceID, id string, attempt int, lines []string) error {
-	if err := s.cfg.Store.AppendLogs(ctx, workspaceID, id, attempt, lines, s.now()); err != nil {
-		return err
+// AppendLogs stores lines of attempt of task id of workspace ws as log
+// events, within the workspace's max_log_bytes_per_task (lines past it
+// are dropped and counted), and wakes the task's followers. Errors:
+// store.ErrNotFound; store.ErrStale.
+func (s *Service) AppendLogs(ctx context.Context, ws store.Workspace, id string, attempt int, lines []string) (store.LogResult, error) {
+	res, err := s.cfg.Store.AppendLogs(ctx, ws.ID, id, attempt, lines, s.cfg.Limits(ws).MaxLogBytesPerTask, s.now())
+	if err != nil {
+		return res, err
 	}
-	s.cfg.Notifier.Notify(context.WithoutCancel(ctx), TaskTopic(id))
-	return nil
+	if res.Dropped > 0 {
+		s.cfg.Hooks.LogsDropped(res.Dropped)
+	}
+	if res.Stored > 0 || res.Dropped > 0 {
+		s.cfg.Notifier.Notify(context.WithoutCancel(ctx), TaskTopic(id))
+	}
+	return res, nil
 }

@@ -31,13 +31,15 @@ type Store interface {
 	Complete(ctx context.Context, workspaceID, id string, attempt int, o store.Outcome) (store.Task, error)
 	EndTask(ctx context.Context, workspaceID, id string, attempt int, status, reason string, now time.Time) (store.Task, error)
 	CancelTask(ctx context.Context, workspaceID, id, reason string, now time.Time) (store.Task, error)
-	AppendLogs(ctx context.Context, workspaceID, id string, attempt int, lines []string, now time.Time) error
+	AppendLogs(ctx context.Context, workspaceID, id string, attempt int, lines []string, maxBytes int64, now time.Time) (store.LogResult, error)
 	ExpireLeases(ctx context.Context, now time.Time, backoff func(attempt int) time.Duration) ([]store.Task, error)
 	UsageTotals(ctx context.Context, workspaceID string, at time.Time) (map[string]int64, error)
 	SeenWorker(ctx context.Context, w store.Worker) error
 	ListWorkers(ctx context.Context, workspaceID string, since time.Time) ([]store.Worker, error)
 	PruneWorkers(ctx context.Context, before time.Time) error
 	ListQueues(ctx context.Context, workspaceID string) ([]store.QueueCount, error)
+	ListWorkspaces(ctx context.Context, p store.Page) ([]store.Workspace, error)
+	PruneEvents(ctx context.Context, workspaceID string, before time.Time, limit int) (store.Pruned, error)
 }
 
 // Notifier wakes waiters by topic: *notify.Hub in one process, the
@@ -60,6 +62,9 @@ type Hooks struct {
 	QuotaRefused func(q string)
 	// Expired is called by Reap for each task whose lease expired.
 	Expired func(t store.Task)
+	// LogsDropped is called with the log lines dropped past a task's log
+	// budget.
+	LogsDropped func(n int)
 }
 
 // Config tunes the service.
@@ -121,6 +126,9 @@ func New(cfg Config) *Service {
 	}
 	if h.Expired == nil {
 		h.Expired = func(store.Task) {}
+	}
+	if h.LogsDropped == nil {
+		h.LogsDropped = func(int) {}
 	}
 	return &Service{cfg: cfg}
 }

@@ -15,6 +15,9 @@ const (
 	LimitMonthlyTaskExecutions   = "monthly_task_executions"
 	LimitMonthlyExecutionSeconds = "monthly_execution_seconds"
 	LimitMonthlySpendMicros      = "monthly_spend_micros"
+	LimitMaxLogBytesPerTask      = "max_log_bytes_per_task"
+	LimitEventRetentionDays      = "event_retention_days"
+	LimitMaxOpenStreams          = "max_open_streams"
 )
 
 // Limits are the limits of a tier, or a workspace's effective limits.
@@ -27,6 +30,15 @@ type Limits struct {
 	MonthlyTaskExecutions   int64 `json:"monthly_task_executions" yaml:"monthly_task_executions"`
 	MonthlyExecutionSeconds int64 `json:"monthly_execution_seconds" yaml:"monthly_execution_seconds"`
 	MonthlySpendMicros      int64 `json:"monthly_spend_micros" yaml:"monthly_spend_micros"`
+	// MaxLogBytesPerTask bounds the bytes of log lines stored per task, over
+	// all its attempts; further lines are dropped and counted.
+	MaxLogBytesPerTask int64 `json:"max_log_bytes_per_task" yaml:"max_log_bytes_per_task"`
+	// EventRetentionDays is how many days task events and raw usage events
+	// are kept (the hourly and monthly rollups are kept); 0 keeps them.
+	EventRetentionDays int64 `json:"event_retention_days" yaml:"event_retention_days"`
+	// MaxOpenStreams bounds the event streams and claim long polls a
+	// workspace holds open at once (per server replica).
+	MaxOpenStreams int64 `json:"max_open_streams" yaml:"max_open_streams"`
 }
 
 // Overrides are a workspace's per-limit overrides, by limit key.
@@ -51,6 +63,12 @@ func (l *Limits) field(key string) *int64 {
 		return &l.MonthlyExecutionSeconds
 	case LimitMonthlySpendMicros:
 		return &l.MonthlySpendMicros
+	case LimitMaxLogBytesPerTask:
+		return &l.MaxLogBytesPerTask
+	case LimitEventRetentionDays:
+		return &l.EventRetentionDays
+	case LimitMaxOpenStreams:
+		return &l.MaxOpenStreams
 	}
 	return nil
 }
@@ -58,7 +76,8 @@ func (l *Limits) field(key string) *int64 {
 // LimitKeys lists every limit key in a stable order.
 func LimitKeys() []string {
 	return []string{LimitRequestsPerMinute, LimitBurst, LimitMaxConcurrentTasks, LimitMaxQueuedTasks,
-		LimitMaxTaskDurationSeconds, LimitMonthlyTaskExecutions, LimitMonthlyExecutionSeconds, LimitMonthlySpendMicros}
+		LimitMaxTaskDurationSeconds, LimitMonthlyTaskExecutions, LimitMonthlyExecutionSeconds, LimitMonthlySpendMicros,
+		LimitMaxLogBytesPerTask, LimitEventRetentionDays, LimitMaxOpenStreams}
 }
 
 // IsLimitKey reports whether key names a limit.

@@ -89,6 +89,10 @@ type StepBeginRequest struct {
 	Queue string          `json:"queue,omitempty"`
 	Input json.RawMessage `json:"input,omitempty"`
 	Wait  bool            `json:"wait,omitempty"`
+	// Usage is the attempt's running totals so far (as in a heartbeat):
+	// the server accrues them to the attempt and takes them as the step's
+	// baseline.
+	Usage *UsageReport `json:"usage,omitempty"`
 }
 
 // StepBeginResponse tells the program what to do with the step.
@@ -117,7 +121,12 @@ type StepEndRequest struct {
 	Attempt int             `json:"attempt"`
 	Output  json.RawMessage `json:"output,omitempty"`
 	Error   string          `json:"error,omitempty"`
-	// Usage is what the step consumed (totals for this step attempt).
+	// Usage is the attempt's running totals at the end (as in a
+	// heartbeat, never lowered): the server accrues them to the attempt,
+	// so metering stays per attempt, and charges the difference from the
+	// begin's totals to the step in the journal. The supervisor sends its
+	// totals (`::baton usage` lines plus what the agent reported at this
+	// end), so usage is charged to the step that is open.
 	Usage *UsageReport `json:"usage,omitempty"`
 }
 

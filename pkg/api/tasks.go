@@ -59,6 +59,11 @@ type Task struct {
 	LeaseExpiresAt *time.Time `json:"lease_expires_at,omitempty"`
 	IdempotencyKey string     `json:"idempotency_key,omitempty"`
 	Usage          TaskUsage  `json:"usage"`
+	// LogBytes is the bytes of log lines stored for the task (over all its
+	// attempts) and LogsDropped the lines dropped past its workspace's
+	// max_log_bytes_per_task.
+	LogBytes    int64 `json:"log_bytes,omitempty"`
+	LogsDropped int64 `json:"logs_dropped,omitempty"`
 	// Attempts is set by GET /v1/tasks/{id} only.
 	Attempts []Attempt `json:"attempts,omitempty"`
 }

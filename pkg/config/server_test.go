@@ -227,11 +227,14 @@ func TestDefaultTiers(t *testing.T) {
 		l     api.Limits
 	}{
 		"free": {0, api.Limits{RequestsPerMinute: 60, Burst: 20, MaxConcurrentTasks: 2, MaxTaskDurationSeconds: 300,
-			MaxQueuedTasks: 100, MonthlyTaskExecutions: 1000, MonthlyExecutionSeconds: 3600, MonthlySpendMicros: 5_000_000}},
+			MaxQueuedTasks: 100, MonthlyTaskExecutions: 1000, MonthlyExecutionSeconds: 3600, MonthlySpendMicros: 5_000_000,
+			MaxLogBytesPerTask: 1 << 20, EventRetentionDays: 7, MaxOpenStreams: 10}},
 		"pro": {49_000_000, api.Limits{RequestsPerMinute: 600, Burst: 100, MaxConcurrentTasks: 10, MaxTaskDurationSeconds: 3600,
-			MaxQueuedTasks: 10000, MonthlyTaskExecutions: 50000, MonthlyExecutionSeconds: 180000, MonthlySpendMicros: 200_000_000}},
+			MaxQueuedTasks: 10000, MonthlyTaskExecutions: 50000, MonthlyExecutionSeconds: 180000, MonthlySpendMicros: 200_000_000,
+			MaxLogBytesPerTask: 16 << 20, EventRetentionDays: 30, MaxOpenStreams: 100}},
 		"team": {99_000_000, api.Limits{RequestsPerMinute: 3000, Burst: 500, MaxConcurrentTasks: 50, MaxTaskDurationSeconds: 21600,
-			MaxQueuedTasks: 100000, MonthlyTaskExecutions: 500000, MonthlyExecutionSeconds: 1800000, MonthlySpendMicros: 2_000_000_000}},
+			MaxQueuedTasks: 100000, MonthlyTaskExecutions: 500000, MonthlyExecutionSeconds: 1800000, MonthlySpendMicros: 2_000_000_000,
+			MaxLogBytesPerTask: 64 << 20, EventRetentionDays: 90, MaxOpenStreams: 500}},
 	}
 	if len(tiers) != len(want) {
 		t.Fatalf("%d tiers, want %d", len(tiers), len(want))

@@ -22,16 +22,19 @@ func DefaultTiers() map[string]api.Tier {
 			RequestsPerMinute: 60, Burst: 20, MaxConcurrentTasks: 2, MaxQueuedTasks: 100,
 			MaxTaskDurationSeconds: 300, MonthlyTaskExecutions: 1000,
 			MonthlyExecutionSeconds: 3600, MonthlySpendMicros: 5 * usd,
+			MaxLogBytesPerTask: 1 << 20, EventRetentionDays: 7, MaxOpenStreams: 10,
 		}},
 		"pro": {Name: "pro", PriceMonthlyMicro: 49 * usd, Limits: api.Limits{
 			RequestsPerMinute: 600, Burst: 100, MaxConcurrentTasks: 10, MaxQueuedTasks: 10_000,
 			MaxTaskDurationSeconds: 3600, MonthlyTaskExecutions: 50_000,
 			MonthlyExecutionSeconds: 180_000, MonthlySpendMicros: 200 * usd,
+			MaxLogBytesPerTask: 16 << 20, EventRetentionDays: 30, MaxOpenStreams: 100,
 		}},
 		"team": {Name: "team", PriceMonthlyMicro: 99 * usd, Limits: api.Limits{
 			RequestsPerMinute: 3000, Burst: 500, MaxConcurrentTasks: 50, MaxQueuedTasks: 100_000,
 			MaxTaskDurationSeconds: 21_600, MonthlyTaskExecutions: 500_000,
 			MonthlyExecutionSeconds: 1_800_000, MonthlySpendMicros: 2000 * usd,
+			MaxLogBytesPerTask: 64 << 20, EventRetentionDays: 90, MaxOpenStreams: 500,
 		}},
 	}
 }
@@ -49,6 +52,9 @@ type tierFile struct {
 	MonthlyTaskExecutions   *string `yaml:"monthly_task_executions"`
 	MonthlyExecutionSeconds *string `yaml:"monthly_execution_seconds"`
 	MonthlySpendUSD         *string `yaml:"monthly_spend_usd"`
+	MaxLogBytesPerTask      *string `yaml:"max_log_bytes_per_task"`
+	EventRetentionDays      *string `yaml:"event_retention_days"`
+	MaxOpenStreams          *string `yaml:"max_open_streams"`
 }
 
 var tierName = regexp.MustCompile(`^[a-z0-9_-]{1,32}$`)
@@ -102,6 +108,9 @@ func mergeTiers(file map[string]tierFile) (map[string]api.Tier, error) {
 			{api.LimitMaxTaskDurationSeconds, tf.MaxTaskDurationSeconds},
 			{api.LimitMonthlyTaskExecutions, tf.MonthlyTaskExecutions},
 			{api.LimitMonthlyExecutionSeconds, tf.MonthlyExecutionSeconds},
+			{api.LimitMaxLogBytesPerTask, tf.MaxLogBytesPerTask},
+			{api.LimitEventRetentionDays, tf.EventRetentionDays},
+			{api.LimitMaxOpenStreams, tf.MaxOpenStreams},
 		}
 		for _, l := range limits {
 			if l.v == nil {

@@ -56,7 +56,7 @@ func TestLimitValue(t *testing.T) {
 		}
 	}
 	keys := strings.Join(tiers.CLILimitKeys(), " ")
-	if !strings.HasSuffix(keys, " monthly_spend_usd") || strings.Contains(keys, "micros") {
+	if !strings.Contains(keys, " monthly_spend_usd") || strings.Contains(keys, "micros") || !strings.HasSuffix(keys, " max_open_streams") {
 		t.Fatalf("CLILimitKeys = %s", keys)
 	}
 }

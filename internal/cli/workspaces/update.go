@@ -36,8 +36,10 @@ func NewCmdUpdate(f *cmdutil.Factory, runF func(context.Context, *UpdateOptions)
 KEY returns it to the tier's value. KEY is one of
   requests_per_minute, burst, max_concurrent_tasks, max_queued_tasks,
   max_task_duration_seconds, monthly_task_executions,
-  monthly_execution_seconds, monthly_spend_usd
-monthly_spend_usd is in dollars (12.50); every other value a whole number.
+  monthly_execution_seconds, monthly_spend_usd, max_log_bytes_per_task,
+  event_retention_days, max_open_streams
+monthly_spend_usd is in dollars (12.50); every other value a whole number
+(event_retention_days 0 keeps events forever).
 --suspend stops the workspace's keys from working (403 workspace_suspended)
 until --resume.`,
 		Example: `  baton workspaces update ws_01jd… --tier team

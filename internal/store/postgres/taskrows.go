@@ -23,7 +23,7 @@ import (
 const taskColumns = `id, workspace_id, queue, status, priority, input, output, error, labels,
 	attempt, max_attempts, timeout_seconds, idempotency_key, request_hash, status_reason,
 	run_at, lease_expires_at, worker_id, created_at, started_at, finished_at, attempt_started_at,
-	execution_ms, tokens, cost_micros, event_seq`
+	execution_ms, tokens, cost_micros, event_seq, log_bytes, logs_dropped`
 
 func scanTaskRow(sc scanner) (flow.Row, error) {
 	var (
@@ -37,7 +37,7 @@ func scanTaskRow(sc scanner) (flow.Row, error) {
 	err := sc.Scan(&t.ID, &t.WorkspaceID, &t.Queue, &t.Status, &t.Priority, &input, &output, &t.Error, &labels,
 		&t.Attempt, &t.MaxAttempts, &t.TimeoutSeconds, &idem, &t.RequestHash, &t.StatusReason,
 		&runAt, &lease, &t.WorkerID, &createdAt, &started, &finished, &attemptStarted,
-		&t.ExecutionMS, &t.Tokens, &t.CostMicros, &r.Seq)
+		&t.ExecutionMS, &t.Tokens, &t.CostMicros, &r.Seq, &t.LogBytes, &t.LogsDropped)
 	if err != nil {
 		return flow.Row{}, err
 	}
@@ -261,11 +261,15 @@ func insertEventsStmt(events []store.TaskEvent) stmt {
 }
 
 // AppendLogs inserts lines as log events after r.Seq and advances the
-// task's event seq past them.
-func (x txRows) AppendLogs(ctx context.Context, r flow.Row, attempt int, lines []string, at time.Time) error {
+// task's event seq past them, counting their bytes and the dropped lines.
+func (x txRows) AppendLogs(ctx context.Context, r flow.Row, attempt int, lines []string, addBytes, addDropped int64, at time.Time) error {
 	t := r.Task
-	if _, err := x.tx.Exec(ctx, `UPDATE tasks SET event_seq = $2 WHERE id = $1`, t.ID, r.Seq+int64(len(lines))); err != nil {
+	if _, err := x.tx.Exec(ctx, `UPDATE tasks SET event_seq = $2, log_bytes = log_bytes + $3, logs_dropped = logs_dropped + $4
+		WHERE id = $1`, t.ID, r.Seq+int64(len(lines)), addBytes, addDropped); err != nil {
 		return fmt.Errorf("update task: %w", err)
+	}
+	if len(lines) == 0 {
+		return nil
 	}
 	_, err := x.tx.Exec(ctx, `INSERT INTO task_events (`+eventColumns+`)
 		SELECT $1, $2 + l.n, $3, $4, '', $5, l.line, $6

@@ -26,7 +26,7 @@ import (
 const taskColumns = `id, workspace_id, queue, status, priority, input, output, error, labels,
 	attempt, max_attempts, timeout_seconds, idempotency_key, request_hash, status_reason,
 	run_at, lease_expires_at, worker_id, created_at, started_at, finished_at, attempt_started_at,
-	execution_ms, tokens, cost_micros, event_seq`
+	execution_ms, tokens, cost_micros, event_seq, log_bytes, logs_dropped`
 
 func scanTaskRow(sc scanner) (flow.Row, error) {
 	var (
@@ -40,7 +40,7 @@ func scanTaskRow(sc scanner) (flow.Row, error) {
 	err := sc.Scan(&t.ID, &t.WorkspaceID, &t.Queue, &t.Status, &t.Priority, &input, &output, &t.Error, &labels,
 		&t.Attempt, &t.MaxAttempts, &t.TimeoutSeconds, &idem, &t.RequestHash, &t.StatusReason,
 		&runAt, &lease, &t.WorkerID, &createdAt, &started, &finished, &attemptStarted,
-		&t.ExecutionMS, &t.Tokens, &t.CostMicros, &r.Seq)
+		&t.ExecutionMS, &t.Tokens, &t.CostMicros, &r.Seq, &t.LogBytes, &t.LogsDropped)
 	if err != nil {
 		return flow.Row{}, err
 	}
@@ -228,15 +228,19 @@ func (x txRows) InsertEvents(ctx context.Context, events []store.TaskEvent) erro
 }
 
 // AppendLogs inserts lines as log events after r.Seq and advances the
-// task's event seq past them.
-func (x txRows) AppendLogs(ctx context.Context, r flow.Row, attempt int, lines []string, at time.Time) error {
+// task's event seq past them, counting their bytes and the dropped lines.
+func (x txRows) AppendLogs(ctx context.Context, r flow.Row, attempt int, lines []string, addBytes, addDropped int64, at time.Time) error {
+	t := r.Task
+	if _, err := x.tx.ExecContext(ctx, `UPDATE tasks SET event_seq = ?2, log_bytes = log_bytes + ?3, logs_dropped = logs_dropped + ?4
+		WHERE id = ?1`, t.ID, r.Seq+int64(len(lines)), addBytes, addDropped); err != nil {
+		return fmt.Errorf("update task: %w", err)
+	}
+	if len(lines) == 0 {
+		return nil
+	}
 	linesJSON, err := json.Marshal(lines)
 	if err != nil {
 		return err
-	}
-	t := r.Task
-	if _, err := x.tx.ExecContext(ctx, `UPDATE tasks SET event_seq = ?2 WHERE id = ?1`, t.ID, r.Seq+int64(len(lines))); err != nil {
-		return fmt.Errorf("update task: %w", err)
 	}
 	// One statement for all lines: json_each numbers them from 0.
 	_, err = x.tx.ExecContext(ctx, `INSERT INTO task_events (`+eventColumns+`)

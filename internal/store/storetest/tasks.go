@@ -33,6 +33,7 @@ var taskTests = []suiteTest{
 	{"TaskClaimBatch", testTaskClaimBatch},
 	{"TaskClaimFilters", testTaskClaimFilters},
 	{"TaskEvents", testTaskEvents},
+	{"TaskLogBudget", testTaskLogBudget},
 	{"TaskListAndCount", testTaskListAndCount},
 	{"TaskDeleteWorkspace", testTaskDeleteWorkspace},
 	{"TaskTenantIsolation", testTaskTenantIsolation},

@@ -44,7 +44,7 @@ func testTaskTenantIsolation(t *testing.T, s store.Store) {
 		}
 		_, err = s.Complete(ctx, x, id, 1, succeed(now))
 		wantErr(t, err, store.ErrNotFound, "Complete")
-		err = s.AppendLogs(ctx, x, id, 1, []string{"x"}, now)
+		err = appendLogs(ctx, s, x, id, 1, []string{"x"}, now)
 		wantErr(t, err, store.ErrNotFound, "AppendLogs")
 	}
 	dup := newTask(x)

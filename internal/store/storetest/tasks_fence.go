@@ -61,7 +61,7 @@ func testTaskCancel(t *testing.T, s store.Store) {
 	}
 	_, err = s.Complete(ctx, ws.ID, running.ID, 1, succeed(t0.Add(5*time.Second)))
 	wantErr(t, err, store.ErrStale, "Complete of a cancelled attempt")
-	err = s.AppendLogs(ctx, ws.ID, running.ID, 1, []string{"still here"}, t0.Add(5*time.Second))
+	err = appendLogs(ctx, s, ws.ID, running.ID, 1, []string{"still here"}, t0.Add(5*time.Second))
 	wantErr(t, err, store.ErrStale, "AppendLogs of a cancelled attempt")
 	unchanged(t, s, before, "calls of a cancelled attempt")
 
@@ -216,7 +216,7 @@ func testTaskLeaseExpiryFencing(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrStale, "Complete of attempt 1")
 	_, err = s.Complete(ctx, ws.ID, task.ID, 1, store.Outcome{Status: api.TaskFailed, Error: "x", Now: late})
 	wantErr(t, err, store.ErrStale, "failing attempt 1")
-	err = s.AppendLogs(ctx, ws.ID, task.ID, 1, []string{"zombie"}, late)
+	err = appendLogs(ctx, s, ws.ID, task.ID, 1, []string{"zombie"}, late)
 	wantErr(t, err, store.ErrStale, "AppendLogs of attempt 1")
 	_, err = s.EndTask(ctx, ws.ID, task.ID, 1, api.TaskTimedOut, "x", late)
 	wantErr(t, err, store.ErrStale, "EndTask of attempt 1")

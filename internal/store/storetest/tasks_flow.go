@@ -154,7 +154,7 @@ func testTaskSucceeds(t *testing.T, s store.Store) {
 	}
 	_, err = s.EndTask(ctx, ws.ID, task.ID, 1, api.TaskTerminated, "quota", later)
 	wantErr(t, err, store.ErrStale, "EndTask after success")
-	err = s.AppendLogs(ctx, ws.ID, task.ID, 1, []string{"late"}, later)
+	err = appendLogs(ctx, s, ws.ID, task.ID, 1, []string{"late"}, later)
 	wantErr(t, err, store.ErrStale, "AppendLogs after success")
 	if _, err := s.ExpireLeases(ctx, later.Add(time.Hour), nil); err != nil {
 		t.Fatalf("ExpireLeases: %v", err)

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"fmt"
 	"slices"
 	"testing"
@@ -17,10 +18,10 @@ func testTaskEvents(t *testing.T, s store.Store) {
 	task := createTask(t, s, newTask(ws.ID))
 	claim(t, s, params(ws.ID, t0))
 	at := t0.Add(time.Second)
-	must(t, s.AppendLogs(ctx, ws.ID, task.ID, 1, []string{"one", "two", "three"}, at), "AppendLogs")
-	must(t, s.AppendLogs(ctx, ws.ID, task.ID, 1, nil, at), "AppendLogs of no lines")
+	must(t, appendLogs(ctx, s, ws.ID, task.ID, 1, []string{"one", "two", "three"}, at), "AppendLogs")
+	must(t, appendLogs(ctx, s, ws.ID, task.ID, 1, nil, at), "AppendLogs of no lines")
 	// Text every dialect can store: invalid UTF-8 and NUL become U+FFFD.
-	must(t, s.AppendLogs(ctx, ws.ID, task.ID, 1, []string{"nul\x00bad\xffé", ""}, at), "AppendLogs")
+	must(t, appendLogs(ctx, s, ws.ID, task.ID, 1, []string{"nul\x00bad\xffé", ""}, at), "AppendLogs")
 	_, err := s.Complete(ctx, ws.ID, task.ID, 1, succeed(at))
 	must(t, err, "Complete")
 
@@ -77,7 +78,7 @@ func testTaskEvents(t *testing.T, s store.Store) {
 	wantErr(t, err, store.ErrNotFound, "ListEvents of an unknown task")
 	_, err = s.ListAttempts(ctx, ws.ID, ids.New(ids.Task))
 	wantErr(t, err, store.ErrNotFound, "ListAttempts of an unknown task")
-	err = s.AppendLogs(ctx, ws.ID, ids.New(ids.Task), 1, []string{"x"}, at)
+	err = appendLogs(ctx, s, ws.ID, ids.New(ids.Task), 1, []string{"x"}, at)
 	wantErr(t, err, store.ErrNotFound, "AppendLogs of an unknown task")
 }
 
@@ -177,7 +178,7 @@ func testTaskDeleteWorkspace(t *testing.T, s store.Store) {
 	keep, _ := createWorkspace(t, s, "kept")
 	task := createTask(t, s, newTask(ws.ID))
 	claim(t, s, params(ws.ID, t0))
-	must(t, s.AppendLogs(ctx, ws.ID, task.ID, 1, []string{"log"}, t0), "AppendLogs")
+	must(t, appendLogs(ctx, s, ws.ID, task.ID, 1, []string{"log"}, t0), "AppendLogs")
 	kept := createTask(t, s, newTask(keep.ID))
 
 	must(t, s.DeleteWorkspace(ctx, ws.ID), "DeleteWorkspace")
@@ -200,4 +201,10 @@ func testTaskDeleteWorkspace(t *testing.T, s store.Store) {
 
 	_, err = s.GetTask(ctx, keep.ID, kept.ID)
 	must(t, err, "GetTask of another workspace's task")
+}
+
+// appendLogs is AppendLogs without a log budget.
+func appendLogs(ctx context.Context, s store.TaskStore, workspaceID, id string, attempt int, lines []string, at time.Time) error {
+	_, err := s.AppendLogs(ctx, workspaceID, id, attempt, lines, 0, at)
+	return err
 }

@@ -25,6 +25,7 @@ var usageTests = []suiteTest{
 	{"UsageInvalid", testUsageInvalid},
 	{"UsageUnknownWorkspace", testUsageUnknownWorkspace},
 	{"UsageDeleteWorkspace", testUsageDeleteWorkspace},
+	{"EventRetention", testEventRetention},
 }
 
 // u0 is the usage tests' clock: off UTC, in the middle of an hour.

@@ -97,10 +97,11 @@ type TaskTx interface {
 	// Write applies w (see Writes): in one statement where the dialect
 	// can, else as WriteEach.
 	Write(ctx context.Context, w Writes) error
-	// AppendLogs sets the event seq of r's task to r.Seq+len(lines) and
+	// AppendLogs sets the event seq of r's task to r.Seq+len(lines), adds
+	// addBytes to its log bytes and addDropped to its dropped lines, and
 	// inserts one log event of attempt per line, at at, with seqs from
-	// r.Seq+1. lines is not empty.
-	AppendLogs(ctx context.Context, r Row, attempt int, lines []string, at time.Time) error
+	// r.Seq+1. lines may be empty.
+	AppendLogs(ctx context.Context, r Row, attempt int, lines []string, addBytes, addDropped int64, at time.Time) error
 }
 
 // Runner runs fn in one write transaction of a store and commits it if fn
@@ -400,14 +401,20 @@ func (run Runner) CancelTask(ctx context.Context, workspaceID, id, reason string
 }
 
 // AppendLogs stores lines (made valid UTF-8 without NULs) of the current
-// running attempt as log events at now. Returns store.ErrNotFound if the
+// running attempt as log events at now, within the task's log budget of
+// maxBytes (≤ 0: none): the lines that would take the task's stored log
+// bytes past it, and every line after the first of those, are dropped and
+// counted; the first time lines are dropped one notice line says so (it
+// is not counted against the budget). Returns store.ErrNotFound if the
 // task is absent, store.ErrStale if attempt is not current and running.
-func (run Runner) AppendLogs(ctx context.Context, workspaceID, id string, attempt int, lines []string, now time.Time) error {
+func (run Runner) AppendLogs(ctx context.Context, workspaceID, id string, attempt int, lines []string, maxBytes int64, now time.Time) (store.LogResult, error) {
 	clean := make([]string, len(lines))
 	for i, l := range lines {
 		clean[i] = lifecycle.Clean(l)
 	}
+	var res store.LogResult
 	err := run(ctx, func(tx Tx) error {
+		res = store.LogResult{}
 		r, err := tx.LockTask(ctx, workspaceID, id)
 		if err != nil {
 			return err
@@ -418,12 +425,48 @@ func (run Runner) AppendLogs(ctx context.Context, workspaceID, id string, attemp
 		if len(clean) == 0 {
 			return nil
 		}
-		return tx.AppendLogs(ctx, r, attempt, clean, now)
+		keep, bytes := LogBudget(clean, r.Task.LogBytes, maxBytes, r.Task.LogsDropped > 0)
+		res.Stored, res.Dropped = keep, len(clean)-keep
+		out := clean[:keep]
+		if res.Dropped > 0 && r.Task.LogsDropped == 0 {
+			out = append(out[:keep:keep], fmt.Sprintf("[baton] log budget of %d bytes per task reached: further log lines are dropped and counted", maxBytes))
+		}
+		if len(out) == 0 {
+			return tx.AppendLogs(ctx, r, attempt, nil, 0, int64(res.Dropped), now)
+		}
+		return tx.AppendLogs(ctx, r, attempt, out, bytes, int64(res.Dropped), now)
 	})
 	if err != nil {
-		return fmt.Errorf("append logs of task %s attempt %d: %w", id, attempt, err)
+		return store.LogResult{}, fmt.Errorf("append logs of task %s attempt %d: %w", id, attempt, err)
 	}
-	return nil
+	return res, nil
+}
+
+// LogBudget returns how many of lines, in order, fit in a task's log
+// budget of maxBytes (≤ 0: no limit) that has used bytes already, and
+// their bytes. A line counts its length plus one (its newline). Once a
+// line does not fit, none after it is kept, so the stored log is a prefix
+// of what the agent wrote; a task that has dropped lines before keeps
+// none.
+func LogBudget(lines []string, used, maxBytes int64, dropping bool) (keep int, bytes int64) {
+	if maxBytes <= 0 {
+		for _, l := range lines {
+			bytes += int64(len(l)) + 1
+		}
+		return len(lines), bytes
+	}
+	if dropping {
+		return 0, 0
+	}
+	for _, l := range lines {
+		n := int64(len(l)) + 1
+		if used+bytes+n > maxBytes {
+			break
+		}
+		bytes += n
+		keep++
+	}
+	return keep, bytes
 }
 
 // ExpireLeases handles every running task whose lease ended before now, of
