@@ -23,7 +23,14 @@ type requestConfig struct {
 	header    http.Header
 	retryable bool // safe to retry although the method is not idempotent
 	noRetry   bool // never retry (health probes answer for "now")
+	// longPoll is how long the server may hold the request on purpose; it
+	// is added to the request timeout.
+	longPoll time.Duration
 }
+
+// longPoll says the server may hold the request for d before answering
+// (a claim's wait): WithRequestTimeout's bound is d longer for it.
+func longPoll(d time.Duration) RequestOption { return func(rc *requestConfig) { rc.longPoll = max(d, 0) } }
 
 // WithIdempotencyKey sends an Idempotency-Key header, which also makes a POST
 // retryable on 429, 502, 503 and 504.
@@ -91,7 +98,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		maxRetries = 0
 	}
 	for attempt := 0; ; attempt++ {
-		err := c.attempt(ctx, method, u, payload, rc.header, out)
+		err := c.attempt(ctx, method, u, payload, rc.header, out, rc.longPoll)
 		if err == nil {
 			return nil
 		}
@@ -110,20 +117,22 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 }
 
 // attempt sends the request once and handles its response.
-func (c *Client) attempt(ctx context.Context, method, u string, payload []byte, extra http.Header, out any) error {
+func (c *Client) attempt(ctx context.Context, method, u string, payload []byte, extra http.Header, out any, held time.Duration) error {
 	var rd io.Reader
 	if payload != nil {
 		rd = bytes.NewReader(payload)
 	}
-	if c.reqTimeout > 0 {
+	bound := c.reqTimeout
+	if bound > 0 {
+		bound += held
 		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeoutCause(ctx, c.reqTimeout, ErrRequestTimeout)
+		ctx, cancel = context.WithTimeoutCause(ctx, bound, ErrRequestTimeout)
 		defer cancel()
 	}
 	err := c.send(ctx, method, u, rd, payload, extra, out)
-	if err != nil && c.reqTimeout > 0 && errors.Is(context.Cause(ctx), ErrRequestTimeout) {
+	if err != nil && bound > 0 && errors.Is(context.Cause(ctx), ErrRequestTimeout) {
 		if _, isAPI := err.(*APIError); !isAPI {
-			return &timeoutError{method: method, u: u, d: c.reqTimeout, err: err}
+			return &timeoutError{method: method, u: u, d: bound, err: err}
 		}
 	}
 	return err

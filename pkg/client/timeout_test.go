@@ -146,3 +146,19 @@ func TestRequestTimeoutStreamOpen(t *testing.T) {
 		t.Fatalf("%d connections, want 2", n)
 	}
 }
+
+// A claim's long poll is not cut by the request timeout: its bound is the
+// claim's wait longer.
+func TestRequestTimeoutLongPoll(t *testing.T) {
+	b := setup(t, func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-time.After(2 * reqTimeout): // the server holds the claim
+		case <-r.Context().Done():
+			return
+		}
+		writeJSON(w, 200, api.ClaimResponse{})
+	}, WithRequestTimeout(reqTimeout), WithRetry(0, 0))
+	if _, err := b.c.ClaimTasks(context.Background(), api.ClaimRequest{Queues: []string{"q"}, WaitSeconds: 1}); err != nil {
+		t.Fatalf("ClaimTasks: %v", err)
+	}
+}
