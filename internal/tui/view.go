@@ -177,7 +177,7 @@ func (m Model) clock() time.Time { return m.now }
 // workspaceView is the monitor of one workspace: header, gauges,
 // sparkline, tasks and alerts.
 func (m Model) workspaceView(w, h int) []string {
-	lines := []string{m.titleLine(w), m.workspaceLine(), m.noticeLine()}
+	lines := []string{m.titleLine(w), m.workspaceLine(w), m.noticeLine()}
 	lines = append(lines, m.gauges(w)...)
 	lines = append(lines, m.sparkLine(w), m.todayLine(w), "")
 	ph := h - len(lines)
@@ -210,8 +210,9 @@ func (m Model) workspaceView(w, h int) []string {
 	return append(lines, m.alertsPane(w, ah)...)
 }
 
-// workspaceLine is the second header line.
-func (m Model) workspaceLine() string {
+// workspaceLine is the second header line. When it is too wide, the
+// period and then the tier give way, never the workspace id.
+func (m Model) workspaceLine(w int) string {
 	var s string
 	q := m.quota
 	switch {
@@ -224,9 +225,19 @@ func (m Model) workspaceLine() string {
 		if !q.PeriodEnd.IsZero() && !m.clock().IsZero() {
 			reset = q.PeriodEnd.Sub(m.clock())
 		}
-		s = fmt.Sprintf("tier %s · period %s · resets in %s · %s", q.Tier, q.Period, until(reset), q.WorkspaceID)
+		name := ""
 		if q.WorkspaceName != "" {
-			s = m.styles.Title.Render(q.WorkspaceName) + " · " + s
+			name = m.styles.Title.Render(q.WorkspaceName) + " · "
+		}
+		back := ""
+		if m.drilled {
+			back = "‹ esc · "
+		}
+		for _, f := range []string{"tier %[1]s · period %[2]s · resets in %[3]s · %[4]s", "tier %[1]s · resets in %[3]s · %[4]s", "resets in %[3]s · %[4]s"} {
+			s = name + fmt.Sprintf(f, q.Tier, q.Period, until(reset), q.WorkspaceID)
+			if lipgloss.Width(back+s) <= w {
+				break
+			}
 		}
 	}
 	if m.drilled {

@@ -153,3 +153,14 @@ func TestViewFits(t *testing.T) {
 	m = send(m, tea.WindowSizeMsg{Width: 120, Height: 40})
 	checkFrame(t, m.View(), 120, 40)
 }
+
+// The workspace id is never cut: at 80 columns the period gives way.
+func TestWorkspaceIDWhole(t *testing.T) {
+	for _, w := range []int{80, 120} {
+		m := loaded(w, 24, 62)
+		line := strings.Split(m.View(), "\n")[1]
+		if !strings.HasSuffix(line, "ws_01jdq7k3x9m2v5n8p4r6t0w2y4") {
+			t.Errorf("%d columns: %q", w, line)
+		}
+	}
+}

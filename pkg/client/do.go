@@ -30,7 +30,9 @@ type requestConfig struct {
 
 // longPoll says the server may hold the request for d before answering
 // (a claim's wait): WithRequestTimeout's bound is d longer for it.
-func longPoll(d time.Duration) RequestOption { return func(rc *requestConfig) { rc.longPoll = max(d, 0) } }
+func longPoll(d time.Duration) RequestOption {
+	return func(rc *requestConfig) { rc.longPoll = max(d, 0) }
+}
 
 // WithIdempotencyKey sends an Idempotency-Key header, which also makes a POST
 // retryable on 429, 502, 503 and 504.
