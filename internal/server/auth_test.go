@@ -149,3 +149,29 @@ func TestSuspendedWorkspace(t *testing.T) {
 	b.call("PATCH", "/v1/workspaces/"+a.ws.ID, b.admin, map[string]any{"status": "active"}, 200, nil)
 	b.call("GET", "/v1/keys", a.key, nil, 200, nil)
 }
+
+// TestSuspendedWorkspaceStopsSharedWorkers: a shared worker's operator key
+// is not refused by suspension, so its heartbeat is answered cancel with
+// reason workspace_suspended, and the agent stops instead of running on
+// (before, it ran to the end and its work was refused and rerun).
+func TestSuspendedWorkspaceStopsSharedWorkers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newTenant("acme")
+	task := b.submit(a.key, api.SubmitTaskRequest{}, "", 201)
+	if got := b.claim(b.admin); len(got) != 1 || got[0].ID != task.ID {
+		t.Fatalf("shared worker claimed %+v", got)
+	}
+	hb := b.heartbeat(b.admin, task.ID, 1, 200, api.HeaderWorkspace, a.ws.ID)
+	if hb.Cancel {
+		t.Fatalf("heartbeat of an active workspace: %+v", hb)
+	}
+	b.call("PATCH", "/v1/workspaces/"+a.ws.ID, b.admin, map[string]any{"status": "suspended"}, 200, nil)
+	hb = b.heartbeat(b.admin, task.ID, 1, 200, api.HeaderWorkspace, a.ws.ID)
+	if !hb.Cancel || hb.Reason != "workspace_suspended" {
+		t.Errorf("heartbeat of a suspended workspace = %+v, want cancel with reason workspace_suspended", hb)
+	}
+	// A stale attempt is still a 409.
+	wantProblem(t, b.call("POST", "/v1/tasks/"+task.ID+"/heartbeat", b.admin, api.HeartbeatRequest{Attempt: 2}, 409, nil,
+		api.HeaderWorkspace, a.ws.ID), 409, api.CodeConflict)
+}
