@@ -57,13 +57,19 @@ func PprofHandler() http.Handler {
 
 // ServePprof serves PprofHandler on ln until ctx is done, then closes it.
 func ServePprof(ctx context.Context, ln net.Listener, log *slog.Logger) {
-	srv := &http.Server{Handler: PprofHandler(), ReadHeaderTimeout: 10 * time.Second}
+	serveAux(ctx, ln, PprofHandler(), "pprof", "/debug/pprof/", log)
+}
+
+// serveAux serves h on ln (a listener beside the API's: profiles,
+// metrics) until ctx is done, then closes it.
+func serveAux(ctx context.Context, ln net.Listener, h http.Handler, name, path string, log *slog.Logger) {
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	go func() {
 		<-ctx.Done()
 		srv.Close()
 	}()
-	log.Info("pprof listening", "url", "http://"+ln.Addr().String()+"/debug/pprof/")
+	log.Info(name+" listening", "url", "http://"+ln.Addr().String()+path)
 	if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-		log.Error("pprof server stopped", "err", err)
+		log.Error(name+" server stopped", "err", err)
 	}
 }

@@ -125,3 +125,44 @@ func TestPreparePprof(t *testing.T) {
 		t.Error("pprof still served after Serve returned")
 	}
 }
+
+// A prepared server with --metrics-listen serves /metrics there, with the
+// token, and answers the API's /metrics 404.
+func TestPrepareMetricsListen(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MetricsListen, cfg.MetricsToken = "127.0.0.1:0", "scrape-token-0123456789"
+	ctx, cancel := context.WithCancel(t.Context())
+	s, err := Prepare(ctx, cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(ctx) }()
+	get := func(url, cred string) (int, string) {
+		req, _ := http.NewRequest("GET", url, nil)
+		if cred != "" {
+			req.Header.Set("Authorization", "Bearer "+cred)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		body, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(body)
+	}
+	metrics := "http://" + s.MetricsListener.Addr().String() + "/metrics"
+	if code, body := get(metrics, cfg.MetricsToken); code != 200 || !strings.Contains(body, "baton_build_info") {
+		t.Errorf("GET %s = %d %.80q", metrics, code, body)
+	}
+	if code, _ := get(metrics, ""); code != 401 {
+		t.Errorf("GET %s without the token = %d, want 401", metrics, code)
+	}
+	if code, _ := get(s.URL()+"/metrics", cfg.MetricsToken); code != 404 {
+		t.Errorf("API's /metrics = %d, want 404", code)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatalf("Serve = %v", err)
+	}
+}

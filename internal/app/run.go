@@ -49,6 +49,9 @@ type Server struct {
 
 	// Pprof is the profiling listener when cfg.PprofListen is set, else nil.
 	Pprof net.Listener
+	// MetricsListener serves /metrics alone when cfg.MetricsListen is set
+	// (the API's listener then answers it 404), else nil.
+	MetricsListener net.Listener
 
 	closeLimiter func() error
 	stopNotifier func() // cancels the notifier's loops and waits for them
@@ -109,6 +112,7 @@ func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server,
 		RateLimits: server.RateLimits{TrustedProxies: cfg.TrustedProxies},
 		Notifier:   notifier, AuthBus: authBus, Lease: cfg.Lease, HeartbeatInterval: cfg.HeartbeatInterval,
 		Metrics: s.Metrics, Sentry: s.Sentry,
+		MetricsToken: cfg.MetricsToken, MetricsElsewhere: cfg.MetricsListen != "", MetricsCache: 2 * time.Second,
 		Rates:         metering.Rates{ExecutionSecondMicros: cfg.Cost.ExecutionSecondMicros, APICallMicros: cfg.Cost.APICallMicros},
 		AlertWebhooks: webhookURLs(cfg.AlertWebhookURL)})
 	if err != nil {
@@ -117,6 +121,11 @@ func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server,
 	if cfg.PprofListen != "" {
 		if s.Pprof, err = ListenPprof(cfg.PprofListen, cfg.PprofAllowRemote); err != nil {
 			return fail(err)
+		}
+	}
+	if cfg.MetricsListen != "" {
+		if s.MetricsListener, err = net.Listen("tcp", cfg.MetricsListen); err != nil {
+			return fail(fmt.Errorf("metrics listen on %s: %w", cfg.MetricsListen, err))
 		}
 	}
 	if s.Listener, err = net.Listen("tcp", cfg.Listen); err != nil {
@@ -146,6 +155,15 @@ func (s *Server) Serve(ctx context.Context) error {
 		pprofDone := make(chan struct{})
 		go func() { defer close(pprofDone); ServePprof(pprofCtx, s.Pprof, s.Log) }()
 		defer func() { stopPprof(); <-pprofDone }()
+	}
+	if s.MetricsListener != nil {
+		metricsCtx, stopMetrics := context.WithCancel(ctx)
+		metricsDone := make(chan struct{})
+		go func() {
+			defer close(metricsDone)
+			serveAux(metricsCtx, s.MetricsListener, s.API.MetricsHandler(), "metrics", "/metrics", s.Log)
+		}()
+		defer func() { stopMetrics(); <-metricsDone }()
 	}
 	// The loops outlive ctx until the HTTP server has drained.
 	loopCtx, stopLoops := context.WithCancel(context.WithoutCancel(ctx))
@@ -186,6 +204,9 @@ func (s *Server) Close() error {
 		}
 		if s.Pprof != nil {
 			s.Pprof.Close() // a no-op error when ServePprof closed it already
+		}
+		if s.MetricsListener != nil {
+			s.MetricsListener.Close()
 		}
 		if s.Listener != nil {
 			if cerr := s.Listener.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {

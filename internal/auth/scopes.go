@@ -8,13 +8,17 @@ import (
 )
 
 // Allows reports whether a credential holding scopes may use a route that
-// requires scope. "admin" allows everything; "*" allows every workspace scope.
+// requires scope. "admin" allows everything; "*" allows every workspace
+// scope; "worker:all" (a shared worker's operator key) allows "worker".
 func Allows(scopes []string, scope string) bool {
 	if slices.Contains(scopes, api.ScopeAdmin) {
 		return true
 	}
 	if scope == api.ScopeAdmin {
 		return false
+	}
+	if scope == api.ScopeWorker && slices.Contains(scopes, api.ScopeWorkerAll) {
+		return true
 	}
 	return slices.Contains(scopes, api.ScopeAll) || slices.Contains(scopes, scope)
 }

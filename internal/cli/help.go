@@ -26,18 +26,34 @@ var groupOf = map[string]string{
 // helpTopics are `baton help TOPIC` pages: commands without a run
 // function, which cobra lists under "Additional help topics".
 var helpTopics = []struct{ name, short, long string }{
-	{"environment", "Environment variables baton reads", `Environment variables, each the same as a flag or a config key. Precedence:
-flag > environment > config file > default.
+	{"environment", "Environment variables baton reads", `Every global flag has an environment variable and a profile key of the
+config file (` + "`baton help config`" + `). viper resolves each:
+flag > environment > config file (the profile) > default.
 
-  BATON_SERVER      server URL (--server)
-  BATON_API_KEY     API key (--api-key); wins over the profile's key
+  BATON_SERVER      server URL (--server, key server)
+  BATON_API_KEY     API key (--api-key, key api_key); wins over the profile's
   BATON_PROFILE     profile of the config file to use (--profile)
-  BATON_WORKSPACE   workspace id or name for an operator key (--workspace)
+  BATON_WORKSPACE   workspace id or name for an operator key (--workspace,
+                    key workspace)
+  BATON_OUTPUT      output format (-o, key output)
+  BATON_NO_COLOR    true: no colour (--no-color, key no_color)
+  BATON_QUIET       true: only ids, no hints (-q, key quiet)
+  BATON_JQ          jq filter of every result (--jq, key jq)
+  BATON_TEMPLATE    Go template of every result (--template, key template)
+  BATON_DEBUG       true: HTTP trace to stderr (--debug, key debug)
+  BATON_TIMEOUT     bound of each HTTP request, e.g. 30s (--timeout, key
+                    timeout): each retry gets its own, an event stream is
+                    bounded only until it opens, so logs -f, tasks wait and
+                    top are not cut by it (how long to wait for a task is
+                    --wait-timeout)
   BATON_CONFIG      path of the config file (default
                     $XDG_CONFIG_HOME/baton/config.yaml, mode 0600)
   NO_COLOR          set to anything: no colour (--no-color)
   CLICOLOR_FORCE    set to 1: colour even when piped
   XDG_CONFIG_HOME   where the config directory is (default ~/.config)
+
+Booleans take true, false, 1 or 0; a value that does not parse is a usage
+error naming the variable.
 
 The server (baton server) reads its own variables: see ` + "`baton server --help`" + `.`},
 	{"exit-codes", "Exit codes and what they mean", `baton exits with one of these codes (CONTRACT.md), so scripts can tell
@@ -107,13 +123,17 @@ used when --profile and BATON_PROFILE say nothing.
       server: https://baton.example.com
       api_key: bak_…
       workspace: acme
+      output: json      # any global setting: output, no_color, quiet,
+      timeout: 30s      # jq, template, debug, timeout
 
   baton login --profile ops        save a key in a profile
   baton profile list | use | show  see and switch profiles
   baton doctor                     check the setup end to end
 
-Each value is resolved flag > environment (` + "`baton help environment`" + `) >
-profile > default (` + "http://127.0.0.1:7070" + ` for the server).`},
+Each global setting is resolved by viper: flag > environment (BATON_*, see
+` + "`baton help environment`" + `) > the profile's key > default
+(` + "http://127.0.0.1:7070" + ` for the server, table for output).
+` + "`baton doctor`" + ` and ` + "`baton auth status`" + ` say where the server and key came from.`},
 }
 
 // addHelpTopics adds the help topics and sorts the top-level commands into

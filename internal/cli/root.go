@@ -34,6 +34,9 @@ import (
 // Main runs the CLI with args and returns the process exit code.
 func Main(ctx context.Context, args []string, getenv func(string) string, ios *iostreams.IOStreams) int {
 	f := cmdutil.New(ios, getenv)
+	// Main is the process's entry: getenv is the process environment,
+	// which viper reads itself.
+	f.ProcessEnv = true
 	return Run(ctx, f, args)
 }
 
@@ -63,11 +66,11 @@ func NewCmdRoot(f *cmdutil.Factory) *cobra.Command {
 }
 
 // newRoot builds the tree and returns a cleanup that releases what the run
-// set up (the --timeout context). It is per run, not cobra.OnFinalize,
-// whose callbacks are process-wide.
+// set up. It is per run, not cobra.OnFinalize, whose callbacks are
+// process-wide. (--timeout is no bound on the run: it bounds each HTTP
+// request, in the client; see cmdutil.Factory.ClientFor.)
 func newRoot(f *cmdutil.Factory) (*cobra.Command, func()) {
 	g := f.Globals
-	cancelTimeout := func() {}
 	root := &cobra.Command{
 		Use:   "baton",
 		Short: "Durable agent tasks with a hard budget per customer",
@@ -78,13 +81,9 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 		SilenceErrors: true,
 		SilenceUsage:  true,
 		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
+			f.ApplySettings()
 			if g.NoColor {
 				f.IOStreams.SetColorEnabled(false)
-			}
-			if g.Timeout > 0 {
-				ctx, cancel := context.WithTimeout(cmd.Context(), g.Timeout)
-				cancelTimeout = cancel
-				cmd.SetContext(ctx)
 			}
 			return nil
 		},
@@ -100,13 +99,14 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 	pf.StringVar(&g.Profile, "profile", "", "config profile to use (env BATON_PROFILE)")
 	pf.StringVar(&g.APIKey, "api-key", "", "API key (env BATON_API_KEY)")
 	pf.StringVar(&g.Workspace, "workspace", "", "workspace to act on, with an operator key (env BATON_WORKSPACE)")
-	pf.StringVarP(&g.Output, "output", "o", "table", "output format: table|json|yaml|csv|jsonl")
-	pf.BoolVar(&g.NoColor, "no-color", false, "disable colour (env NO_COLOR)")
-	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only ids (lists and creates), no progress or hints")
-	pf.StringVar(&g.JQ, "jq", "", "filter the JSON result with a jq expression (see: baton help formatting)")
-	pf.StringVar(&g.Template, "template", "", "format the JSON result with a Go template (see: baton help formatting)")
-	pf.BoolVar(&g.Debug, "debug", false, "trace HTTP requests to stderr (secrets redacted)")
-	pf.DurationVar(&g.Timeout, "timeout", 0, "give up after this long (e.g. 30s; 0 = no limit)")
+	pf.StringVarP(&g.Output, "output", "o", "table", "output format: table|json|yaml|csv|jsonl (env BATON_OUTPUT)")
+	pf.BoolVar(&g.NoColor, "no-color", false, "disable colour (env BATON_NO_COLOR, NO_COLOR)")
+	pf.BoolVarP(&g.Quiet, "quiet", "q", false, "print only ids (lists and creates), no progress or hints (env BATON_QUIET)")
+	pf.StringVar(&g.JQ, "jq", "", "filter the JSON result with a jq expression (env BATON_JQ; see: baton help formatting)")
+	pf.StringVar(&g.Template, "template", "", "format the JSON result with a Go template (env BATON_TEMPLATE; see: baton help formatting)")
+	pf.BoolVar(&g.Debug, "debug", false, "trace HTTP requests to stderr, secrets redacted (env BATON_DEBUG)")
+	pf.DurationVar(&g.Timeout, "timeout", 0, "bound each HTTP request, e.g. 30s (each retry anew; streams only until they open; 0 = none) (env BATON_TIMEOUT)")
+	f.GlobalFlags = pf
 	_ = root.RegisterFlagCompletionFunc("output", cobra.FixedCompletions([]string{"table", "json", "yaml", "csv", "jsonl"}, cobra.ShellCompDirectiveNoFileComp))
 	_ = root.RegisterFlagCompletionFunc("profile", profile.CompleteNames(f))
 
@@ -138,7 +138,7 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 		markGroups(c)
 	}
 	addHelpTopics(root)
-	return root, func() { cancelTimeout() }
+	return root, func() {}
 }
 
 // markGroups makes a bare noun (`baton keys`) a usage error listing its

@@ -149,3 +149,80 @@ func TestSuspendedWorkspace(t *testing.T) {
 	b.call("PATCH", "/v1/workspaces/"+a.ws.ID, b.admin, map[string]any{"status": "active"}, 200, nil)
 	b.call("GET", "/v1/keys", a.key, nil, 200, nil)
 }
+
+// TestSuspendedWorkspaceStopsSharedWorkers: a shared worker's operator key
+// is not refused by suspension, so its heartbeat is answered cancel with
+// reason workspace_suspended, and the agent stops instead of running on
+// (before, it ran to the end and its work was refused and rerun).
+func TestSuspendedWorkspaceStopsSharedWorkers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newTenant("acme")
+	task := b.submit(a.key, api.SubmitTaskRequest{}, "", 201)
+	if got := b.claim(b.admin); len(got) != 1 || got[0].ID != task.ID {
+		t.Fatalf("shared worker claimed %+v", got)
+	}
+	hb := b.heartbeat(b.admin, task.ID, 1, 200, api.HeaderWorkspace, a.ws.ID)
+	if hb.Cancel {
+		t.Fatalf("heartbeat of an active workspace: %+v", hb)
+	}
+	b.call("PATCH", "/v1/workspaces/"+a.ws.ID, b.admin, map[string]any{"status": "suspended"}, 200, nil)
+	hb = b.heartbeat(b.admin, task.ID, 1, 200, api.HeaderWorkspace, a.ws.ID)
+	if !hb.Cancel || hb.Reason != "workspace_suspended" {
+		t.Errorf("heartbeat of a suspended workspace = %+v, want cancel with reason workspace_suspended", hb)
+	}
+	// A stale attempt is still a 409.
+	wantProblem(t, b.call("POST", "/v1/tasks/"+task.ID+"/heartbeat", b.admin, api.HeartbeatRequest{Attempt: 2}, 409, nil,
+		api.HeaderWorkspace, a.ws.ID), 409, api.CodeConflict)
+}
+
+// TestWorkerAllScope: an operator key with the single scope worker:all is
+// a shared worker's key: it claims across workspaces and runs their tasks
+// (naming each with Baton-Workspace), and nothing else — no admin route,
+// no workspace route, no key. Before it, a shared worker needed admin.
+func TestWorkerAllScope(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a, z := b.newTenant("acme"), b.newTenant("zulu")
+	var wk api.Key
+	b.call("POST", "/v1/keys", b.admin, api.CreateKeyRequest{Name: "shared-worker", Scopes: []string{api.ScopeWorkerAll}}, 201, &wk)
+	if !strings.HasPrefix(wk.Secret, "bak_") || len(wk.Scopes) != 1 || wk.Scopes[0] != api.ScopeWorkerAll {
+		t.Fatalf("worker:all key = %+v", wk)
+	}
+	for _, bad := range [][]string{{api.ScopeAdmin, api.ScopeWorkerAll}, {api.ScopeWorker}, {api.ScopeAll}} {
+		wantProblem(t, b.call("POST", "/v1/keys", b.admin, api.CreateKeyRequest{Name: "x", Scopes: bad}, 422, nil), 422, api.CodeValidationFailed)
+	}
+	ta := b.submit(a.key, api.SubmitTaskRequest{}, "", 201)
+	tz := b.submit(z.key, api.SubmitTaskRequest{}, "", 201)
+	var claimed api.ClaimResponse
+	b.call("POST", "/v1/tasks/claim", wk.Secret, api.ClaimRequest{WorkerID: "shared", MaxTasks: 10}, 200, &claimed)
+	if len(claimed.Tasks) != 2 {
+		t.Fatalf("worker:all claimed %d tasks, want both workspaces' 2", len(claimed.Tasks))
+	}
+	b.heartbeat(wk.Secret, ta.ID, 1, 200, api.HeaderWorkspace, a.ws.ID)
+	b.call("POST", "/v1/tasks/"+ta.ID+"/logs", wk.Secret, api.LogsRequest{Attempt: 1, Lines: []string{"hi"}}, 204, nil, api.HeaderWorkspace, a.ws.ID)
+	b.call("POST", "/v1/tasks/"+ta.ID+"/complete", wk.Secret, api.CompleteRequest{Attempt: 1, Output: []byte(`{}`)}, 200, nil, api.HeaderWorkspace, a.ws.ID)
+	b.call("POST", "/v1/tasks/"+tz.ID+"/fail", wk.Secret, api.FailRequest{Attempt: 1, Error: "boom"}, 200, nil, api.HeaderWorkspace, z.ws.ID)
+	// Nothing but the worker routes.
+	for _, c := range []struct{ method, path, ws string }{
+		{"GET", "/v1/workspaces", ""}, {"GET", "/v1/workspaces/" + a.ws.ID, a.ws.ID}, {"POST", "/v1/keys", ""},
+		{"GET", "/v1/keys", a.ws.ID}, {"GET", "/v1/tasks", a.ws.ID}, {"GET", "/v1/tasks/" + ta.ID, a.ws.ID},
+		{"POST", "/v1/tasks", a.ws.ID}, {"GET", "/v1/usage/quota", a.ws.ID}, {"GET", "/v1/admin/costs", ""},
+	} {
+		var hdr []string
+		if c.ws != "" {
+			hdr = []string{api.HeaderWorkspace, c.ws}
+		}
+		body := ""
+		if c.method == "POST" {
+			body = "{}"
+		}
+		want := 403
+		if c.path == "/v1/workspaces/"+a.ws.ID {
+			want = 404 // not its own workspace: another workspace's id is 404
+		}
+		if r := b.req(c.method, c.path, wk.Secret, body, hdr...); r.Status != want {
+			t.Errorf("%s %s with a worker:all key: %d, want %d", c.method, c.path, r.Status, want)
+		}
+	}
+}

@@ -16,7 +16,12 @@ import (
 type principal struct {
 	key     store.Key
 	session bool // authenticated with a session JWT
-	admin   bool // an operator key
+	admin   bool // an operator key with scope admin
+	// operator: an operator key (admin, or worker:all for a shared
+	// worker): it may name any workspace with Baton-Workspace, and a
+	// suspended workspace does not refuse it (a shared worker's heartbeat
+	// is told to stop instead).
+	operator bool
 	// workspaceID is the workspace the request acts on: the key's own, or
 	// the Baton-Workspace header of an operator key ("" = operator level).
 	workspaceID string
@@ -147,9 +152,10 @@ func (s *Server) authenticate(r *http.Request, c credential) (*principal, error)
 // resolveWorkspace sets the workspace the request acts on.
 func (s *Server) resolveWorkspace(r *http.Request, p *principal) error {
 	header := r.Header.Get(api.HeaderWorkspace)
-	p.admin = p.key.WorkspaceID == store.OperatorWorkspace && auth.Allows(p.key.Scopes, api.ScopeAdmin)
+	p.operator = p.key.WorkspaceID == store.OperatorWorkspace
+	p.admin = p.operator && auth.Allows(p.key.Scopes, api.ScopeAdmin)
 	p.workspaceID = p.key.WorkspaceID
-	if p.admin {
+	if p.operator {
 		p.workspaceID = header
 	} else if header != "" && header != p.key.WorkspaceID {
 		return api.NewProblem(api.CodeForbidden, "the Baton-Workspace header needs an operator key")
@@ -159,14 +165,14 @@ func (s *Server) resolveWorkspace(r *http.Request, p *principal) error {
 	}
 	ws, err := s.keys.Workspace(r.Context(), p.workspaceID)
 	if errors.Is(err, store.ErrNotFound) {
-		if p.admin {
+		if p.operator {
 			return notFound("workspace", p.workspaceID)
 		}
 		return s.authFailed(authUnknown, "the key's workspace no longer exists")
 	} else if err != nil {
 		return err
 	}
-	if ws.Status == api.WorkspaceSuspended && !p.admin && r.URL.Path != "/v1/me" {
+	if ws.Status == api.WorkspaceSuspended && !p.operator && r.URL.Path != "/v1/me" {
 		return api.Errorf(api.CodeWorkspaceSuspended, "workspace %s is suspended", ws.ID)
 	}
 	p.workspace = &ws

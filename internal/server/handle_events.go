@@ -80,6 +80,11 @@ func (s *Server) streamEvents(w http.ResponseWriter, r *http.Request, p *princip
 	if _, err := s.store.GetTask(ctx, p.workspaceID, id); err != nil {
 		return storeError(err, "task", id)
 	}
+	release, err := s.streams.acquire(w, p.workspaceID, s.limits(*p.workspace).MaxOpenStreams)
+	if err != nil {
+		return err
+	}
+	defer release()
 	st := s.openSSE(w)
 	defer st.close()
 	for {

@@ -37,8 +37,8 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request, p *prin
 		if len(scopes) == 0 {
 			scopes = []string{api.ScopeAdmin}
 		}
-		if !slices.Equal(scopes, []string{api.ScopeAdmin}) {
-			errs = append(errs, api.FieldError{Field: "scopes", Message: `operator keys have exactly the scope "admin"; name a workspace (Baton-Workspace) to create a workspace key`})
+		if len(scopes) != 1 || !slices.Contains(api.OperatorScopes, scopes[0]) {
+			errs = append(errs, api.FieldError{Field: "scopes", Message: `operator keys have exactly one scope, "admin" or "worker:all" (a shared worker); name a workspace (Baton-Workspace) to create a workspace key`})
 		}
 	} else {
 		var serrs []api.FieldError

@@ -153,6 +153,11 @@ func (s *Server) handleUsageStream(w http.ResponseWriter, r *http.Request, p *pr
 	if err != nil {
 		return err
 	}
+	release, err := s.streams.acquire(w, ws.ID, s.limits(ws).MaxOpenStreams)
+	if err != nil {
+		return err
+	}
+	defer release()
 	st := s.openSSE(w)
 	defer st.close()
 	var (

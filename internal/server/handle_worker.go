@@ -60,6 +60,14 @@ func (s *Server) handleClaim(w http.ResponseWriter, r *http.Request, p *principa
 	ws := p.workspaceID
 	if ws == store.OperatorWorkspace {
 		ws = store.AnyWorkspace
+	} else if req.WaitSeconds > 0 && p.workspace != nil {
+		// A long poll holds a connection like a stream does; a shared
+		// worker's (operator key, every workspace) is the operator's.
+		release, err := s.streams.acquire(w, ws, s.limits(*p.workspace).MaxOpenStreams)
+		if err != nil {
+			return err
+		}
+		defer release()
 	}
 	s.tasks.Seen(r.Context(), store.Worker{WorkspaceID: p.workspaceID, ID: req.WorkerID, Host: req.Host,
 		Version: tasks.VersionOf(r.UserAgent()), Queues: req.Queues, Concurrency: req.Concurrency})

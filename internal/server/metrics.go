@@ -2,9 +2,13 @@ package server
 
 import (
 	"context"
+	"crypto/subtle"
+	"errors"
 	"net/http"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -132,7 +136,7 @@ func (s *Server) register(reg prometheus.Registerer) error {
 		ConstLabels: prometheus.Labels{"version": s.cfg.Version}})
 	build.Set(1)
 	cs := []prometheus.Collector{m.requests, m.duration, m.authFailures, m.rateLimited, m.quotaRejections,
-		m.claimDuration, m.tasksClaimed, m.leaseExpiries, m.transitions, m.alerts, m.webhooks, m.logsDropped, queueCollector{s}, build,
+		m.claimDuration, m.tasksClaimed, m.leaseExpiries, m.transitions, m.alerts, m.webhooks, m.logsDropped, s.streams.gauge, queueCollector{s}, build,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "baton_ready",
 			Help: "1 while /readyz would answer 200: not draining, and the store answers a ping."}, s.readyValue),
@@ -149,11 +153,44 @@ func (s *Server) register(reg prometheus.Registerer) error {
 }
 
 // handleMetrics serves the registry in the Prometheus exposition format.
-// It is public like /healthz: expose it to the scraper only (it holds
-// cross-tenant queue names and counts).
+// It is public like /healthz unless a token is configured: it holds
+// cross-tenant queue names and counts, so expose it to the scraper only
+// (MetricsToken, or MetricsElsewhere with its own listener).
 func (s *Server) handleMetrics(w http.ResponseWriter, r *http.Request, _ *principal) error {
+	if s.cfg.MetricsElsewhere {
+		return api.Errorf(api.CodeNotFound, "/metrics is served on its own listener (--metrics-listen)")
+	}
+	return s.serveMetrics(w, r)
+}
+
+// serveMetrics checks the metrics token, if any, and serves the registry.
+func (s *Server) serveMetrics(w http.ResponseWriter, r *http.Request) error {
+	if s.cfg.MetricsToken != "" {
+		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(s.cfg.MetricsToken)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="baton metrics"`)
+			return api.Errorf(api.CodeUnauthenticated, "/metrics needs the bearer token in BATON_METRICS_TOKEN")
+		}
+	}
 	s.metricsHandler.ServeHTTP(w, r)
 	return nil
+}
+
+// MetricsHandler serves GET /metrics alone, with the token check, for a
+// listener of its own (--metrics-listen); other paths are 404.
+func (s *Server) MetricsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/metrics" {
+			writeProblem(w, r, api.NewProblem(api.CodeNotFound, "only /metrics is served here"))
+			return
+		}
+		if err := s.serveMetrics(w, r); err != nil {
+			var p *api.Problem
+			if errors.As(err, &p) {
+				writeProblem(w, r, p)
+			}
+		}
+	})
 }
 
 func (s *Server) newMetricsHandler() http.Handler {
@@ -216,6 +253,31 @@ var (
 		"Age of the oldest queued task per queue (0 when none is queued).", []string{"queue"}, nil)
 )
 
+// queueStatsCache holds the last scrape's queue counts for a while, and
+// lets one scrape at a time read them: concurrent scrapers wait for the
+// one reading and share its answer.
+type queueStatsCache struct {
+	mu    sync.Mutex
+	at    time.Time
+	stats []store.QueueStat
+}
+
+func (c *queueStatsCache) get(ttl time.Duration, read func(context.Context) ([]store.QueueStat, error)) ([]store.QueueStat, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ttl > 0 && !c.at.IsZero() && time.Since(c.at) < ttl {
+		return c.stats, nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	stats, err := read(ctx)
+	if err != nil {
+		return nil, err
+	}
+	c.stats, c.at = stats, time.Now()
+	return stats, nil
+}
+
 // queueCollector computes the task and queue gauges at scrape time from
 // the store's QueueStats.
 type queueCollector struct{ s *Server }
@@ -230,9 +292,7 @@ func (c queueCollector) Describe(ch chan<- *prometheus.Desc) {
 // Collect implements prometheus.Collector. A store error is logged and the
 // gauges are left out of this scrape.
 func (c queueCollector) Collect(ch chan<- prometheus.Metric) {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	stats, err := c.s.store.QueueStats(ctx)
+	stats, err := c.s.queueStats.get(c.s.cfg.MetricsCache, c.s.store.QueueStats)
 	if err != nil {
 		c.s.log.Warn("metrics: queue stats", "err", err)
 		return

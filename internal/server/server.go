@@ -60,6 +60,16 @@ type Config struct {
 	// Metrics gets the server's metrics and is what GET /metrics serves
 	// (metrics.go lists them); a fresh registry when nil.
 	Metrics Registry
+	// MetricsToken, when set, is the bearer token GET /metrics requires
+	// (BATON_METRICS_TOKEN); MetricsElsewhere answers the API's /metrics
+	// 404 because MetricsHandler is served on a listener of its own
+	// (--metrics-listen).
+	MetricsToken     string
+	MetricsElsewhere bool
+	// MetricsCache is how long a scrape's queue counts are reused by the
+	// next scrapes (0: read every scrape), so many scrapers cost the store
+	// one read per period. baton server uses 2 s.
+	MetricsCache time.Duration
 	// Sentry, when set, receives panics and 5xx errors (see NewSentry);
 	// nil reports nothing.
 	Sentry *sentry.Client
@@ -93,6 +103,7 @@ type Server struct {
 	limiter  ratelimit.Limiter
 	rl       RateLimits
 	tasks    *tasks.Service
+	streams  *streamCap
 	keys     *auth.Cache   // keys and workspaces of authentication
 	failing  *failingAddrs // addresses that failed authentication lately
 	draining atomic.Bool
@@ -103,6 +114,7 @@ type Server struct {
 
 	metrics        *metrics
 	metricsHandler http.Handler
+	queueStats     queueStatsCache
 
 	// recorder meters API calls; its flushes wake usage streams.
 	recorder  *metering.Recorder
@@ -157,6 +169,7 @@ func New(cfg Config) (*Server, error) {
 		cfg:      cfg,
 		store:    cfg.Store,
 		hasher:   auth.NewHasher(cfg.Secret),
+		streams:  newStreamCap(),
 		sessions: auth.NewSessions(cfg.Secret, cfg.Now),
 		log:      cfg.Logger,
 		now:      func() time.Time { return cfg.Now().UTC() },

@@ -303,7 +303,7 @@ type TaskStore interface {
 
 	// AppendLogs stores log lines of the current running attempt as log
 	// events (one per line, status ""), as long as the task's log bytes
-	// stay within maxBytes (≤ 0: no limit): lines past it are dropped and
+	// stay within maxBytes (< 0: no limit): lines past it are dropped and
 	// counted in the task's LogsDropped, and the first drop stores one
 	// notice line. ErrNotFound if the task is absent; ErrStale if attempt
 	// is not current and running.

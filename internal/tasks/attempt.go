@@ -15,6 +15,13 @@ import (
 // reason, of a task terminated because its workspace's quota ran out.
 const ReasonQuota = string(api.CodeQuotaExceeded)
 
+// ReasonSuspended is a heartbeat's cancel reason when the task's workspace
+// is suspended: a shared worker (operator key, which suspension does not
+// refuse) stops the agent instead of running on and having its work
+// refused. The lease then runs out and the task waits, held, until the
+// workspace is resumed.
+const ReasonSuspended = string(api.CodeWorkspaceSuspended)
+
 // Beat is a heartbeat's answer: keep going until LeaseExpiresAt, or stop
 // (Cancel) for Reason: api.TaskCancelled, api.TaskTimedOut, ReasonQuota.
 type Beat struct {
@@ -34,6 +41,16 @@ type Beat struct {
 // out, terminated) is told to stop too. Errors: store.ErrNotFound;
 // store.ErrStale (another attempt holds the task).
 func (s *Service) Heartbeat(ctx context.Context, ws store.Workspace, id string, attempt int, u *store.Usage) (Beat, error) {
+	if ws.Status == api.WorkspaceSuspended {
+		t, err := s.cfg.Store.GetTask(ctx, ws.ID, id)
+		if err != nil {
+			return Beat{}, err
+		}
+		if t.Attempt != attempt || t.Status != api.TaskRunning {
+			return Beat{}, store.ErrStale
+		}
+		return Beat{Task: t, Cancel: true, Reason: ReasonSuspended}, nil
+	}
 	now := s.now()
 	t, err := s.cfg.Store.Heartbeat(ctx, ws.ID, id, attempt, u, now, s.cfg.Lease)
 	if errors.Is(err, store.ErrStale) {

@@ -39,6 +39,7 @@ type Store interface {
 	PruneWorkers(ctx context.Context, before time.Time) error
 	ListQueues(ctx context.Context, workspaceID string) ([]store.QueueCount, error)
 	ListWorkspaces(ctx context.Context, p store.Page) ([]store.Workspace, error)
+	GetTask(ctx context.Context, workspaceID, id string) (store.Task, error)
 	PruneEvents(ctx context.Context, workspaceID string, before time.Time, limit int) (store.Pruned, error)
 	StepStore
 }

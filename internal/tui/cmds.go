@@ -2,6 +2,7 @@ package tui
 
 import (
 	"context"
+	"errors"
 	"slices"
 	"time"
 
@@ -31,6 +32,21 @@ type Source interface {
 	// Workspace returns a Source acting on workspace id (operator key),
 	// used to drill into one workspace from the admin list.
 	Workspace(id string) (Source, error)
+	// UsageToday returns the workspace's usage of the current UTC day by
+	// hour (GET /v1/usage), which seeds the day's sparkline.
+	UsageToday(ctx context.Context) (api.UsageSeries, error)
+	// FollowLogs follows the events of task id (the `l` key) until ctx
+	// ends or the task does; the channel closes then, after a LogUpdate
+	// with Final or Err set.
+	FollowLogs(ctx context.Context, id string) <-chan LogUpdate
+}
+
+// LogUpdate is one message of FollowLogs: an event, or the end of the
+// stream (Final is the task's final status) or its failure (Err).
+type LogUpdate struct {
+	Event *api.TaskEvent
+	Final string
+	Err   error
 }
 
 // recentTasks is how many tasks of each kind (running, any) Tasks reads.
@@ -52,7 +68,9 @@ func (s *ClientSource) Watch(ctx context.Context) <-chan client.QuotaUpdate {
 }
 
 // Tasks implements Source: the running tasks, the queued (and held) ones,
-// then the newest finished ones, each list newest first.
+// the waiting ones, then the newest finished ones, each list newest first.
+// A server that does not know the status waiting yet (it answers 4xx to
+// the filter) just has none.
 func (s *ClientSource) Tasks(ctx context.Context) ([]api.Task, error) {
 	running, err := s.Client.ListTasks(ctx, client.TaskListOptions{Status: api.TaskRunning, ListOptions: client.ListOptions{Limit: recentTasks}})
 	if err != nil {
@@ -63,6 +81,16 @@ func (s *ClientSource) Tasks(ctx context.Context) ([]api.Task, error) {
 		return nil, err
 	}
 	running.Data = append(running.Data, queued.Data...)
+	waiting, err := s.Client.ListTasks(ctx, client.TaskListOptions{Status: api.TaskWaiting, ListOptions: client.ListOptions{Limit: recentTasks}})
+	var apiErr *client.APIError
+	switch {
+	case err == nil:
+		running.Data = append(running.Data, waiting.Data...)
+	case errors.As(err, &apiErr) && apiErr.Status >= 400 && apiErr.Status < 500 && apiErr.Status != 401 && apiErr.Status != 403 && apiErr.Status != 429:
+		// An older server: no waiting tasks.
+	default:
+		return nil, err
+	}
 	newest, err := s.Client.ListTasks(ctx, client.TaskListOptions{ListOptions: client.ListOptions{Limit: recentTasks}})
 	if err != nil {
 		return nil, err
@@ -100,6 +128,41 @@ func (s *ClientSource) CancelTask(ctx context.Context, id string) (api.Task, err
 // AdminUsage implements Source.
 func (s *ClientSource) AdminUsage(ctx context.Context) ([]api.Quota, error) {
 	return s.Client.AdminUsage(ctx)
+}
+
+// UsageToday implements Source: the usage of the current UTC day, by hour.
+func (s *ClientSource) UsageToday(ctx context.Context) (api.UsageSeries, error) {
+	now := time.Now().UTC()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	return s.Client.Usage(ctx, client.UsageOptions{From: day, To: day.Add(24 * time.Hour), Granularity: api.GranularityHour})
+}
+
+// FollowLogs implements Source over GET /v1/tasks/{id}/events (resumed
+// after drops by the client).
+func (s *ClientSource) FollowLogs(ctx context.Context, id string) <-chan LogUpdate {
+	out := make(chan LogUpdate)
+	go func() {
+		defer close(out)
+		send := func(u LogUpdate) bool {
+			select {
+			case out <- u:
+				return true
+			case <-ctx.Done():
+				return false
+			}
+		}
+		final, err := s.Client.FollowTaskEvents(ctx, id, 0, func(ev api.TaskEvent) error {
+			if !send(LogUpdate{Event: &ev}) {
+				return ctx.Err()
+			}
+			return nil
+		})
+		if ctx.Err() != nil {
+			return
+		}
+		send(LogUpdate{Final: final, Err: err})
+	}()
+	return out
 }
 
 // Workspace implements Source.
@@ -263,5 +326,52 @@ func fetchDetail(gen int, src Source, id string) tea.Cmd {
 		defer cancel()
 		t, evs, err := src.TaskDetail(ctx, id)
 		return detailMsg{gen: gen, task: t, events: evs, err: err}
+	}
+}
+
+// usageMsg is the answer to reading the day's usage.
+type usageMsg struct {
+	gen   int
+	usage api.UsageSeries
+	err   error
+}
+
+func fetchUsage(gen int, src Source) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
+		defer cancel()
+		u, err := src.UsageToday(ctx)
+		return usageMsg{gen: gen, usage: u, err: err}
+	}
+}
+
+// Messages of the log pane. They carry the pane's own generation (logGen):
+// closing the pane or opening another task's logs drops what is in flight.
+type (
+	logStartedMsg struct {
+		gen    int
+		ch     <-chan LogUpdate
+		cancel context.CancelFunc
+	}
+	logMsg struct {
+		gen    int
+		u      LogUpdate
+		closed bool
+	}
+)
+
+// startLogs follows task id's events in a context of its own.
+func startLogs(gen int, src Source, id string) tea.Cmd {
+	return func() tea.Msg {
+		ctx, cancel := context.WithCancel(context.Background())
+		return logStartedMsg{gen: gen, ch: src.FollowLogs(ctx, id), cancel: cancel}
+	}
+}
+
+// nextLog waits for the next message of ch.
+func nextLog(gen int, ch <-chan LogUpdate) tea.Cmd {
+	return func() tea.Msg {
+		u, ok := <-ch
+		return logMsg{gen: gen, u: u, closed: !ok}
 	}
 }

@@ -85,7 +85,27 @@ func someTasks() []api.Task {
 		task(3, "email", api.TaskSucceeded, 5*time.Minute, 42*time.Second, 3100),
 		task(4, "research", api.TaskFailed, 9*time.Minute, 3*time.Minute, 250_000),
 		task(5, "email", api.TaskTerminated, 20*time.Minute, 11*time.Minute, 1_234_567),
+		{ID: "task_01jdq8a0b1c2d3e4f5g6h7j8m1", Queue: "research", Status: api.TaskWaiting, StatusReason: "signal approval",
+			Attempt: 1, MaxAttempts: 3, CreatedAt: t0.Add(-25 * time.Minute), Labels: map[string]string{"customer": "globex"}},
+		{ID: "task_01jdq8a0b1c2d3e4f5g6h7j8m2", Queue: "email", Status: api.TaskWaiting, StatusReason: "budget",
+			Attempt: 2, MaxAttempts: 3, CreatedAt: t0.Add(-3 * time.Hour)},
 	}
+}
+
+// someUsage is the day's usage by hour up to t0 (22:00): a quiet night,
+// a busy afternoon.
+func someUsage() api.UsageSeries {
+	day := t0.Truncate(24 * time.Hour)
+	u := api.UsageSeries{From: day, To: day.Add(24 * time.Hour), Granularity: api.GranularityHour, Series: map[string][]api.UsagePoint{}}
+	perHour := []int64{2, 1, 0, 0, 0, 1, 3, 8, 20, 35, 40, 38, 30, 42, 55, 60, 48, 36, 22, 15, 12, 9}
+	for h, n := range perHour {
+		at := day.Add(time.Duration(h) * time.Hour)
+		u.Series[api.MetricTaskExecutions] = append(u.Series[api.MetricTaskExecutions], api.UsagePoint{Start: at, Value: n})
+		u.Series[api.MetricCostMicros] = append(u.Series[api.MetricCostMicros], api.UsagePoint{Start: at, Value: n * 4_000})
+		u.Series[api.MetricExecutionMS] = append(u.Series[api.MetricExecutionMS], api.UsagePoint{Start: at, Value: n * 31_000})
+		u.Series[api.MetricAPICalls] = append(u.Series[api.MetricAPICalls], api.UsagePoint{Start: at, Value: n * 12})
+	}
+	return u
 }
 
 func someAlerts() []api.Alert {
@@ -109,10 +129,54 @@ type fakeSource struct {
 	opened  []string
 	// cancelled are the tasks CancelTask was asked to cancel.
 	cancelled []string
+	// logs feeds FollowLogs; follows are the tasks it was asked for and
+	// logsStopped how many of those follows ended with their context.
+	logs        chan LogUpdate
+	follows     []string
+	logsStopped int
 }
 
 func newFakeSource() *fakeSource {
-	return &fakeSource{updates: make(chan client.QuotaUpdate, 16), tasks: someTasks(), alerts: someAlerts()}
+	return &fakeSource{updates: make(chan client.QuotaUpdate, 16), tasks: someTasks(), alerts: someAlerts(),
+		logs: make(chan LogUpdate, 16)}
+}
+
+func (f *fakeSource) UsageToday(context.Context) (api.UsageSeries, error) { return someUsage(), nil }
+
+func (f *fakeSource) FollowLogs(ctx context.Context, id string) <-chan LogUpdate {
+	f.mu.Lock()
+	f.follows = append(f.follows, id)
+	f.mu.Unlock()
+	out := make(chan LogUpdate)
+	go func() {
+		defer close(out)
+		for {
+			select {
+			case <-ctx.Done():
+				f.mu.Lock()
+				f.logsStopped++
+				f.mu.Unlock()
+				return
+			case u := <-f.logs:
+				select {
+				case out <- u:
+				case <-ctx.Done():
+					f.mu.Lock()
+					f.logsStopped++
+					f.mu.Unlock()
+					return
+				}
+			}
+		}
+	}()
+	return out
+}
+
+// followCounts returns the tasks followed and how many follows stopped.
+func (f *fakeSource) followCounts() ([]string, int) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slices.Clone(f.follows), f.logsStopped
 }
 
 func (f *fakeSource) Watch(ctx context.Context) <-chan client.QuotaUpdate {

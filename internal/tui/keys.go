@@ -26,6 +26,8 @@ type KeyMap struct {
 	// CancelTask asks to cancel the selected task; Yes confirms.
 	CancelTask key.Binding
 	Yes        key.Binding
+	// Logs follows the selected task's log lines in a pane.
+	Logs key.Binding
 }
 
 // DefaultKeyMap returns the bindings of CONTRACT.md's `baton top`.
@@ -46,12 +48,13 @@ func DefaultKeyMap() KeyMap {
 		Backspace:  key.NewBinding(key.WithKeys("backspace"), key.WithHelp("backspace", "delete")),
 		CancelTask: key.NewBinding(key.WithKeys("c"), key.WithHelp("c", "cancel task")),
 		Yes:        key.NewBinding(key.WithKeys("y", "Y"), key.WithHelp("y", "yes")),
+		Logs:       key.NewBinding(key.WithKeys("l"), key.WithHelp("l", "follow logs")),
 	}
 }
 
 // ShortHelp is the help bar.
 func (k KeyMap) ShortHelp() []key.Binding {
-	return []key.Binding{k.Help, k.Quit, k.Tab, k.Filter, k.Pause, k.Enter, k.Back}
+	return []key.Binding{k.Help, k.Quit, k.Tab, k.Filter, k.Pause, k.Enter, k.Logs, k.Back}
 }
 
 // FullHelp is the help shown by `?`, in columns.
@@ -59,7 +62,7 @@ func (k KeyMap) FullHelp() [][]key.Binding {
 	return [][]key.Binding{
 		{k.Up, k.Down, k.Tab, k.ShiftTab},
 		{k.Filter, k.Pause, k.Enter, k.Back},
-		{k.CancelTask, k.Help, k.Quit},
+		{k.Logs, k.CancelTask, k.Help, k.Quit},
 	}
 }
 
@@ -90,7 +93,7 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		case msg.Type == tea.KeyRunes || msg.Type == tea.KeySpace:
 			m.filter += string(msg.Runes)
 		}
-		m.sel[paneTasks], m.wsSel = 0, 0
+		m.sel[paneTasks], m.sel[paneWaiting], m.wsSel = 0, 0, 0
 		return m, nil
 	}
 	m.notice = ""
@@ -105,25 +108,44 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m.notice = "not cancelled"
 		return m, nil
 	}
+	if m.logTask != "" && (key.Matches(msg, k.Back) || key.Matches(msg, k.Logs)) {
+		return m.closeLogs()
+	}
 	if m.detail != nil && (key.Matches(msg, k.Back) || key.Matches(msg, k.Enter)) {
 		m.detail, m.detailEvents = nil, nil
 		return m, nil
 	}
 	switch {
-	case key.Matches(msg, k.Enter) && !m.adminList() && m.focus == paneTasks && m.detail == nil:
-		tasks := m.filteredTasks()
-		if len(tasks) == 0 {
+	case key.Matches(msg, k.Enter) && !m.adminList() && m.taskPane() && m.detail == nil && m.logTask == "":
+		t, ok := m.selectedTask()
+		if !ok {
 			return m, nil
 		}
-		return m, fetchDetail(m.gen, m.src, tasks[clamp(m.sel[paneTasks], len(tasks))].ID)
-	case key.Matches(msg, k.CancelTask) && !m.adminList() && (m.focus == paneTasks || m.detail != nil):
-		tasks := m.filteredTasks()
-		if len(tasks) == 0 {
-			return m, nil
-		}
-		t := tasks[clamp(m.sel[paneTasks], len(tasks))]
+		return m, fetchDetail(m.gen, m.src, t.ID)
+	case key.Matches(msg, k.Logs) && !m.adminList() && (m.taskPane() || m.detail != nil):
+		t, ok := m.selectedTask()
 		if m.detail != nil {
-			t = *m.detail
+			t, ok = *m.detail, true
+		}
+		if !ok {
+			return m, nil
+		}
+		return m.openLogs(t.ID)
+	case key.Matches(msg, k.CancelTask) && !m.adminList() && (m.taskPane() || m.detail != nil || m.logTask != ""):
+		t, ok := m.selectedTask()
+		switch {
+		case m.logTask != "":
+			t, ok = api.Task{ID: m.logTask}, true
+			for _, x := range m.tasks {
+				if x.ID == m.logTask {
+					t = x
+				}
+			}
+		case m.detail != nil:
+			t, ok = *m.detail, true
+		}
+		if !ok {
+			return m, nil
 		}
 		if api.IsTerminal(t.Status) {
 			m.notice = t.ID + " has ended already (" + t.Status + ")"
@@ -156,7 +178,7 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		m = m.move(1)
 	case key.Matches(msg, k.Filter):
 		m.filtering = true
-		if !m.adminList() {
+		if !m.adminList() && !m.taskPane() {
 			m.focus = paneTasks
 		}
 	case key.Matches(msg, k.Enter):
@@ -174,8 +196,15 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	return m, nil
 }
 
+// quit stops the watch and the log stream and ends the program; the
+// generations move on so that their last messages (a closed channel) do
+// not change the final frame.
 func (m Model) quit() (tea.Model, tea.Cmd) {
-	return m, tea.Sequence(stop(m.cancel), tea.Quit)
+	stopLogs := stop(m.logCancel)
+	m.logGen++
+	m.logCancel, m.logCh = nil, nil
+	m, stopWatch := m.halt()
+	return m, tea.Sequence(stopLogs, stopWatch, tea.Quit)
 }
 
 // move moves the selection of the focused pane by d.
@@ -190,6 +219,8 @@ func (m Model) move(d int) Model {
 		n = len(api.QuotaMetrics)
 	case paneTasks:
 		n = len(m.filteredTasks())
+	case paneWaiting:
+		n = len(m.waitingTasks())
 	case paneAlerts:
 		n = len(m.alerts)
 	}
@@ -215,7 +246,9 @@ func (m Model) drillIn() (tea.Model, tea.Cmd) {
 		return m, nil
 	}
 	id := spaces[m.wsSel].WorkspaceID
+	m, stopLogs := m.closeLogs()
 	m, stopCmd := m.halt()
+	stopCmd = tea.Batch(stopLogs, stopCmd)
 	m.drilled, m.drillID = true, id
 	m.filter, m.focus, m.sel = "", paneGauges, [numPanes]int{}
 	m.quota, m.history, m.tasks, m.alerts, m.tasksErr, m.alertErr = nil, nil, nil, nil, "", ""
@@ -235,18 +268,81 @@ func (m Model) drillOut() (tea.Model, tea.Cmd) {
 	return m.restart()
 }
 
-// filteredTasks are the tasks whose id, queue or status contain the filter.
+// filteredTasks are the tasks of the tasks pane (all but the waiting
+// ones) that the filter matches.
 func (m Model) filteredTasks() []api.Task {
-	if m.filter == "" {
-		return m.tasks
-	}
 	var out []api.Task
 	for _, t := range m.tasks {
-		if matches(m.filter, t.ID, t.Queue, t.Status) {
+		if t.Status != api.TaskWaiting && m.taskMatches(t) {
 			out = append(out, t)
 		}
 	}
 	return out
+}
+
+// waitingTasks are the waiting tasks that the filter matches.
+func (m Model) waitingTasks() []api.Task {
+	var out []api.Task
+	for _, t := range m.tasks {
+		if t.Status == api.TaskWaiting && m.taskMatches(t) {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// taskMatches reports whether the filter is a substring (any case) of the
+// task's id, queue, status (held included), status reason or one of its
+// labels (as k=v).
+func (m Model) taskMatches(t api.Task) bool {
+	if m.filter == "" {
+		return true
+	}
+	fields := []string{t.ID, t.Queue, t.Status, t.StatusReason, statusOf(t)}
+	for k, v := range t.Labels {
+		fields = append(fields, k+"="+v)
+	}
+	return matches(m.filter, fields...)
+}
+
+// statusOf is the status the panes show: a queued task with a reason is
+// held (a used-up quota or a suspension keeps it queued).
+func statusOf(t api.Task) string {
+	if t.Status == api.TaskQueued && t.StatusReason != "" {
+		return "held"
+	}
+	return t.Status
+}
+
+// taskPane reports whether the focus is on a list of tasks.
+func (m Model) taskPane() bool { return m.focus == paneTasks || m.focus == paneWaiting }
+
+// selectedTask is the selected task of the focused task list.
+func (m Model) selectedTask() (api.Task, bool) {
+	tasks := m.filteredTasks()
+	if m.focus == paneWaiting {
+		tasks = m.waitingTasks()
+	}
+	if len(tasks) == 0 {
+		return api.Task{}, false
+	}
+	return tasks[clamp(m.sel[m.focus], len(tasks))], true
+}
+
+// openLogs opens the log pane on task id, following its events.
+func (m Model) openLogs(id string) (tea.Model, tea.Cmd) {
+	m, stopCmd := m.closeLogs()
+	m.detail, m.detailEvents = nil, nil
+	m.logTask, m.logLines, m.logState = id, nil, "following"
+	return m, tea.Batch(stopCmd, startLogs(m.logGen, m.src, id))
+}
+
+// closeLogs closes the log pane and stops its stream (outside Update).
+func (m Model) closeLogs() (Model, tea.Cmd) {
+	cmd := stop(m.logCancel)
+	m.logGen++
+	m.logTask, m.logLines, m.logState, m.logCh, m.logCancel = "", nil, "", nil, nil
+	return m, cmd
 }
 
 // filteredSpaces are the workspaces whose id, name or tier contain the

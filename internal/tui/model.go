@@ -7,6 +7,7 @@ package tui
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/charmbracelet/bubbles/help"
@@ -32,9 +33,13 @@ const (
 const (
 	paneGauges = iota
 	paneTasks
+	paneWaiting
 	paneAlerts
 	numPanes
 )
+
+// maxLogLines is how many lines the log pane keeps.
+const maxLogLines = 500
 
 // Defaults of Options.
 const (
@@ -119,6 +124,19 @@ type Model struct {
 	detailEvents []api.TaskEvent
 	notice       string // the outcome of the last action, in the help bar
 
+	// The log pane (`l`): the task followed, its lines, and its own
+	// generation so that closing it drops what is in flight.
+	logTask   string
+	logLines  []api.TaskEvent
+	logState  string // "following", "ended: succeeded", an error
+	logGen    int
+	logCh     <-chan LogUpdate
+	logCancel context.CancelFunc
+
+	// today is the day's usage by hour (GET /v1/usage), for its sparkline.
+	today    *api.UsageSeries
+	todayErr string
+
 	now       time.Time
 	ticks     int
 	lastSeen  time.Time // the clock when the last snapshot came
@@ -164,7 +182,7 @@ func (m Model) loops() tea.Cmd {
 	if m.adminList() {
 		return tea.Batch(fetchAdmin(m.gen, m.src), tick(m.gen, m.opt.Tick))
 	}
-	return tea.Batch(startWatch(m.gen, m.src), fetchTasks(m.gen, m.src), fetchAlerts(m.gen, m.src), tick(m.gen, m.opt.Tick))
+	return tea.Batch(startWatch(m.gen, m.src), fetchTasks(m.gen, m.src), fetchAlerts(m.gen, m.src), fetchUsage(m.gen, m.src), tick(m.gen, m.opt.Tick))
 }
 
 // restart ends the current generation (its watch is stopped outside
@@ -219,6 +237,44 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 			}
 		}
 		return m, nil
+	case usageMsg:
+		if msg.gen == m.gen {
+			if msg.err != nil {
+				m.todayErr = errText(msg.err)
+			} else {
+				u := msg.usage
+				m.today, m.todayErr = &u, ""
+			}
+		}
+		return m, nil
+	case logStartedMsg:
+		if msg.gen != m.logGen || m.logTask == "" {
+			return m, stop(msg.cancel)
+		}
+		m.logCh, m.logCancel = msg.ch, msg.cancel
+		return m, nextLog(m.logGen, m.logCh)
+	case logMsg:
+		if msg.gen != m.logGen || m.logTask == "" {
+			return m, nil
+		}
+		switch {
+		case msg.closed:
+			m.logCh = nil
+			if m.logState == "following" {
+				m.logState = "stream closed"
+			}
+			return m, nil
+		case msg.u.Event != nil:
+			m.logLines = append(m.logLines, *msg.u.Event)
+			if n := len(m.logLines); n > maxLogLines {
+				m.logLines = slices.Clone(m.logLines[n-maxLogLines:])
+			}
+		case msg.u.Err != nil:
+			m.logState = "stopped: " + errText(msg.u.Err)
+		default:
+			m.logState = "ended: " + msg.u.Final
+		}
+		return m, nextLog(m.logGen, m.logCh)
 	case alertsMsg:
 		if msg.gen == m.gen {
 			m.alerts, m.alertErr = msg.alerts, errText(msg.err)
@@ -360,7 +416,7 @@ func (m Model) applyTick(at time.Time) (tea.Model, tea.Cmd) {
 		since := m.ticks - m.lastFetch
 		if (m.dirty && since >= m.opt.RefreshTicks) || since >= m.opt.IdleTicks {
 			m.lastFetch, m.dirty = m.ticks, false
-			cmds = append(cmds, fetchTasks(m.gen, m.src), fetchAlerts(m.gen, m.src))
+			cmds = append(cmds, fetchTasks(m.gen, m.src), fetchAlerts(m.gen, m.src), fetchUsage(m.gen, m.src))
 		}
 	}
 	return m, tea.Batch(cmds...)

@@ -196,7 +196,7 @@ func TestPause(t *testing.T) {
 func TestKeys(t *testing.T) {
 	m := loaded(80, 24, 50)
 	// tab and shift+tab cycle the panes.
-	for _, want := range []int{paneTasks, paneAlerts, paneGauges} {
+	for _, want := range []int{paneTasks, paneWaiting, paneAlerts, paneGauges} {
 		m, _ = update(m, press("tab"))
 		if m.focus != want {
 			t.Fatalf("focus %d, want %d", m.focus, want)

@@ -40,13 +40,7 @@ func (m Model) tasksPane(w, h int) []string {
 		}
 	}
 	title := m.paneTitle("Tasks", paneTasks) + m.styles.Dim.Render(fmt.Sprintf(" · %d running · %d queued · %d finished", running, queued, len(tasks)-running-queued))
-	if m.filtering || m.filter != "" {
-		f := " · filter: " + m.filter
-		if m.filtering {
-			f += "▏"
-		}
-		title += f
-	}
+	title += m.filterTitle()
 	lines := []string{title}
 	const qw, sw, aw, dw, cw = 10, 10, 3, 8, 8
 	iw := max(w-qw-sw-aw-dw-cw-7, 8)
@@ -70,10 +64,7 @@ func (m Model) tasksPane(w, h int) []string {
 		if m.focus == paneTasks && i == sel {
 			mark = "▸ "
 		}
-		status := t.Status
-		if t.Status == api.TaskQueued && t.StatusReason != "" {
-			status = "held" // a used-up quota or a suspension keeps it queued
-		}
+		status := statusOf(t)
 		switch status {
 		case api.TaskFailed, api.TaskTerminated, api.TaskTimedOut:
 			status = m.styles.Level[levelCrit].Render(padRight(status, sw))
@@ -87,6 +78,78 @@ func (m Model) tasksPane(w, h int) []string {
 			att = "-"
 		}
 		lines = append(lines, row(mark, t.ID, t.Queue, status, att, taskDuration(t, m.clock()), taskCost(t.Usage.CostMicros)))
+	}
+	return fit(lines, h)
+}
+
+// filterTitle is what the task panes' titles say of the filter.
+func (m Model) filterTitle() string {
+	if !m.filtering && m.filter == "" {
+		return ""
+	}
+	f := " · filter: " + m.filter
+	if m.filtering {
+		f += "▏"
+	}
+	return f
+}
+
+// waitingPane renders the waiting tasks (sleeping, waiting for a signal,
+// a child task, an operator or budget) in w×h, with what each waits for.
+func (m Model) waitingPane(w, h int) []string {
+	tasks := m.waitingTasks()
+	lines := []string{m.paneTitle("Waiting", paneWaiting) + m.styles.Dim.Render(fmt.Sprintf(" · %d", len(tasks))) + m.filterTitle()}
+	const idw, qw, gw = 31, 10, 8
+	rw := max(w-2-idw-qw-gw-3, 8)
+	row := func(mark, id, queue, age, reason string) string {
+		return mark + padRight(id, idw) + " " + padRight(queue, qw) + " " + padLeft(age, gw) + " " + cut(reason, rw)
+	}
+	if h > 2 {
+		lines = append(lines, m.styles.Dim.Render(row("  ", "ID", "QUEUE", "AGE", "WAITING FOR")))
+	}
+	if len(tasks) == 0 {
+		lines = append(lines, "  "+m.styles.Dim.Render("no waiting tasks"))
+	}
+	rows := h - len(lines)
+	sel := clamp(m.sel[paneWaiting], len(tasks))
+	from := window(sel, len(tasks), rows)
+	for i := from; i < len(tasks) && i < from+rows; i++ {
+		t := tasks[i]
+		mark := "  "
+		if m.focus == paneWaiting && i == sel {
+			mark = "▸ "
+		}
+		reason := t.StatusReason
+		if reason == "" {
+			reason = "-"
+		}
+		lines = append(lines, row(mark, t.ID, t.Queue, taskDuration(api.Task{CreatedAt: t.CreatedAt}, m.clock()), m.styles.Level[levelWarn].Render(reason)))
+	}
+	return fit(lines, h)
+}
+
+// logPane renders the followed task's log lines in w×h, newest last.
+func (m Model) logPane(w, h int) []string {
+	state := m.logState
+	if state == "following" {
+		state = m.styles.Level[levelOK].Render("● following")
+	}
+	lines := []string{m.styles.Focused.Render("▸ Logs "+m.logTask) + m.styles.Dim.Render(" · ") + state + m.styles.Dim.Render(" · esc back · c cancel")}
+	var logs []api.TaskEvent
+	for _, ev := range m.logLines {
+		if ev.Type == api.EventLog {
+			logs = append(logs, ev)
+		}
+	}
+	room := h - len(lines)
+	if len(logs) > room {
+		logs = logs[len(logs)-room:]
+	}
+	if len(logs) == 0 {
+		lines = append(lines, "  "+m.styles.Dim.Render("no log lines yet"))
+	}
+	for _, ev := range logs {
+		lines = append(lines, cut("  "+ev.At.UTC().Format("15:04:05")+" ["+fmt.Sprint(ev.Attempt)+"] "+ev.Message, w))
 	}
 	return fit(lines, h)
 }
@@ -179,7 +242,7 @@ func (m Model) detailPane(w, h int) []string {
 	for _, a := range t.Attempts {
 		field(fmt.Sprintf("attempt %d", a.Number), strings.TrimSpace(a.Status+" on "+a.WorkerID+" "+a.Error))
 	}
-	lines = append(lines, "", m.styles.Dim.Render("  Events"))
+	lines = append(lines, "", m.styles.Dim.Render("  Events · l follows the logs"))
 	room := h - len(lines)
 	evs := m.detailEvents
 	if len(evs) > room {

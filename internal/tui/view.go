@@ -2,6 +2,7 @@ package tui
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"time"
 
@@ -19,6 +20,8 @@ const (
 	valueWidth          = 22
 	maxBar              = 50
 	maxSpark            = 60
+	// minTasksWidth fits a whole task id (31 cells) and the other columns.
+	minTasksWidth = 79
 )
 
 // View renders one whole frame: exactly height lines, none wider than
@@ -174,32 +177,42 @@ func (m Model) clock() time.Time { return m.now }
 // workspaceView is the monitor of one workspace: header, gauges,
 // sparkline, tasks and alerts.
 func (m Model) workspaceView(w, h int) []string {
-	lines := []string{m.titleLine(w), m.workspaceLine(), m.noticeLine()}
+	lines := []string{m.titleLine(w), m.workspaceLine(w), m.noticeLine()}
 	lines = append(lines, m.gauges(w)...)
-	lines = append(lines, m.sparkLine(w), "")
+	lines = append(lines, m.sparkLine(w), m.todayLine(w), "")
 	ph := h - len(lines)
 	if ph < 2 {
 		return lines
 	}
-	if m.detail != nil {
+	switch {
+	case m.logTask != "":
+		return append(lines, m.logPane(w, ph)...)
+	case m.detail != nil:
 		return append(lines, m.detailPane(w, ph)...)
 	}
 	if w >= sideBySide {
-		tw := w * 5 / 8
+		// Tasks over waiting tasks on the left, alerts on the right; the
+		// left is wide enough for whole ids.
+		tw := max(w*5/8, minTasksWidth)
 		aw := w - tw - 2
-		left, right := m.tasksPane(tw, ph), m.alertsPane(aw, ph)
+		wh := max(4, ph/4)
+		left := append(m.tasksPane(tw, ph-wh), m.waitingPane(tw, wh)...)
+		right := m.alertsPane(aw, ph)
 		for i := range ph {
 			lines = append(lines, padRight(left[i], tw)+"  "+right[i])
 		}
 		return lines
 	}
-	ah := max(3, ph/3)
-	lines = append(lines, m.tasksPane(w, ph-ah)...)
+	ah := max(3, ph/4)
+	wh := max(3, ph/4)
+	lines = append(lines, m.tasksPane(w, ph-ah-wh)...)
+	lines = append(lines, m.waitingPane(w, wh)...)
 	return append(lines, m.alertsPane(w, ah)...)
 }
 
-// workspaceLine is the second header line.
-func (m Model) workspaceLine() string {
+// workspaceLine is the second header line. When it is too wide, the
+// period and then the tier give way, never the workspace id.
+func (m Model) workspaceLine(w int) string {
 	var s string
 	q := m.quota
 	switch {
@@ -212,9 +225,19 @@ func (m Model) workspaceLine() string {
 		if !q.PeriodEnd.IsZero() && !m.clock().IsZero() {
 			reset = q.PeriodEnd.Sub(m.clock())
 		}
-		s = fmt.Sprintf("tier %s · period %s · resets in %s · %s", q.Tier, q.Period, until(reset), q.WorkspaceID)
+		name := ""
 		if q.WorkspaceName != "" {
-			s = m.styles.Title.Render(q.WorkspaceName) + " · " + s
+			name = m.styles.Title.Render(q.WorkspaceName) + " · "
+		}
+		back := ""
+		if m.drilled {
+			back = "‹ esc · "
+		}
+		for _, f := range []string{"tier %[1]s · period %[2]s · resets in %[3]s · %[4]s", "tier %[1]s · resets in %[3]s · %[4]s", "resets in %[3]s · %[4]s"} {
+			s = name + fmt.Sprintf(f, q.Tier, q.Period, until(reset), q.WorkspaceID)
+			if lipgloss.Width(back+s) <= w {
+				break
+			}
 		}
 	}
 	if m.drilled {
@@ -277,6 +300,61 @@ func (m Model) sparkLine(w int) string {
 	return title + m.styles.Level[levelOK].Render(sparkline(cols)) + " " + m.styles.Dim.Render(now)
 }
 
+// todayLine draws the selected gauge's usage of the current UTC day by
+// hour, from GET /v1/usage: what the monitor starts with, before its own
+// snapshots fill the live line above.
+func (m Model) todayLine(w int) string {
+	name := api.QuotaMetrics[clamp(m.sel[paneGauges], len(api.QuotaMetrics))]
+	title := fmt.Sprintf("  %-20s", gaugeLabel[name]+", today/h")
+	metric, ok := hourlyMetric[name]
+	switch {
+	case !ok:
+		return title + m.styles.Dim.Render("no hourly history for this gauge")
+	case m.today == nil && m.todayErr != "":
+		return title + m.styles.Dim.Render("history unavailable: "+m.todayErr)
+	case m.today == nil:
+		return title + m.styles.Dim.Render("reading /v1/usage…")
+	}
+	cols := make([]float64, 24)
+	for i := range cols {
+		cols[i] = math.NaN()
+	}
+	day := m.today.From.UTC().Truncate(24 * time.Hour)
+	end := m.clock()
+	var total int64
+	for i := range cols {
+		if h := day.Add(time.Duration(i) * time.Hour); end.IsZero() || !h.After(end) {
+			cols[i] = 0
+		}
+	}
+	for _, p := range m.today.Series[metric] {
+		if i := int(p.Start.UTC().Sub(day) / time.Hour); i >= 0 && i < len(cols) {
+			cols[i] = float64(p.Value)
+			total += p.Value
+		}
+	}
+	return title + m.styles.Level[levelOK].Render(sparkline(cols)) + " " + m.styles.Dim.Render("today "+usageText(metric, total))
+}
+
+// hourlyMetric maps a gauge to the usage metric of its hourly history.
+var hourlyMetric = map[string]string{
+	api.QuotaTaskExecutions:   api.MetricTaskExecutions,
+	api.QuotaExecutionSeconds: api.MetricExecutionMS,
+	api.QuotaSpend:            api.MetricCostMicros,
+	api.QuotaAPIRate:          api.MetricAPICalls,
+}
+
+// usageText formats a usage metric's total in its unit.
+func usageText(metric string, v int64) string {
+	switch metric {
+	case api.MetricExecutionMS:
+		return until(time.Duration(v) * time.Millisecond)
+	case api.MetricCostMicros:
+		return dollars(v)
+	}
+	return thousands(v)
+}
+
 // shortDur formats a window: "5m", "90s", "1h".
 func shortDur(d time.Duration) string {
 	s := d.String()
@@ -302,8 +380,13 @@ func (m Model) helpView(w int) string {
 		return h.View(filterKeyMap{m.keys})
 	}
 	k := m.keys
-	k.Enter.SetEnabled(m.adminList() || m.focus == paneTasks)
-	k.Back.SetEnabled(m.drilled || m.filter != "")
+	if h.ShowAll {
+		// The full help lists every binding, whatever has the focus.
+		return h.View(k)
+	}
+	k.Enter.SetEnabled(m.adminList() || m.taskPane() || m.detail != nil)
+	k.Logs.SetEnabled(!m.adminList() && (m.taskPane() || m.detail != nil || m.logTask != ""))
+	k.Back.SetEnabled(m.drilled || m.filter != "" || m.detail != nil || m.logTask != "")
 	if m.paused {
 		k.Pause.SetHelp("p", "resume")
 	}

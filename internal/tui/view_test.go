@@ -80,7 +80,7 @@ func loaded(w, h int, pct float64) Model {
 	m := New(Options{Server: "http://127.0.0.1:7070", Profile: "default", Renderer: asciiRenderer(), Now: t0})
 	m = send(m, tea.WindowSizeMsg{Width: w, Height: h})
 	m = send(m, history(m, pct)...)
-	return send(m, tasksMsg{gen: m.gen, tasks: someTasks()}, alertsMsg{gen: m.gen, alerts: someAlerts()})
+	return send(m, tasksMsg{gen: m.gen, tasks: someTasks()}, alertsMsg{gen: m.gen, alerts: someAlerts()}, usageMsg{gen: m.gen, usage: someUsage()})
 }
 
 // states are the four states of the view's goldens.
@@ -152,4 +152,15 @@ func TestViewFits(t *testing.T) {
 	checkFrame(t, m.View(), 80, 24)
 	m = send(m, tea.WindowSizeMsg{Width: 120, Height: 40})
 	checkFrame(t, m.View(), 120, 40)
+}
+
+// The workspace id is never cut: at 80 columns the period gives way.
+func TestWorkspaceIDWhole(t *testing.T) {
+	for _, w := range []int{80, 120} {
+		m := loaded(w, 24, 62)
+		line := strings.Split(m.View(), "\n")[1]
+		if !strings.HasSuffix(line, "ws_01jdq7k3x9m2v5n8p4r6t0w2y4") {
+			t.Errorf("%d columns: %q", w, line)
+		}
+	}
 }

@@ -19,7 +19,14 @@ const (
 	ScopeWorker     = "worker"
 	ScopeAll        = "*"
 	ScopeAdmin      = "admin"
+	// ScopeWorkerAll is the operator scope of a shared worker: the worker
+	// routes on every workspace (claims across workspaces, heartbeats,
+	// logs and outcomes naming one with Baton-Workspace), and nothing else.
+	ScopeWorkerAll = "worker:all"
 )
+
+// OperatorScopes are the scopes an operator key may hold: exactly one.
+var OperatorScopes = []string{ScopeAdmin, ScopeWorkerAll}
 
 // WorkspaceScopes are the scopes a workspace key may hold.
 var WorkspaceScopes = []string{ScopeKeysRead, ScopeKeysWrite, ScopeTasksRead, ScopeTasksWrite, ScopeUsageRead, ScopeWorker, ScopeAll}

@@ -48,6 +48,8 @@ type Client struct {
 	dialRetries int
 	maxWait     time.Duration
 	maxBytes    int64
+	// reqTimeout bounds each attempt of a request (0: no bound).
+	reqTimeout time.Duration
 
 	debug   io.Writer
 	debugMu sync.Mutex
@@ -117,6 +119,22 @@ func WithRetry(maxRetries int, maxWait time.Duration) Option {
 func WithDialRetries(n int) Option {
 	return func(c *Client) { c.dialRetries = max(n, 0) }
 }
+
+// WithRequestTimeout bounds each HTTP request: every attempt (a retry
+// gets a fresh bound) must be answered, body included, within d; for an
+// event stream, d bounds only the wait for the response headers, so a
+// stream stays open as long as ctx allows. A request cut by d fails with
+// an error wrapping ErrRequestTimeout, and is retried only when it is safe
+// to repeat (idempotent method, Idempotency-Key). d ≤ 0 sets no bound
+// (the default). The context passed to each call still bounds the whole
+// call, retries and waits included.
+func WithRequestTimeout(d time.Duration) Option {
+	return func(c *Client) { c.reqTimeout = max(d, 0) }
+}
+
+// ErrRequestTimeout is wrapped by the error of a request that the bound of
+// WithRequestTimeout cut.
+var ErrRequestTimeout = errors.New("request timed out")
 
 // WithMaxResponseBytes caps the size of a response body (default 8 MiB; ≤ 0
 // keeps the default). A larger body fails with ErrResponseTooLarge.

@@ -23,6 +23,15 @@ type requestConfig struct {
 	header    http.Header
 	retryable bool // safe to retry although the method is not idempotent
 	noRetry   bool // never retry (health probes answer for "now")
+	// longPoll is how long the server may hold the request on purpose; it
+	// is added to the request timeout.
+	longPoll time.Duration
+}
+
+// longPoll says the server may hold the request for d before answering
+// (a claim's wait): WithRequestTimeout's bound is d longer for it.
+func longPoll(d time.Duration) RequestOption {
+	return func(rc *requestConfig) { rc.longPoll = max(d, 0) }
 }
 
 // WithIdempotencyKey sends an Idempotency-Key header, which also makes a POST
@@ -91,7 +100,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 		maxRetries = 0
 	}
 	for attempt := 0; ; attempt++ {
-		err := c.attempt(ctx, method, u, payload, rc.header, out)
+		err := c.attempt(ctx, method, u, payload, rc.header, out, rc.longPoll)
 		if err == nil {
 			return nil
 		}
@@ -110,11 +119,46 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 }
 
 // attempt sends the request once and handles its response.
-func (c *Client) attempt(ctx context.Context, method, u string, payload []byte, extra http.Header, out any) error {
+func (c *Client) attempt(ctx context.Context, method, u string, payload []byte, extra http.Header, out any, held time.Duration) error {
 	var rd io.Reader
 	if payload != nil {
 		rd = bytes.NewReader(payload)
 	}
+	bound := c.reqTimeout
+	if bound > 0 {
+		bound += held
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, bound, ErrRequestTimeout)
+		defer cancel()
+	}
+	err := c.send(ctx, method, u, rd, payload, extra, out)
+	if err != nil && bound > 0 && errors.Is(context.Cause(ctx), ErrRequestTimeout) {
+		if _, isAPI := err.(*APIError); !isAPI {
+			return &timeoutError{method: method, u: u, d: bound, err: err}
+		}
+	}
+	return err
+}
+
+// timeoutError is a request cut by WithRequestTimeout.
+type timeoutError struct {
+	method, u string
+	d         time.Duration
+	err       error
+}
+
+func (e *timeoutError) Error() string {
+	p := e.u
+	if pu, err := url.Parse(e.u); err == nil {
+		p = pu.Path
+	}
+	return fmt.Sprintf("%s %s: no answer within %s", e.method, p, e.d)
+}
+
+func (e *timeoutError) Unwrap() []error { return []error{ErrRequestTimeout, e.err} }
+
+// send builds the request, sends it and handles its response.
+func (c *Client) send(ctx context.Context, method, u string, rd io.Reader, payload []byte, extra http.Header, out any) error {
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return fmt.Errorf("build request: %w", err)

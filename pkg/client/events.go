@@ -139,6 +139,21 @@ func isStreamError(err error) bool {
 }
 
 func (c *Client) followOnce(ctx context.Context, path string, after *int64, fn func(sseEvent) error) error {
+	opened := func() {}
+	if c.reqTimeout > 0 {
+		// The request timeout bounds the wait for the stream to open
+		// (its response headers), not the stream.
+		var cancel context.CancelCauseFunc
+		ctx, cancel = context.WithCancelCause(ctx)
+		defer cancel(nil)
+		t := time.AfterFunc(c.reqTimeout, func() { cancel(ErrRequestTimeout) })
+		defer t.Stop()
+		opened = func() { t.Stop() }
+	}
+	return c.followOpen(ctx, path, after, fn, opened)
+}
+
+func (c *Client) followOpen(ctx context.Context, path string, after *int64, fn func(sseEvent) error, opened func()) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, c.baseURL+path, nil)
 	if err != nil {
 		return err
@@ -156,8 +171,12 @@ func (c *Client) followOnce(ctx context.Context, path string, after *int64, fn f
 	resp, err := c.hc.Do(req)
 	if err != nil {
 		c.traceError(req, nil, err, time.Since(start))
+		if errors.Is(context.Cause(ctx), ErrRequestTimeout) {
+			return &timeoutError{method: req.Method, u: req.URL.String(), d: c.reqTimeout, err: err}
+		}
 		return err
 	}
+	opened()
 	defer resp.Body.Close()
 	if resp.StatusCode != http.StatusOK {
 		data, _ := readLimited(resp, c.maxBytes)

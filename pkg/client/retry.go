@@ -46,6 +46,7 @@ func retryableStatus(status int) bool {
 //     exponential backoff with full jitter; a Retry-After longer than
 //     maxWait gives up at once, returning the *APIError with its RetryAfter.
 //   - A connection error that proves nothing was sent is retried for any method.
+//   - An attempt cut by WithRequestTimeout is retried when retryable.
 //   - Nothing is retried once ctx is done or when the wait would pass its deadline.
 func (c *Client) retryWait(ctx context.Context, err error, attempt, maxRetries int, retryable bool) (time.Duration, bool) {
 	if attempt >= maxRetries || ctx.Err() != nil {
@@ -69,6 +70,12 @@ func (c *Client) retryWait(ctx context.Context, err error, attempt, maxRetries i
 		default:
 			wait = c.backoff(attempt)
 		}
+	case errors.Is(err, ErrRequestTimeout):
+		// The server may have acted on it: repeat only what is safe to.
+		if !retryable {
+			return 0, false
+		}
+		wait = c.backoff(attempt)
 	case notSent(err):
 		if c.dialRetries >= 0 && attempt >= c.dialRetries {
 			return 0, false

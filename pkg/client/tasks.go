@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/url"
 	"strconv"
+	"time"
 
 	"github.com/genericcorp/baton/pkg/api"
 )
@@ -120,13 +121,15 @@ func (c *Client) ListTaskEvents(ctx context.Context, id string, afterSeq int64, 
 
 // ClaimTasks long-polls for up to req.MaxTasks tasks of req.Queues (scope
 // worker): the server answers as soon as it has leased tasks, or with none
-// after req.WaitSeconds; ctx bounds the wait. It is retried: a claim whose
+// after req.WaitSeconds; ctx bounds the wait (and WithRequestTimeout's
+// bound is WaitSeconds longer for it). It is retried: a claim whose
 // answer was lost leaves at most a lease that expires and is requeued.
 //
 // Errors: *APIError (validation_failed, forbidden, …); wrapped network errors.
 func (c *Client) ClaimTasks(ctx context.Context, req api.ClaimRequest) (api.ClaimResponse, error) {
 	var r api.ClaimResponse
-	err := c.Do(ctx, http.MethodPost, "/v1/tasks/claim", nil, req, &r, markRetryable())
+	err := c.Do(ctx, http.MethodPost, "/v1/tasks/claim", nil, req, &r, markRetryable(),
+		longPoll(time.Duration(req.WaitSeconds)*time.Second))
 	return r, wrap(err, "claim tasks")
 }
 

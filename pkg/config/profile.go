@@ -1,7 +1,9 @@
 // Package config reads and writes baton's configuration: the CLI's profiles
 // file and the server's settings, each layered flag > environment > config
-// file > default. It is the only package that imports viper. Nothing here
-// reads the process environment directly: callers pass a getenv function.
+// file > default. It is the only package that imports viper. The CLI's
+// settings (Resolve) are read from the process environment by viper itself
+// unless the caller injects an environment; everything else takes a getenv
+// function.
 package config
 
 import (
@@ -25,6 +27,31 @@ type Profile struct {
 	Server    string `yaml:"server,omitempty"`
 	APIKey    string `yaml:"api_key,omitempty"`
 	Workspace string `yaml:"workspace,omitempty"`
+	// The other global settings (see Settings), each optional.
+	Output   string `yaml:"output,omitempty"`
+	NoColor  bool   `yaml:"no_color,omitempty"`
+	Quiet    bool   `yaml:"quiet,omitempty"`
+	JQ       string `yaml:"jq,omitempty"`
+	Template string `yaml:"template,omitempty"`
+	Debug    bool   `yaml:"debug,omitempty"`
+	Timeout  string `yaml:"timeout,omitempty"` // a duration: 30s, 2m
+}
+
+// settings are the profile's values that are set, by setting key.
+func (p Profile) settings() map[string]any {
+	m := map[string]any{}
+	for k, v := range map[string]string{"server": p.Server, "api_key": p.APIKey, "workspace": p.Workspace,
+		"output": p.Output, "jq": p.JQ, "template": p.Template, "timeout": p.Timeout} {
+		if v != "" {
+			m[k] = v
+		}
+	}
+	for k, v := range map[string]bool{"no_color": p.NoColor, "quiet": p.Quiet, "debug": p.Debug} {
+		if v {
+			m[k] = v
+		}
+	}
+	return m
 }
 
 // File is the CLI's config file.

@@ -2,9 +2,14 @@ package config
 
 import (
 	"fmt"
+	"maps"
 	"net/url"
+	"os"
+	"strconv"
 	"strings"
+	"time"
 
+	"github.com/spf13/pflag"
 	"github.com/spf13/viper"
 )
 
@@ -33,9 +38,29 @@ const DefaultServer = "http://127.0.0.1:7070"
 // DefaultProfile is the profile used when none is named anywhere.
 const DefaultProfile = "default"
 
-// Flags are the CLI's global flags that Resolve layers; "" means not given.
-type Flags struct {
-	Server, APIKey, Profile, Workspace string
+// Setting is one global setting of the CLI: a flag, an environment
+// variable (BATON_ and the key in capitals) and a key of a profile in the
+// config file, resolved by viper flag > environment > config file >
+// default.
+type Setting struct {
+	Key, Flag, Env string
+	Default        any
+}
+
+// Settings are every global setting of the CLI (the persistent flags of
+// the root command), in the order `baton help environment` lists them.
+var Settings = []Setting{
+	{"server", "server", EnvServer, DefaultServer},
+	{"profile", "profile", EnvProfile, DefaultProfile},
+	{"api_key", "api-key", EnvAPIKey, ""},
+	{"workspace", "workspace", EnvWorkspace, ""},
+	{"output", "output", "BATON_OUTPUT", "table"},
+	{"no_color", "no-color", "BATON_NO_COLOR", false},
+	{"quiet", "quiet", "BATON_QUIET", false},
+	{"jq", "jq", "BATON_JQ", ""},
+	{"template", "template", "BATON_TEMPLATE", ""},
+	{"debug", "debug", "BATON_DEBUG", false},
+	{"timeout", "timeout", "BATON_TIMEOUT", time.Duration(0)},
 }
 
 // Resolved is the CLI's effective configuration.
@@ -45,92 +70,206 @@ type Resolved struct {
 	Profile string
 	// Server has no trailing slash. APIKey and Workspace may be empty.
 	Server, APIKey, Workspace string
-	// Source maps "profile", "server", "api_key" and "workspace" to where
-	// the value came from: SourceFlag, SourceEnv, SourceConfig or
-	// SourceDefault. Values that are unset have no entry.
+	// Output, NoColor, Quiet, JQ, Template, Debug and Timeout are the
+	// other global settings.
+	Output         string
+	NoColor, Quiet bool
+	JQ, Template   string
+	Debug          bool
+	Timeout        time.Duration
+	// Source maps a setting's key ("profile", "server", "api_key", …) to
+	// where its value came from: SourceFlag, SourceEnv, SourceConfig or
+	// SourceDefault. Settings that are unset (empty, false, 0) have no
+	// entry, except profile and server, which always have a value.
 	Source map[string]string
 }
 
-// resolveKeys are the keys Resolve layers, with their flag and env names.
-var resolveKeys = []struct{ key, flag, env string }{
-	{"server", "--server", EnvServer},
-	{"api_key", "--api-key", EnvAPIKey},
-	{"workspace", "--workspace", EnvWorkspace},
+// ResolveOptions are the inputs of Resolve.
+type ResolveOptions struct {
+	// File is the config file (nil: none).
+	File *File
+	// Flags are the parsed global flags (nil: none); only flags the user
+	// set count (pflag's Changed), through viper's BindPFlag.
+	Flags *pflag.FlagSet
+	// Getenv, when not nil, replaces the process environment (tests of the
+	// command tree, which run in parallel and so cannot t.Setenv). When
+	// nil, viper reads the process environment itself (SetEnvPrefix
+	// "BATON", BindEnv, AutomaticEnv).
+	Getenv func(string) string
 }
 
-// Resolve layers the CLI's configuration: flags over the environment (read
-// only through getenv) over the profile in f over defaults. The profile is
-// --profile, else $BATON_PROFILE, else f's current_profile, else "default".
-// f may be nil. It returns an error when the profile name is invalid or the
-// server is not an http(s) URL; the error says where the bad value came from.
-func Resolve(f *File, flags Flags, getenv func(string) string) (Resolved, error) {
-	if getenv == nil {
-		getenv = func(string) string { return "" }
-	}
+// Resolve layers the CLI's global settings with viper: flags (BindPFlag)
+// over the environment (BATON_*) over the profile's values in the config
+// file over defaults. The profile is resolved the same way first
+// (--profile, BATON_PROFILE, the file's current_profile, "default"), then
+// its values are the config layer of the others. It returns an error,
+// naming where the bad value came from, when the profile name is invalid,
+// the server is not an http(s) URL, or a boolean or duration does not
+// parse.
+func Resolve(o ResolveOptions) (Resolved, error) {
+	f := o.File
 	if f == nil {
 		f = &File{}
 	}
-	r := Resolved{Source: map[string]string{}}
-	var from string
-	switch {
-	case flags.Profile != "":
-		r.Profile, r.Source["profile"], from = flags.Profile, SourceFlag, "--profile"
-	case getenv(EnvProfile) != "":
-		r.Profile, r.Source["profile"], from = getenv(EnvProfile), SourceEnv, EnvProfile
-	case f.CurrentProfile != "":
-		r.Profile, r.Source["profile"], from = f.CurrentProfile, SourceConfig, "current_profile"
-	default:
-		r.Profile, r.Source["profile"], from = DefaultProfile, SourceDefault, "default"
+	v := viper.New()
+	envSet := func(name string) bool { _, ok := os.LookupEnv(name); return ok && os.Getenv(name) != "" }
+	if o.Getenv == nil {
+		v.SetEnvPrefix("BATON")
+		v.SetEnvKeyReplacer(strings.NewReplacer("-", "_"))
+		v.AutomaticEnv()
+	} else {
+		envSet = func(name string) bool { return o.Getenv(name) != "" }
 	}
+	for _, s := range Settings {
+		v.SetDefault(s.Key, s.Default)
+		if o.Getenv == nil {
+			if err := v.BindEnv(s.Key, s.Env); err != nil {
+				return Resolved{}, fmt.Errorf("resolve config: %w", err)
+			}
+		}
+		if o.Flags != nil {
+			if fl := o.Flags.Lookup(s.Flag); fl != nil {
+				if err := v.BindPFlag(s.Key, fl); err != nil {
+					return Resolved{}, fmt.Errorf("resolve config: %w", err)
+				}
+			}
+		}
+	}
+	// An injected environment sits in the config layer above the file:
+	// below the flags, above the file, as the process environment would.
+	injected := func() map[string]any {
+		m := map[string]any{}
+		if o.Getenv != nil {
+			for _, s := range Settings {
+				if val := o.Getenv(s.Env); val != "" {
+					m[s.Key] = val
+				}
+			}
+		}
+		return m
+	}
+	flagSet := func(s Setting) bool { return o.Flags != nil && o.Flags.Changed(s.Flag) }
+	source := func(s Setting, inFile bool) (string, string) {
+		switch {
+		case flagSet(s):
+			return SourceFlag, "--" + s.Flag
+		case envSet(s.Env):
+			return SourceEnv, s.Env
+		case inFile:
+			return SourceConfig, ""
+		}
+		return SourceDefault, "default"
+	}
+
+	// The profile first: the file's current_profile is its config value.
+	r := Resolved{Source: map[string]string{}}
+	layer := map[string]any{}
+	if f.CurrentProfile != "" {
+		layer["profile"] = f.CurrentProfile
+	}
+	maps.Copy(layer, injected())
+	if err := v.MergeConfigMap(layer); err != nil {
+		return Resolved{}, fmt.Errorf("resolve config: %w", err)
+	}
+	r.Profile = v.GetString("profile")
+	src, from := source(Settings[1], f.CurrentProfile != "")
+	if src == SourceConfig {
+		from = "current_profile"
+	}
+	r.Source["profile"] = src
 	if err := ValidateProfileName(r.Profile); err != nil {
 		return Resolved{}, fmt.Errorf("%w (from %s)", err, from)
 	}
 
-	// One viper per call, fed only what it is given here: viper's own
-	// environment lookup (AutomaticEnv, BindEnv) reads os.Getenv, so it is
-	// not used. Layers: SetDefault < MergeConfigMap < Set; within Set,
-	// flags are set after the environment so that they win.
-	v := viper.New()
-	v.SetDefault("server", DefaultServer)
+	// Then the profile's values, under the injected environment.
 	p := f.Profiles[r.Profile]
-	profile := map[string]any{}
-	for k, val := range map[string]string{"server": p.Server, "api_key": p.APIKey, "workspace": p.Workspace} {
-		if val != "" {
-			profile[k] = val
-		}
-	}
-	if err := v.MergeConfigMap(profile); err != nil {
+	inFile := p.settings()
+	layer = maps.Clone(inFile)
+	maps.Copy(layer, injected())
+	if err := v.MergeConfigMap(layer); err != nil {
 		return Resolved{}, fmt.Errorf("resolve config: %w", err)
 	}
-	flagValues := map[string]string{"server": flags.Server, "api_key": flags.APIKey, "workspace": flags.Workspace}
-	origin := map[string]string{"server": "default"}
-	for _, k := range resolveKeys {
-		switch {
-		case flagValues[k.key] != "":
-			r.Source[k.key], origin[k.key] = SourceFlag, k.flag
-		case getenv(k.env) != "":
-			r.Source[k.key], origin[k.key] = SourceEnv, k.env
-		case profile[k.key] != nil:
-			r.Source[k.key], origin[k.key] = SourceConfig, "profile "+r.Profile
-		case k.key == "server":
-			r.Source[k.key] = SourceDefault
+	origin := map[string]string{}
+	for _, s := range Settings[2:] {
+		_, in := inFile[s.Key]
+		src, from := source(s, in)
+		if src == SourceConfig {
+			from = "profile " + r.Profile
 		}
-		if e := getenv(k.env); e != "" {
-			v.Set(k.key, e)
+		origin[s.Key] = from
+		if src != SourceDefault {
+			r.Source[s.Key] = src
 		}
 	}
-	for _, k := range resolveKeys {
-		if val := flagValues[k.key]; val != "" {
-			v.Set(k.key, val)
-		}
+	src, from = source(Settings[0], inFile["server"] != nil)
+	if src == SourceConfig {
+		from = "profile " + r.Profile
 	}
+	r.Source["server"], origin["server"] = src, from
+
 	r.Server = strings.TrimRight(v.GetString("server"), "/")
 	r.APIKey = v.GetString("api_key")
 	r.Workspace = v.GetString("workspace")
+	r.Output = v.GetString("output")
+	r.JQ = v.GetString("jq")
+	r.Template = v.GetString("template")
 	if err := checkServerURL(r.Server); err != nil {
 		return Resolved{}, fmt.Errorf("%w (from %s)", err, origin["server"])
 	}
+	var err error
+	for key, dst := range map[string]*bool{"no_color": &r.NoColor, "quiet": &r.Quiet, "debug": &r.Debug} {
+		if *dst, err = getBool(v, key); err != nil {
+			return Resolved{}, fmt.Errorf("%s: %w (from %s)", key, err, origin[key])
+		}
+	}
+	if r.Timeout, err = getDuration(v, "timeout"); err != nil {
+		return Resolved{}, fmt.Errorf("timeout: %w (from %s)", err, origin["timeout"])
+	}
+	if r.Timeout < 0 {
+		return Resolved{}, fmt.Errorf("timeout: must not be negative (from %s)", origin["timeout"])
+	}
+	// Unset values have no Source entry (see Resolved).
+	for key, set := range map[string]bool{"api_key": r.APIKey != "", "workspace": r.Workspace != "",
+		"no_color": r.NoColor, "quiet": r.Quiet, "debug": r.Debug, "jq": r.JQ != "", "template": r.Template != "",
+		"timeout": r.Timeout != 0} {
+		if !set {
+			delete(r.Source, key)
+		}
+	}
 	return r, nil
+}
+
+// getBool reads a boolean strictly: viper's cast would read "yes" as false.
+func getBool(v *viper.Viper, key string) (bool, error) {
+	switch x := v.Get(key).(type) {
+	case bool:
+		return x, nil
+	case string:
+		b, err := strconv.ParseBool(strings.TrimSpace(x))
+		if err != nil {
+			return false, fmt.Errorf("%q is not a boolean (true, false, 1, 0)", x)
+		}
+		return b, nil
+	}
+	return v.GetBool(key), nil
+}
+
+// getDuration reads a duration strictly ("30s", "2m"; a bare 0 is 0).
+func getDuration(v *viper.Viper, key string) (time.Duration, error) {
+	switch x := v.Get(key).(type) {
+	case time.Duration:
+		return x, nil
+	case string:
+		if strings.TrimSpace(x) == "0" {
+			return 0, nil
+		}
+		d, err := time.ParseDuration(strings.TrimSpace(x))
+		if err != nil {
+			return 0, fmt.Errorf("%q is not a duration (e.g. 30s, 2m)", x)
+		}
+		return d, nil
+	}
+	return v.GetDuration(key), nil
 }
 
 // checkServerURL returns an error unless s is an absolute http(s) URL with

@@ -66,6 +66,12 @@ type Server struct {
 	// BATON_PPROF_ALLOW_REMOTE=true) is set.
 	PprofListen      string
 	PprofAllowRemote bool
+	// MetricsListen, when set (BATON_METRICS_LISTEN, --metrics-listen),
+	// serves /metrics on its own listener only, so the API's address does
+	// not expose it. MetricsToken (BATON_METRICS_TOKEN, environment only,
+	// like the secret), when set, is the bearer token /metrics requires.
+	MetricsListen string
+	MetricsToken  string
 }
 
 // LogValue logs s without its secrets.
@@ -83,6 +89,7 @@ func (s Server) LogValue() slog.Value {
 		slog.String("log_format", s.LogFormat), slog.String("default_tier", s.DefaultTier),
 		slog.Int("tiers", len(s.Tiers)), slog.Any("db_max_conns", s.DBMaxConns),
 		slog.Duration("shutdown_timeout", s.ShutdownTimeout), slog.Any("trusted_proxies", s.TrustedProxies),
+		slog.String("metrics_listen", s.MetricsListen), slog.String("metrics_token", set(s.MetricsToken)),
 	)
 }
 
@@ -108,6 +115,8 @@ var serverKeys = []serverKey{
 	{"heartbeat_interval", "BATON_HEARTBEAT_INTERVAL", ""},
 	{"pprof_listen", "BATON_PPROF_LISTEN", "pprof-listen"},
 	{"pprof_allow_remote", "BATON_PPROF_ALLOW_REMOTE", "pprof-allow-remote"},
+	{"metrics_listen", "BATON_METRICS_LISTEN", "metrics-listen"},
+	{"metrics_token", "BATON_METRICS_TOKEN", ""},
 }
 
 // ServerFlags registers the server's flags on fs: --listen, --database-url,
@@ -125,6 +134,7 @@ func ServerFlags(fs *pflag.FlagSet) {
 	fs.String("alert-webhook-url", "", "URL(s), comma-separated, that new alerts are POSTed to (env BATON_ALERT_WEBHOOK_URL)")
 	fs.String("sentry-dsn", "", "Sentry DSN for error reports (env SENTRY_DSN)")
 	fs.String("trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed by per-address rate limits (env BATON_TRUSTED_PROXIES)")
+	fs.String("metrics-listen", "", "serve /metrics on this address only, e.g. 127.0.0.1:9090, instead of the API's (env BATON_METRICS_LISTEN; BATON_METRICS_TOKEN requires a bearer token)")
 }
 
 // PprofFlags registers --pprof-listen and --pprof-allow-remote on fs, for
@@ -234,6 +244,7 @@ func LoadServer(fs *pflag.FlagSet, getenv func(string) string) (Server, error) {
 		LogFormat:       strings.ToLower(v.GetString("log_format")),
 		AlertWebhookURL: v.GetString("alert_webhook_url"), SentryDSN: v.GetString("sentry_dsn"),
 		DefaultTier: v.GetString("default_tier"), PprofListen: strings.TrimSpace(v.GetString("pprof_listen")),
+		MetricsListen: strings.TrimSpace(v.GetString("metrics_listen")), MetricsToken: v.GetString("metrics_token"),
 	}
 	if _, _, err := net.SplitHostPort(s.Listen); err != nil {
 		return Server{}, bad("listen", fmt.Sprintf("invalid address %q: want host:port", s.Listen))
@@ -242,6 +253,14 @@ func LoadServer(fs *pflag.FlagSet, getenv func(string) string) (Server, error) {
 		if _, _, err := net.SplitHostPort(s.PprofListen); err != nil {
 			return Server{}, bad("pprof_listen", fmt.Sprintf("invalid address %q: want host:port", s.PprofListen))
 		}
+	}
+	if s.MetricsListen != "" {
+		if _, _, err := net.SplitHostPort(s.MetricsListen); err != nil {
+			return Server{}, bad("metrics_listen", fmt.Sprintf("invalid address %q: want host:port", s.MetricsListen))
+		}
+	}
+	if s.MetricsToken != "" && len(s.MetricsToken) < 16 {
+		return Server{}, bad("metrics_token", "must be at least 16 characters")
 	}
 	allowRemote, err := strconv.ParseBool(strings.TrimSpace(v.GetString("pprof_allow_remote")))
 	if err != nil {

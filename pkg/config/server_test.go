@@ -1,6 +1,7 @@
 package config
 
 import (
+	"fmt"
 	"reflect"
 	"strings"
 	"testing"
@@ -320,6 +321,39 @@ func TestLoadServerPprof(t *testing.T) {
 	for _, bad := range []map[string]string{{"BATON_PPROF_LISTEN": "6060"}, {"BATON_PPROF_ALLOW_REMOTE": "maybe"}} {
 		_, err := LoadServer(nil, func(k string) string { return bad[k] })
 		if err == nil || !strings.Contains(err.Error(), "pprof_") || !strings.Contains(err.Error(), "BATON_PPROF_") {
+			t.Errorf("LoadServer(%v) = %v, want an error naming the key and its origin", bad, err)
+		}
+	}
+}
+
+func TestLoadServerMetrics(t *testing.T) {
+	fs := pflag.NewFlagSet("server", pflag.ContinueOnError)
+	ServerFlags(fs)
+	env := map[string]string{"BATON_METRICS_LISTEN": "127.0.0.1:9090", "BATON_METRICS_TOKEN": "scrape-token-0123456789"}
+	getenv := func(k string) string { return env[k] }
+
+	s, err := LoadServer(fs, nil)
+	if err != nil || s.MetricsListen != "" || s.MetricsToken != "" {
+		t.Fatalf("default: %q %q, %v; want /metrics on the API's listener, open", s.MetricsListen, s.MetricsToken, err)
+	}
+	if s, err = LoadServer(fs, getenv); err != nil || s.MetricsListen != "127.0.0.1:9090" || s.MetricsToken != env["BATON_METRICS_TOKEN"] {
+		t.Fatalf("env: %q %q, %v", s.MetricsListen, s.MetricsToken, err)
+	}
+	if strings.Contains(fmt.Sprint(s.LogValue()), env["BATON_METRICS_TOKEN"]) {
+		t.Errorf("LogValue shows the metrics token: %v", s.LogValue())
+	}
+	if fs.Lookup("metrics-token") != nil {
+		t.Error("--metrics-token exists: a secret must not be a flag (ps, shell history)")
+	}
+	if err := fs.Parse([]string{"--metrics-listen", "127.0.0.1:9100"}); err != nil {
+		t.Fatal(err)
+	}
+	if s, err = LoadServer(fs, getenv); err != nil || s.MetricsListen != "127.0.0.1:9100" {
+		t.Fatalf("flag over env: %q, %v", s.MetricsListen, err)
+	}
+	for _, bad := range []map[string]string{{"BATON_METRICS_LISTEN": "9090"}, {"BATON_METRICS_TOKEN": "short"}} {
+		_, err := LoadServer(nil, func(k string) string { return bad[k] })
+		if err == nil || !strings.Contains(err.Error(), "metrics_") || !strings.Contains(err.Error(), "BATON_METRICS_") {
 			t.Errorf("LoadServer(%v) = %v, want an error naming the key and its origin", bad, err)
 		}
 	}

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/spf13/pflag"
+
 	"github.com/genericcorp/baton/internal/iostreams"
 	"github.com/genericcorp/baton/internal/output"
 	"github.com/genericcorp/baton/internal/version"
@@ -44,6 +46,12 @@ type Factory struct {
 	// stopped server says so at once; long-running commands (the worker)
 	// raise it.
 	DialRetries int
+	// GlobalFlags are the root's persistent flags, bound into the
+	// resolution of the settings (see config.Resolve).
+	GlobalFlags *pflag.FlagSet
+	// ProcessEnv says that Getenv is the process environment, so viper
+	// reads it itself (AutomaticEnv); otherwise Getenv is an injected one.
+	ProcessEnv bool
 
 	cfgOnce sync.Once
 	cfg     *config.File
@@ -74,13 +82,46 @@ func (f *Factory) Resolved() (config.Resolved, error) {
 	if err != nil {
 		return config.Resolved{}, err
 	}
-	g := f.Globals
-	r, err := config.Resolve(file, config.Flags{Server: g.Server, APIKey: g.APIKey, Profile: g.Profile, Workspace: g.Workspace}, f.Getenv)
+	o := config.ResolveOptions{File: file, Flags: f.GlobalFlags, Getenv: f.Getenv}
+	if f.ProcessEnv {
+		o.Getenv = nil
+	}
+	if o.Flags == nil {
+		o.Flags = f.flagsOfGlobals()
+	}
+	r, err := config.Resolve(o)
 	if err != nil {
 		// A bad --profile or --server (or their variables) is a usage error.
 		return r, &FlagError{Err: err}
 	}
 	return r, nil
+}
+
+// ApplySettings resolves the global settings (flag > environment > config
+// file > default) into Globals, before a command runs. A config that does
+// not resolve is left to the commands that need it (Resolved reports it):
+// the flags given stay in effect.
+func (f *Factory) ApplySettings() {
+	r, err := f.Resolved()
+	if err != nil {
+		return
+	}
+	g := f.Globals
+	g.Output, g.NoColor, g.Quiet, g.JQ, g.Template, g.Debug, g.Timeout = r.Output, r.NoColor, r.Quiet, r.JQ, r.Template, r.Debug, r.Timeout
+}
+
+// flagsOfGlobals is a flag set holding the Globals' values as set flags,
+// for a Factory built without a command tree (tests).
+func (f *Factory) flagsOfGlobals() *pflag.FlagSet {
+	g := f.Globals
+	fs := pflag.NewFlagSet("globals", pflag.ContinueOnError)
+	for name, val := range map[string]string{"server": g.Server, "profile": g.Profile, "api-key": g.APIKey, "workspace": g.Workspace} {
+		fs.String(name, "", "")
+		if val != "" {
+			_ = fs.Set(name, val)
+		}
+	}
+	return fs
 }
 
 // Client returns an API client for the resolved profile. Error:
@@ -170,6 +211,11 @@ func (f *Factory) workspaceByName(c *client.Client, name string) (string, error)
 func (f *Factory) ClientFor(server, key, workspace string) (*client.Client, error) {
 	opts := []client.Option{client.WithUserAgent(version.Get().Version), client.WithHTTPClient(f.HTTPClient),
 		client.WithDialRetries(f.DialRetries)}
+	if f.Globals.Timeout > 0 {
+		// --timeout bounds each request, not the command: `logs -f`,
+		// `tasks wait` and `top` run as long as they need.
+		opts = append(opts, client.WithRequestTimeout(f.Globals.Timeout))
+	}
 	if key != "" {
 		opts = append(opts, client.WithAPIKey(key))
 	}

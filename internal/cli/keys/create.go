@@ -35,13 +35,16 @@ and '*' for all of them. A key can grant only scopes it holds itself.
 
 At least one --scope is required, with one exception: an operator key
 (bak_…) without --workspace creates another operator key, whose scope is
-always "admin", so --scope may be left out then. The rule is checked
+"admin" unless --scope worker:all makes it a shared worker's key (the
+worker routes on every workspace, nothing else), so --scope may be left
+out then. The rule is checked
 locally from the key's bak_ prefix; the server checks the scopes either way.
 
 --expires-in takes days (90d) or a Go duration (12h, 30m); without it the
 key never expires.`,
 		Example: `  baton keys create --name ci --scope tasks:write --scope tasks:read --expires-in 90d
-  baton keys create --name worker --scope worker -o json | jq -r .secret`,
+  baton keys create --name worker --scope worker -o json | jq -r .secret
+  baton keys create --name shared-worker --scope worker:all   # operator key, no --workspace`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if opts.ExpiresIn != "" {
@@ -53,8 +56,9 @@ key never expires.`,
 				if strings.TrimSpace(s) == "" {
 					return cmdutil.FlagErrorf("--scope must not be empty")
 				}
-				if s != api.ScopeAdmin && !slices.Contains(api.WorkspaceScopes, s) {
-					return cmdutil.FlagErrorf("--scope: unknown scope %q: valid scopes are %s", s, strings.Join(api.WorkspaceScopes, ", "))
+				if !slices.Contains(api.OperatorScopes, s) && !slices.Contains(api.WorkspaceScopes, s) {
+					return cmdutil.FlagErrorf("--scope: unknown scope %q: valid scopes are %s, and for operator keys %s", s,
+						strings.Join(api.WorkspaceScopes, ", "), strings.Join(api.OperatorScopes, ", "))
 				}
 			}
 			if runF != nil {
@@ -67,7 +71,7 @@ key never expires.`,
 	fl.StringVar(&opts.Name, "name", "", "name of the key (default \"unnamed\")")
 	fl.StringSliceVar(&opts.Scopes, "scope", nil, "scope to grant (repeatable, or comma-separated)")
 	fl.StringVar(&opts.ExpiresIn, "expires-in", "", "lifetime, e.g. 90d or 12h (default: never expires)")
-	_ = cmd.RegisterFlagCompletionFunc("scope", cobra.FixedCompletions(api.WorkspaceScopes, cobra.ShellCompDirectiveNoFileComp))
+	_ = cmd.RegisterFlagCompletionFunc("scope", cobra.FixedCompletions(append(slices.Clone(api.WorkspaceScopes), api.OperatorScopes...), cobra.ShellCompDirectiveNoFileComp))
 	_ = cmd.RegisterFlagCompletionFunc("expires-in", cobra.FixedCompletions([]string{"30d", "90d", "365d", "24h"}, cobra.ShellCompDirectiveNoFileComp))
 	return cmd
 }

@@ -90,6 +90,12 @@ func TestUsageErrors(t *testing.T) {
 	if len(op.Scopes) != 1 || op.Scopes[0] != api.ScopeAdmin || !strings.HasPrefix(op.Secret, "bak_") {
 		t.Fatalf("operator key = %+v", op)
 	}
+	// A shared worker's operator key: worker:all and nothing else.
+	sw := clitest.JSON[api.Key](t, e.Run("keys", "create", "--name", "shared", "--scope", "worker:all", "-o", "json").Want(t, 0))
+	if len(sw.Scopes) != 1 || sw.Scopes[0] != api.ScopeWorkerAll || !strings.HasPrefix(sw.Secret, "bak_") {
+		t.Fatalf("worker:all key = %+v", sw)
+	}
+	e.RunAs(sw.Secret, "workspaces", "list").Want(t, 4)
 	// A scope the caller lacks is the server's 422: exit 1.
 	worker := clitest.JSON[api.Key](t, e.RunAs(owner, "keys", "create", "--scope", "keys:write", "-o", "json").Want(t, 0))
 	e.RunAs(worker.Secret, "keys", "create", "--scope", "*").Want(t, 1)

@@ -2,6 +2,10 @@ package keys
 
 import (
 	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -30,7 +34,10 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Long: `List the workspace's API keys: id, name, public prefix, scopes, expiry, last
 use and status (active, revoked or expired). The first page of --limit keys,
 or every page with --all (then --limit is the page size). -o json prints a
-JSON array of key objects.`,
+JSON array of key objects.
+
+Active keys that expire within 7 days come first, and a warning on
+standard error names them: rotate them before they stop working.`,
 		Example: `  baton keys list --all
   baton keys list -o json | jq -r '.[] | select(.revoked_at == null) .id'`,
 		Aliases: []string{"ls"},
@@ -65,5 +72,47 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	}
 	defer f.HintMore(more, "key")
 	now := f.Now()
+	if soon := expiringFirst(keys, now); len(soon) > 0 {
+		f.Warnf("%d %s within 7 days: %s; rotate before then (baton keys rotate ID)",
+			len(soon), plural(len(soon), "key expires", "keys expire"), strings.Join(soon, ", "))
+	}
 	return p.Print(keys, func(tf output.TimeFormatter) output.Table { return table(keys, now, tf) })
+}
+
+// expiringSoon is how far ahead keys list warns of an expiry.
+const expiringSoon = 7 * 24 * time.Hour
+
+// expiringFirst moves the active keys that expire within expiringSoon of
+// now to the front, soonest first, keeping the others' order, and returns
+// them as "name (id) in 3d".
+func expiringFirst(keys []api.Key, now time.Time) []string {
+	soon := func(k api.Key) bool {
+		return k.RevokedAt == nil && k.ExpiresAt != nil && k.ExpiresAt.After(now) && k.ExpiresAt.Sub(now) <= expiringSoon
+	}
+	slices.SortStableFunc(keys, func(a, b api.Key) int {
+		switch sa, sb := soon(a), soon(b); {
+		case sa && sb:
+			return a.ExpiresAt.Compare(*b.ExpiresAt)
+		case sa:
+			return -1
+		case sb:
+			return 1
+		}
+		return 0
+	})
+	var out []string
+	for _, k := range keys {
+		if !soon(k) {
+			break
+		}
+		out = append(out, fmt.Sprintf("%s (%s) in %s", k.Name, k.ID, output.Duration(k.ExpiresAt.Sub(now))))
+	}
+	return out
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }

@@ -217,24 +217,23 @@ func TestWaitGolden(t *testing.T) {
 	clitest.Golden(t, "logs", r.Stdout+"--- stderr\n"+r.Stderr)
 }
 
-// TestWaitTimeout: the global --timeout (tasks wait) and --wait-timeout
-// (submit --wait) end the wait with exit 7; the task is left alone.
-//
-// Not parallel: root.go cancels the --timeout context with cobra.OnFinalize,
-// whose finalizers are process-wide, so any command ending in a parallel
-// test would cancel this one's context early (and race on cobra's slice).
+// TestWaitTimeout: --wait-timeout (tasks wait, submit --wait) ends the
+// wait with exit 7; the task is left alone. The global --timeout bounds
+// each HTTP request only (TestTimeoutIsPerRequest in internal/cli): with
+// it, the wait goes on past it.
 func TestWaitTimeout(t *testing.T) {
+	t.Parallel()
 	s := newScript(api.TaskSucceeded)
 	s.hold = true
 	e := s.env(t)
 	start := time.Now()
-	r := e.Run("tasks", "wait", s.running.ID, "--timeout", "300ms").Want(t, 7)
+	r := e.Run("tasks", "wait", s.running.ID, "--timeout", "100ms", "--wait-timeout", "600ms").Want(t, 7)
 	if r.Stdout != "" || !strings.Contains(r.Stderr, "error: timed out waiting for task "+s.running.ID+"; it keeps running") ||
 		!strings.Contains(r.Stderr, "hint: run `baton tasks wait "+s.running.ID+"`") || !strings.Contains(r.Stderr, "[2] hello from attempt 2") {
 		t.Fatalf("stdout %q\nstderr %s", r.Stdout, r.Stderr)
 	}
-	if d := time.Since(start); d > 5*time.Second {
-		t.Fatalf("took %s", d)
+	if d := time.Since(start); d > 5*time.Second || d < 600*time.Millisecond {
+		t.Fatalf("took %s (want the --wait-timeout of 600ms, not the --timeout of 100ms)", d)
 	}
 	r = e.Run("tasks", "submit", "--wait", "--wait-timeout", "300ms", "-o", "json").Want(t, 7)
 	var env struct {
@@ -244,8 +243,6 @@ func TestWaitTimeout(t *testing.T) {
 	if err := json.Unmarshal([]byte(last), &env); err != nil || r.Stdout != "" || env.Error.Code != "wait_timeout" {
 		t.Fatalf("stdout %q\nstderr %s", r.Stdout, r.Stderr)
 	}
-	// logs -f gives up the same way.
-	e.Run("tasks", "logs", "-f", s.running.ID, "--timeout", "300ms").Want(t, 7)
 }
 
 // TestWaitFinishedTask: a task that has already ended is printed at once,

@@ -175,7 +175,7 @@ func TestTopInTmux(t *testing.T) {
 
 	// A worker runs them: executions 3, nothing queued.
 	start(t, "worker", append(env, topEnv[:2]...), bin, "worker", "run", "--concurrency", "2", "--worker-id", "w1",
-		"--", "sh", "-c", "cat >/dev/null; echo '{\"ok\": true}'")
+		"--", "sh", "-c", "cat >/dev/null; echo 'hello from the e2e agent' >&2; echo '{\"ok\": true}'")
 	eventually(t, 60*time.Second, "executions 3", func() bool {
 		s := screen()
 		return gauge(execRe, s) == "3" && gauge(queuedRe, s) == "0"
@@ -184,6 +184,26 @@ func TestTopInTmux(t *testing.T) {
 		return strings.Count(screen(), "succeeded") == 3
 	}, screen)
 	t.Logf("screen:\n%s", screen())
+
+	// tab to the tasks pane, l follows the first task's logs (it has
+	// ended: the pane says so), esc goes back.
+	for _, k := range []string{"Tab", "l"} {
+		if out, err := tm("send-keys", "-t", "top", k); err != nil {
+			t.Fatalf("send-keys %s: %v\n%s", k, err, out)
+		}
+	}
+	eventually(t, 30*time.Second, "the log pane", func() bool {
+		s := screen()
+		return strings.Contains(s, "▸ Logs task_") && strings.Contains(s, "hello from the e2e agent") && strings.Contains(s, "ended: succeeded")
+	}, screen)
+	t.Logf("log pane:\n%s", screen())
+	if out, err := tm("send-keys", "-t", "top", "Escape"); err != nil {
+		t.Fatalf("send-keys: %v\n%s", err, out)
+	}
+	eventually(t, 10*time.Second, "back from the log pane", func() bool {
+		s := screen()
+		return !strings.Contains(s, "▸ Logs task_") && strings.Contains(s, "Waiting · 0")
+	}, screen)
 
 	// q quits: the session ends.
 	if out, err := tm("send-keys", "-t", "top", "q"); err != nil {

@@ -89,11 +89,11 @@ func newCmdWatch(f *cmdutil.Factory, runF func(context.Context, *Options) error)
 
 or, with -o jsonl, one quota object per line (-o json or -o yaml prints the
 current snapshot as one document and exits). Connection state changes go
-to stderr. It runs until interrupted, --timeout, or --count
-snapshots.`,
+to stderr. It runs until interrupted or --count snapshots (the global
+--timeout bounds each request, not the watch).`,
 		Example: `  baton usage watch
   baton usage watch -o jsonl --count 1
-  baton usage watch --all --timeout 1m`,
+  baton usage watch --all --count 30`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := validate(opts); err != nil {

@@ -20,7 +20,8 @@ func testTaskLogBudget(t *testing.T, s store.Store) {
 	task := createTask(t, s, in)
 	claim(t, s, params(ws.ID, t0))
 	at := t0.Add(time.Second)
-	const budget = 20                                                                        // bytes, each line counting its newline
+	// The budget in bytes, each line counting its newline.
+	const budget = 20
 	res, err := s.AppendLogs(ctx, ws.ID, task.ID, 1, []string{"12345", "67890"}, budget, at) // 12 bytes
 	must(t, err, "AppendLogs")
 	if res != (store.LogResult{Stored: 2}) {
@@ -54,7 +55,7 @@ func testTaskLogBudget(t *testing.T, s store.Store) {
 	}
 
 	// The budget is the task's, not the attempt's: a retry stores nothing
-	// more. A budget of 0 is no limit.
+	// more. A budget below 0 is no limit; 0 stores nothing.
 	_, err = s.Complete(ctx, ws.ID, task.ID, 1, store.Outcome{Status: api.TaskFailed, Error: "boom",
 		Retryable: true, RetryAt: at, Now: at})
 	must(t, err, "Complete (failed, retryable)")
@@ -66,10 +67,15 @@ func testTaskLogBudget(t *testing.T, s store.Store) {
 	}
 	other := createTask(t, s, newTask(ws.ID))
 	claim(t, s, params(ws.ID, t0.Add(time.Hour)))
-	res, err = s.AppendLogs(ctx, ws.ID, other.ID, 1, []string{strings.Repeat("x", 1000)}, 0, at)
+	res, err = s.AppendLogs(ctx, ws.ID, other.ID, 1, []string{strings.Repeat("x", 1000)}, -1, at)
 	must(t, err, "AppendLogs")
 	if res != (store.LogResult{Stored: 1}) {
 		t.Errorf("no budget: %+v, want 1 stored", res)
+	}
+	res, err = s.AppendLogs(ctx, ws.ID, other.ID, 1, []string{"x"}, 0, at)
+	must(t, err, "AppendLogs")
+	if res.Stored != 0 || res.Dropped != 1 {
+		t.Errorf("budget 0: %+v, want 1 dropped", res)
 	}
 	// A stale attempt is refused before the budget is looked at.
 	_, err = s.AppendLogs(ctx, ws.ID, task.ID, 1, []string{"zombie"}, budget, at)

@@ -205,6 +205,6 @@ func testTaskDeleteWorkspace(t *testing.T, s store.Store) {
 
 // appendLogs is AppendLogs without a log budget.
 func appendLogs(ctx context.Context, s store.TaskStore, workspaceID, id string, attempt int, lines []string, at time.Time) error {
-	_, err := s.AppendLogs(ctx, workspaceID, id, attempt, lines, 0, at)
+	_, err := s.AppendLogs(ctx, workspaceID, id, attempt, lines, -1, at)
 	return err
 }

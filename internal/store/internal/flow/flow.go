@@ -403,7 +403,7 @@ func (run Runner) CancelTask(ctx context.Context, workspaceID, id, reason string
 
 // AppendLogs stores lines (made valid UTF-8 without NULs) of the current
 // running attempt as log events at now, within the task's log budget of
-// maxBytes (≤ 0: none): the lines that would take the task's stored log
+// maxBytes (< 0: no limit; 0 stores none): the lines that would take the task's stored log
 // bytes past it, and every line after the first of those, are dropped and
 // counted; the first time lines are dropped one notice line says so (it
 // is not counted against the budget). Returns store.ErrNotFound if the
@@ -444,13 +444,13 @@ func (run Runner) AppendLogs(ctx context.Context, workspaceID, id string, attemp
 }
 
 // LogBudget returns how many of lines, in order, fit in a task's log
-// budget of maxBytes (≤ 0: no limit) that has used bytes already, and
+// budget of maxBytes (< 0: no limit) that has used bytes already, and
 // their bytes. A line counts its length plus one (its newline). Once a
 // line does not fit, none after it is kept, so the stored log is a prefix
 // of what the agent wrote; a task that has dropped lines before keeps
 // none.
 func LogBudget(lines []string, used, maxBytes int64, dropping bool) (keep int, bytes int64) {
-	if maxBytes <= 0 {
+	if maxBytes < 0 {
 		for _, l := range lines {
 			bytes += int64(len(l)) + 1
 		}
