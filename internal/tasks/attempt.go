@@ -62,7 +62,7 @@ func (s *Service) Heartbeat(ctx context.Context, ws store.Workspace, id string, 
 			return Beat{Task: t, Cancel: true, Reason: reason}, nil
 		}
 		if t.ID != "" && t.Attempt == attempt && t.Status == api.TaskWaiting {
-			return Beat{Task: t, Cancel: true, Reason: ReasonSuspended}, nil
+			return Beat{Task: t, Cancel: true, Reason: ReasonAttemptSuspended}, nil
 		}
 		return Beat{}, err
 	} else if err != nil {

@@ -17,9 +17,11 @@ import (
 // max_cost_micros with its children, and the workspace's spend cap), the
 // child's task, and the wake-ups.
 
-// ReasonSuspended is the heartbeat's cancel reason, and a step call's stop
-// reason, for an attempt that ended because its task went waiting.
-const ReasonSuspended = "suspended"
+// ReasonAttemptSuspended is the heartbeat's cancel reason, and a step
+// call's stop reason, for an attempt that ended because its task went
+// waiting (a sleep, wait, spawn, budget or operator): the attempt ended as
+// suspended. (ReasonSuspended is the workspace's suspension.)
+const ReasonAttemptSuspended = store.AttemptSuspended
 
 // StepStore is what the service needs of the store for durable steps.
 type StepStore interface {
@@ -50,7 +52,7 @@ func stopped(t store.Task, attempt int) (string, bool) {
 	}
 	switch {
 	case t.Status == api.TaskWaiting:
-		return ReasonSuspended, true
+		return ReasonAttemptSuspended, true
 	case t.Status == api.TaskTerminated:
 		return ReasonQuota, true
 	case api.IsTerminal(t.Status):
