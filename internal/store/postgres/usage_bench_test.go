@@ -68,3 +68,17 @@ func BenchmarkDrain16(b *testing.B) {
 	}
 	storetest.BenchDrain(b, s)
 }
+
+// BenchmarkSteps: step begins and ends, and replays, at the store (steps/s),
+// in a schema of its own.
+func BenchmarkSteps(b *testing.B) {
+	s, err := postgres.Open(b.Context(), testutil.PostgresSchema(b), 8)
+	if err != nil {
+		b.Fatalf("Open: %v", err)
+	}
+	defer s.Close()
+	if err := s.Migrate(b.Context()); err != nil {
+		b.Fatalf("Migrate: %v", err)
+	}
+	storetest.BenchSteps(b, s)
+}

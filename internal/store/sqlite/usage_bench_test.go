@@ -28,3 +28,6 @@ func BenchmarkUsageTotals(b *testing.B) { storetest.BenchUsage(b, openBench(b)) 
 // BenchmarkDrain16: 16 workers claim and complete a workspace's queue, one
 // task per claim (tasks/s).
 func BenchmarkDrain16(b *testing.B) { storetest.BenchDrain(b, openBench(b)) }
+
+// BenchmarkSteps: step begins and ends, and replays, at the store (steps/s).
+func BenchmarkSteps(b *testing.B) { storetest.BenchSteps(b, openBench(b)) }
