@@ -51,6 +51,26 @@ func (x txRows) Steps(ctx context.Context, taskID string) ([]store.Step, error) 
 	return out, nil
 }
 
+// StepsOf reads the task's steps of baseKey in seq order and the journal's
+// highest seq, in one statement.
+func (x txRows) StepsOf(ctx context.Context, taskID, baseKey string) ([]store.Step, int, error) {
+	var seq int
+	rows, err := x.tx.Query(ctx, `SELECT `+stepColumns+`, (SELECT coalesce(max(seq), 0) FROM task_steps WHERE task_id = $1)
+		FROM task_steps WHERE task_id = $1 AND base_key = $2 ORDER BY seq`, taskID, baseKey)
+	out, err := collect(rows, err, func(sc scanner) (store.Step, error) {
+		return scanStep(scanFunc(func(dest ...any) error { return sc.Scan(append(dest, &seq)...) }))
+	})
+	if err != nil {
+		return nil, 0, fmt.Errorf("read steps: %w", mapErr(err))
+	}
+	if len(out) == 0 {
+		if err := x.tx.QueryRow(ctx, `SELECT coalesce(max(seq), 0) FROM task_steps WHERE task_id = $1`, taskID).Scan(&seq); err != nil {
+			return nil, 0, fmt.Errorf("read steps: %w", mapErr(err))
+		}
+	}
+	return out, seq, nil
+}
+
 // SaveStep upserts s.
 func (x txRows) SaveStep(ctx context.Context, s store.Step) error {
 	_, err := x.tx.Exec(ctx, `INSERT INTO task_steps (`+stepColumns+`)

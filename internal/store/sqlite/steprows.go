@@ -50,6 +50,21 @@ func (x txRows) Steps(ctx context.Context, taskID string) ([]store.Step, error) 
 	return out, nil
 }
 
+// StepsOf reads the task's steps of baseKey in seq order and the journal's
+// highest seq.
+func (x txRows) StepsOf(ctx context.Context, taskID, baseKey string) ([]store.Step, int, error) {
+	rows, err := x.tx.QueryContext(ctx, `SELECT `+stepColumns+` FROM task_steps WHERE task_id = ?1 AND base_key = ?2 ORDER BY seq`, taskID, baseKey)
+	out, err := collect(rows, err, scanStep)
+	if err != nil {
+		return nil, 0, fmt.Errorf("read steps: %w", mapErr(err))
+	}
+	var seq int
+	if err := x.tx.QueryRowContext(ctx, `SELECT coalesce(max(seq), 0) FROM task_steps WHERE task_id = ?1`, taskID).Scan(&seq); err != nil {
+		return nil, 0, fmt.Errorf("read steps: %w", mapErr(err))
+	}
+	return out, seq, nil
+}
+
 // SaveStep upserts s.
 func (x txRows) SaveStep(ctx context.Context, s store.Step) error {
 	_, err := x.tx.ExecContext(ctx, `INSERT OR REPLACE INTO task_steps (`+stepColumns+`)

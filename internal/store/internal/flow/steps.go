@@ -18,6 +18,9 @@ import (
 type StepTx interface {
 	// Steps reads the task's journal, in seq order.
 	Steps(ctx context.Context, taskID string) ([]store.Step, error)
+	// StepsOf reads the task's steps of the program's key baseKey (KEY and
+	// its repeats KEY#n), in seq order, and the journal's highest seq.
+	StepsOf(ctx context.Context, taskID, baseKey string) (steps []store.Step, maxSeq int, err error)
 	// SaveStep inserts s or replaces the row of (s.TaskID, s.Key).
 	SaveStep(ctx context.Context, s store.Step) error
 	// DeleteSteps deletes the task's steps that are running or (fromSeq
@@ -175,16 +178,15 @@ func (run Runner) BeginStep(ctx context.Context, workspaceID, id string, b store
 		}
 		was := a
 		lifecycle.Heartbeat(&r.Task, &a, b.Usage, now, b.Lease)
-		steps, err := tx.Steps(ctx, id)
+		steps, seq, err := tx.StepsOf(ctx, id, b.Key)
 		if err != nil {
 			return err
 		}
-		n, seq := 0, 0
+		n := 0
 		for _, s := range steps {
-			if s.BaseKey == b.Key && s.SeenAttempt == b.Attempt {
+			if s.SeenAttempt == b.Attempt {
 				n++
 			}
-			seq = max(seq, s.Seq)
 		}
 		key := b.Key
 		if n > 0 {

@@ -51,6 +51,9 @@ CREATE TABLE task_steps (
     PRIMARY KEY (task_id, key)
 );
 
+-- A begin reads the steps of its key (numbering repeats, finding the step).
+CREATE INDEX task_steps_base_key ON task_steps (task_id, base_key);
+
 CREATE TABLE task_signals (
     id              text COLLATE "C" NOT NULL PRIMARY KEY,
     workspace_id    text COLLATE "C" NOT NULL,

@@ -57,6 +57,9 @@ CREATE TABLE task_steps (
     PRIMARY KEY (task_id, key)
 ) STRICT;
 
+-- A begin reads the steps of its key (numbering repeats, finding the step).
+CREATE INDEX task_steps_base_key ON task_steps (task_id, base_key);
+
 -- task_signals: signals sent to a task, kept until a wait consumes them, in
 -- the order sent (seq). idempotency_key is unique per task.
 CREATE TABLE task_signals (
