@@ -26,6 +26,7 @@ type opts struct {
 	pg        string
 	out       string
 	mixedDur  time.Duration
+	floodDur  time.Duration
 	scaleRows int
 	args      string
 	stores    []string
@@ -83,12 +84,13 @@ func main() {
 	flag.StringVar(&o.pg, "pg", envOr("BATON_BENCH_POSTGRES_URL", envOr("BATON_TEST_POSTGRES_URL", "postgres://postgres@127.0.0.1:5432/test?sslmode=disable")), "PostgreSQL URL; the suite makes and drops its own database there")
 	flag.StringVar(&o.out, "out", "", "markdown file to update (default BENCHMARKS.md at the repository root)")
 	flag.DurationVar(&o.mixedDur, "mixed-duration", 60*time.Second, "duration of the mixed scenario (-quick: 3s)")
+	flag.DurationVar(&o.floodDur, "flood-duration", 5*time.Minute, "how long the logflood scenario floods (-quick: 5s)")
 	flag.IntVar(&o.scaleRows, "scale-tasks", 1_000_000, "tasks loaded by the scale scenario (usage events: 10×; -quick: 20 000)")
 	flag.IntVar(&o.tasks, "tasks", 2000, "throughput: tasks per run (-quick: 300)")
 	flag.IntVar(&o.depth, "depth", 100_000, "throughput: tasks queued for the deep-queue rates (-quick: 5 000)")
 	store := flag.String("store", "both", "throughput: sqlite, postgres or both")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench [flags] throughput|auth|mixed|scale|cli|all")
+		fmt.Fprintln(os.Stderr, "usage: go run ./bench [flags] throughput|auth|mixed|scale|cli|logflood|all")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -116,6 +118,9 @@ func main() {
 		if !isSet("mixed-duration") {
 			o.mixedDur = 3 * time.Second
 		}
+		if !isSet("flood-duration") {
+			o.floodDur = 5 * time.Second
+		}
 		if !isSet("tasks") {
 			o.tasks = 300
 		}
@@ -131,8 +136,9 @@ func main() {
 	}
 	scenarios := map[string]func(context.Context, opts, *report) error{
 		"throughput": runThroughput, "auth": runAuth, "mixed": runMixed, "scale": runScale, "cli": runCLI,
+		"logflood": runLogFlood,
 	}
-	order := []string{"throughput", "auth", "mixed", "scale", "cli"}
+	order := []string{"throughput", "auth", "mixed", "scale", "cli", "logflood"}
 	name := flag.Arg(0)
 	if name != "all" {
 		if scenarios[name] == nil {

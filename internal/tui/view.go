@@ -171,6 +171,27 @@ func labelOf(name string) string {
 	return name
 }
 
+// waitingNeed is how many lines the waiting pane shows all its tasks in.
+func (m Model) waitingNeed() int {
+	if n := len(m.waitingTasks()); n > 0 {
+		return 2 + n // title, header, rows
+	}
+	return 2 // title, "no waiting tasks"
+}
+
+// alertsNeed is how many lines the alerts pane shows all its alerts in at
+// width w.
+func (m Model) alertsNeed(w int) int {
+	if m.alertErr != "" || len(m.alerts) == 0 {
+		return 2
+	}
+	n := 1
+	for _, a := range m.alerts {
+		n += len(m.alertLines(a, "  ", w))
+	}
+	return n
+}
+
 // clock is the monitor's now: the last tick or snapshot.
 func (m Model) clock() time.Time { return m.now }
 
@@ -195,7 +216,7 @@ func (m Model) workspaceView(w, h int) []string {
 		// left is wide enough for whole ids.
 		tw := max(w*5/8, minTasksWidth)
 		aw := w - tw - 2
-		wh := max(4, ph/4)
+		wh := min(max(4, ph/4), m.waitingNeed())
 		left := append(m.tasksPane(tw, ph-wh), m.waitingPane(tw, wh)...)
 		right := m.alertsPane(aw, ph)
 		for i := range ph {
@@ -203,8 +224,10 @@ func (m Model) workspaceView(w, h int) []string {
 		}
 		return lines
 	}
-	ah := max(3, ph/4)
-	wh := max(3, ph/4)
+	// The waiting and alerts panes take a quarter each at most, and only
+	// what they show: empty, they are two lines and the tasks get the rest.
+	ah := min(max(3, ph/4), m.alertsNeed(w))
+	wh := min(max(3, ph/4), m.waitingNeed())
 	lines = append(lines, m.tasksPane(w, ph-ah-wh)...)
 	lines = append(lines, m.waitingPane(w, wh)...)
 	return append(lines, m.alertsPane(w, ah)...)
