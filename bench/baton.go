@@ -25,6 +25,15 @@ import (
 // engine and not admission refusals; the mixed scenario uses its own.
 const benchTier = "bench"
 
+// benchLimits are the bench tier's limits. A limit of 0 allows nothing
+// (only requests_per_minute 0 is unlimited and event_retention_days 0 keeps
+// events), so every other limit is set far past what a scenario reaches;
+// TestBenchTierLimitsNothing checks that a new limit is not left at 0.
+var benchLimits = api.Limits{RequestsPerMinute: 0, Burst: 0,
+	MaxConcurrentTasks: 1_000_000, MaxQueuedTasks: 100_000_000, MaxTaskDurationSeconds: 3600,
+	MonthlyTaskExecutions: 1 << 40, MonthlyExecutionSeconds: 1 << 40, MonthlySpendMicros: 1 << 50,
+	MaxLogBytesPerTask: 1 << 40, MaxOpenStreams: 1_000_000}
+
 // benchSecret is every server's BATON_SECRET, so two servers on one
 // database accept each other's keys (as replicas do).
 var benchSecret = func() string {
@@ -77,9 +86,7 @@ func startBaton(ctx context.Context, dbURL string, tiers map[string]api.Tier) (*
 		return nil, err
 	}
 	all := config.DefaultTiers()
-	all[benchTier] = api.Tier{Name: benchTier, Limits: api.Limits{RequestsPerMinute: 0, Burst: 0,
-		MaxConcurrentTasks: 1_000_000, MaxQueuedTasks: 100_000_000, MaxTaskDurationSeconds: 3600,
-		MonthlyTaskExecutions: 1 << 40, MonthlyExecutionSeconds: 1 << 40, MonthlySpendMicros: 1 << 50}}
+	all[benchTier] = api.Tier{Name: benchTier, Limits: benchLimits}
 	for k, v := range tiers {
 		all[k] = v
 	}

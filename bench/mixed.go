@@ -29,7 +29,8 @@ func runMixed(ctx context.Context, o opts, r *report) error {
 	defer db.drop()
 	tiers := map[string]api.Tier{mixedTier: {Name: mixedTier, Limits: api.Limits{RequestsPerMinute: 1200, Burst: 200,
 		MaxConcurrentTasks: 50, MaxQueuedTasks: 100_000, MaxTaskDurationSeconds: 3600,
-		MonthlyTaskExecutions: 1 << 40, MonthlyExecutionSeconds: 1 << 40, MonthlySpendMicros: 1 << 50}}}
+		MonthlyTaskExecutions: 1 << 40, MonthlyExecutionSeconds: 1 << 40, MonthlySpendMicros: 1 << 50,
+		MaxLogBytesPerTask: 16 << 20, MaxOpenStreams: 1000}}}
 	b, err := startBaton(ctx, db.url, tiers)
 	if err != nil {
 		return err
