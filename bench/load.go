@@ -140,8 +140,9 @@ func (w *claimer) run(ctx context.Context) error {
 }
 
 // startClaimers runs loops claimers of slots each on queue until the
-// returned stop is called; done counts completed tasks.
-func startClaimers(ctx context.Context, mk func() (*client.Client, error), ws, queue string, loops, slots int, pickup *latencies) (done *atomic.Int64, stop func() error, err error) {
+// returned stop is called; done counts completed tasks, and dead is closed
+// when a claimer gave up (stop returns why).
+func startClaimers(ctx context.Context, mk func() (*client.Client, error), ws, queue string, loops, slots int, pickup *latencies) (done *atomic.Int64, dead <-chan struct{}, stop func() error, err error) {
 	done, errs := &atomic.Int64{}, &atomic.Int64{}
 	cctx, cancel := context.WithCancel(ctx)
 	g, gctx := errgroup.WithContext(cctx)
@@ -149,12 +150,12 @@ func startClaimers(ctx context.Context, mk func() (*client.Client, error), ws, q
 		c, err := mk()
 		if err != nil {
 			cancel()
-			return nil, nil, err
+			return nil, nil, nil, err
 		}
 		w := &claimer{c: c, ws: ws, queue: queue, slots: slots, id: fmt.Sprintf("bench-%d", i), pickup: pickup, done: done, claimErr: errs}
 		g.Go(func() error { return w.run(gctx) })
 	}
-	return done, func() error {
+	return done, gctx.Done(), func() error {
 		cancel()
 		err := g.Wait()
 		if errors.Is(err, context.Canceled) {
@@ -167,20 +168,35 @@ func startClaimers(ctx context.Context, mk func() (*client.Client, error), ws, q
 // batonDrain drains n queued tasks with loops claimers of slots each.
 func batonDrain(ctx context.Context, mk func() (*client.Client, error), ws, queue string, loops, slots, n int) (time.Duration, error) {
 	start := time.Now()
-	done, stop, err := startClaimers(ctx, mk, ws, queue, loops, slots, nil)
+	done, dead, stop, err := startClaimers(ctx, mk, ws, queue, loops, slots, nil)
 	if err != nil {
 		return 0, err
 	}
-	deadline := time.Now().Add(5 * time.Minute)
-	for done.Load() < int64(n) && time.Now().Before(deadline) {
-		time.Sleep(2 * time.Millisecond)
+	// Until every task is done, or the claimers gave up (a drain whose
+	// claims are all refused ends with their error at once instead of
+	// waiting out the deadline), or 5 minutes.
+	deadline := time.After(5 * time.Minute)
+	tick := time.NewTicker(2 * time.Millisecond)
+	defer tick.Stop()
+wait:
+	for done.Load() < int64(n) {
+		select {
+		case <-tick.C:
+		case <-dead:
+			break wait
+		case <-deadline:
+			break wait
+		}
 	}
 	d := time.Since(start)
 	serr := stop()
+	if serr != nil {
+		return d, fmt.Errorf("baton drain: %d of %d done: %w", done.Load(), n, serr)
+	}
 	if done.Load() < int64(n) {
 		return d, fmt.Errorf("baton drain: %d of %d done after 5 min", done.Load(), n)
 	}
-	return d, serr
+	return d, nil
 }
 
 // paced calls f at rate per second for dur (bounded), each call in its

@@ -18,6 +18,14 @@ import (
 
 const mixedTier = "mixed"
 
+// mixedLimits are the bench tier's with a real rate limit and concurrency.
+var mixedLimits = func() api.Limits {
+	l := benchLimits
+	l.RequestsPerMinute, l.Burst = 1200, 200
+	l.MaxConcurrentTasks, l.MaxQueuedTasks = 50, 100_000
+	return l
+}()
+
 // runMixed offers 1 000 requests/s from 500 clients over 100 workspaces on
 // PostgreSQL, with one worker per workspace draining its tasks, and checks
 // every submitted task completes.
@@ -27,10 +35,7 @@ func runMixed(ctx context.Context, o opts, r *report) error {
 		return err
 	}
 	defer db.drop()
-	tiers := map[string]api.Tier{mixedTier: {Name: mixedTier, Limits: api.Limits{RequestsPerMinute: 1200, Burst: 200,
-		MaxConcurrentTasks: 50, MaxQueuedTasks: 100_000, MaxTaskDurationSeconds: 3600,
-		MonthlyTaskExecutions: 1 << 40, MonthlyExecutionSeconds: 1 << 40, MonthlySpendMicros: 1 << 50,
-		MaxLogBytesPerTask: 16 << 20, MaxOpenStreams: 1000}}}
+	tiers := map[string]api.Tier{mixedTier: {Name: mixedTier, Limits: mixedLimits}}
 	b, err := startBaton(ctx, db.url, tiers)
 	if err != nil {
 		return err
@@ -61,7 +66,7 @@ func runMixed(ctx context.Context, o opts, r *report) error {
 	}
 	var stops []func() error
 	for _, w := range wss {
-		_, stop, err := startClaimers(ctx, func() (*client.Client, error) { return b.client(w.key, w.id) }, w.id, "default", 1, 4, nil)
+		_, _, stop, err := startClaimers(ctx, func() (*client.Client, error) { return b.client(w.key, w.id) }, w.id, "default", 1, 4, nil)
 		if err != nil {
 			return err
 		}

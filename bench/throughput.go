@@ -157,7 +157,7 @@ func throughputStore(ctx context.Context, o opts, store string) (throughputResul
 			return res, "", err
 		}
 		pick := &latencies{}
-		_, stop, err := startClaimers(ctx, func() (*client.Client, error) { return b.client(key, ws) }, ws, "p", loops, 1, pick)
+		_, _, stop, err := startClaimers(ctx, func() (*client.Client, error) { return b.client(key, ws) }, ws, "p", loops, 1, pick)
 		if err != nil {
 			return res, "", err
 		}
