@@ -14,7 +14,7 @@ db=${BATON_VULNDB:-$HOME/.cache/baton-vulndb}
 gobin=$(go env GOPATH)/bin
 
 if [ ! -x "$gobin/govulncheck" ]; then
-	(cd /tmp && GOFLAGS= go install "golang.org/x/vuln/cmd/govulncheck@$VULN_VERSION")
+	(cd /tmp && GOFLAGS='' go install "golang.org/x/vuln/cmd/govulncheck@$VULN_VERSION")
 fi
 if [ ! -f "$db/index/db.json" ] && [ ! -d "$db/ID" ]; then
 	tmp=$(mktemp -d)
