@@ -74,7 +74,6 @@ func (s *Server) handleCreateKey(w http.ResponseWriter, r *http.Request, p *prin
 	}
 	out := apiKey(k)
 	out.Secret = secret
-	w.Header().Set("Cache-Control", "no-store")
 	encode(w, http.StatusCreated, out)
 	return nil
 }
@@ -149,7 +148,6 @@ func (s *Server) handleRotateKey(w http.ResponseWriter, r *http.Request, p *prin
 	s.keys.KeyChanged(r.Context(), id)
 	out := apiKey(k)
 	out.Secret = secret
-	w.Header().Set("Cache-Control", "no-store")
 	encode(w, http.StatusOK, out)
 	return nil
 }

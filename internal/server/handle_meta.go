@@ -46,7 +46,6 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, p *principa
 		// on every request, so report the earlier time honestly.
 		exp = *p.key.ExpiresAt
 	}
-	w.Header().Set("Cache-Control", "no-store")
 	encode(w, http.StatusOK, api.TokenResponse{Token: tok, ExpiresAt: exp})
 	return nil
 }

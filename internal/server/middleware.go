@@ -58,6 +58,9 @@ func (s *Server) wrap(rt route) http.Handler {
 			s.observeRequest(rt.path, rt.method, max(sw.status, http.StatusOK), d)
 		}()
 
+		if rt.noStore {
+			sw.Header().Set("Cache-Control", "no-store")
+		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBodyBytes)
 		}

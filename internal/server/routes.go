@@ -33,6 +33,9 @@ type route struct {
 	// stream marks routes that hold the request open on purpose (long-poll
 	// claim, event streams): the request timeout does not cut them.
 	stream bool
+	// noStore: the response can carry a credential (set by New from the
+	// response type, see carriesSecret), so it is Cache-Control: no-store.
+	noStore bool
 }
 
 func (s *Server) routeTable() []route {

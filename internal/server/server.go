@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"reflect"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -223,6 +224,7 @@ func New(cfg Config) (*Server, error) {
 	s.routes = s.routeTable()
 	for i, rt := range s.routes {
 		rt = withLimitClass(rt)
+		rt.noStore = carriesSecret(reflect.TypeOf(rt.response))
 		s.routes[i] = rt
 		s.mux.Handle(rt.method+" "+rt.path, s.wrap(rt))
 	}
