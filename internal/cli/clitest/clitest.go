@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -140,6 +141,11 @@ func (e *Env) Exec(inv Invocation) Result {
 	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
 	defer cancel()
 	code := cli.Run(ctx, f, inv.Args)
+	if ctx.Err() != nil {
+		// A command that ran into the harness's bound did not end by
+		// itself: whatever code it returned says nothing of the CLI.
+		e.t.Errorf("baton %s ran into the test harness's %s bound (exit %d)", strings.Join(inv.Args, " "), runTimeout, code)
+	}
 	return Result{Stdout: out.String(), Stderr: errOut.String(), Code: code}
 }
 

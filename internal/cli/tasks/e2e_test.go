@@ -303,15 +303,22 @@ func TestNotFound(t *testing.T) {
 	e.RunAs(other, "tasks", "get", task.ID).Want(t, 3)
 }
 
-// TestWaitTimeoutE2E: --timeout ends the wait of a task nobody runs with
-// exit 7 and leaves it queued. Not parallel: see TestWaitTimeout.
+// TestWaitTimeoutE2E: --wait-timeout ends the wait of a task nobody runs
+// with exit 7 and leaves it queued; the global --timeout, shorter, bounds
+// each request only and does not end the wait (issue 16 row 7). Not
+// parallel: see TestWaitTimeout.
 func TestWaitTimeoutE2E(t *testing.T) {
 	e := clitest.NewServer(t)
 	_, owner := e.NewTenant(t, "acme")
 	task := clitest.JSON[api.Task](t, e.RunAs(owner, "tasks", "submit", "--queue", "nobody", "-o", "json").Want(t, 0))
-	r := e.RunAs(owner, "tasks", "wait", task.ID, "--timeout", "500ms").Want(t, 7)
-	if !strings.Contains(r.Stderr, "timed out waiting for task "+task.ID) {
+	const request, wait = 200 * time.Millisecond, time.Second
+	start := time.Now()
+	r := e.RunAs(owner, "tasks", "wait", task.ID, "--timeout", request.String(), "--wait-timeout", wait.String()).Want(t, 7)
+	if !strings.Contains(r.Stderr, "timed out waiting for task "+task.ID) || strings.Contains(r.Stderr, "no answer within") {
 		t.Fatalf("stderr: %s", r.Stderr)
+	}
+	if el := time.Since(start); el < wait {
+		t.Fatalf("the wait ended after %s: --timeout %s cut it before --wait-timeout %s", el, request, wait)
 	}
 	e.RunAs(owner, "tasks", "submit", "--queue", "nobody", "--wait", "--wait-timeout", "500ms").Want(t, 7)
 	if got := clitest.JSON[api.Task](t, e.RunAs(owner, "tasks", "get", task.ID, "-o", "json").Want(t, 0)); got.Status != api.TaskQueued {
