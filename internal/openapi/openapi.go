@@ -40,10 +40,10 @@ var ops = map[string]op{
 	"GET /healthz":      {id: "meta.health", tag: "meta"},
 	"GET /readyz":       {id: "meta.ready", tag: "meta", extra: []int{503}},
 	"GET /docs/errors":  {id: "meta.errorDocs", tag: "meta"},
-	"GET /metrics":      {id: "meta.metrics", tag: "meta", extra: []int{401}},
+	"GET /metrics":      {id: "meta.metrics", tag: "meta", extra: []int{401, 404}},
 	"GET /openapi.json": {id: "meta.openapi", tag: "meta"},
 
-	"POST /v1/auth/token": {id: "auth.token", tag: "auth"},
+	"POST /v1/auth/token": {id: "auth.token", tag: "auth", extra: []int{413}},
 	"GET /v1/me":          {id: "auth.me", tag: "auth"},
 	"GET /v1/tiers":       {id: "tiers.list", tag: "tiers"},
 
@@ -290,11 +290,13 @@ func addComponents(doc *openapi3.T, b server.Bounds) {
 			Headers: openapi3.Headers{"X-Request-Id": headerRef("X-Request-Id")},
 			Content: openapi3.Content{api.ProblemContentType: &openapi3.MediaType{Schema: problemRef()}}}
 		resp.Extensions = map[string]any{"x-baton-problem-codes": codeStrings(p.codes)}
+		// Authenticated routes send the rate-limit headers on problems too
+		// (once the request was counted).
+		resp.Headers["RateLimit-Policy"] = headerRef("RateLimit-Policy")
+		resp.Headers["RateLimit"] = headerRef("RateLimit")
 		switch status {
 		case 429:
 			resp.Headers["Retry-After"] = headerRef("Retry-After")
-			resp.Headers["RateLimit-Policy"] = headerRef("RateLimit-Policy")
-			resp.Headers["RateLimit"] = headerRef("RateLimit")
 		case 503:
 			resp.Headers["Retry-After"] = headerRef("Retry-After")
 		}

@@ -291,6 +291,8 @@ func typeHooks(b server.Bounds) map[reflect.Type]func(*openapi3.Schema) {
 		},
 		reflect.TypeFor[api.CreateKeyRequest](): func(sc *openapi3.Schema) {
 			strict(sc)
+			optional(sc, "name", "scopes") // default: the name "key", scope "*"
+			nullable(sc, "scopes")
 			maxLen(sc, "name", 100)
 			enum(sc, "scopes", workspaceScopes...)
 		},
@@ -308,6 +310,7 @@ func typeHooks(b server.Bounds) map[reflect.Type]func(*openapi3.Schema) {
 		},
 		reflect.TypeFor[api.ClaimRequest](): func(sc *openapi3.Schema) {
 			strict(sc)
+			nullable(sc, "queues") // null or []: every queue
 			bounds(sc, "wait_seconds", 0, float64(b.MaxClaimWait))
 			bounds(sc, "max_tasks", 0, float64(b.MaxClaimTasks))
 			bounds(sc, "concurrency", 0, 10000)
@@ -318,9 +321,6 @@ func typeHooks(b server.Bounds) map[reflect.Type]func(*openapi3.Schema) {
 		reflect.TypeFor[api.HeartbeatRequest](): func(sc *openapi3.Schema) {
 			strict(sc)
 			minimum(sc, "attempt", 1)
-		},
-		reflect.TypeFor[api.HeartbeatResponse](): func(sc *openapi3.Schema) {
-			enum(sc, "reason", api.TaskCancelled, api.TaskTimedOut, string(api.CodeQuotaExceeded), api.TaskTerminated)
 		},
 		reflect.TypeFor[api.LogsRequest](): func(sc *openapi3.Schema) {
 			strict(sc)
