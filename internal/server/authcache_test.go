@@ -31,7 +31,7 @@ func (b *bundle) replica(configure func(*Config)) *bundle {
 	if err != nil {
 		b.t.Fatal(err)
 	}
-	r := &bundle{t: b.t, srv: srv, http: httptest.NewServer(srv), store: cfg.Store, secret: b.secret, admin: b.admin, clk: b.clk}
+	r := &bundle{t: b.t, srv: srv, http: httptest.NewServer(contract(b.t.Errorf, srv)), store: cfg.Store, secret: b.secret, admin: b.admin, clk: b.clk}
 	b.t.Cleanup(r.http.Close)
 	return r
 }

@@ -176,7 +176,7 @@ func hammerReplicas(t *testing.T, b *bundle, opt *redis.Options, prefix string, 
 		if err != nil {
 			t.Fatal(err)
 		}
-		hs := httptest.NewServer(srv)
+		hs := httptest.NewServer(contract(t.Errorf, srv))
 		t.Cleanup(hs.Close)
 		urls = append(urls, hs.URL)
 	}

@@ -30,7 +30,7 @@ func setupLimited(t *testing.T, configure func(b *bundle, cfg *Config)) *bundle 
 		t.Fatal(err)
 	}
 	b.srv, b.store = srv, cfg.Store
-	b.http = httptest.NewServer(srv)
+	b.http = httptest.NewServer(contract(t.Errorf, srv))
 	t.Cleanup(b.http.Close)
 	return b
 }

@@ -85,7 +85,7 @@ func setupOn(t *testing.T, st store.Store, configure func(*Config)) *bundle {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b.http = httptest.NewServer(b.srv)
+	b.http = httptest.NewServer(contract(t.Errorf, b.srv)) // checked against api/openapi.json (contract_test.go)
 	t.Cleanup(b.http.Close)
 
 	b.admin, _ = auth.NewKey(auth.OperatorPrefix)

@@ -1,0 +1,15 @@
+// Package api holds baton's OpenAPI document, api/openapi.json: generated
+// from the server's route table and the wire types in pkg/api by
+// cmd/baton-openapi (go generate ./...), committed so that changes to the
+// API show in review and oasdiff can compare it with
+// api/openapi.baseline.json. The server serves it at /openapi.json.
+package api
+
+import _ "embed"
+
+//go:generate go run ../cmd/baton-openapi -o openapi.json
+
+// JSON is the OpenAPI 3.0.3 document.
+//
+//go:embed openapi.json
+var JSON []byte
