@@ -19,12 +19,12 @@ import (
 type stopKind int
 
 const (
-	stopNone     stopKind = iota
-	stopCancel            // the server cancelled it: not reported
-	stopLost              // its lease is lost (409): not reported, it is fenced off
-	stopShutdown          // the drain timed out: failed as retryable
-	stopRefused           // the server refuses the attempt's key (suspended, forbidden, revoked): not reported
-	stopSuspended         // a step call suspended the task (it waits): the server ended the attempt, not reported
+	stopNone      stopKind = iota
+	stopCancel             // the server cancelled it: not reported
+	stopLost               // its lease is lost (409): not reported, it is fenced off
+	stopShutdown           // the drain timed out: failed as retryable
+	stopRefused            // the server refuses the attempt's key (suspended, forbidden, revoked): not reported
+	stopSuspended          // a step call suspended the task (it waits): the server ended the attempt, not reported
 )
 
 // result is how an attempt ended.
