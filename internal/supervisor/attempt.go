@@ -19,11 +19,12 @@ import (
 type stopKind int
 
 const (
-	stopNone     stopKind = iota
-	stopCancel            // the server cancelled it: not reported
-	stopLost              // its lease is lost (409): not reported, it is fenced off
-	stopShutdown          // the drain timed out: failed as retryable
-	stopRefused           // the server refuses the attempt's key (suspended, forbidden, revoked): not reported
+	stopNone      stopKind = iota
+	stopCancel             // the server cancelled it: not reported
+	stopLost               // its lease is lost (409): not reported, it is fenced off
+	stopShutdown           // the drain timed out: failed as retryable
+	stopRefused            // the server refuses the attempt's key (suspended, forbidden, revoked): not reported
+	stopSuspended          // a step call suspended the task (it waits): the server ended the attempt, not reported
 )
 
 // result is how an attempt ended.
@@ -182,6 +183,9 @@ func (a *attempt) report(res result, d time.Duration) {
 	switch {
 	case kind == stopCancel:
 		log.Info("attempt stopped by the server; not reporting it", "reason", reason)
+		return
+	case kind == stopSuspended:
+		log.Info("attempt suspended: the task waits; not reporting it", "reason", reason)
 		return
 	case kind == stopLost:
 		log.Warn("attempt fenced off: its lease was lost; not reporting it", "reason", reason)

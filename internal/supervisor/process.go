@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/genericcorp/baton/pkg/agent"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -27,7 +28,7 @@ const maxLineBytes = 16 << 10
 // not reach tenant code), nor what points at the worker's CLI config, nor
 // stale task variables.
 var agentEnvDrop = []string{"BATON_API_KEY", "BATON_CONFIG", "BATON_PROFILE", "BATON_TASK_ID", "BATON_ATTEMPT",
-	"BATON_QUEUE", "BATON_WORKSPACE_ID", tagVar}
+	"BATON_QUEUE", "BATON_WORKSPACE_ID", tagVar, agent.EnvStepURL, agent.EnvStepToken}
 
 // homeVars are replaced by the attempt's own home directory unless
 // Config.InheritHome: the worker's config file ($XDG_CONFIG_HOME/baton,
@@ -37,7 +38,7 @@ var homeVars = []string{"HOME", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "XDG_DATA_H
 // tagVar marks every process of an attempt (tree_linux.go).
 const tagVar = "BATON_AGENT_TAG"
 
-func (a *attempt) env(home string) []string {
+func (a *attempt) env(home string, steps *stepServer) []string {
 	drop := agentEnvDrop
 	if home != "" {
 		drop = append(slices.Clone(drop), homeVars...)
@@ -54,6 +55,7 @@ func (a *attempt) env(home string) []string {
 			"XDG_CACHE_HOME="+filepath.Join(home, ".cache"), "XDG_DATA_HOME="+filepath.Join(home, ".local", "share"),
 			"XDG_STATE_HOME="+filepath.Join(home, ".local", "state"))
 	}
+	env = append(env, steps.env()...)
 	return append(env, "BATON_TASK_ID="+a.t.ID, "BATON_ATTEMPT="+strconv.Itoa(a.t.Attempt),
 		"BATON_QUEUE="+a.t.Queue, "BATON_WORKSPACE_ID="+a.t.WorkspaceID, tagVar+"="+a.tag)
 }
@@ -104,8 +106,14 @@ func (a *attempt) runProcess() result {
 	if home != "" {
 		defer os.RemoveAll(home)
 	}
+	steps, err := a.startSteps()
+	if err != nil {
+		closeAll(p[:])
+		return result{err: fmt.Sprintf("start agent: %v", err), retryable: true, exit: -1}
+	}
+	defer steps.close()
 	cmd := exec.Command(cfg.Command[0], cfg.Command[1:]...)
-	cmd.Env = a.env(home)
+	cmd.Env = a.env(home, steps)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, errW
 	cmd.SysProcAttr = groupAttr(cfg.AgentUser)
 	err = cmd.Start()

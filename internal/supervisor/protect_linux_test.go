@@ -24,7 +24,9 @@ const helperEnv = "BATON_SUPERVISOR_TEST_HELPER"
 const stolenKey = "bak_supersecretkeythatagentsmustnotread"
 
 func TestMain(m *testing.M) {
-	if mode := os.Getenv(helperEnv); mode != "" {
+	if mode := os.Getenv(helperEnv); mode == stepAgentMode {
+		os.Exit(stepAgent())
+	} else if mode != "" {
 		os.Exit(helperWorker(mode))
 	}
 	os.Exit(m.Run())
