@@ -10,6 +10,7 @@ import (
 	"github.com/prometheus/common/model"
 
 	"github.com/genericcorp/baton/internal/auth"
+	"github.com/genericcorp/baton/internal/store/postgres"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -64,6 +65,13 @@ next:
 
 // TestMetricsAfterWorkload runs a scripted workload through HTTP, scrapes
 // /metrics, and checks every counter it should have moved, to the unit.
+// metricWant is a sample a metrics test expects.
+type metricWant struct {
+	name   string
+	labels []string
+	v      float64
+}
+
 func TestMetricsAfterWorkload(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -114,11 +122,7 @@ func TestMetricsAfterWorkload(t *testing.T) {
 	}
 
 	mfs := b.scrape()
-	want := []struct {
-		name   string
-		labels []string
-		v      float64
-	}{
+	want := []metricWant{
 		{"baton_task_transitions_total", []string{"status", "queued"}, 5}, // 4 submits + 1 requeue
 		{"baton_task_transitions_total", []string{"status", "running"}, 3},
 		{"baton_task_transitions_total", []string{"status", "succeeded"}, 1},
@@ -154,8 +158,12 @@ func TestMetricsAfterWorkload(t *testing.T) {
 		{"baton_queue_oldest_age_seconds", []string{"queue", "default"}, 31},
 		{"baton_ready", nil, 1},
 		{"baton_build_info", []string{"version", "test"}, 1},
-		{"baton_db_pool_max_conns", []string{"pool", "sqlite_writer"}, 1},
 	}
+	pool := metricWant{"baton_db_pool_max_conns", []string{"pool", "sqlite_writer"}, 1}
+	if _, pg := b.store.(*postgres.Store); pg {
+		pool = metricWant{"baton_db_pool_max_conns", []string{"pool", "postgres"}, 8}
+	}
+	want = append(want, pool)
 	for _, w := range want {
 		got, ok := value(mfs, w.name, w.labels...)
 		if !ok || got != w.v {

@@ -76,6 +76,13 @@ func (s *Server) wrap(rt route) http.Handler {
 				err = s.authorize(p, rt.scope)
 			}
 		}
+		if err == nil && p != nil && !p.operator {
+			// A tenant's request runs in its workspace's row-level
+			// security scope (store.Tenant): on PostgreSQL a query that
+			// forgets its workspace predicate still sees only this
+			// workspace's rows. Operator requests are system work.
+			r = r.WithContext(store.Tenant(r.Context(), p.key.WorkspaceID))
+		}
 		if err == nil {
 			if p != nil && p.workspaceID != store.OperatorWorkspace {
 				s.recorder.APICall(p.workspaceID, requestID(r.Context()))

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -15,6 +16,7 @@ import (
 	"github.com/genericcorp/baton/internal/auth"
 	"github.com/genericcorp/baton/internal/ids"
 	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/internal/store/postgres"
 	"github.com/genericcorp/baton/internal/store/sqlite"
 	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
@@ -44,13 +46,31 @@ func setup(t *testing.T) *bundle {
 }
 
 // setupWith is setup with a last say on the server's Config.
+//
+// The store is SQLite, or PostgreSQL when BATON_TEST_SERVER_STORE is
+// "postgres" (CI runs this package's tests both ways): every HTTP test,
+// its contract check and its tenant checks then also run on PostgreSQL
+// under row-level security, as a role it binds.
 func setupWith(t *testing.T, configure func(*Config)) *bundle {
 	t.Helper()
+	return setupStore(t, testStore(t), configure)
+}
+
+// testStore is the store of setupWith, not yet migrated.
+func testStore(t *testing.T) migratingStore {
+	t.Helper()
+	if os.Getenv("BATON_TEST_SERVER_STORE") == "postgres" {
+		st, err := postgres.Open(context.Background(), testutil.PostgresSchema(t), 8)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return st
+	}
 	st, err := sqlite.Open(context.Background(), filepath.Join(t.TempDir(), "baton.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return setupStore(t, st, configure)
+	return st
 }
 
 // migratingStore is a store that migrates its own schema (both backends).

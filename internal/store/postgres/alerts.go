@@ -35,7 +35,7 @@ func (s *Store) RaiseAlert(ctx context.Context, a store.Alert) (bool, error) {
 	if err := a.Validate(); err != nil {
 		return false, err
 	}
-	tag, err := s.pool.Exec(ctx, `INSERT INTO alerts (`+alertColumns+`)
+	tag, err := s.exec(ctx, `INSERT INTO alerts (`+alertColumns+`)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		ON CONFLICT (workspace_id, kind, metric, threshold, period) DO NOTHING`,
 		a.ID, a.WorkspaceID, a.Kind, a.Metric, a.Threshold, a.Period, a.Value, a.Limit,
@@ -60,7 +60,7 @@ func (s *Store) ListAlerts(ctx context.Context, workspaceID string, all bool, p 
 	}
 	args = append(args, rowcodec.PageLimit(p))
 	q += fmt.Sprintf(` ORDER BY id DESC LIMIT $%d`, len(args))
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	out, err := collect(rows, err, scanAlert)
 	if err != nil {
 		return nil, fmt.Errorf("list alerts: %w", err)
@@ -70,7 +70,7 @@ func (s *Store) ListAlerts(ctx context.Context, workspaceID string, all bool, p 
 
 // AckAlert sets the alert's AckedAt to now unless set and returns it.
 func (s *Store) AckAlert(ctx context.Context, workspaceID, id string, now time.Time) (store.Alert, error) {
-	row := s.pool.QueryRow(ctx, `UPDATE alerts SET acked_at = COALESCE(acked_at, $3)
+	row := s.queryRow(ctx, `UPDATE alerts SET acked_at = COALESCE(acked_at, $3)
 		WHERE workspace_id = $1 AND id = $2 RETURNING `+alertColumns, workspaceID, id, ts(now))
 	a, err := scanAlert(row)
 	if err != nil {

@@ -38,7 +38,7 @@ func (x txRows) InsertAudit(ctx context.Context, e store.AuditEvent, data string
 // ListAudit returns one page of workspaceID's audit events ordered by id
 // (never nil). store.OperatorWorkspace lists operator-level events.
 func (s *Store) ListAudit(ctx context.Context, workspaceID string, p store.Page) ([]store.AuditEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+auditColumns+` FROM audit_events
+	rows, err := s.query(ctx, `SELECT `+auditColumns+` FROM audit_events
 		WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`, workspaceID, p.After, rowcodec.PageLimit(p))
 	out, err := collect(rows, err, scanAudit)
 	if err != nil {

@@ -139,7 +139,7 @@ func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Ta
 // (SKIP LOCKED skips the tasks a claim in flight has picked) ends with it.
 func (s *Store) unheldTask(ctx context.Context, id string, p store.ClaimParams) (bool, error) {
 	var one int
-	err := s.pool.QueryRow(ctx, `SELECT 1 FROM tasks
+	err := s.queryRow(ctx, `SELECT 1 FROM tasks
 		WHERE workspace_id = $1 AND status = 'queued' AND `+queueCond("queue", p.Queues, 2)+` AND run_at <= $3
 		LIMIT 1 FOR UPDATE SKIP LOCKED`, id, queueArg(p.Queues), ts(p.Now)).Scan(&one)
 	if errors.Is(err, pgx.ErrNoRows) {
@@ -164,7 +164,7 @@ func (s *Store) claimCandidates(ctx context.Context, p store.ClaimParams, after 
 		args = append(args, p.WorkspaceID)
 	}
 	q += ` ORDER BY last_claim_seq, id LIMIT $5`
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	return collect(rows, err, func(sc scanner) (candidate, error) {
 		var c candidate
 		ws, err := scanWorkspace(scanFunc(func(dest ...any) error {

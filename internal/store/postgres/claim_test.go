@@ -60,6 +60,10 @@ func TestClaimAroundLockedWorkspace(t *testing.T) {
 		t.Fatalf("begin: %v", err)
 	}
 	defer tx.Rollback(context.Background())
+	// Row-level security binds this connection too: see every row.
+	if _, err := tx.Exec(ctx, `SELECT set_config('baton.workspace_id', '*', true)`); err != nil {
+		t.Fatalf("scope: %v", err)
+	}
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, locked.ID); err != nil {
 		t.Fatalf("lock workspace: %v", err)
 	}
@@ -144,6 +148,10 @@ func TestClaimSkipsWorkspaceWhoseTasksAreHeld(t *testing.T) {
 		t.Fatalf("begin: %v", err)
 	}
 	defer tx.Rollback(context.Background())
+	// Row-level security binds this connection too: see every row.
+	if _, err := tx.Exec(ctx, `SELECT set_config('baton.workspace_id', '*', true)`); err != nil {
+		t.Fatalf("scope: %v", err)
+	}
 	// What a claim in flight holds: the workspace row and the task it picked.
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, ws.ID); err != nil {
 		t.Fatalf("lock workspace: %v", err)

@@ -25,13 +25,13 @@ func (s *Store) SeenWorker(ctx context.Context, w store.Worker) error {
 	if err != nil {
 		return err
 	}
-	_, err = s.pool.Exec(ctx, seenWorkerSQL, w.WorkspaceID, w.ID, w.Host, w.Version, queues, w.Concurrency, ts(w.LastSeenAt))
+	_, err = s.exec(ctx, seenWorkerSQL, w.WorkspaceID, w.ID, w.Host, w.Version, queues, w.Concurrency, ts(w.LastSeenAt))
 	return mapErr(err)
 }
 
 // ListWorkers returns the workers of workspaceID seen since.
 func (s *Store) ListWorkers(ctx context.Context, workspaceID string, since time.Time) ([]store.Worker, error) {
-	rows, err := s.pool.Query(ctx, listWorkersSQL, ts(since), workspaceID)
+	rows, err := s.query(ctx, listWorkersSQL, ts(since), workspaceID)
 	out, err := collect(rows, err, func(sc scanner) (store.Worker, error) {
 		var (
 			w      store.Worker
@@ -51,13 +51,13 @@ func (s *Store) ListWorkers(ctx context.Context, workspaceID string, since time.
 
 // PruneWorkers deletes the workers last seen before before.
 func (s *Store) PruneWorkers(ctx context.Context, before time.Time) error {
-	_, err := s.pool.Exec(ctx, pruneWorkersSQL, ts(before))
+	_, err := s.exec(ctx, pruneWorkersSQL, ts(before))
 	return mapErr(err)
 }
 
 // ListQueues returns workspaceID's queues with their counts.
 func (s *Store) ListQueues(ctx context.Context, workspaceID string) ([]store.QueueCount, error) {
-	rows, err := s.pool.Query(ctx, listQueuesSQL, workspaceID)
+	rows, err := s.query(ctx, listQueuesSQL, workspaceID)
 	got, err := collect(rows, err, func(sc scanner) (sqlstore.QueueRow, error) {
 		var (
 			r      sqlstore.QueueRow

@@ -56,7 +56,7 @@ func (x txRows) InsertKey(ctx context.Context, k store.Key) error {
 
 // GetKey returns key id of workspaceID, or store.ErrNotFound.
 func (s *Store) GetKey(ctx context.Context, workspaceID, id string) (store.Key, error) {
-	row := s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
+	row := s.queryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
 		WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
 	k, err := scanKey(row)
 	if err != nil {
@@ -68,7 +68,7 @@ func (s *Store) GetKey(ctx context.Context, workspaceID, id string) (store.Key, 
 // ListKeys returns one page of workspaceID's keys, revoked ones too,
 // ordered by id (never nil).
 func (s *Store) ListKeys(ctx context.Context, workspaceID string, p store.Page) ([]store.Key, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+keyColumns+` FROM api_keys
+	rows, err := s.query(ctx, `SELECT `+keyColumns+` FROM api_keys
 		WHERE workspace_id = $1 AND id > $2 ORDER BY id LIMIT $3`, workspaceID, p.After, rowcodec.PageLimit(p))
 	out, err := collect(rows, err, scanKey)
 	if err != nil {
@@ -112,7 +112,7 @@ func (x txRows) KeyRevoked(ctx context.Context, workspaceID, id string) (bool, e
 // hash is hash and whose grace period ends after now. Revocation and expiry
 // are not checked. Returns store.ErrNotFound if there is none.
 func (s *Store) KeyByHash(ctx context.Context, hash []byte, now time.Time) (store.Key, error) {
-	row := s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
+	row := s.queryRow(ctx, `SELECT `+keyColumns+` FROM api_keys
 		WHERE hash = $1 OR (previous_hash = $1 AND previous_expires_at > $2)
 		ORDER BY hash = $1 DESC LIMIT 1`, hash, ts(now))
 	k, err := scanKey(row)
@@ -124,7 +124,7 @@ func (s *Store) KeyByHash(ctx context.Context, hash []byte, now time.Time) (stor
 
 // KeyByID returns any key by id, whatever its workspace, or store.ErrNotFound.
 func (s *Store) KeyByID(ctx context.Context, id string) (store.Key, error) {
-	row := s.pool.QueryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1`, id)
+	row := s.queryRow(ctx, `SELECT `+keyColumns+` FROM api_keys WHERE id = $1`, id)
 	k, err := scanKey(row)
 	if err != nil {
 		return store.Key{}, fmt.Errorf("key by id %s: %w", id, mapErr(err))
@@ -135,7 +135,7 @@ func (s *Store) KeyByID(ctx context.Context, id string) (store.Key, error) {
 // TouchKey sets LastUsedAt to at if it is unset or older than at-minGap.
 // An unknown id is no error: there is nothing to touch.
 func (s *Store) TouchKey(ctx context.Context, id string, at time.Time, minGap time.Duration) error {
-	_, err := s.pool.Exec(ctx, `UPDATE api_keys SET last_used_at = $2
+	_, err := s.exec(ctx, `UPDATE api_keys SET last_used_at = $2
 		WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $3)`,
 		id, ts(at), ts(at.Add(-minGap)))
 	if err != nil {

@@ -16,7 +16,7 @@ import (
 // task_counts, with each queue's oldest queued created_at from one probe of
 // the index tasks_status_queue_created: no scan of tasks.
 func (s *Store) QueueStats(ctx context.Context) ([]store.QueueStat, error) {
-	rows, err := s.pool.Query(ctx, sqlstore.QueueStats)
+	rows, err := s.query(ctx, sqlstore.QueueStats)
 	out, err := collect(rows, err, func(r scanner) (store.QueueStat, error) {
 		var (
 			q      store.QueueStat
@@ -43,7 +43,7 @@ func (s *Store) CountAllTasks(ctx context.Context, status string) (map[string]in
 		ws string
 		n  int
 	}
-	rows, err := s.pool.Query(ctx, sqlstore.CountByWorkspace("$1"), status)
+	rows, err := s.query(ctx, sqlstore.CountByWorkspace("$1"), status)
 	counts, err := collect(rows, err, func(r scanner) (count, error) {
 		var c count
 		return c, r.Scan(&c.ws, &c.n)

@@ -1,67 +1,23 @@
 package postgres_test
 
 import (
-	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"sync"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/postgres"
 	"github.com/genericcorp/baton/internal/store/storetest"
+	"github.com/genericcorp/baton/internal/testutil"
 )
 
 // envURL names the database the tests use; they are skipped without it.
 const envURL = "BATON_TEST_POSTGRES_URL"
 
-// schemaURL creates a new schema, dropped when the test ends, and returns
-// the database URL with its search_path set to it, so that parallel tests
-// and repeated runs never see each other's rows.
+// schemaURL is a schema of the test's own (testutil.PostgresSchema),
+// reached as a role that row-level security binds.
 func schemaURL(t *testing.T) string {
 	t.Helper()
-	base := os.Getenv(envURL)
-	if base == "" {
-		t.Skipf("%s is not set", envURL)
-	}
-	ctx := t.Context()
-	b := make([]byte, 8)
-	rand.Read(b)
-	schema := "baton_test_" + hex.EncodeToString(b)
-
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		ctx := context.Background() // t.Context is done by now
-		conn, err := pgx.Connect(ctx, base)
-		if err != nil {
-			t.Errorf("connect to drop schema: %v", err)
-			return
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema: %v", err)
-		}
-	})
-
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("%s must be a URL: %v", envURL, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return u.String()
+	return testutil.PostgresSchema(t)
 }
 
 // openURL opens a store on url, closed when the test ends (before the

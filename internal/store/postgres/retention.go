@@ -19,12 +19,12 @@ var (
 // its own (its own transaction), and says how many went.
 func (s *Store) PruneEvents(ctx context.Context, workspaceID string, before time.Time, limit int) (store.Pruned, error) {
 	var p store.Pruned
-	tag, err := s.pool.Exec(ctx, pruneTaskEventsSQL, workspaceID, ts(before), limit)
+	tag, err := s.exec(ctx, pruneTaskEventsSQL, workspaceID, ts(before), limit)
 	if err != nil {
 		return p, fmt.Errorf("prune task events: %w", mapErr(err))
 	}
 	p.TaskEvents = tag.RowsAffected()
-	tag, err = s.pool.Exec(ctx, pruneUsageEventsSQL, workspaceID, ts(before), limit)
+	tag, err = s.exec(ctx, pruneUsageEventsSQL, workspaceID, ts(before), limit)
 	if err != nil {
 		return p, fmt.Errorf("prune usage events: %w", mapErr(err))
 	}

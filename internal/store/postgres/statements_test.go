@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -36,6 +37,25 @@ func (c *statementCounter) TraceQueryStart(ctx context.Context, _ *pgx.Conn, d p
 }
 
 func (c *statementCounter) TraceQueryEnd(context.Context, *pgx.Conn, pgx.TraceQueryEndData) {}
+
+// TraceBatchStart counts a batch as one: the store sends a statement
+// outside a transaction as a batch of it and its row-level security
+// setting, one round trip (see scope.go).
+func (c *statementCounter) TraceBatchStart(ctx context.Context, _ *pgx.Conn, d pgx.TraceBatchStartData) context.Context {
+	c.mu.Lock()
+	if c.on {
+		sqls := make([]string, 0, d.Batch.Len())
+		for _, q := range d.Batch.QueuedQueries {
+			sqls = append(sqls, q.SQL)
+		}
+		c.sent = append(c.sent, strings.Join(sqls, "; "))
+	}
+	c.mu.Unlock()
+	return ctx
+}
+
+func (c *statementCounter) TraceBatchQuery(context.Context, *pgx.Conn, pgx.TraceBatchQueryData) {}
+func (c *statementCounter) TraceBatchEnd(context.Context, *pgx.Conn, pgx.TraceBatchEndData)     {}
 
 func (c *statementCounter) count(f func()) []string {
 	c.mu.Lock()

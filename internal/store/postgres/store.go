@@ -49,6 +49,9 @@ func Open(ctx context.Context, url string, maxConns int32, opts ...Option) (*Sto
 	if maxConns > 0 {
 		cfg.MaxConns = maxConns
 	}
+	if _, ok := cfg.ConnConfig.RuntimeParams[scopeSetting]; ok {
+		return nil, fmt.Errorf("open postgres: the URL sets %s, which would widen every session's row-level security; baton sets it per transaction", scopeSetting)
+	}
 	for _, o := range opts {
 		o(cfg)
 	}
@@ -82,7 +85,12 @@ func (s *Store) Migrate(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("migrate postgres: %w", err)
 	}
-	db := stdlib.OpenDBFromPool(s.pool)
+	// Migrations are system work: their connections see every row (the
+	// session setting "*"), so that a migration's UPDATE of existing rows
+	// is not silently narrowed to none by row-level security.
+	cc := s.pool.Config().ConnConfig.Copy()
+	cc.RuntimeParams[scopeSetting] = store.SystemScope().Setting()
+	db := stdlib.OpenDB(*cc)
 	defer db.Close()
 	p, err := goose.NewProvider(goose.DialectPostgres, db, fsys,
 		goose.WithDisableGlobalRegistry(true),
@@ -139,7 +147,7 @@ func (s *Store) Close() error {
 // withTx runs fn in a transaction (READ COMMITTED) and commits it if fn
 // returns nil; otherwise it rolls back and returns fn's error as is.
 func (s *Store) withTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	tx, err := s.pool.Begin(ctx)
+	tx, err := s.begin(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}

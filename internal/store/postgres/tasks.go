@@ -11,7 +11,7 @@ import (
 
 // GetTask returns task id of workspaceID, or store.ErrNotFound.
 func (s *Store) GetTask(ctx context.Context, workspaceID, id string) (store.Task, error) {
-	row := s.pool.QueryRow(ctx, `SELECT `+taskColumns+` FROM tasks
+	row := s.queryRow(ctx, `SELECT `+taskColumns+` FROM tasks
 		WHERE workspace_id = $1 AND id = $2`, workspaceID, id)
 	t, err := scanTask(row)
 	if err != nil {
@@ -45,7 +45,7 @@ func (s *Store) ListTasks(ctx context.Context, workspaceID string, f store.TaskF
 	}
 	args = append(args, rowcodec.PageLimit(p))
 	q += fmt.Sprintf(" ORDER BY id DESC LIMIT $%d", len(args))
-	rows, err := s.pool.Query(ctx, q, args...)
+	rows, err := s.query(ctx, q, args...)
 	out, err := collect(rows, err, scanTask)
 	if err != nil {
 		return nil, fmt.Errorf("list tasks: %w", err)
@@ -57,7 +57,7 @@ func (s *Store) ListTasks(ctx context.Context, workspaceID string, f store.TaskF
 // is empty).
 func (s *Store) CountTasks(ctx context.Context, workspaceID, status string) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT `+sqlstore.CountAny("$1", "$2"), workspaceID, status).Scan(&n)
+	err := s.queryRow(ctx, `SELECT `+sqlstore.CountAny("$1", "$2"), workspaceID, status).Scan(&n)
 	if err != nil {
 		return 0, fmt.Errorf("count tasks: %w", err)
 	}
@@ -67,7 +67,7 @@ func (s *Store) CountTasks(ctx context.Context, workspaceID, status string) (int
 // ListAttempts returns the attempts of task id in order (never nil), or
 // store.ErrNotFound if workspaceID has no such task.
 func (s *Store) ListAttempts(ctx context.Context, workspaceID, id string) ([]store.Attempt, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+attemptColumns+` FROM task_attempts
+	rows, err := s.query(ctx, `SELECT `+attemptColumns+` FROM task_attempts
 		WHERE workspace_id = $1 AND task_id = $2 ORDER BY number`, workspaceID, id)
 	out, err := collect(rows, err, scanAttempt)
 	if err == nil && len(out) == 0 {
@@ -83,7 +83,7 @@ func (s *Store) ListAttempts(ctx context.Context, workspaceID, id string) ([]sto
 // order, at most limit (100 if not positive; never nil), or
 // store.ErrNotFound if workspaceID has no such task.
 func (s *Store) ListEvents(ctx context.Context, workspaceID, id string, afterSeq int64, limit int) ([]store.TaskEvent, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+eventColumns+` FROM task_events
+	rows, err := s.query(ctx, `SELECT `+eventColumns+` FROM task_events
 		WHERE workspace_id = $1 AND task_id = $2 AND seq > $3 ORDER BY seq LIMIT $4`,
 		workspaceID, id, afterSeq, rowcodec.PageLimit(store.Page{Limit: limit}))
 	out, err := collect(rows, err, scanEvent)
@@ -99,6 +99,6 @@ func (s *Store) ListEvents(ctx context.Context, workspaceID, id string, afterSeq
 // taskExists returns store.ErrNotFound unless workspaceID has task id.
 func (s *Store) taskExists(ctx context.Context, workspaceID, id string) error {
 	var one int
-	err := s.pool.QueryRow(ctx, `SELECT 1 FROM tasks WHERE workspace_id = $1 AND id = $2`, workspaceID, id).Scan(&one)
+	err := s.queryRow(ctx, `SELECT 1 FROM tasks WHERE workspace_id = $1 AND id = $2`, workspaceID, id).Scan(&one)
 	return mapErr(err)
 }

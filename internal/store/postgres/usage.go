@@ -112,7 +112,7 @@ func (x txRows) AddUsage(ctx context.Context, monthly bool, incs []usagerows.Inc
 
 // UsageTotals reads workspaceID's monthly rollup for the period holding period.
 func (s *Store) UsageTotals(ctx context.Context, workspaceID string, period time.Time) (map[string]int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT metric, value FROM usage_monthly
+	rows, err := s.query(ctx, `SELECT metric, value FROM usage_monthly
 		WHERE workspace_id = $1 AND period = $2`, workspaceID, store.UsagePeriod(period))
 	out := map[string]int64{}
 	if err == nil {
@@ -131,7 +131,7 @@ func (s *Store) UsageTotals(ctx context.Context, workspaceID string, period time
 // AllUsageTotals reads every workspace's monthly rollup for the period
 // holding period: the operator's cross-tenant view.
 func (s *Store) AllUsageTotals(ctx context.Context, period time.Time) (map[string]map[string]int64, error) {
-	rows, err := s.pool.Query(ctx, `SELECT workspace_id, metric, value FROM usage_monthly
+	rows, err := s.query(ctx, `SELECT workspace_id, metric, value FROM usage_monthly
 		WHERE period = $1`, store.UsagePeriod(period))
 	out := map[string]map[string]int64{}
 	if err == nil {
@@ -160,7 +160,7 @@ func (s *Store) UsageSeries(ctx context.Context, workspaceID string, from, to ti
 	if err != nil {
 		return nil, err
 	}
-	rows, err := s.pool.Query(ctx, `SELECT metric, hour, value FROM usage_hourly
+	rows, err := s.query(ctx, `SELECT metric, hour, value FROM usage_hourly
 		WHERE workspace_id = $1 AND metric = ANY ($2) AND hour >= $3 AND hour < $4
 		ORDER BY hour, metric`, workspaceID, store.UsageMetrics, lo, ts(hi))
 	hours, err := collect(rows, err, func(sc scanner) (store.UsagePoint, error) {

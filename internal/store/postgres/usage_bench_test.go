@@ -2,13 +2,7 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"net/url"
-	"os"
 	"testing"
-
-	"github.com/jackc/pgx/v5"
 
 	"github.com/genericcorp/baton/internal/store/postgres"
 	"github.com/genericcorp/baton/internal/store/storetest"
@@ -19,32 +13,9 @@ import (
 // usage events (storetest.EnvBenchUsageEvents to change), in a schema of
 // its own, dropped afterwards. Skipped unless BATON_TEST_POSTGRES_URL is set.
 func BenchmarkUsageTotals(b *testing.B) {
-	base := os.Getenv(envURL)
-	if base == "" {
-		b.Skipf("%s is not set", envURL)
-	}
 	ctx := context.Background()
-	k := make([]byte, 8)
-	rand.Read(k)
-	schema := "baton_bench_" + hex.EncodeToString(k)
-	admin, err := pgx.Connect(ctx, base)
-	if err != nil {
-		b.Fatalf("connect: %v", err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		b.Fatalf("create schema: %v", err)
-	}
-	defer admin.Exec(ctx, "DROP SCHEMA "+schema+" CASCADE")
-
-	u, err := url.Parse(base)
-	if err != nil {
-		b.Fatalf("%s must be a URL: %v", envURL, err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	s, err := postgres.Open(ctx, u.String(), 4)
+	u := testutil.PostgresSchema(b)
+	s, err := postgres.Open(ctx, u, 4)
 	if err != nil {
 		b.Fatalf("Open: %v", err)
 	}

@@ -50,7 +50,7 @@ func (x txRows) HoldWorkspace(ctx context.Context, id string) error {
 
 // GetWorkspace returns the workspace, or store.ErrNotFound.
 func (s *Store) GetWorkspace(ctx context.Context, id string) (store.Workspace, error) {
-	row := s.pool.QueryRow(ctx, `SELECT `+workspaceColumns+` FROM workspaces WHERE id = $1`, id)
+	row := s.queryRow(ctx, `SELECT `+workspaceColumns+` FROM workspaces WHERE id = $1`, id)
 	ws, err := scanWorkspace(row)
 	if err != nil {
 		return store.Workspace{}, fmt.Errorf("get workspace %s: %w", id, mapErr(err))
@@ -60,7 +60,7 @@ func (s *Store) GetWorkspace(ctx context.Context, id string) (store.Workspace, e
 
 // ListWorkspaces returns one page of workspaces ordered by id (never nil).
 func (s *Store) ListWorkspaces(ctx context.Context, p store.Page) ([]store.Workspace, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+workspaceColumns+` FROM workspaces
+	rows, err := s.query(ctx, `SELECT `+workspaceColumns+` FROM workspaces
 		WHERE id > $1 ORDER BY id LIMIT $2`, p.After, rowcodec.PageLimit(p))
 	out, err := collect(rows, err, scanWorkspace)
 	if err != nil {

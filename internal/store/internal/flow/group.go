@@ -142,7 +142,7 @@ func (f *Flows) drain(ctx context.Context) {
 // error, a deadlock, a call's error), each is run again alone, so that one
 // bad call cannot fail the others.
 func (f *Flows) runBatch(ctx context.Context, batch []*fencedCall, calls []*txCall) {
-	ctx, cancel := context.WithTimeout(ctx, groupTimeout)
+	ctx, cancel := context.WithTimeout(store.WithScope(ctx, batchScope(batch, calls)), groupTimeout)
 	defer cancel()
 	err := f.Runner(ctx, func(tx Tx) error {
 		for _, c := range calls {
@@ -176,6 +176,21 @@ func (f *Flows) runBatch(ctx context.Context, batch []*fencedCall, calls []*txCa
 	for _, c := range batch {
 		close(c.done)
 	}
+}
+
+// batchScope is the row-level security scope of a batch (see store.Scope):
+// the workspaces of its fenced transitions, not the scope of the caller
+// that happens to drain it. InBatch calls (claims on SQLite, which has no
+// row security) make it system work.
+func batchScope(batch []*fencedCall, calls []*txCall) store.Scope {
+	if len(calls) > 0 {
+		return store.SystemScope()
+	}
+	ids := make([]string, len(batch))
+	for i, c := range batch {
+		ids[i] = c.workspaceID
+	}
+	return store.TenantScope(ids...)
 }
 
 // fencedBatch does the calls of batch in tx: it locks their tasks (in id

@@ -1,0 +1,33 @@
+package postgres
+
+import (
+	"context"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// TenantTables are the tables under row-level security, for the tests.
+var TenantTables = tenantTables
+
+// ScopedStrings runs sql through the store's own path for a statement
+// outside a transaction (its row-level security scope from ctx) and
+// returns the first column of each row.
+func (s *Store) ScopedStrings(ctx context.Context, sql string, args ...any) ([]string, error) {
+	rows, err := s.query(ctx, sql, args...)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, pgx.RowTo[string])
+}
+
+// ScopedExec runs sql in a transaction of the store's (its scope from ctx)
+// and returns the rows it affected.
+func (s *Store) ScopedExec(ctx context.Context, sql string, args ...any) (int64, error) {
+	var n int64
+	err := s.withTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, sql, args...)
+		n = tag.RowsAffected()
+		return err
+	})
+	return n, err
+}
