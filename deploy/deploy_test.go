@@ -256,8 +256,16 @@ func TestComposeServices(t *testing.T) {
 			t.Errorf("%s publishes %v; keep it on the compose network", name, p)
 		}
 	}
-	if got := c.Services["migrate"].Command; !slices.Equal(got, []string{"server", "migrate"}) {
+	if got := c.Services["migrate"].Command; !slices.Equal(got, []string{"server", "migrate", "--grant", "baton_app"}) {
 		t.Errorf("migrate command = %v", got)
+	}
+	// The server runs as a role that row-level security binds; only the
+	// migrate service is the tables' owner (issue 13).
+	if u := baton.Environment["BATON_DATABASE_URL"]; !strings.HasPrefix(u, "postgres://baton_app:") {
+		t.Errorf("baton connects as %q; want baton_app, not the superuser", u)
+	}
+	if u := c.Services["migrate"].Environment["BATON_DATABASE_URL"]; !strings.HasPrefix(u, "postgres://${POSTGRES_USER") {
+		t.Errorf("migrate connects as %q; want the owner, POSTGRES_USER", u)
 	}
 	if got := baton.Healthcheck.Test; !slices.Equal(got, []string{"CMD", "/usr/local/bin/baton", "server", "health"}) {
 		t.Errorf("baton healthcheck = %v", got)

@@ -3,6 +3,7 @@ package app
 import (
 	"context"
 	"crypto/rand"
+	"encoding/json"
 	"errors"
 	"log/slog"
 	"net"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/auth"
 	"github.com/genericcorp/baton/internal/testutil"
+	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/config"
 )
 
@@ -215,5 +217,79 @@ func TestSQLiteFilesArePrivate(t *testing.T) {
 			}
 		}
 		st.Close()
+	}
+}
+
+// TestServerAsNonOwnerRole runs a real server as a PostgreSQL role that
+// owns nothing and has no BYPASSRLS (after migrate --grant as the owner):
+// it serves a workspace's task, and says at start that row-level security
+// is in force; as the owner-superuser it warns that it is not.
+func TestServerAsNonOwnerRole(t *testing.T) {
+	cfg := testConfig(t)
+	owner := testutil.PostgresSchema(t)
+	cfg.DatabaseURL = owner
+	st, _, err := OpenMigrated(t.Context(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	const role = "baton_test_app"
+	testutil.PostgresCreateRole(t, role)
+	if err := GrantRole(t.Context(), st, role); err != nil {
+		t.Fatal(err)
+	}
+	st.Close()
+
+	schema := testutil.PostgresSchemaOf(t, owner)
+	for _, c := range []struct {
+		role, want string
+	}{
+		{role, "row-level security is in force"},
+		{"postgres", "row-level security is NOT in force"},
+	} {
+		cfg.DatabaseURL = testutil.PostgresURL(t, testutil.PostgresAdminURL(t), c.role, schema)
+		cfg.AdminKey, _ = auth.NewKey(auth.OperatorPrefix)
+		var logs testutil.SyncBuffer
+		ctx, cancel := context.WithCancel(t.Context())
+		s, err := Prepare(ctx, cfg, slog.New(slog.NewTextHandler(&logs, nil)))
+		if err != nil {
+			cancel()
+			t.Fatalf("Prepare as %s: %v", c.role, err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- s.Serve(ctx) }()
+		if !strings.Contains(logs.String(), c.want) {
+			t.Errorf("as %s the server logged %q; want %q", c.role, logs.String(), c.want)
+		}
+		// A workspace and a task, through the API.
+		var wsKey string
+		do := func(method, path, key, body string) int {
+			req, _ := http.NewRequest(method, s.URL()+path, strings.NewReader(body))
+			req.Header.Set("Authorization", "Bearer "+key)
+			req.Header.Set("Content-Type", "application/json")
+			res, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer res.Body.Close()
+			if method == "POST" && path == "/v1/workspaces" {
+				var out api.CreateWorkspaceResponse
+				json.NewDecoder(res.Body).Decode(&out)
+				wsKey = out.Key.Secret
+			}
+			return res.StatusCode
+		}
+		if got := do("POST", "/v1/workspaces", cfg.AdminKey, `{"name":"acme-`+c.role+`"}`); got != 201 {
+			t.Errorf("as %s: create workspace = %d", c.role, got)
+		}
+		if got := do("POST", "/v1/tasks", wsKey, `{"input":{"n":1}}`); got != 201 {
+			t.Errorf("as %s: submit = %d", c.role, got)
+		}
+		if got := do("GET", "/v1/tasks", wsKey, ""); got != 200 {
+			t.Errorf("as %s: list = %d", c.role, got)
+		}
+		cancel()
+		if err := <-done; err != nil {
+			t.Fatalf("Serve as %s = %v", c.role, err)
+		}
 	}
 }

@@ -82,6 +82,9 @@ func Prepare(ctx context.Context, cfg config.Server, log *slog.Logger) (*Server,
 		s.Close()
 		return nil, err
 	}
+	if err := ReportRowSecurity(ctx, st, log); err != nil {
+		return fail(err)
+	}
 	if s.Secret, err = LoadSecret(cfg.Secret, cfg.DataDir); err != nil {
 		return fail(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -109,6 +110,37 @@ func OpenMigrated(ctx context.Context, cfg config.Server) (Store, string, error)
 		return nil, "", fmt.Errorf("migrate %s: %w", desc, err)
 	}
 	return s, desc, nil
+}
+
+// ReportRowSecurity logs whether PostgreSQL's row-level security binds the
+// store's role (docs/security.md): INFO when it does, WARN with the reason
+// when it does not (a superuser or BYPASSRLS role skips every policy).
+// SQLite has no roles; nothing is logged.
+func ReportRowSecurity(ctx context.Context, st Store, log *slog.Logger) error {
+	pg, ok := st.(*postgres.Store)
+	if !ok {
+		return nil
+	}
+	inForce, why, err := pg.InForce(ctx)
+	if err != nil {
+		return err
+	}
+	if inForce {
+		log.Info("row-level security is in force", "detail", why)
+	} else {
+		log.Warn("row-level security is NOT in force: run the server as a role that is not a superuser and has no BYPASSRLS (baton server migrate --grant ROLE)", "detail", why)
+	}
+	return nil
+}
+
+// GrantRole lets role run the server on st without owning its tables (see
+// postgres.Store.Grant). Only PostgreSQL has roles.
+func GrantRole(ctx context.Context, st Store, role string) error {
+	pg, ok := st.(*postgres.Store)
+	if !ok {
+		return errors.New("--grant: only a PostgreSQL store has roles")
+	}
+	return pg.Grant(ctx, role)
 }
 
 // redactURL hides a password in a database URL.

@@ -17,8 +17,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-
 	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
@@ -138,7 +136,9 @@ func newCluster(t *testing.T, pgURL string) *cluster {
 		"BATON_SECRET=e2e-secret-0123456789abcdef0123456789abcdef", "BATON_LOG_FORMAT=text",
 		"XDG_CONFIG_HOME=" + t.TempDir(), "BATON_API_KEY=", "BATON_PROFILE="}
 	if pgURL != "" {
-		c.env = append(c.env, "BATON_DATABASE_URL="+freshSchema(t, pgURL))
+		// A schema of the test's own, reached as a role that row-level
+		// security binds (testutil.PostgresSchema).
+		c.env = append(c.env, "BATON_DATABASE_URL="+testutil.PostgresSchema(t))
 	}
 	out, err := c.command("server", "init").Output()
 	if err != nil {
@@ -152,33 +152,6 @@ func (c *cluster) command(args ...string) *exec.Cmd {
 	cmd := exec.Command(c.bin, args...)
 	cmd.Env = append(os.Environ(), c.env...)
 	return cmd
-}
-
-// freshSchema makes a schema for one test and returns a URL using it.
-func freshSchema(t *testing.T, url string) string {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	schema := fmt.Sprintf("baton_e2e_%d", time.Now().UnixNano())
-	if _, err := conn.Exec(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), url)
-		if err == nil {
-			c.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-			c.Close(context.Background())
-		}
-	})
-	sep := "?"
-	if strings.Contains(url, "?") {
-		sep = "&"
-	}
-	return url + sep + "search_path=" + schema
 }
 
 // server starts `baton server` on addr and waits until it is ready.

@@ -35,7 +35,9 @@ Keep the server secret (DATA_DIR/secret or BATON_SECRET) with your backups,
 apart from them: without it no API key of a restored database authenticates.
 
 PostgreSQL stores are backed up with pg_dump: for a postgres:// database URL
-this command exits 1 and prints the pg_dump command to run.`,
+this command exits 1 and prints the pg_dump command to run (with row-level
+security enabled and every workspace in scope, so that the owner's dump
+holds every row).`,
 		Example: `  baton server backup /srv/backups/baton-$(date -u +%Y%m%dT%H%M%SZ).db
   baton server backup --data-dir /var/lib/baton -o json /srv/backups/latest.db --force`,
 		Args: cmdutil.ExactArgs(1, "backup file"),
@@ -109,9 +111,12 @@ func snapshotObject(s sqlite.Snapshot) map[string]any {
 
 // pgDumpCommand is the pg_dump command line for the database at dbURL,
 // writing file, with the password redacted. pgx-only parameters are not
-// libpq's: pool_* is dropped and search_path becomes --schema.
+// libpq's: pool_* is dropped and search_path becomes --schema. Row-level
+// security binds the tables' owner too (FORCE), so the dump runs with it
+// enabled and the system scope set, and sees every workspace's rows (by
+// default pg_dump refuses a table whose policies would hide rows).
 func pgDumpCommand(dbURL, file string) string {
-	args := []string{"pg_dump", "--format=custom", "--no-owner", "--file=" + shellQuote(file)}
+	args := []string{"PGOPTIONS='-c baton.workspace_id=*'", "pg_dump", "--format=custom", "--no-owner", "--enable-row-security", "--file=" + shellQuote(file)}
 	conn, schema := libpqURL(dbURL)
 	if schema != "" {
 		args = append(args, "--schema="+shellQuote(schema))

@@ -110,7 +110,7 @@ func TestBackupRestorePostgres(t *testing.T) {
 		return e.Exec(clitest.Invocation{Args: args, Env: env})
 	}
 	r := run("server", "backup", "/srv/backups/baton.dump").Want(t, 1)
-	want := "pg_dump --format=custom --no-owner --file=/srv/backups/baton.dump --schema=tenant_a 'postgres://baton:xxxxx@db.example:5432/baton?sslmode=require'"
+	want := "PGOPTIONS='-c baton.workspace_id=*' pg_dump --format=custom --no-owner --enable-row-security --file=/srv/backups/baton.dump --schema=tenant_a 'postgres://baton:xxxxx@db.example:5432/baton?sslmode=require'"
 	if !strings.Contains(r.Stderr, "PostgreSQL") || !strings.Contains(r.Stderr, want) || strings.Contains(r.Stderr, "s3cret") {
 		t.Fatalf("backup on PostgreSQL:\n%s\nwant the command %s", r.Stderr, want)
 	}

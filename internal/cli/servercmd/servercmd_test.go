@@ -2,10 +2,12 @@ package servercmd_test
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
 	"github.com/genericcorp/baton/internal/cli/clitest"
+	"github.com/genericcorp/baton/internal/testutil"
 )
 
 // TestInitMigrateHealth runs the maintenance verbs against a data dir: init
@@ -47,4 +49,29 @@ func TestInitMigrateHealth(t *testing.T) {
 	}
 	run("server", "--listen", "nonsense").Want(t, 2)
 	run("server", "init", "extra").Want(t, 2)
+}
+
+// TestMigrateGrant: --grant on SQLite is refused (no roles); on PostgreSQL
+// migrate --grant ROLE lets a role that owns nothing run on the schema.
+func TestMigrateGrant(t *testing.T) {
+	e := clitest.NewServer(t)
+	env := map[string]string{"BATON_DATA_DIR": t.TempDir(), "BATON_CONFIG": ""}
+	r := e.Exec(clitest.Invocation{Args: []string{"server", "migrate", "--grant", "someone"}, Env: env}).Want(t, 1)
+	if !strings.Contains(r.Stderr, "only a PostgreSQL store has roles") {
+		t.Fatalf("migrate --grant on SQLite: %q", r.Stderr)
+	}
+	if os.Getenv("BATON_TEST_POSTGRES_URL") == "" {
+		return
+	}
+	owner := testutil.PostgresSchema(t)
+	const role = "baton_test_app"
+	testutil.PostgresCreateRole(t, role)
+	env["BATON_DATABASE_URL"] = owner
+	r = e.Exec(clitest.Invocation{Args: []string{"server", "migrate", "--grant", role}, Env: env}).Want(t, 0)
+	if !strings.Contains(r.Stderr, "granted "+role) {
+		t.Fatalf("migrate --grant: %q", r.Stderr)
+	}
+	// The role can now open the migrated store (migrate has nothing to do).
+	env["BATON_DATABASE_URL"] = testutil.PostgresURL(t, testutil.PostgresAdminURL(t), role, testutil.PostgresSchemaOf(t, owner))
+	e.Exec(clitest.Invocation{Args: []string{"server", "migrate"}, Env: env}).Want(t, 0)
 }
