@@ -142,7 +142,7 @@ func Document() (*openapi3.T, error) {
 				"(application/problem+json) whose `code` programs switch on. Timestamps are RFC 3339 UTC; " +
 				"money is integer micro-dollars (`*_micros`). Each operation's `x-baton-scope` is the key " +
 				"scope it needs (`any`: any valid credential). Request bodies refuse unknown fields (400).",
-			License: &openapi3.License{Name: "See the repository's LICENSE"}},
+			License: &openapi3.License{Name: "Apache-2.0", URL: "https://www.apache.org/licenses/LICENSE-2.0"}},
 		Servers: openapi3.Servers{{URL: "http://127.0.0.1:7070", Description: "baton dev / a local server"}},
 		Paths:   openapi3.NewPaths(),
 		Components: &openapi3.Components{

@@ -62,8 +62,25 @@ func TestDocumentSaysWhatTheServerDoes(t *testing.T) {
 			t.Errorf("Task.required %v lacks %s", task.Required, f)
 		}
 	}
-	if in := task.Properties["input"].Value; in.Type != nil || !in.Nullable {
-		t.Errorf("Task.input = %+v, want any JSON value (no type, nullable)", in)
+	// Any JSON value, null included, is the empty schema in OpenAPI 3.0.3;
+	// nullable without a type is meaningless there (redocly refuses it).
+	for _, f := range []string{"input", "output"} {
+		if v := task.Properties[f].Value; v.Type != nil || v.Nullable || v.Items != nil {
+			t.Errorf("Task.%s = %+v, want any JSON value (no type, no nullable)", f, v)
+		}
+	}
+	in := doc.Components.Schemas["SubmitTaskRequest"].Value.Properties["input"].Value
+	if !in.Type.Is("object") || !in.Nullable {
+		t.Errorf("SubmitTaskRequest.input = %+v, want a nullable object (the server refuses anything else)", in)
+	}
+	// nullable only adds null to a type given beside it: every nullable
+	// schema has one.
+	for name, sc := range doc.Components.Schemas {
+		for pname, p := range sc.Value.Properties {
+			if p.Value != nil && p.Value.Nullable && p.Value.Type == nil {
+				t.Errorf("%s.%s is nullable without a type", name, pname)
+			}
+		}
 	}
 	if st := task.Properties["status"].Value; len(st.Enum) != 8 {
 		t.Errorf("Task.status enum = %v", st.Enum)

@@ -75,9 +75,12 @@ var (
 // customize is openapi3gen's hook, called for every schema it makes.
 func (s *schemas) customize(name string, t reflect.Type, tag reflect.StructTag, sc *openapi3.Schema) error {
 	if t == rawType {
-		// Raw JSON is any JSON value, null included (not bytes).
-		sc.Type, sc.Format, sc.Nullable = nil, "", true
-		sc.Description = "Any JSON value."
+		// Raw JSON is any JSON value, null included (not bytes): the
+		// empty schema. OpenAPI 3.0.3 (and JSON Schema) read {} as
+		// allowing null; nullable without a type means nothing there
+		// (redocly's nullable-type-sibling refuses it).
+		sc.Type, sc.Format, sc.Nullable, sc.Items = nil, "", false, nil
+		sc.Description = "Any JSON value, null included."
 		return nil
 	}
 	if t.Kind() != reflect.Struct || t == timeType || sc.Properties == nil {
@@ -104,8 +107,9 @@ func (s *schemas) customize(name string, t reflect.Type, tag reflect.StructTag, 
 		ft := f.Type
 		if ft.Kind() == reflect.Pointer && ft.Elem().Kind() == reflect.Struct && ft.Elem() != timeType {
 			// A $ref has no siblings in OpenAPI 3.0: a nullable object
-			// is allOf its component, nullable.
-			prop = openapi3.NewSchemaRef("", &openapi3.Schema{AllOf: openapi3.SchemaRefs{prop}, Nullable: true})
+			// is allOf its component, nullable, and (since nullable
+			// only adds null to a type given beside it) of type object.
+			prop = openapi3.NewSchemaRef("", &openapi3.Schema{Type: &openapi3.Types{"object"}, AllOf: openapi3.SchemaRefs{prop}, Nullable: true})
 			sc.Properties[jname] = prop
 		}
 		if d := s.docs[goName+"."+f.Name]; d != "" {
@@ -178,7 +182,7 @@ func prop(sc *openapi3.Schema, name string) *openapi3.Schema {
 	if strings.HasPrefix(p.Ref, "#/") || p.Value == nil {
 		panic("openapi: property " + name + " is a $ref")
 	}
-	if len(p.Value.AllOf) == 1 && p.Value.Type == nil { // described $ref
+	if len(p.Value.AllOf) == 1 { // described or nullable $ref
 		panic("openapi: property " + name + " is a $ref")
 	}
 	return p.Value
@@ -270,7 +274,8 @@ func typeHooks(b server.Bounds) map[reflect.Type]func(*openapi3.Schema) {
 		},
 		reflect.TypeFor[api.Task](): func(sc *openapi3.Schema) {
 			enum(sc, "status", api.TaskStatuses...)
-			describe(sc, "input", "The task's input as submitted (a JSON object, or null).")
+			describe(sc, "input", "The task's input: a JSON object for a task submitted with POST /v1/tasks "+
+				"(which stores {} for none); a task a spawn step started has the input the step gave.")
 			describe(sc, "output", "What the agent produced; null until the task succeeds.")
 			describe(sc, "timeout_seconds", "Run timeout of one attempt.")
 		},
@@ -299,7 +304,11 @@ func typeHooks(b server.Bounds) map[reflect.Type]func(*openapi3.Schema) {
 		reflect.TypeFor[api.RotateKeyRequest](): strict,
 		reflect.TypeFor[api.SubmitTaskRequest](): func(sc *openapi3.Schema) {
 			strict(sc)
-			describe(sc, "input", fmt.Sprintf("A JSON object (or null), at most %d bytes.", b.MaxTaskInputBytes))
+			in := prop(sc, "input")
+			in.Type, in.Nullable = &openapi3.Types{"object"}, true
+			in.AdditionalProperties = openapi3.AdditionalProperties{Has: new(true)}
+			in.Description = fmt.Sprintf("The task's input: a JSON object of at most %d bytes (null or absent: {}); "+
+				"anything else is a 422.", b.MaxTaskInputBytes)
 			bounds(sc, "priority", -float64(b.MaxPriority), float64(b.MaxPriority))
 			bounds(sc, "timeout_seconds", 0, float64(b.MaxTimeoutSeconds))
 			bounds(sc, "max_attempts", 0, float64(b.MaxAttempts))

@@ -77,6 +77,12 @@ func strictObjects(doc *openapi3.T) {
 		}
 		s := r.Value
 		seen[s] = true
+		if s.IsEmpty() {
+			// Any JSON value: OpenAPI 3.0.3 (like JSON Schema) reads {}
+			// as allowing null too; kin-openapi's 3.0 validator refuses
+			// null unless nullable is set, so set it here.
+			s.Nullable = true
+		}
 		if len(s.Properties) > 0 && s.AdditionalProperties.Has == nil && s.AdditionalProperties.Schema == nil {
 			s.AdditionalProperties.Has = new(false)
 		}
@@ -267,6 +273,7 @@ func TestContractWrapperCatchesWrongAnswers(t *testing.T) {
 		wantErr                         string // "" = no breach
 	}{
 		{"documented", "/v1/tasks/t_1", "application/json", task, "", 200, ""},
+		{"any JSON output", "/v1/tasks/t_1", "application/json", strings.Replace(task, `"output":null`, `"output":["a",1]`, 1), "", 200, ""},
 		{"undocumented field", "/v1/tasks/t_1", "application/json", strings.Replace(task, `"error":""`, `"error":"","secret":"x"`, 1), "", 200, "secret"},
 		{"missing required", "/v1/tasks/t_1", "application/json", strings.Replace(task, `"queue":"default",`, "", 1), "", 200, "queue"},
 		{"enum", "/v1/tasks/t_1", "application/json", strings.Replace(task, `"queued"`, `"pending"`, 1), "", 200, "status"},
