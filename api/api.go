@@ -3,11 +3,14 @@
 // cmd/baton-openapi (go generate ./...), committed so that changes to the
 // API show in review and oasdiff can compare it with
 // api/openapi.baseline.json. The server serves it at /openapi.json.
+// go generate then regenerates the oapi-codegen client of the separate
+// module test/openapi-client from it, so both stay current together.
 package api
 
 import _ "embed"
 
 //go:generate go run ../cmd/baton-openapi -o openapi.json
+//go:generate go -C ../test/openapi-client generate ./...
 
 // JSON is the OpenAPI 3.0.3 document.
 //
