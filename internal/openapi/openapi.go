@@ -141,7 +141,9 @@ func Document() (*openapi3.T, error) {
 			Description: "baton's HTTP API (v1). JSON in and out; errors are RFC 9457 problem details " +
 				"(application/problem+json) whose `code` programs switch on. Timestamps are RFC 3339 UTC; " +
 				"money is integer micro-dollars (`*_micros`). Each operation's `x-baton-scope` is the key " +
-				"scope it needs (`any`: any valid credential). Request bodies refuse unknown fields (400).",
+				"scope it needs (`any`: any valid credential). Request bodies refuse unknown fields (400 naming the field); " +
+				"the server reads a request body as JSON whatever its Content-Type says (it never answers 415). " +
+				"Responses may gain fields: ignore those you do not know.",
 			License: &openapi3.License{Name: "Apache-2.0", URL: "https://www.apache.org/licenses/LICENSE-2.0"}},
 		Servers: openapi3.Servers{{URL: "http://127.0.0.1:7070", Description: "baton dev / a local server"}},
 		Paths:   openapi3.NewPaths(),
