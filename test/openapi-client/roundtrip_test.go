@@ -113,7 +113,7 @@ func TestGeneratedClientRoundTrip(t *testing.T) {
 			t.Errorf("event %d: type %q seq %d", i, ev.Type, ev.Seq)
 		}
 		sawLog = sawLog || ev.Type == bc.TaskEventTypeLog && ev.Message == "echoing"
-		sawSucceeded = sawSucceeded || ev.Type == bc.TaskEventTypeState && ev.Status != nil && *ev.Status == string(bc.TaskStatusSucceeded)
+		sawSucceeded = sawSucceeded || ev.Type == bc.TaskEventTypeState && ev.Status != nil && *ev.Status == bc.TaskEventStatusSucceeded
 	}
 	if !sawLog || !sawSucceeded {
 		t.Errorf("events lack the agent's log line or the succeeded state: %+v", events)

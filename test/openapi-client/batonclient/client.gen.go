@@ -545,6 +545,42 @@ func (e TaskStatus) Valid() bool {
 	}
 }
 
+// Defines values for TaskEventStatus.
+const (
+	TaskEventStatusCancelled  TaskEventStatus = "cancelled"
+	TaskEventStatusFailed     TaskEventStatus = "failed"
+	TaskEventStatusQueued     TaskEventStatus = "queued"
+	TaskEventStatusRunning    TaskEventStatus = "running"
+	TaskEventStatusSucceeded  TaskEventStatus = "succeeded"
+	TaskEventStatusTerminated TaskEventStatus = "terminated"
+	TaskEventStatusTimedOut   TaskEventStatus = "timed_out"
+	TaskEventStatusWaiting    TaskEventStatus = "waiting"
+)
+
+// Valid indicates whether the value is a known member of the TaskEventStatus enum.
+func (e TaskEventStatus) Valid() bool {
+	switch e {
+	case TaskEventStatusCancelled:
+		return true
+	case TaskEventStatusFailed:
+		return true
+	case TaskEventStatusQueued:
+		return true
+	case TaskEventStatusRunning:
+		return true
+	case TaskEventStatusSucceeded:
+		return true
+	case TaskEventStatusTerminated:
+		return true
+	case TaskEventStatusTimedOut:
+		return true
+	case TaskEventStatusWaiting:
+		return true
+	default:
+		return false
+	}
+}
+
 // Defines values for TaskEventType.
 const (
 	TaskEventTypeLog   TaskEventType = "log"
@@ -1246,13 +1282,16 @@ type TaskStatus string
 
 // TaskEvent TaskEvent is a state change or a log line of a task. Seq orders a task's events and is the SSE event id (Last-Event-ID resumes after it).
 type TaskEvent struct {
-	At      time.Time     `json:"at"`
-	Attempt int           `json:"attempt"`
-	Message string        `json:"message"`
-	Seq     int64         `json:"seq"`
-	Status  *string       `json:"status,omitempty"`
-	Type    TaskEventType `json:"type"`
+	At      time.Time        `json:"at"`
+	Attempt int              `json:"attempt"`
+	Message string           `json:"message"`
+	Seq     int64            `json:"seq"`
+	Status  *TaskEventStatus `json:"status,omitempty"`
+	Type    TaskEventType    `json:"type"`
 }
+
+// TaskEventStatus defines model for TaskEvent.Status.
+type TaskEventStatus string
 
 // TaskEventType defines model for TaskEvent.Type.
 type TaskEventType string
