@@ -3,6 +3,7 @@ package postgres
 import (
 	"context"
 
+	"github.com/genericcorp/baton/internal/store"
 	"github.com/jackc/pgx/v5"
 )
 
@@ -31,3 +32,12 @@ func (s *Store) ScopedExec(ctx context.Context, sql string, args ...any) (int64,
 	})
 	return n, err
 }
+
+// CandidatesQuery is the statement that finds the workspaces a claim tries.
+func CandidatesQuery(p store.ClaimParams) (string, []any) {
+	return candidatesQuery(p, candidate{seq: -1})
+}
+
+// UnheldTaskQuery is the statement that tells whether a busy workspace
+// still has a claimable task no claim holds.
+var UnheldTaskQuery = unheldTaskSQL
