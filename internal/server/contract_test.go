@@ -38,7 +38,7 @@ import (
 // genericHeaders are the response headers of HTTP itself and of the
 // transport, not of the API: they need no documentation.
 var genericHeaders = []string{"Content-Type", "Content-Length", "Content-Encoding", "Date", "Cache-Control",
-	"Transfer-Encoding", "X-Accel-Buffering", "Connection", "Vary"}
+	"Transfer-Encoding", "X-Accel-Buffering", "Connection", "Vary", "X-Content-Type-Options"}
 
 // testRoutePrefix is where tests mount routes of their own (addRoute):
 // fixtures, not the API.

@@ -49,7 +49,7 @@ func (s *Server) wrap(rt route) http.Handler {
 			if v := recover(); v != nil {
 				s.log.Error("panic", append(requestAttrs(r, rt, p), "panic", scrub(fmt.Sprint(v)), "stack", string(debug.Stack()))...)
 				if sw.status == 0 {
-					writeProblem(sw, r, api.NewProblem(api.CodeInternal, "an internal error occurred"))
+					writeProblem(sw, r, api.NewProblem(api.CodeInternal, internalDetail))
 				}
 				s.report(r, rt, p, sw.status, v, nil)
 			}
@@ -124,7 +124,7 @@ func (s *Server) fail(w http.ResponseWriter, r *http.Request, rt route, pr *prin
 		// The error's text is scrubbed like a Sentry event: a driver's
 		// error could quote a credential.
 		s.log.Error("request failed", append(requestAttrs(r, rt, pr), "err", scrub(err.Error()))...)
-		p = api.NewProblem(api.CodeInternal, "an internal error occurred; quote the request id when reporting it")
+		p = api.NewProblem(api.CodeInternal, internalDetail)
 		if s.storeDown() {
 			// Not a bug but an outage: 503 tells clients to retry.
 			p = api.NewProblem(api.CodeUnavailable, "the store is unreachable; retry shortly")
@@ -198,3 +198,7 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 
 // Unwrap lets http.ResponseController reach Flush on the real writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
+
+// internalDetail is the whole detail of a 500: its cause goes to the log,
+// under the request id the client is asked to quote.
+const internalDetail = "an internal error occurred; quote the request id when reporting it"

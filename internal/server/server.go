@@ -234,6 +234,9 @@ func New(cfg Config) (*Server, error) {
 // ServeHTTP serves the API. Requests that match no route get a problem
 // body (404, or 405 with Allow) rather than the mux's plain text.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Every answer is JSON, problem+json, an event stream or the docs
+	// page: a browser must never sniff one into something else.
+	w.Header().Set("X-Content-Type-Options", "nosniff")
 	r = withRequestID(w, r)
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
