@@ -93,3 +93,29 @@ func TestSessionOfADeletedWorkspace(t *testing.T) {
 	b.call("DELETE", "/v1/workspaces/"+a.ws.ID, b.admin, nil, 204, nil)
 	wantProblem(t, b.req("GET", "/v1/me", tok.Token, ""), 401, api.CodeUnauthenticated)
 }
+
+// TestWorkerInputBounds: a logs request of more than 1000 lines is refused
+// whole (422 naming the field) and writes nothing; 1000 lines are taken.
+func TestWorkerInputBounds(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newTenant("acme")
+	task := b.submit(a.key, api.SubmitTaskRequest{}, "", 201)
+	b.claim(a.key)
+	lines := make([]string, 1001)
+	for i := range lines {
+		lines[i] = "line"
+	}
+	r := b.call("POST", "/v1/tasks/"+task.ID+"/logs", a.key, api.LogsRequest{Attempt: 1, Lines: lines}, 422, nil)
+	if p := wantProblem(t, r, 422, api.CodeValidationFailed); len(p.Errors) == 0 || p.Errors[0].Field != "lines" {
+		t.Errorf("1001 lines: %+v, want a field error on lines", p)
+	}
+	var evs api.List[api.TaskEvent]
+	b.call("GET", "/v1/tasks/"+task.ID+"/events", a.key, nil, 200, &evs)
+	for _, e := range evs.Data {
+		if e.Type == api.EventLog {
+			t.Fatalf("a refused logs request wrote %+v", e)
+		}
+	}
+	b.call("POST", "/v1/tasks/"+task.ID+"/logs", a.key, api.LogsRequest{Attempt: 1, Lines: lines[:1000]}, 204, nil)
+}
