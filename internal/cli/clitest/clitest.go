@@ -9,7 +9,6 @@
 package clitest
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"maps"
@@ -17,7 +16,6 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -28,6 +26,7 @@ import (
 	"github.com/genericcorp/baton/internal/server"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/sqlite"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/config"
 )
 
@@ -48,25 +47,7 @@ type Env struct {
 
 	env  map[string]string
 	http *http.Client
-	log  *syncBuffer // a real server's log lines (text handler)
-}
-
-// syncBuffer is a bytes.Buffer safe for the server's goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	log  *testutil.SyncBuffer // a real server's log lines (text handler)
 }
 
 // ServerLog returns what a real server has logged so far, one slog text
@@ -92,7 +73,7 @@ func NewServer(t *testing.T) *Env {
 		t.Fatal(err)
 	}
 	secret := []byte("clitest-secret-0123456789abcdef0123")
-	log := &syncBuffer{}
+	log := &testutil.SyncBuffer{}
 	srv, err := server.New(server.Config{Store: st, Secret: secret, Tiers: config.DefaultTiers(),
 		DefaultTier: config.DefaultTierName, Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "test"})
 	if err != nil {
