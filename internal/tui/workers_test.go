@@ -58,11 +58,12 @@ func TestTaskWorkers(t *testing.T) {
 			}
 		}
 	}
-	// The fake source answers TaskWorkers through fetchTasks, as the
-	// ClientSource does.
-	msg := fetchTasks(1, newFakeSource())().(tasksMsg)
-	if msg.err != nil || len(msg.workers) != 2 || msg.workers["task_01jdq8a0b1c2d3e4f5g6h7j8k2"] != "laptop-77-0c0ffee0" {
-		t.Fatalf("fetchTasks workers = %v, %v", msg.workers, msg.err)
+	// Through the program: the reads of tasks ask the Source for workers.
+	// (program waits for the first frame with the tasks.)
+	fm := final(t, program(t, newFakeSource(), 160, 45))
+	if v := fm.View(); fm.workers["task_01jdq8a0b1c2d3e4f5g6h7j8k1"] != "w-build-01.eu-west-1.internal-4242-9f3a2c1b" ||
+		!strings.Contains(v, "laptop-77-0c0ffee0") || !strings.Contains(v, "w-build-01.eu-west-1.…") {
+		t.Fatalf("workers = %v:\n%s", fm.workers, v)
 	}
 }
 
