@@ -205,3 +205,14 @@ func TestTasksPaneFillsTerminal(t *testing.T) {
 		t.Fatalf("rows shown by height: %v", shown)
 	}
 }
+
+// TestFilterByWorker: `/` matches the worker of a running task too, so
+// "what runs on laptop-77" is one filter away.
+func TestFilterByWorker(t *testing.T) {
+	m := loaded(160, 45, 62)
+	m.filter = "LAPTOP-77"
+	got := m.filteredTasks()
+	if len(got) != 1 || got[0].ID != "task_01jdq8a0b1c2d3e4f5g6h7j8k2" {
+		t.Fatalf("filter by worker: %v", got)
+	}
+}
