@@ -57,7 +57,8 @@ first; enter opens one, esc goes back.
 
 Keys: ? help, q quit, tab next pane, up/down select, enter open the task
 (attempts, workers, its latest events), l follow its logs, c cancel it (y to
-confirm), / filter by id, queue, status, reason, worker or label, p pause, esc back.
+confirm), / filter by id, queue, status, reason, worker or label, p pause,
+esc back.
 
 Without a terminal, or with -o jsonl, it prints one line per snapshot like
 ` + "`baton usage watch`" + `; -o json or -o yaml prints the current snapshot
