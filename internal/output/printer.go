@@ -122,7 +122,7 @@ func (p *Printer) PrintObject(data any, fields func(tf TimeFormatter) [][2]strin
 			return p.write(csvTable(t))
 		}
 		if p.ios.IsStdoutTTY() {
-			return p.write(drawObject(kv, p.ios.ColorEnabled()), nil)
+			return p.write(drawObject(kv, p.ios.ColorEnabled(), p.ios.TerminalWidth()), nil)
 		}
 		return p.write(tsvObject(kv), nil)
 	}

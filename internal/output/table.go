@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/olekukonko/tablewriter"
 	"github.com/olekukonko/tablewriter/pkg/twwidth"
 	"github.com/olekukonko/tablewriter/renderer"
@@ -362,20 +363,27 @@ func csvTable(t Table) ([]byte, error) {
 // drawObject prints key-value pairs for a terminal: the keys as labels
 // (bold when color), the values aligned two spaces after the longest key,
 // the lines of a multi-line value indented to that column.
-func drawObject(kv [][2]string, color bool) []byte {
-	width := 0
+//
+// With width > 0 (the terminal's), a value longer than the room right of
+// the labels wraps, at spaces where it can, its lines indented
+// under the first; an id is never split unless it alone is wider.
+func drawObject(kv [][2]string, color bool, width int) []byte {
+	lw := 0
 	for _, f := range kv {
-		width = max(width, twwidth.Width(label(f[0])))
+		lw = max(lw, twwidth.Width(label(f[0])))
 	}
-	indent := strings.Repeat(" ", width+len(gap))
+	indent := strings.Repeat(" ", lw+len(gap))
 	var buf bytes.Buffer
 	for _, f := range kv {
 		l := label(f[0])
-		pad := strings.Repeat(" ", width-twwidth.Width(l)) + gap
+		pad := strings.Repeat(" ", lw-twwidth.Width(l)) + gap
 		if color {
 			l = bold + l + reset
 		}
 		value := strings.ReplaceAll(strings.ReplaceAll(f[1], "\r\n", "\n"), "\t", " ")
+		if room := width - len(indent); width > 0 && room >= minValueWidth {
+			value = ansi.Wrap(value, room, "")
+		}
 		if color && (f[0] == "status" || f[0] == "state") {
 			value = Colorize(value)
 		}
@@ -385,6 +393,10 @@ func drawObject(kv [][2]string, color bool) []byte {
 	}
 	return buf.Bytes()
 }
+
+// minValueWidth is the narrowest room for values that wrapping is worth:
+// below it (long labels on a tiny terminal) values run on as they are.
+const minValueWidth = 20
 
 // tsvObject prints key-value pairs as "key\tvalue" lines.
 func tsvObject(kv [][2]string) []byte {

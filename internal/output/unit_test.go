@@ -213,3 +213,37 @@ func TestWriteError(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// TestObjectWraps: an object view on a terminal wraps a long value to the
+// terminal's width at spaces, its lines under the first value;
+// ids stay whole; 0 (no width known) leaves values on one line.
+func TestObjectWraps(t *testing.T) {
+	id := "task_01m8w1tnc5y3r0e4a6b8d0f2h4"
+	kv := [][2]string{{"id", id}, {"parent", id}, {"message", strings.Repeat("a few words, ", 12) + id}}
+	for _, width := range []int{40, 80, 120} {
+		b := string(drawObject(kv, false, width))
+		lines := strings.Split(strings.TrimSuffix(b, "\n"), "\n")
+		if !strings.HasPrefix(lines[0], "ID       "+id) || !strings.HasPrefix(lines[1], "PARENT   "+id) {
+			t.Errorf("width %d: id cut:\n%s", width, b)
+		}
+		if !strings.Contains(b, id+"\n") || strings.Count(b, id) != 3 {
+			t.Errorf("width %d: the id at the end of the message is split:\n%s", width, b)
+		}
+		for _, l := range lines {
+			if w := twwidth.Width(l); w > width {
+				t.Errorf("width %d: line is %d wide: %q", width, w, l)
+			}
+		}
+		for _, l := range lines[3:] {
+			if !strings.HasPrefix(l, "         ") {
+				t.Errorf("width %d: continuation not under the value: %q", width, l)
+			}
+		}
+		if width < 120 && len(lines) < 4 {
+			t.Errorf("width %d: no wrapping:\n%s", width, b)
+		}
+	}
+	if b := drawObject(kv, false, 0); strings.Count(string(b), "\n") != 3 {
+		t.Errorf("no width: wrapped:\n%s", b)
+	}
+}

@@ -35,6 +35,10 @@ type Source interface {
 	// UsageToday returns the workspace's usage of the current UTC day by
 	// hour (GET /v1/usage), which seeds the day's sparkline.
 	UsageToday(ctx context.Context) (api.UsageSeries, error)
+	// TaskWorkers returns the worker holding each running task of tasks,
+	// by task id (the tasks pane's WORKER column). Best effort: a task it
+	// could not learn about is left out.
+	TaskWorkers(ctx context.Context, tasks []api.Task) map[string]string
 	// FollowLogs follows the events of task id (the `l` key) until ctx
 	// ends or the task does; the channel closes then, after a LogUpdate
 	// with Final or Err set.
@@ -60,6 +64,8 @@ type ClientSource struct {
 	// ForWorkspace returns a client acting on a workspace, for drilling in
 	// with an operator key (nil: drilling in is an error).
 	ForWorkspace func(id string) (*client.Client, error)
+
+	workers workerCache
 }
 
 // Watch implements Source.
@@ -207,9 +213,10 @@ type (
 		at  time.Time
 	}
 	tasksMsg struct {
-		gen   int
-		tasks []api.Task
-		err   error
+		gen     int
+		tasks   []api.Task
+		workers map[string]string // of the running tasks, by task id
+		err     error
 	}
 	alertsMsg struct {
 		gen    int
@@ -266,7 +273,11 @@ func fetchTasks(gen int, src Source) tea.Cmd {
 		ctx, cancel := context.WithTimeout(context.Background(), fetchTimeout)
 		defer cancel()
 		t, err := src.Tasks(ctx)
-		return tasksMsg{gen: gen, tasks: t, err: err}
+		var workers map[string]string
+		if err == nil {
+			workers = src.TaskWorkers(ctx, t)
+		}
+		return tasksMsg{gen: gen, tasks: t, workers: workers, err: err}
 	}
 }
 

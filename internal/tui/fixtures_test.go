@@ -134,11 +134,22 @@ type fakeSource struct {
 	logs        chan LogUpdate
 	follows     []string
 	logsStopped int
+	// workers answers TaskWorkers, by task id.
+	workers map[string]string
 }
 
 func newFakeSource() *fakeSource {
 	return &fakeSource{updates: make(chan client.QuotaUpdate, 16), tasks: someTasks(), alerts: someAlerts(),
-		logs: make(chan LogUpdate, 16)}
+		logs: make(chan LogUpdate, 16), workers: someWorkers()}
+}
+
+// someWorkers hold the running tasks of someTasks: one with a long name
+// (a host name, a pid, a random suffix), one short.
+func someWorkers() map[string]string {
+	return map[string]string{
+		"task_01jdq8a0b1c2d3e4f5g6h7j8k1": "w-build-01.eu-west-1.internal-4242-9f3a2c1b",
+		"task_01jdq8a0b1c2d3e4f5g6h7j8k2": "laptop-77-0c0ffee0",
+	}
 }
 
 func (f *fakeSource) UsageToday(context.Context) (api.UsageSeries, error) { return someUsage(), nil }
@@ -248,6 +259,18 @@ func (f *fakeSource) CancelTask(_ context.Context, id string) (api.Task, error) 
 	}
 	return api.Task{}, errors.New("not_found: no task " + id)
 }
+func (f *fakeSource) TaskWorkers(_ context.Context, tasks []api.Task) map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	out := map[string]string{}
+	for _, t := range tasks {
+		if w, ok := f.workers[t.ID]; ok && t.Status == api.TaskRunning {
+			out[t.ID] = w
+		}
+	}
+	return out
+}
+
 func (f *fakeSource) Alerts(context.Context) ([]api.Alert, error)     { return f.alerts, nil }
 func (f *fakeSource) AdminUsage(context.Context) ([]api.Quota, error) { return f.spaces, nil }
 func (f *fakeSource) Workspace(id string) (Source, error) {

@@ -213,7 +213,7 @@ func TestLogPaneCloses(t *testing.T) {
 }
 
 // TestWaitingPane (issue 16 row 6): waiting tasks have a pane of their own,
-// with their age and status_reason, at 80×24 and 120×40 (the goldens of
+// with their attempt, age and status_reason, at 80×24 and 120×40 (the goldens of
 // TestViewGolden show it too).
 func TestWaitingPane(t *testing.T) {
 	for _, size := range sizes {
@@ -221,7 +221,7 @@ func TestWaitingPane(t *testing.T) {
 		m.focus = paneWaiting
 		v := m.View()
 		golden(t, "waiting_"+sizeName(size[0], size[1]), v+"\n")
-		if !strings.Contains(v, "▸ Waiting · 2") || !strings.Contains(v, "task_01jdq8a0b1c2d3e4f5g6h7j8m1 research     25m00s signal approval") {
+		if !strings.Contains(v, "▸ Waiting · 2") || !strings.Contains(v, "task_01jdq8a0b1c2d3e4f5g6h7j8m1 research   1/3   25m00s signal approval") {
 			t.Errorf("%s:\n%s", sizeName(size[0], size[1]), v)
 		}
 		if strings.Contains(strings.Split(v, "Waiting")[0], "task_01jdq8a0b1c2d3e4f5g6h7j8m1") {

@@ -292,13 +292,13 @@ func (m Model) waitingTasks() []api.Task {
 }
 
 // taskMatches reports whether the filter is a substring (any case) of the
-// task's id, queue, status (held included), status reason or one of its
-// labels (as k=v).
+// task's id, queue, status (held included), status reason, the worker
+// running it (when known) or one of its labels (as k=v).
 func (m Model) taskMatches(t api.Task) bool {
 	if m.filter == "" {
 		return true
 	}
-	fields := []string{t.ID, t.Queue, t.Status, t.StatusReason, statusOf(t)}
+	fields := []string{t.ID, t.Queue, t.Status, t.StatusReason, statusOf(t), m.workers[t.ID]}
 	for k, v := range t.Labels {
 		fields = append(fields, k+"="+v)
 	}

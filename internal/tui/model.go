@@ -107,6 +107,7 @@ type Model struct {
 	quota    *api.Quota
 	history  []sample
 	tasks    []api.Task
+	workers  map[string]string // the worker of each running task, by id
 	tasksErr string
 	alerts   []api.Alert
 	alertErr string
@@ -231,7 +232,7 @@ func (m Model) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
 		return m.applyTick(msg.at)
 	case tasksMsg:
 		if msg.gen == m.gen {
-			m.tasks, m.tasksErr = msg.tasks, errText(msg.err)
+			m.tasks, m.workers, m.tasksErr = msg.tasks, msg.workers, errText(msg.err)
 			if msg.err != nil {
 				m.tasks = nil
 			}

@@ -27,6 +27,19 @@ func window(sel, n, rows int) int {
 	return min(max(sel-rows+1, 0), n-rows)
 }
 
+// idWidth is the width of a task id (task_ and a 26-character ULID), and
+// minWorkerWidth the narrowest WORKER column worth showing.
+const idWidth, minWorkerWidth = 31, 12
+
+// attemptText is a task's attempt of its maximum ("1/3"), "-" when the
+// task has no maximum (an older server).
+func attemptText(t api.Task) string {
+	if t.MaxAttempts == 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%d/%d", t.Attempt, t.MaxAttempts)
+}
+
 // tasksPane renders the running and recently finished tasks in w×h.
 func (m Model) tasksPane(w, h int) []string {
 	tasks := m.filteredTasks()
@@ -44,11 +57,22 @@ func (m Model) tasksPane(w, h int) []string {
 	lines := []string{title}
 	const qw, sw, aw, dw, cw = 10, 10, 3, 8, 8
 	iw := max(w-qw-sw-aw-dw-cw-7, 8)
-	row := func(mark, id, queue, status, att, dur, cost string) string {
-		return mark + padRight(id, iw) + " " + padRight(queue, qw) + " " + padRight(status, sw) + " " + padLeft(att, aw) + " " +
-			padLeft(dur, dw) + " " + padLeft(cost, cw)
+	// A pane with room to spare past whole ids shows the worker of each
+	// running task last, cut with … when long (a worker id is a host name
+	// and a pid, free text); narrower, enter shows it in the task.
+	ww := 0
+	if iw-idWidth-1 >= minWorkerWidth {
+		ww, iw = iw-idWidth-1, idWidth
 	}
-	lines = append(lines, m.styles.Dim.Render(row("  ", "ID", "QUEUE", "STATUS", "ATT", "DURATION", "COST")))
+	row := func(mark, id, queue, status, att, dur, cost, worker string) string {
+		s := mark + padRight(id, iw) + " " + padRight(queue, qw) + " " + padRight(status, sw) + " " + padLeft(att, aw) + " " +
+			padLeft(dur, dw) + " " + padLeft(cost, cw)
+		if ww > 0 {
+			s += " " + cut(worker, ww)
+		}
+		return s
+	}
+	lines = append(lines, m.styles.Dim.Render(row("  ", "ID", "QUEUE", "STATUS", "ATT", "DURATION", "COST", "WORKER")))
 	switch {
 	case m.tasksErr != "":
 		lines = append(lines, "  "+m.styles.Error.Render(m.tasksErr))
@@ -73,11 +97,8 @@ func (m Model) tasksPane(w, h int) []string {
 		case "held":
 			status = m.styles.Level[levelWarn].Render(padRight(status, sw))
 		}
-		att := fmt.Sprintf("%d/%d", t.Attempt, t.MaxAttempts)
-		if t.MaxAttempts == 0 {
-			att = "-"
-		}
-		lines = append(lines, row(mark, t.ID, t.Queue, status, att, taskDuration(t, m.clock()), taskCost(t.Usage.CostMicros)))
+		att := attemptText(t)
+		lines = append(lines, row(mark, t.ID, t.Queue, status, att, taskDuration(t, m.clock()), taskCost(t.Usage.CostMicros), m.workers[t.ID]))
 	}
 	return fit(lines, h)
 }
@@ -99,13 +120,13 @@ func (m Model) filterTitle() string {
 func (m Model) waitingPane(w, h int) []string {
 	tasks := m.waitingTasks()
 	lines := []string{m.paneTitle("Waiting", paneWaiting) + m.styles.Dim.Render(fmt.Sprintf(" · %d", len(tasks))) + m.filterTitle()}
-	const idw, qw, gw = 31, 10, 8
-	rw := max(w-2-idw-qw-gw-3, 8)
-	row := func(mark, id, queue, age, reason string) string {
-		return mark + padRight(id, idw) + " " + padRight(queue, qw) + " " + padLeft(age, gw) + " " + cut(reason, rw)
+	const qw, aw, gw = 10, 3, 8
+	rw := max(w-2-idWidth-qw-aw-gw-4, 8)
+	row := func(mark, id, queue, att, age, reason string) string {
+		return mark + padRight(id, idWidth) + " " + padRight(queue, qw) + " " + padLeft(att, aw) + " " + padLeft(age, gw) + " " + cut(reason, rw)
 	}
 	if h > 2 {
-		lines = append(lines, m.styles.Dim.Render(row("  ", "ID", "QUEUE", "AGE", "WAITING FOR")))
+		lines = append(lines, m.styles.Dim.Render(row("  ", "ID", "QUEUE", "ATT", "AGE", "WAITING FOR")))
 	}
 	if len(tasks) == 0 {
 		lines = append(lines, "  "+m.styles.Dim.Render("no waiting tasks"))
@@ -123,7 +144,7 @@ func (m Model) waitingPane(w, h int) []string {
 		if reason == "" {
 			reason = "-"
 		}
-		lines = append(lines, row(mark, t.ID, t.Queue, taskDuration(api.Task{CreatedAt: t.CreatedAt}, m.clock()), m.styles.Level[levelWarn].Render(reason)))
+		lines = append(lines, row(mark, t.ID, t.Queue, attemptText(t), taskDuration(api.Task{CreatedAt: t.CreatedAt}, m.clock()), m.styles.Level[levelWarn].Render(reason)))
 	}
 	return fit(lines, h)
 }

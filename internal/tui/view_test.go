@@ -80,7 +80,7 @@ func loaded(w, h int, pct float64) Model {
 	m := New(Options{Server: "http://127.0.0.1:7070", Profile: "default", Renderer: asciiRenderer(), Now: t0})
 	m = send(m, tea.WindowSizeMsg{Width: w, Height: h})
 	m = send(m, history(m, pct)...)
-	return send(m, tasksMsg{gen: m.gen, tasks: someTasks()}, alertsMsg{gen: m.gen, alerts: someAlerts()}, usageMsg{gen: m.gen, usage: someUsage()})
+	return send(m, tasksMsg{gen: m.gen, tasks: someTasks(), workers: someWorkers()}, alertsMsg{gen: m.gen, alerts: someAlerts()}, usageMsg{gen: m.gen, usage: someUsage()})
 }
 
 // states are the four states of the view's goldens.

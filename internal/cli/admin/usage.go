@@ -80,7 +80,7 @@ var usageGauges = []struct{ name, column string }{
 // in exact dollars). color paints percents from
 // 80 % yellow and from 100 % red.
 func UsageTable(qs []api.Quota, human, color bool) output.Table {
-	t := output.Table{Headers: []string{"workspace", "name", "tier"}}
+	t := output.Table{Headers: []string{"workspace", "name", "tier"}, Empty: "no workspaces: create one with `baton workspaces create NAME`"}
 	// A narrow terminal keeps the workspace, the closest limit and the
 	// first gauges.
 	t.Drop = []string{"tier"}

@@ -71,5 +71,12 @@ func runList(ctx context.Context, opts *ListOptions) error {
 	}
 	defer f.HintMore(more, "alert")
 	human := p.Format() == output.FormatTable && f.IOStreams.IsStdoutTTY()
-	return p.Print(alerts, func(tf output.TimeFormatter) output.Table { return table(alerts, human, tf) })
+	return p.Print(alerts, func(tf output.TimeFormatter) output.Table {
+		t := table(alerts, human, tf)
+		t.Empty = "no open alerts (`baton alerts list --all` shows acknowledged ones too)"
+		if opts.All {
+			t.Empty = "no alerts: one is raised when usage crosses 80 % or 100 % of a quota, or spikes"
+		}
+		return t
+	})
 }

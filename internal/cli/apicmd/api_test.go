@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -117,5 +118,37 @@ func TestAPI(t *testing.T) {
 	r = e.RunAs(owner, "api", "/v1/tasks/"+task.ID+"/events").Want(t, 0)
 	if !strings.Contains(r.Stdout, "data: ") || !strings.Contains(r.Stdout, api.TaskCancelled) {
 		t.Fatalf("event stream:\n%s", r.Stdout)
+	}
+}
+
+// TestCompletePaths: PATH completes from the server's /openapi.json, with
+// or without a METHOD before it; a first word that is not a path also
+// completes as a method; a server that does not answer completes nothing
+// (and no files).
+func TestCompletePaths(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewServer(t)
+	lines := func(r clitest.Result) []string { return strings.Split(strings.TrimSpace(r.Stdout), "\n") }
+	got := lines(e.Run("__complete", "api", "/v1/ta").Want(t, 0))
+	if !slices.Contains(got, "/v1/tasks") || !slices.Contains(got, "/v1/tasks/{id}") || got[len(got)-1] != ":4" {
+		t.Fatalf("api /v1/ta: %q", got)
+	}
+	for _, p := range got[:len(got)-1] {
+		if !strings.HasPrefix(p, "/v1/ta") {
+			t.Errorf("%q does not start with what was typed", p)
+		}
+	}
+	if got := lines(e.Run("__complete", "api", "GET", "/v1/ke").Want(t, 0)); !slices.Contains(got, "/v1/keys") || slices.Contains(got, "GET") {
+		t.Fatalf("api GET /v1/ke: %q", got)
+	}
+	if got := lines(e.Run("__complete", "api", "p").Want(t, 0)); !slices.Contains(got, "POST") || !slices.Contains(got, "PATCH") || slices.Contains(got, "GET") {
+		t.Fatalf("api p: %q", got)
+	}
+	if r := e.Run("__complete", "api", "GET", "/v1/me", ""); r.Stdout != ":4\n" {
+		t.Fatalf("a third argument: %q", r.Stdout)
+	}
+	down := e.Exec(clitest.Invocation{Args: []string{"__complete", "api", "/v1/"}, Env: map[string]string{"BATON_SERVER": "http://127.0.0.1:1"}}).Want(t, 0)
+	if down.Stdout != ":4\n" {
+		t.Fatalf("server down: %q", down.Stdout)
 	}
 }

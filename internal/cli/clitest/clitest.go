@@ -26,6 +26,7 @@ import (
 	"github.com/genericcorp/baton/internal/server"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/sqlite"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/config"
 )
 
@@ -46,6 +47,16 @@ type Env struct {
 
 	env  map[string]string
 	http *http.Client
+	log  *testutil.SyncBuffer // a real server's log lines (text handler)
+}
+
+// ServerLog returns what a real server has logged so far, one slog text
+// line per record at every level ("" for a stub).
+func (e *Env) ServerLog() string {
+	if e.log == nil {
+		return ""
+	}
+	return e.log.String()
 }
 
 // NewServer starts a real baton server over a temporary SQLite store, with
@@ -62,8 +73,9 @@ func NewServer(t *testing.T) *Env {
 		t.Fatal(err)
 	}
 	secret := []byte("clitest-secret-0123456789abcdef0123")
+	log := &testutil.SyncBuffer{}
 	srv, err := server.New(server.Config{Store: st, Secret: secret, Tiers: config.DefaultTiers(),
-		DefaultTier: config.DefaultTierName, Logger: slog.New(slog.DiscardHandler), Version: "test"})
+		DefaultTier: config.DefaultTierName, Logger: slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug})), Version: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +84,7 @@ func NewServer(t *testing.T) *Env {
 		t.Fatal(err)
 	}
 	e := newEnv(t, srv)
-	e.Key, e.Store = key, st
+	e.Key, e.Store, e.log = key, st, log
 	return e
 }
 
@@ -123,6 +135,13 @@ func (e *Env) RunAs(key string, args ...string) Result {
 // Exec runs one invocation through cli.Run with a fresh Factory.
 func (e *Env) Exec(inv Invocation) Result {
 	e.t.Helper()
+	return e.ExecContext(context.Background(), inv)
+}
+
+// ExecContext is Exec under ctx: cancelling ctx is what Ctrl-C does to a
+// command (a worker drains). Safe to call from another goroutine.
+func (e *Env) ExecContext(parent context.Context, inv Invocation) Result {
+	e.t.Helper()
 	ios, in, out, errOut := iostreams.Test()
 	in.WriteString(inv.Stdin)
 	if inv.TTY {
@@ -138,10 +157,10 @@ func (e *Env) Exec(inv Invocation) Result {
 	maps.Copy(env, inv.Env)
 	f := cmdutil.New(ios, func(k string) string { return env[k] })
 	f.HTTPClient = e.http
-	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	ctx, cancel := context.WithTimeout(parent, runTimeout)
 	defer cancel()
 	code := cli.Run(ctx, f, inv.Args)
-	if ctx.Err() != nil {
+	if ctx.Err() != nil && parent.Err() == nil {
 		// A command that ran into the harness's bound did not end by
 		// itself: whatever code it returned says nothing of the CLI.
 		e.t.Errorf("baton %s ran into the test harness's %s bound (exit %d)", strings.Join(inv.Args, " "), runTimeout, code)

@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -22,7 +21,7 @@ func startDev(t *testing.T, dataDir, cfgHome, prevServer string) (*config.File, 
 	t.Helper()
 	ios, _, _, _ := iostreams.Test()
 	// The server's log and dev's hints write to stderr from two goroutines.
-	errOut := &syncWriter{}
+	errOut := &testutil.SyncBuffer{}
 	ios.ErrOut = errOut
 	// BATON_CONFIG is the CLI's profile file; dev must not read it as a
 	// server config file (it would refuse the unknown profile keys).
@@ -118,22 +117,4 @@ func TestDevProvisionsIdempotently(t *testing.T) {
 			t.Errorf("stderr lacks %q:\n%s", want, log)
 		}
 	}
-}
-
-// syncWriter collects writes, safely from many goroutines.
-type syncWriter struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (w *syncWriter) Write(b []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.Write(b)
-}
-
-func (w *syncWriter) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	return w.buf.String()
 }

@@ -76,7 +76,11 @@ func runList(ctx context.Context, opts *ListOptions) error {
 		f.Warnf("%d %s within 7 days: %s; rotate before then (baton keys rotate ID)",
 			len(soon), plural(len(soon), "key expires", "keys expire"), strings.Join(soon, ", "))
 	}
-	return p.Print(keys, func(tf output.TimeFormatter) output.Table { return table(keys, now, tf) })
+	return p.Print(keys, func(tf output.TimeFormatter) output.Table {
+		t := table(keys, now, tf)
+		t.Empty = "no keys: create one with `baton keys create --name NAME --scope SCOPE`"
+		return t
+	})
 }
 
 // expiringSoon is how far ahead keys list warns of an expiry.

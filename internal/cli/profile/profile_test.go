@@ -120,6 +120,12 @@ func TestUse(t *testing.T) {
 	e.Run("profile", "use").Want(t, 2)
 }
 
+// TestWidths: `profile list` at 80 and 120 columns (issue 16 row 1).
+func TestWidths(t *testing.T) {
+	t.Parallel()
+	setup(t).GoldenWidths(t, "profile_list", "profile", "list")
+}
+
 func TestEmpty(t *testing.T) {
 	t.Parallel()
 	e := clitest.NewStub(t, nil)

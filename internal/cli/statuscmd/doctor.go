@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"strings"
 	"time"
 
+	"github.com/charmbracelet/x/ansi"
 	"github.com/spf13/cobra"
 
 	"github.com/genericcorp/baton/internal/cli/cmdutil"
@@ -92,18 +94,34 @@ func printChecks(f *cmdutil.Factory, checks []Check) error {
 		})
 	}
 	color := f.IOStreams.ColorEnabled()
+	// On a terminal a long message or fix wraps at spaces under its start
+	// (a path or URL stays whole, to be copied); piped, each is one line.
+	width := 0
+	if f.IOStreams.IsStdoutTTY() {
+		width = f.IOStreams.TerminalWidth() - len(checkIndent)
+	}
+	wrap := func(s string) string {
+		if width < 20 {
+			return s
+		}
+		return strings.ReplaceAll(ansi.Wordwrap(s, width, ""), "\n", "\n"+checkIndent)
+	}
 	for _, c := range checks {
 		mark := map[string]string{CheckOK: "✓", CheckWarn: "!", CheckFail: "✗"}[c.Status]
 		if color {
 			mark = map[string]string{CheckOK: "\x1b[32m", CheckWarn: "\x1b[33m", CheckFail: "\x1b[31m"}[c.Status] + mark + "\x1b[0m"
 		}
-		fmt.Fprintf(f.IOStreams.Out, "%s %-8s %s\n", mark, c.Name, c.Message)
+		fmt.Fprintf(f.IOStreams.Out, "%s %-8s %s\n", mark, c.Name, wrap(c.Message))
 		if c.Fix != "" {
-			fmt.Fprintf(f.IOStreams.Out, "  %-8s fix: %s\n", "", c.Fix)
+			fmt.Fprintf(f.IOStreams.Out, "%s%s\n", checkIndent, wrap("fix: "+c.Fix))
 		}
 	}
 	return nil
 }
+
+// checkIndent is where a check's message starts: after the mark and the
+// name ("✓ server   ").
+const checkIndent = "           "
 
 // RunChecks runs every check in order; a check that cannot run because an
 // earlier one failed is left out.

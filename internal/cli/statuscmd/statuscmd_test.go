@@ -3,11 +3,13 @@ package statuscmd_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net"
 	"os"
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/genericcorp/baton/internal/cli/clitest"
 	"github.com/genericcorp/baton/pkg/api"
@@ -169,5 +171,31 @@ func TestStatus(t *testing.T) {
 	}
 	if r := e.Run("status", "--jq", ".quota.queued").Want(t, 0); r.Stdout != "1250\n" {
 		t.Fatalf("--jq: %q", r.Stdout)
+	}
+}
+
+// TestDoctorWidths: on a terminal 80 or 120 columns wide each message and
+// fix wraps at spaces under its start (golden), a path staying whole;
+// piped, each is one line.
+func TestDoctorWidths(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewStub(t, nil)
+	env := map[string]string{config.EnvServer: "http://127.0.0.1:1", config.EnvAPIKey: "bk_x"}
+	dir := strings.TrimSuffix(e.ConfigPath, "/config/baton/config.yaml")
+	for _, w := range []int{80, 120} {
+		r := e.Exec(clitest.Invocation{Args: []string{"doctor"}, TTY: true, Width: w, Env: env}).Want(t, 1)
+		for _, l := range strings.Split(r.Stdout, "\n") {
+			if n := utf8.RuneCountInString(l); n > w && strings.Contains(strings.TrimSpace(l), " ") {
+				t.Errorf("%d columns: a line of %d that could wrap: %q", w, n, l)
+			}
+		}
+		if !strings.Contains(r.Stdout, e.ConfigPath) {
+			t.Errorf("%d columns: the config path is split:\n%s", w, r.Stdout)
+		}
+		clitest.Golden(t, fmt.Sprintf("doctor_%d", w), clitest.NormalizePath(r.Stdout, dir))
+	}
+	piped := e.Exec(clitest.Invocation{Args: []string{"doctor"}, Env: env}).Want(t, 1)
+	if n := strings.Count(piped.Stdout, "\n"); n != 6 {
+		t.Errorf("piped: %d lines, want 4 checks and 2 fixes:\n%s", n, piped.Stdout)
 	}
 }

@@ -166,4 +166,5 @@ func TestWidths(t *testing.T) {
 	t.Parallel()
 	e := stub(t)
 	e.GoldenWidths(t, "tasks_list", "tasks", "list")
+	e.GoldenWidths(t, "tasks_get", "tasks", "get", "task_01jd0000000000000000000001")
 }

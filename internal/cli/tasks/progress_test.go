@@ -118,3 +118,33 @@ func TestLogsJQ(t *testing.T) {
 		t.Fatalf("-q: %q", q.Stdout)
 	}
 }
+
+// TestWaitNamesWorker (issue 16 row 4): while the task runs, the spinner
+// line on a terminal names the worker that holds it (from the task's last
+// attempt); piped, nothing is drawn.
+func TestWaitNamesWorker(t *testing.T) {
+	t.Parallel()
+	started := clitest.At(-time.Minute)
+	task := api.Task{ID: "task_01jd0000000000000000000043", WorkspaceID: ws, Queue: "email", Status: api.TaskRunning,
+		Attempt: 1, MaxAttempts: 3, Input: json.RawMessage(`{}`), CreatedAt: started, RunAt: started, StartedAt: &started,
+		Attempts: []api.Attempt{{Number: 1, WorkerID: "w-build-01-4242", Status: "running", StartedAt: started}}}
+	e := clitest.NewStub(t, clitest.Routes{
+		"GET /v1/tasks/{id}": task,
+		"GET /v1/tasks/{id}/events": http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Content-Type", "text/event-stream")
+			b, _ := json.Marshal(api.TaskEvent{Seq: 1, Type: api.EventState, Status: api.TaskRunning, Attempt: 1, At: started})
+			fmt.Fprintf(w, "id: 1\nevent: state\ndata: %s\n\n", b)
+			w.(http.Flusher).Flush()
+			<-r.Context().Done()
+		}),
+	})
+	tty := e.Exec(clitest.Invocation{Args: []string{"tasks", "wait", task.ID, "--wait-timeout", "1s"}, TTY: true,
+		Env: map[string]string{"BATON_API_KEY": e.Key}}).Want(t, 7)
+	if !regexp.MustCompile(`\r\x1b\[K. task_01jd0000000000000000000043 running on worker w-build-01-4242 · \ds`).MatchString(tty.Stderr) {
+		t.Fatalf("the spinner does not name the worker:\n%q", tty.Stderr)
+	}
+	piped := e.Run("tasks", "wait", task.ID, "--wait-timeout", "300ms").Want(t, 7)
+	if strings.Contains(piped.Stderr, "\r") || strings.Contains(piped.Stderr, "w-build-01") {
+		t.Fatalf("piped: %q", piped.Stderr)
+	}
+}

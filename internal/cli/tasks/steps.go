@@ -59,7 +59,8 @@ the steps as the API returns them.`,
 func stepTable(steps []api.Step, now time.Time, tf output.TimeFormatter) output.Table {
 	human := tf.TimePtr(nil) != ""
 	t := output.Table{Headers: []string{"step", "kind", "status", "attempts", "started", "duration", "tokens", "cost_usd", "waits_for"},
-		Flex: []string{"step", "waits_for"}, Drop: []string{"started", "waits_for"}}
+		Flex: []string{"step", "waits_for"}, Drop: []string{"started", "waits_for"},
+		Empty: "no steps yet: a task's program records them with `baton step` or pkg/agent"}
 	for _, s := range steps {
 		d := ""
 		if s.FinishedAt != nil {

@@ -51,6 +51,13 @@ func stepStub(t *testing.T, sent *[]string) *clitest.Env {
 	}.Shared())
 }
 
+// TestStepsWidths: the steps table at 80 and 120 columns (issue 16 row 1).
+func TestStepsWidths(t *testing.T) {
+	t.Parallel()
+	var sent []string
+	stepStub(t, &sent).GoldenWidths(t, "tasks_steps", "tasks", "steps", "task_01jd0000000000000000000001")
+}
+
 func TestStepsGolden(t *testing.T) {
 	t.Parallel()
 	var sent []string

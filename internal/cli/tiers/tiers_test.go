@@ -66,8 +66,7 @@ func TestLimitValue(t *testing.T) {
 func TestListGolden(t *testing.T) {
 	t.Parallel()
 	e := clitest.NewServer(t)
-	clitest.Golden(t, "list_tty", e.TTY("tiers", "list").Want(t, 0).Stdout)
-	clitest.Golden(t, "list_tty_80", e.TTYWidth(80, "tiers", "list").Want(t, 0).Stdout)
+	e.GoldenWidths(t, "tiers_list", "tiers", "list") // 80 and 120 columns: no header cut, no line wrapped
 	clitest.Golden(t, "list_piped", e.Run("tiers", "list").Want(t, 0).Stdout)
 	clitest.Golden(t, "list_json", e.Run("tiers", "list", "-o", "json").Want(t, 0).Stdout)
 	clitest.Golden(t, "list_csv", e.Run("tiers", "list", "-o", "csv").Want(t, 0).Stdout)

@@ -44,13 +44,21 @@ func newCmdTop(f *cmdutil.Factory, runF func(context.Context, *Options) error) *
 		Long: `A live monitor of the workspace's usage against its quota: one gauge per
 limit (executions, execution time, spend, API rate, concurrency, queued),
 green below 80 %, amber from 80 %, red at 100 %, marked past it; a sparkline
-of the selected gauge's recent rate; running and recently finished tasks;
-open alerts. It follows GET /v1/usage/stream and falls back to polling.
+of the selected gauge's recent rate and one of today's use by hour (from
+GET /v1/usage, so it does not start empty); running, queued, held and
+recently finished tasks with their attempt, duration, cost and (when the
+terminal is wide enough) the worker of each running one; waiting tasks with
+their attempt, age and what they wait for; open alerts. It follows
+GET /v1/usage/stream and falls back to polling; the header says live,
+reconnecting or polling, and live again once the stream is back.
 
 With --all (an operator key) it lists every workspace, closest to a limit
 first; enter opens one, esc goes back.
 
-Keys: ? help, q quit, tab next pane, / filter, p pause, up/down select.
+Keys: ? help, q quit, tab next pane, up/down select, enter open the task
+(attempts, workers, its latest events), l follow its logs, c cancel it (y to
+confirm), / filter by id, queue, status, reason, worker or label, p pause,
+esc back.
 
 Without a terminal, or with -o jsonl, it prints one line per snapshot like
 ` + "`baton usage watch`" + `; -o json or -o yaml prints the current snapshot

@@ -160,4 +160,5 @@ func TestWidths(t *testing.T) {
 	var q string
 	e := stub(t, &q)
 	e.GoldenWidths(t, "usage_quota", "usage", "quota")
+	e.GoldenWidths(t, "usage_report", "usage", "report", "--from", "2026-11-01", "--to", "2026-11-04")
 }

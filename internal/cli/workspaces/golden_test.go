@@ -70,4 +70,5 @@ func TestWidths(t *testing.T) {
 	t.Parallel()
 	e := stub(t)
 	e.GoldenWidths(t, "workspaces_list", "workspaces", "list")
+	e.GoldenWidths(t, "workspaces_get", "workspaces", "get", "ws_01jd0000000000000000000001")
 }

@@ -57,7 +57,8 @@ func fields(w api.Workspace, tf output.TimeFormatter) [][2]string {
 
 // table is the tabular form of a list of workspaces.
 func table(ws []api.Workspace, tf output.TimeFormatter) output.Table {
-	t := output.Table{Headers: []string{"id", "name", "tier", "status", "created"}}
+	t := output.Table{Headers: []string{"id", "name", "tier", "status", "created"},
+		Empty: "no workspaces: create one with `baton workspaces create NAME`"}
 	for _, w := range ws {
 		t.Rows = append(t.Rows, []string{w.ID, w.Name, w.Tier, w.Status, tf.Time(w.CreatedAt)})
 	}
