@@ -361,7 +361,10 @@ func TestEnvironment(t *testing.T) {
 	t.Setenv(agent.EnvStepToken, "")
 	ctx := context.Background()
 	calls := map[string]func() error{
-		"Run":   func() error { _, err := agent.Run(ctx, "k", func(context.Context) (int, error) { return 0, nil }); return err },
+		"Run": func() error {
+			_, err := agent.Run(ctx, "k", func(context.Context) (int, error) { return 0, nil })
+			return err
+		},
 		"Sleep": func() error { return agent.Sleep(ctx, "k", time.Second) },
 		"Wait":  func() error { _, err := agent.Wait(ctx, "k", "s", 0); return err },
 		"Spawn": func() error { _, err := agent.Spawn(ctx, "k", "", nil, false); return err },
