@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -28,6 +29,8 @@ import (
 //	        waits), a step
 //	fanout  three children spawned, then a fourth joined (spawn --wait)
 //	child   no steps: {"child": N}
+//	bench   (Go only) N steps timed in attempt 1, which then fails; attempt 2
+//	        times their replays (stepTimes)
 //
 // Every step appends "KEY ATTEMPT" to DIR/effects when it runs (the side
 // effects that a replay must not repeat) and reports 10 tokens.
@@ -240,6 +243,8 @@ func goAgent() int {
 			ids = append(ids, v.TaskID)
 		}
 		out = map[string]any{"children": ids, "join": r.spawn("join", 4, true)}
+	case "bench":
+		out, r.err = r.bench()
 	case "child":
 		r.effect(fmt.Sprintf("child-%d", r.in.N))
 		out = map[string]int{"child": r.in.N}
@@ -285,4 +290,58 @@ func stepAgents(t *testing.T, bin string) map[string]string {
 		agents["python"] = fmt.Sprintf("PYTHONPATH=%q exec %q %q", sdk, p, py)
 	}
 	return agents
+}
+
+// stepTimes are the round trips of steps through the worker's endpoint, in
+// microseconds: a new step's begin and end, a replayed step's begin.
+type stepTimes struct {
+	Sum       int   `json:"sum"`
+	NewP50    int64 `json:"new_p50_us"`
+	NewP99    int64 `json:"new_p99_us"`
+	ReplayP50 int64 `json:"replay_p50_us"`
+	ReplayP99 int64 `json:"replay_p99_us"`
+}
+
+func percentiles(d []time.Duration) (p50, p99 int64) {
+	slices.Sort(d)
+	return d[len(d)/2].Microseconds(), d[(len(d)*99)/100].Microseconds()
+}
+
+// bench runs N steps; attempt 1 records them, times them, writes the
+// times to DIR/new.json and fails; attempt 2 replays them all.
+func (r *agentRun) bench() (stepTimes, error) {
+	var times stepTimes
+	d := make([]time.Duration, r.in.N)
+	for i := range r.in.N {
+		start := time.Now()
+		v, err := batonagent.Run(r.ctx, "s", func(context.Context) (int, error) {
+			r.effect("s")
+			return i, nil
+		})
+		d[i] = time.Since(start)
+		if err != nil {
+			return times, err
+		}
+		times.Sum += v
+	}
+	path := filepath.Join(r.in.Dir, "new.json")
+	if os.Getenv("BATON_ATTEMPT") == "1" {
+		times.NewP50, times.NewP99 = percentiles(d)
+		b, _ := json.Marshal(times)
+		if err := os.WriteFile(path, b, 0o644); err != nil {
+			return times, err
+		}
+		return times, errors.New("attempt 1 ends here: the next one replays")
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return times, err
+	}
+	sum := times.Sum
+	if err := json.Unmarshal(b, &times); err != nil {
+		return times, err
+	}
+	times.Sum = sum
+	times.ReplayP50, times.ReplayP99 = percentiles(d)
+	return times, nil
 }

@@ -308,3 +308,42 @@ func (s *stepScenario) run() {
 	t.Logf("crash task: %d attempts, usage %+v; budget task resumed; sleep %s; %d children",
 		task.Attempt, task.Usage, s.get(sleep).FinishedAt.Sub(*s.get(sleep).StartedAt).Round(time.Millisecond), children)
 }
+
+// testStepRoundTrip measures a step's round trip through `baton worker
+// run`'s endpoint to the server and back (the Go agent's bench mode): N new
+// steps (begin + end) in attempt 1, their N replays in attempt 2; the
+// replays run nothing.
+func testStepRoundTrip(t *testing.T, pgURL string) {
+	const n = 300
+	cl := newCluster(t, pgURL)
+	addr := freePort(t)
+	cl.server("server", addr)
+	c, key := cl.tenant(addr, "bench")
+	cl.worker("worker", addr, key, 1, stepAgents(t, cl.bin)["go"])
+	s := &stepScenario{t: t, c: c, dir: t.TempDir()}
+	in, _ := json.Marshal(stepInput{Mode: "bench", Dir: s.dir, N: n})
+	task, err := c.SubmitTask(context.Background(), api.SubmitTaskRequest{Input: in, MaxAttempts: 2}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	task = s.until(task.ID, api.TaskSucceeded, "", 120*time.Second)
+	var got stepTimes
+	s.output(task, &got)
+	if runs := effects(t, s.dir)["s"]; got.Sum != n*(n-1)/2 || len(runs) != n || slices.Contains(runs, 2) {
+		t.Fatalf("sum %d, %d step runs (attempts %v): want %d, %d runs, all in attempt 1", got.Sum, len(runs), runs, n*(n-1)/2, n)
+	}
+	t.Logf("%d steps through the worker's endpoint: new (begin+end) p50 %d µs p99 %d µs; replayed p50 %d µs p99 %d µs",
+		n, got.NewP50, got.NewP99, got.ReplayP50, got.ReplayP99)
+}
+
+// TestStepRoundTripSQLite: go test ./internal/e2e -run TestStepRoundTrip -v
+// prints the numbers of docs/steps.md "What a step costs".
+func TestStepRoundTripSQLite(t *testing.T) { testStepRoundTrip(t, "") }
+
+func TestStepRoundTripPostgres(t *testing.T) {
+	url := os.Getenv("BATON_TEST_POSTGRES_URL")
+	if url == "" {
+		t.Skip("BATON_TEST_POSTGRES_URL not set")
+	}
+	testStepRoundTrip(t, url)
+}
