@@ -71,12 +71,15 @@ func testSteps(t *testing.T, pgURL string) {
 func TestStepsSQLite(t *testing.T) { testSteps(t, "") }
 
 // TestStepsPostgres is the same on PostgreSQL.
-func TestStepsPostgres(t *testing.T) {
+func TestStepsPostgres(t *testing.T) { testSteps(t, postgresOrSkip(t)) }
+
+// postgresOrSkip is BATON_TEST_POSTGRES_URL; the test is skipped without it.
+func postgresOrSkip(t *testing.T) string {
 	url := os.Getenv("BATON_TEST_POSTGRES_URL")
 	if url == "" {
 		t.Skip("BATON_TEST_POSTGRES_URL not set")
 	}
-	testSteps(t, url)
+	return url
 }
 
 type stepScenario struct {
@@ -340,10 +343,5 @@ func testStepRoundTrip(t *testing.T, pgURL string) {
 // prints the numbers of docs/steps.md "What a step costs".
 func TestStepRoundTripSQLite(t *testing.T) { testStepRoundTrip(t, "") }
 
-func TestStepRoundTripPostgres(t *testing.T) {
-	url := os.Getenv("BATON_TEST_POSTGRES_URL")
-	if url == "" {
-		t.Skip("BATON_TEST_POSTGRES_URL not set")
-	}
-	testStepRoundTrip(t, url)
-}
+// TestStepRoundTripPostgres is the same on PostgreSQL.
+func TestStepRoundTripPostgres(t *testing.T) { testStepRoundTrip(t, postgresOrSkip(t)) }

@@ -78,9 +78,9 @@ input: a replay with another hash is refused (the program changed).`,
 				return err
 			}
 			if runF != nil {
-				return runF(ctxOr(cmd), opts)
+				return runF(cmd.Context(), opts)
 			}
-			return runRun(ctxOr(cmd), f, opts)
+			return runRun(cmd.Context(), f, opts)
 		},
 	}
 	cmd.Flags().BoolVar(&opts.AtMostOnce, "at-most-once", false, "never run the step twice: if its attempt died in it, wait for an operator")
@@ -116,7 +116,7 @@ func runRun(ctx context.Context, f *cmdutil.Factory, opts *RunOptions) error {
 		if a.Error != "" {
 			return fail(agent.Permanent(&agent.StepError{Key: a.Key, Message: a.Error}))
 		}
-		return print(f, resultOf(a), recordedText(a.Output))
+		return printResult(f, resultOf(a), recordedText(a.Output))
 	case api.ActionSuspend, api.ActionStop:
 		return suspended(f, fmt.Errorf("%w (%s)", agent.ErrSuspended, a.Reason))
 	case api.ActionRun:
@@ -153,7 +153,7 @@ func runRun(ctx context.Context, f *cmdutil.Factory, opts *RunOptions) error {
 		return suspended(f, err)
 	}
 	a.Output = out
-	return print(f, resultOf(a), stdout)
+	return printResult(f, resultOf(a), stdout)
 }
 
 // recordedText is what a recorded output prints: the text of a JSON

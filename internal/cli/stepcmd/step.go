@@ -9,7 +9,6 @@
 package stepcmd
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -73,6 +72,9 @@ func fail(err error) error {
 // suspended reports err as the task now waiting; other errors as fail.
 func suspended(f *cmdutil.Factory, err error) error {
 	if errors.Is(err, agent.ErrSuspended) {
+		if f.JSONOutput() {
+			return &cmdutil.ExitError{Code: agent.ExitSuspended, Err: err} // a JSON error on stderr
+		}
 		f.Infof("%v: exit %d; the worker stops this attempt and a later one replays to here", err, agent.ExitSuspended)
 		return &cmdutil.ExitError{Code: agent.ExitSuspended}
 	}
@@ -100,11 +102,11 @@ func resultOf(a agent.Answer) result {
 	return result{Key: a.Key, Action: a.Action, Output: out, Error: a.Error, IdempotencyKey: a.IdempotencyKey, PreviousOutcome: a.PreviousOutcome}
 }
 
-// print prints r: in the table format (the default) plain is written to
+// printResult prints r: in the table format (the default) plain is written to
 // stdout as it is — what a shell script captures; any other format, or a
 // filter, prints r.
-func print(f *cmdutil.Factory, r result, plain []byte) error {
-	p, err := f.Printer()
+func printResult(f *cmdutil.Factory, r result, plain []byte) error {
+	p, err := f.PrinterWithoutFilter() // -q silences hints only: the output is the data
 	if err != nil {
 		return err
 	}
@@ -125,12 +127,4 @@ func jsonLine(v json.RawMessage) []byte {
 		v = json.RawMessage("null")
 	}
 	return append(append([]byte(nil), v...), '\n')
-}
-
-// ctxOr is the command's context (Background when run outside cobra).
-func ctxOr(cmd *cobra.Command) context.Context {
-	if ctx := cmd.Context(); ctx != nil {
-		return ctx
-	}
-	return context.Background()
 }

@@ -74,6 +74,10 @@ func TestRunRecordsAndReplays(t *testing.T) {
 		}
 		s.NextAttempt()
 	}
+	if r := s.run("", append([]string{"run", "fetch", "-q"}, sh("changed")...)...).Want(t, 0); r.Stdout != out {
+		t.Fatalf("-q: stdout %q", r.Stdout)
+	}
+	s.NextAttempt()
 	clitest.Golden(t, "run_replayed_json", s.run("", append([]string{"run", "fetch", "-o", "json"}, sh("changed")...)...).Want(t, 0).Stdout)
 	if n := lines(t, path); n != 2 {
 		t.Fatalf("the commands ran %d times, want 2 (fetch and other, once each)", n)
@@ -151,9 +155,12 @@ func TestRunSuspends(t *testing.T) {
 	if lines(t, path) != 0 {
 		t.Fatal("a suspended step ran its command")
 	}
-	// -q silences the note; the code stays.
+	// -q silences the note; the code stays. In JSON mode it is a JSON error.
 	if r := s.run("", "sleep", "x", "1s", "-q").Want(t, 75); r.Stderr != "" {
 		t.Fatalf("-q: stderr %q", r.Stderr)
+	}
+	if r := s.run("", "sleep", "x", "1s", "-o", "json").Want(t, 75); r.Stdout != "" || !strings.HasPrefix(r.Stderr, `{"error":`) {
+		t.Fatalf("-o json: %+v", r)
 	}
 	s.NextAttempt()
 	s.SetBudget("")

@@ -45,7 +45,7 @@ func stepCall(ctx context.Context, f *cmdutil.Factory, path string, req any, out
 	if err != nil {
 		return suspended(f, err)
 	}
-	return print(f, resultOf(a), plain(out))
+	return printResult(f, resultOf(a), plain(out))
 }
 
 func keyArg(opts *WaitOptions, args []string) error {
@@ -75,9 +75,9 @@ past the sleep. Prints nothing (-o json: the step).`,
 			}
 			opts.Duration = d
 			if runF != nil {
-				return runF(ctxOr(cmd), opts)
+				return runF(cmd.Context(), opts)
 			}
-			return stepCall(ctxOr(cmd), f, agent.PathSleep, agent.SleepRequest{Key: opts.Key, DurationMS: d.Milliseconds()},
+			return stepCall(cmd.Context(), f, agent.PathSleep, agent.SleepRequest{Key: opts.Key, DurationMS: d.Milliseconds()},
 				agent.Outcome, func(json.RawMessage) []byte { return nil })
 		},
 	}
@@ -109,13 +109,13 @@ and every replay).`,
 				return cmdutil.FlagErrorf("--timeout must not be negative")
 			}
 			if runF != nil {
-				return runF(ctxOr(cmd), opts)
+				return runF(cmd.Context(), opts)
 			}
 			secs := int64(opts.Timeout / time.Second)
 			if opts.Timeout > 0 && secs == 0 {
 				secs = 1
 			}
-			return stepCall(ctxOr(cmd), f, agent.PathWait, agent.WaitRequest{Key: opts.Key, Signal: opts.Signal, TimeoutSeconds: secs},
+			return stepCall(cmd.Context(), f, agent.PathWait, agent.WaitRequest{Key: opts.Key, Signal: opts.Signal, TimeoutSeconds: secs},
 				func(a agent.Answer) (json.RawMessage, error) { return agent.WaitOutcome(a, opts.Signal) }, jsonLine)
 		},
 	}
@@ -149,7 +149,7 @@ was terminated.`,
 			}
 			opts.Input = in
 			if runF != nil {
-				return runF(ctxOr(cmd), opts)
+				return runF(cmd.Context(), opts)
 			}
 			plain := jsonLine
 			if !opts.Wait {
@@ -163,7 +163,7 @@ was terminated.`,
 					return []byte(v.TaskID + "\n")
 				}
 			}
-			return stepCall(ctxOr(cmd), f, agent.PathSpawn, agent.SpawnRequest{Key: opts.Key, Queue: opts.Queue, Input: opts.Input, Wait: opts.Wait},
+			return stepCall(cmd.Context(), f, agent.PathSpawn, agent.SpawnRequest{Key: opts.Key, Queue: opts.Queue, Input: opts.Input, Wait: opts.Wait},
 				agent.Outcome, plain)
 		},
 	}
@@ -226,9 +226,9 @@ nothing.`,
 				opts.Channel = args[0]
 			}
 			if runF != nil {
-				return runF(ctxOr(cmd), opts)
+				return runF(cmd.Context(), opts)
 			}
-			return runEmit(ctxOr(cmd), f, opts)
+			return runEmit(cmd.Context(), f, opts)
 		},
 	}
 }
