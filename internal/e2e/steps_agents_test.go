@@ -29,6 +29,8 @@ import (
 //	        waits), a step
 //	fanout  three children spawned, then a fourth joined (spawn --wait)
 //	child   no steps: {"child": N}
+//	ten     (Go only) steps s1 … s10; attempt 1 blocks in s9 (its pid in
+//	        DIR/pid) until DIR/release exists
 //	bench   (Go only) N steps timed in attempt 1, which then fails; attempt 2
 //	        times their replays (stepTimes)
 //
@@ -243,6 +245,12 @@ func goAgent() int {
 			ids = append(ids, v.TaskID)
 		}
 		out = map[string]any{"children": ids, "join": r.spawn("join", 4, true)}
+	case "ten":
+		sum := 0
+		for i := 1; i <= 10; i++ {
+			sum += r.tenStep(i)
+		}
+		out = map[string]int{"sum": sum}
 	case "bench":
 		out, r.err = r.bench()
 	case "child":
@@ -344,4 +352,33 @@ func (r *agentRun) bench() (stepTimes, error) {
 	times.Sum = sum
 	times.ReplayP50, times.ReplayP99 = percentiles(d)
 	return times, nil
+}
+
+// tenStep is step s<i> of the ten mode: 10 tokens, $0.01; attempt 1 blocks
+// in s9, after reporting its usage, until DIR/release exists.
+func (r *agentRun) tenStep(i int) int {
+	if r.err != nil {
+		return 0
+	}
+	key := fmt.Sprintf("s%d", i)
+	got, err := batonagent.Run(r.ctx, key, func(ctx context.Context) (int, error) {
+		r.effect(key)
+		if err := batonagent.Usage(ctx, 10, 10_000); err != nil {
+			return 0, err
+		}
+		if i == 9 && os.Getenv("BATON_ATTEMPT") == "1" {
+			if err := os.WriteFile(filepath.Join(r.in.Dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+				return 0, err
+			}
+			for range blockRounds {
+				if _, err := os.Stat(filepath.Join(r.in.Dir, "release")); err == nil {
+					break
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		return i, nil
+	})
+	r.err = err
+	return got
 }

@@ -345,3 +345,65 @@ func TestStepRoundTripSQLite(t *testing.T) { testStepRoundTrip(t, "") }
 
 // TestStepRoundTripPostgres is the same on PostgreSQL.
 func TestStepRoundTripPostgres(t *testing.T) { testStepRoundTrip(t, postgresOrSkip(t)) }
+
+// testTenSteps is the crash test with the worker or the server
+// killed: a Go agent of ten steps, each appending its key to a file and
+// reporting 10 tokens, blocks in step 9 of attempt 1 (its usage already
+// heartbeated to the server); then kill -9 of the worker (and its agent)
+// and a new worker, or kill -9 of the server and a new one on the same
+// address before the agent goes on. The task succeeds, steps 1–8 and 10
+// ran once, step 9 at most twice, and the metered tokens are 10 per step
+// attempt that ran.
+func testTenSteps(t *testing.T, pgURL, kill string) {
+	cl := newCluster(t, pgURL)
+	addr := freePort(t)
+	srv := cl.server("server-1", addr)
+	c, key := cl.tenant(addr, "ten")
+	agentCmd := stepAgents(t, cl.bin)["go"]
+	work := cl.worker("worker-1", addr, key, 1, agentCmd)
+	s := &stepScenario{t: t, c: c, dir: t.TempDir()}
+	in, _ := json.Marshal(stepInput{Mode: "ten", Dir: s.dir})
+	task, err := c.SubmitTask(context.Background(), api.SubmitTaskRequest{Input: in, MaxAttempts: 5}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	testutil.Eventually(t, 60*time.Second, "the agent to block in step 9 with its usage heartbeated", func() bool {
+		b, err := os.ReadFile(filepath.Join(s.dir, "pid"))
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && pid > 0 && s.get(task.ID).Usage.Tokens == 90
+	})
+	switch kill {
+	case "worker":
+		work.kill9(t)
+		_ = syscall.Kill(pid, syscall.SIGKILL) // its own process group: the worker's death does not reach it
+		cl.worker("worker-2", addr, key, 1, agentCmd)
+	case "server":
+		srv.kill9(t)
+		cl.server("server-2", addr)
+		if err := os.WriteFile(filepath.Join(s.dir, "release"), nil, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	task = s.until(task.ID, api.TaskSucceeded, "", 90*time.Second)
+	got := effects(t, s.dir)
+	ranOnce(t, got, "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s10")
+	ran := 0
+	for _, attempts := range got {
+		ran += len(attempts)
+	}
+	var out struct{ Sum int }
+	s.output(task, &out)
+	if n := len(got["s9"]); n < 1 || n > 2 || out.Sum != 55 {
+		t.Fatalf("step 9 ran %d times, output %s", n, task.Output)
+	}
+	if task.Usage.Tokens != int64(10*ran) {
+		t.Fatalf("metered %d tokens for %d step attempts, want %d", task.Usage.Tokens, ran, 10*ran)
+	}
+	t.Logf("kill -9 of the %s: %d attempts, step 9 ran %d times, %d tokens metered", kill, task.Attempt, len(got["s9"]), task.Usage.Tokens)
+}
+
+func TestTenStepsWorkerKillSQLite(t *testing.T)   { testTenSteps(t, "", "worker") }
+func TestTenStepsServerKillSQLite(t *testing.T)   { testTenSteps(t, "", "server") }
+func TestTenStepsWorkerKillPostgres(t *testing.T) { testTenSteps(t, postgresOrSkip(t), "worker") }
+func TestTenStepsServerKillPostgres(t *testing.T) { testTenSteps(t, postgresOrSkip(t), "server") }
