@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -337,4 +338,30 @@ func TestFlags(t *testing.T) {
 	if calls := s.Calls(); len(calls) != 0 {
 		t.Errorf("usage errors called the endpoint: %q", calls)
 	}
+}
+
+// The edges of run: a command killed by a signal exits 1 (nothing
+// recorded), an output past the journal's limit is refused, a step that
+// another helper recorded (not a string) prints as a JSON line, -o csv
+// prints the step's fields.
+func TestRunEdges(t *testing.T) {
+	s := newStepEnv(t)
+	s.run("", "run", "killed", "--", "sh", "-c", "kill -9 $$").Want(t, 1)
+	if st := s.Step("killed"); st.Status != api.StepRunning {
+		t.Fatalf("a killed command's step: %+v", st)
+	}
+	r := s.run("", "run", "big", "--", "head", "-c", strconv.Itoa(api.MaxStepOutputBytes), "/dev/zero").Want(t, 1)
+	if !strings.Contains(r.Stderr, "the journal keeps at most") || r.Stdout != "" {
+		t.Fatalf("a big output: %+v", r)
+	}
+	ctx := agent.WithClient(context.Background(), s.Client())
+	if _, err := agent.Run(ctx, "typed", func(context.Context) (map[string]int, error) { return map[string]int{"n": 3}, nil }); err != nil {
+		t.Fatal(err)
+	}
+	s.NextAttempt()
+	if r := s.run("", "run", "typed", "--", "false").Want(t, 0); r.Stdout != "{\"n\":3}\n" {
+		t.Fatalf("a typed output: %q", r.Stdout)
+	}
+	s.NextAttempt()
+	clitest.Golden(t, "run_csv", s.run("", "run", "typed", "-o", "csv", "--", "false").Want(t, 0).Stdout)
 }
