@@ -31,6 +31,8 @@ import (
 //	child   no steps: {"child": N}
 //	ten     (Go only) steps s1 … s10; attempt 1 blocks in s9 (its pid in
 //	        DIR/pid) until DIR/release exists
+//	amo     (Go only) an at-most-once step "charge" (attempt 1 blocks in it,
+//	        its pid in DIR/pid), then two waits for signal go
 //	bench   (Go only) N steps timed in attempt 1, which then fails; attempt 2
 //	        times their replays (stepTimes)
 //
@@ -251,6 +253,8 @@ func goAgent() int {
 			sum += r.tenStep(i)
 		}
 		out = map[string]int{"sum": sum}
+	case "amo":
+		out = r.atMostOnce()
 	case "bench":
 		out, r.err = r.bench()
 	case "child":
@@ -381,4 +385,27 @@ func (r *agentRun) tenStep(i int) int {
 	})
 	r.err = err
 	return got
+}
+
+// atMostOnce is the amo mode.
+func (r *agentRun) atMostOnce() map[string]json.RawMessage {
+	_, r.err = batonagent.Run(r.ctx, "charge", func(ctx context.Context) (int, error) {
+		r.effect("charge")
+		if os.Getenv("BATON_ATTEMPT") == "1" {
+			if err := os.WriteFile(filepath.Join(r.in.Dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+				return 0, err
+			}
+			for range blockRounds {
+				time.Sleep(50 * time.Millisecond)
+			}
+		}
+		return 1, nil
+	}, batonagent.AtMostOnce())
+	out := map[string]json.RawMessage{}
+	for _, k := range []string{"first", "second"} {
+		if r.err == nil {
+			out[k], r.err = batonagent.Wait(r.ctx, "go", "go", 0)
+		}
+	}
+	return out
 }

@@ -407,3 +407,66 @@ func TestTenStepsWorkerKillSQLite(t *testing.T)   { testTenSteps(t, "", "worker"
 func TestTenStepsServerKillSQLite(t *testing.T)   { testTenSteps(t, "", "server") }
 func TestTenStepsWorkerKillPostgres(t *testing.T) { testTenSteps(t, postgresOrSkip(t), "worker") }
 func TestTenStepsServerKillPostgres(t *testing.T) { testTenSteps(t, postgresOrSkip(t), "server") }
+
+// testAtMostOnce: an at-most-once step whose agent is killed in it is not
+// run again by itself — the task waits for an operator — and `baton tasks
+// retry` runs it again; then a signal sent twice with one idempotency key
+// is delivered once (the program's second wait still waits), and another
+// signal ends it.
+func testAtMostOnce(t *testing.T, pgURL string) {
+	cl := newCluster(t, pgURL)
+	addr := freePort(t)
+	cl.server("server", addr)
+	c, key := cl.tenant(addr, "amo")
+	cl.worker("worker", addr, key, 1, stepAgents(t, cl.bin)["go"])
+	s := &stepScenario{t: t, c: c, dir: t.TempDir()}
+	ctx := context.Background()
+	in, _ := json.Marshal(stepInput{Mode: "amo", Dir: s.dir})
+	task, err := c.SubmitTask(ctx, api.SubmitTaskRequest{Input: in, MaxAttempts: 5}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pid int
+	testutil.Eventually(t, 60*time.Second, "the agent to be in the at-most-once step", func() bool {
+		b, err := os.ReadFile(filepath.Join(s.dir, "pid"))
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && pid > 0
+	})
+	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	s.until(task.ID, api.TaskWaiting, "operator", 60*time.Second)
+	if got := effects(t, s.dir)["charge"]; !slices.Equal(got, []int{1}) {
+		t.Fatalf("charge ran in attempts %v before the operator, want only 1", got)
+	}
+	cmd := cl.command("tasks", "retry", task.ID)
+	cmd.Env = append(cmd.Env, "BATON_SERVER=http://"+addr, "BATON_API_KEY="+key)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("baton tasks retry: %v\n%s", err, out)
+	}
+	s.until(task.ID, api.TaskWaiting, "signal: go", 60*time.Second)
+	if got := effects(t, s.dir)["charge"]; len(got) != 2 {
+		t.Fatalf("charge after the retry ran in attempts %v, want twice", got)
+	}
+	for range 2 {
+		if _, err := c.Signal(ctx, task.ID, "go", []byte(`1`), "once"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	testutil.Eventually(t, 60*time.Second, "the second wait to wait", func() bool {
+		j := s.steps(task.ID)
+		return j["go"].Status == api.StepSucceeded && j["go#2"].Status == api.StepWaiting && s.get(task.ID).Status == api.TaskWaiting
+	})
+	if _, err := c.Signal(ctx, task.ID, "go", []byte(`2`), "twice"); err != nil {
+		t.Fatal(err)
+	}
+	task = s.until(task.ID, api.TaskSucceeded, "", 60*time.Second)
+	var out struct{ First, Second int }
+	s.output(task, &out)
+	if out.First != 1 || out.Second != 2 {
+		t.Fatalf("output %s, want the signals 1 then 2", task.Output)
+	}
+}
+
+func TestAtMostOnceSQLite(t *testing.T)   { testAtMostOnce(t, "") }
+func TestAtMostOncePostgres(t *testing.T) { testAtMostOnce(t, postgresOrSkip(t)) }
