@@ -31,6 +31,7 @@ import (
 //	child   no steps: {"child": N}
 //	ten     (Go only) steps s1 … s10; attempt 1 blocks in s9 (its pid in
 //	        DIR/pid) until DIR/release exists
+//	approve (Go only) step one, a wait for signal approve, step two
 //	amo     (Go only) an at-most-once step "charge" (attempt 1 blocks in it,
 //	        its pid in DIR/pid), then two waits for signal go
 //	bench   (Go only) N steps timed in attempt 1, which then fails; attempt 2
@@ -253,6 +254,13 @@ func goAgent() int {
 			sum += r.tenStep(i)
 		}
 		out = map[string]int{"sum": sum}
+	case "approve":
+		one := r.step("one", 1, 10_000, false)
+		var approval json.RawMessage
+		if r.err == nil {
+			approval, r.err = batonagent.Wait(r.ctx, "approve", "approve", 0)
+		}
+		out = map[string]any{"sum": one + r.step("two", 2, 10_000, false), "approval": approval}
 	case "amo":
 		out = r.atMostOnce()
 	case "bench":

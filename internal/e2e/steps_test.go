@@ -470,3 +470,66 @@ func testAtMostOnce(t *testing.T, pgURL string) {
 
 func TestAtMostOnceSQLite(t *testing.T)   { testAtMostOnce(t, "") }
 func TestAtMostOncePostgres(t *testing.T) { testAtMostOnce(t, postgresOrSkip(t)) }
+
+// TestWaitsFreeTheWorkspaceSlot is the issue's slot test: a workspace with
+// max_concurrent_tasks=1 (the worker could run three) and three tasks that
+// each wait for a signal: all three reach their wait — so none holds the
+// workspace's one slot — their execution time does not grow while they
+// wait, and a signal wakes each to succeed.
+func TestWaitsFreeTheWorkspaceSlot(t *testing.T) {
+	cl := newCluster(t, "")
+	addr := freePort(t)
+	cl.server("server", addr)
+	admin, err := client.New("http://"+addr, client.WithAPIKey(cl.admin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	ws, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "one-slot", Tier: "team"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	one := int64(1)
+	if _, err := admin.UpdateWorkspace(ctx, ws.Workspace.ID, api.UpdateWorkspaceRequest{
+		Overrides: map[string]*int64{api.LimitMaxConcurrentTasks: &one}}); err != nil {
+		t.Fatal(err)
+	}
+	c, _ := client.New("http://"+addr, client.WithAPIKey(ws.Key.Secret), client.WithRetry(20, 2*time.Second))
+	cl.worker("worker", addr, ws.Key.Secret, 3, stepAgents(t, cl.bin)["go"])
+	s := &stepScenario{t: t, c: c, dir: t.TempDir()}
+	var ids []string
+	for range 3 {
+		in, _ := json.Marshal(stepInput{Mode: "approve", Dir: s.dir})
+		task, err := c.SubmitTask(ctx, api.SubmitTaskRequest{Input: in}, "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, task.ID)
+	}
+	exec := map[string]int64{}
+	for _, id := range ids {
+		exec[id] = s.until(id, api.TaskWaiting, "signal: approve", 60*time.Second).Usage.ExecutionMS
+	}
+	for _, id := range ids {
+		if task := s.get(id); task.Status != api.TaskWaiting || task.Usage.ExecutionMS != exec[id] {
+			t.Fatalf("task %s while waiting: %s, execution %d ms, was %d ms", id, task.Status, task.Usage.ExecutionMS, exec[id])
+		}
+		if _, err := c.Signal(ctx, id, "approve", []byte(`true`), ""); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, id := range ids {
+		task := s.until(id, api.TaskSucceeded, "", 60*time.Second)
+		var out struct {
+			Sum      int
+			Approval bool
+		}
+		s.output(task, &out)
+		if out.Sum != 3 || !out.Approval {
+			t.Fatalf("task %s output %s", id, task.Output)
+		}
+	}
+	if got := effects(t, s.dir); len(got["one"]) != 3 || len(got["two"]) != 3 {
+		t.Fatalf("effects %v: want one and two once per task", got)
+	}
+}
