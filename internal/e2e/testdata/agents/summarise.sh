@@ -1,5 +1,6 @@
 #!/bin/sh
 # A durable agent: run it with `baton worker run -- sh summarise.sh`.
+# shellcheck disable=SC2016 # each step's sh -c script expands its own $1
 set -e
 input=$(cat) # the task's input
 # Runs once per task; a later attempt prints the recorded output instead.
