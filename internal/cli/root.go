@@ -21,6 +21,7 @@ import (
 	"github.com/genericcorp/baton/internal/cli/profile"
 	"github.com/genericcorp/baton/internal/cli/servercmd"
 	"github.com/genericcorp/baton/internal/cli/statuscmd"
+	"github.com/genericcorp/baton/internal/cli/stepcmd"
 	"github.com/genericcorp/baton/internal/cli/tasks"
 	"github.com/genericcorp/baton/internal/cli/tiers"
 	"github.com/genericcorp/baton/internal/cli/top"
@@ -124,6 +125,7 @@ The same binary is the CLI (workspaces, keys, tasks, usage), the server
 		tiers.NewCmdTiers(f),
 		top.NewCmdTop(f),
 		worker.NewCmdWorker(f),
+		stepcmd.NewCmdStep(f),
 		servercmd.NewCmdServer(f),
 		devcmd.NewCmdDev(f),
 		versioncmd.NewCmdVersion(f),

@@ -17,6 +17,9 @@
 // When the task must wait (a long sleep, a signal, a child, its budget) a
 // call returns ErrSuspended: the program should exit (ExitCode 75); the
 // supervisor stops it anyway, and the next attempt replays to the wait.
+//
+// Package agenttest fakes the endpoint, with the server's replay rules, for
+// an agent's own tests.
 package agent
 
 import (

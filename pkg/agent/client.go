@@ -73,8 +73,10 @@ func answer(a Answer) error {
 	return nil
 }
 
-// outcome is a done answer's result: its output, or its recorded error.
-func outcome(a Answer) (json.RawMessage, error) {
+// Outcome is a step answer's result: a done answer's output, or its
+// recorded error as a permanent *StepError; ErrSuspended for suspend or
+// stop. (Wait turns a wait's recorded "timeout" into ErrTimeout.)
+func Outcome(a Answer) (json.RawMessage, error) {
 	if err := answer(a); err != nil {
 		return nil, err
 	}
@@ -87,11 +89,18 @@ func outcome(a Answer) (json.RawMessage, error) {
 	return a.Output, nil
 }
 
+// Call sends one step call of the protocol (PathSleep, PathWait, PathSpawn
+// …) with req and returns the endpoint's answer as it is, for callers that
+// want more of it than the methods return (`baton step` prints its key).
+func (c *Client) Call(ctx context.Context, path string, req any) (Answer, error) {
+	var a Answer
+	err := c.call(ctx, http.MethodPost, path, req, &a)
+	return a, err
+}
+
 // Begin begins or replays run step key. See Run.
 func (c *Client) Begin(ctx context.Context, req BeginRequest) (Answer, error) {
-	var a Answer
-	err := c.call(ctx, http.MethodPost, PathBegin, req, &a)
-	return a, err
+	return c.Call(ctx, PathBegin, req)
 }
 
 // End ends run step key with its output or error and the usage spent in
@@ -107,11 +116,11 @@ func (c *Client) End(ctx context.Context, req EndRequest) error {
 // Sleep sleeps d durably: up to MaxShortSleepSeconds in place, longer as
 // a wait of the task. Errors: ErrSuspended (the task sleeps: exit).
 func (c *Client) Sleep(ctx context.Context, key string, d time.Duration) error {
-	var a Answer
-	if err := c.call(ctx, http.MethodPost, PathSleep, SleepRequest{Key: key, DurationMS: d.Milliseconds()}, &a); err != nil {
+	a, err := c.Call(ctx, PathSleep, SleepRequest{Key: key, DurationMS: d.Milliseconds()})
+	if err != nil {
 		return err
 	}
-	_, err := outcome(a)
+	_, err = Outcome(a)
 	return err
 }
 
@@ -122,13 +131,19 @@ func (c *Client) Wait(ctx context.Context, key, signal string, timeout time.Dura
 	if timeout > 0 && secs == 0 {
 		secs = 1
 	}
-	var a Answer
-	if err := c.call(ctx, http.MethodPost, PathWait, WaitRequest{Key: key, Signal: signal, TimeoutSeconds: secs}, &a); err != nil {
+	a, err := c.Call(ctx, PathWait, WaitRequest{Key: key, Signal: signal, TimeoutSeconds: secs})
+	if err != nil {
 		return nil, err
 	}
-	out, err := outcome(a)
-	if err != nil && a.Error == "timeout" {
-		return nil, fmt.Errorf("wait %s for signal %s: %w", key, signal, ErrTimeout)
+	return WaitOutcome(a, signal)
+}
+
+// WaitOutcome is a wait's answer's result: Outcome, with a recorded
+// timeout as ErrTimeout.
+func WaitOutcome(a Answer, signal string) (json.RawMessage, error) {
+	out, err := Outcome(a)
+	if err != nil && a.Action == api.ActionDone && a.Error == "timeout" {
+		return nil, fmt.Errorf("wait %s for signal %s: %w", a.Key, signal, ErrTimeout)
 	}
 	return out, err
 }
@@ -142,11 +157,11 @@ func (c *Client) Spawn(ctx context.Context, key, queue string, input any, wait b
 	if err != nil {
 		return nil, fmt.Errorf("spawn %s: input: %w", key, err)
 	}
-	var a Answer
-	if err := c.call(ctx, http.MethodPost, PathSpawn, SpawnRequest{Key: key, Queue: queue, Input: in, Wait: wait}, &a); err != nil {
+	a, err := c.Call(ctx, PathSpawn, SpawnRequest{Key: key, Queue: queue, Input: in, Wait: wait})
+	if err != nil {
 		return nil, err
 	}
-	return outcome(a)
+	return Outcome(a)
 }
 
 // Emit sends lines to the task's events on channel ("" for none), e.g.

@@ -47,7 +47,7 @@ func Run[T any](ctx context.Context, key string, fn func(ctx context.Context) (T
 	switch a.Action {
 	case api.ActionRun:
 	case api.ActionDone:
-		out, err := outcome(a)
+		out, err := Outcome(a)
 		if err != nil {
 			return zero, err
 		}
