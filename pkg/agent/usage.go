@@ -61,7 +61,10 @@ func ParseUsageLine(line string) (api.UsageReport, bool) {
 }
 
 // parseMicros converts a decimal dollar amount ("0.0031", "12", ".5") to
-// micro-dollars exactly; digits past the sixth decimal round up.
+// micro-dollars exactly; digits past the sixth decimal round up. At most 12
+// digits of dollars, after rounding too: 999999999999.9999999 would round
+// up to a 13-digit amount that no usage line can carry (found by
+// FuzzParseUsage: the total it read did not read back).
 func parseMicros(v string) (int64, bool) {
 	whole, frac, dot := strings.Cut(v, ".")
 	if (whole == "" && !dot) || (whole != "" && !digits(whole)) || (dot && !digits(frac)) || len(whole) > 12 {
@@ -80,8 +83,11 @@ func parseMicros(v string) (int64, bool) {
 	if len(frac) > 6 && strings.Trim(frac[6:], "0") != "" {
 		m++
 	}
-	return m, true
+	return m, m < maxUsageMicros
 }
+
+// maxUsageMicros is 10^18: an amount of 13 digits of dollars.
+const maxUsageMicros = 1_000_000_000_000_000_000
 
 func digits(s string) bool {
 	if s == "" {
