@@ -187,12 +187,9 @@ func (r *agentRun) step(key string, v int, cost api.Micros, block bool) int {
 		if err := batonagent.Usage(ctx, 10, cost); err != nil {
 			return 0, err
 		}
-		if block && os.Getenv("BATON_ATTEMPT") == "1" {
-			if err := os.WriteFile(filepath.Join(r.in.Dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		if block {
+			if err := r.blockInAttempt1(); err != nil {
 				return 0, err
-			}
-			for range blockRounds {
-				time.Sleep(50 * time.Millisecond)
 			}
 		}
 		return v, nil
@@ -366,6 +363,25 @@ func (r *agentRun) bench() (stepTimes, error) {
 	return times, nil
 }
 
+// blockInAttempt1 is what a mode does in the step it is killed in: in
+// attempt 1 it writes its pid to DIR/pid and blocks until DIR/release
+// exists (for at most blockRounds × 50 ms).
+func (r *agentRun) blockInAttempt1() error {
+	if os.Getenv("BATON_ATTEMPT") != "1" {
+		return nil
+	}
+	if err := os.WriteFile(filepath.Join(r.in.Dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		return err
+	}
+	for range blockRounds {
+		if _, err := os.Stat(filepath.Join(r.in.Dir, "release")); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil
+}
+
 // tenStep is step s<i> of the ten mode: 10 tokens, $0.01; attempt 1 blocks
 // in s9, after reporting its usage, until DIR/release exists.
 func (r *agentRun) tenStep(i int) int {
@@ -378,15 +394,9 @@ func (r *agentRun) tenStep(i int) int {
 		if err := batonagent.Usage(ctx, 10, 10_000); err != nil {
 			return 0, err
 		}
-		if i == 9 && os.Getenv("BATON_ATTEMPT") == "1" {
-			if err := os.WriteFile(filepath.Join(r.in.Dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
+		if i == 9 {
+			if err := r.blockInAttempt1(); err != nil {
 				return 0, err
-			}
-			for range blockRounds {
-				if _, err := os.Stat(filepath.Join(r.in.Dir, "release")); err == nil {
-					break
-				}
-				time.Sleep(50 * time.Millisecond)
 			}
 		}
 		return i, nil
@@ -399,15 +409,7 @@ func (r *agentRun) tenStep(i int) int {
 func (r *agentRun) atMostOnce() map[string]json.RawMessage {
 	_, r.err = batonagent.Run(r.ctx, "charge", func(ctx context.Context) (int, error) {
 		r.effect("charge")
-		if os.Getenv("BATON_ATTEMPT") == "1" {
-			if err := os.WriteFile(filepath.Join(r.in.Dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o644); err != nil {
-				return 0, err
-			}
-			for range blockRounds {
-				time.Sleep(50 * time.Millisecond)
-			}
-		}
-		return 1, nil
+		return 1, r.blockInAttempt1()
 	}, batonagent.AtMostOnce())
 	out := map[string]json.RawMessage{}
 	for _, k := range []string{"first", "second"} {

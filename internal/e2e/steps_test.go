@@ -93,12 +93,17 @@ type stepScenario struct {
 
 // submit submits the agent in mode, with its own effects directory.
 func (s *stepScenario) submit(mode string, maxCost int64) (id, dir string) {
+	return s.submitN(mode, 0, maxCost)
+}
+
+// submitN is submit with the input's n.
+func (s *stepScenario) submitN(mode string, n int, maxCost int64) (id, dir string) {
 	s.t.Helper()
 	dir = filepath.Join(s.dir, mode)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		s.t.Fatal(err)
 	}
-	in, _ := json.Marshal(stepInput{Mode: mode, Dir: dir})
+	in, _ := json.Marshal(stepInput{Mode: mode, Dir: dir, N: n})
 	task, err := s.c.SubmitTask(context.Background(), api.SubmitTaskRequest{Input: in, MaxAttempts: 5, MaxCostMicros: maxCost}, "")
 	if err != nil {
 		s.t.Fatalf("submit %s: %v", mode, err)
@@ -128,6 +133,49 @@ func (s *stepScenario) until(id, status, reason string, d time.Duration) api.Tas
 		return task.Status == status && strings.HasPrefix(task.StatusReason, reason)
 	})
 	return task
+}
+
+// agentPid waits for the agent to write its pid to dir/pid (it is then
+// blocked in a step) and for ready, and returns the pid.
+func agentPid(t *testing.T, dir, what string, ready func() bool) int {
+	t.Helper()
+	var pid int
+	testutil.Eventually(t, 60*time.Second, what, func() bool {
+		b, err := os.ReadFile(filepath.Join(dir, "pid"))
+		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
+		return err == nil && pid > 0 && (ready == nil || ready())
+	})
+	return pid
+}
+
+// goStepCluster is a server and a tenant whose one-slot worker runs the Go
+// agent.
+type goStepCluster struct {
+	*cluster
+	addr, key, agent string
+	srv, work        *proc
+	s                *stepScenario
+}
+
+func newGoStepCluster(t *testing.T, pgURL, tenant string) *goStepCluster {
+	g := &goStepCluster{cluster: newCluster(t, pgURL), addr: freePort(t)}
+	g.srv = g.server("server-1", g.addr)
+	var c *client.Client
+	c, g.key = g.tenant(g.addr, tenant)
+	g.agent = stepAgents(t, g.bin)["go"]
+	g.work = g.worker("worker-1", g.addr, g.key, 1, g.agent)
+	g.s = &stepScenario{t: t, cl: g.cluster, addr: g.addr, c: c, key: g.key, dir: t.TempDir()}
+	return g
+}
+
+// baton runs a CLI command as the tenant.
+func (s *stepScenario) baton(args ...string) {
+	s.t.Helper()
+	cmd := s.cl.command(args...)
+	cmd.Env = append(cmd.Env, "BATON_SERVER=http://"+s.addr, "BATON_API_KEY="+s.key)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		s.t.Fatalf("baton %s: %v\n%s", strings.Join(args, " "), err, out)
+	}
 }
 
 // effects reads a mode's side effects: step key → the attempts it ran in.
@@ -189,13 +237,7 @@ func (s *stepScenario) run() {
 	crash, crashDir := s.submit("crash", 0)
 
 	// kill -9 of the agent in step two.
-	pidFile := filepath.Join(crashDir, "pid")
-	var pid int
-	testutil.Eventually(t, 60*time.Second, "the agent to reach step two", func() bool {
-		b, err := os.ReadFile(pidFile)
-		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-		return err == nil && pid > 0
-	})
+	pid := agentPid(t, crashDir, "the agent to reach step two", nil)
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatalf("kill -9 %d: %v", pid, err)
 	}
@@ -224,11 +266,7 @@ func (s *stepScenario) run() {
 	if task.Usage.CostMicros != 60_000 || task.Usage.CostMicros > 50_000+30_000 {
 		t.Fatalf("spend at the pause: %d µ$, want 60000 (≤ the budget + one step)", task.Usage.CostMicros)
 	}
-	cmd := s.cl.command("tasks", "update", budget, "--max-cost-usd", "0.50")
-	cmd.Env = append(cmd.Env, "BATON_SERVER=http://"+s.addr, "BATON_API_KEY="+s.key)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("baton tasks update: %v\n%s", err, out)
-	}
+	s.baton("tasks", "update", budget, "--max-cost-usd", "0.50")
 	task = s.until(budget, api.TaskSucceeded, "", 60*time.Second)
 	ranOnce(t, effects(t, budgetDir), "b1", "b2", "b3")
 	var bout struct{ Steps []int }
@@ -318,21 +356,12 @@ func (s *stepScenario) run() {
 // replays run nothing.
 func testStepRoundTrip(t *testing.T, pgURL string) {
 	const n = 300
-	cl := newCluster(t, pgURL)
-	addr := freePort(t)
-	cl.server("server", addr)
-	c, key := cl.tenant(addr, "bench")
-	cl.worker("worker", addr, key, 1, stepAgents(t, cl.bin)["go"])
-	s := &stepScenario{t: t, c: c, dir: t.TempDir()}
-	in, _ := json.Marshal(stepInput{Mode: "bench", Dir: s.dir, N: n})
-	task, err := c.SubmitTask(context.Background(), api.SubmitTaskRequest{Input: in, MaxAttempts: 2}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	task = s.until(task.ID, api.TaskSucceeded, "", 120*time.Second)
+	s := newGoStepCluster(t, pgURL, "bench").s
+	id, dir := s.submitN("bench", n, 0)
+	task := s.until(id, api.TaskSucceeded, "", 120*time.Second)
 	var got stepTimes
 	s.output(task, &got)
-	if runs := effects(t, s.dir)["s"]; got.Sum != n*(n-1)/2 || len(runs) != n || slices.Contains(runs, 2) {
+	if runs := effects(t, dir)["s"]; got.Sum != n*(n-1)/2 || len(runs) != n || slices.Contains(runs, 2) {
 		t.Fatalf("sum %d, %d step runs (attempts %v): want %d, %d runs, all in attempt 1", got.Sum, len(runs), runs, n*(n-1)/2, n)
 	}
 	t.Logf("%d steps through the worker's endpoint: new (begin+end) p50 %d µs p99 %d µs; replayed p50 %d µs p99 %d µs",
@@ -355,38 +384,26 @@ func TestStepRoundTripPostgres(t *testing.T) { testStepRoundTrip(t, postgresOrSk
 // ran once, step 9 at most twice, and the metered tokens are 10 per step
 // attempt that ran.
 func testTenSteps(t *testing.T, pgURL, kill string) {
-	cl := newCluster(t, pgURL)
-	addr := freePort(t)
-	srv := cl.server("server-1", addr)
-	c, key := cl.tenant(addr, "ten")
-	agentCmd := stepAgents(t, cl.bin)["go"]
-	work := cl.worker("worker-1", addr, key, 1, agentCmd)
-	s := &stepScenario{t: t, c: c, dir: t.TempDir()}
-	in, _ := json.Marshal(stepInput{Mode: "ten", Dir: s.dir})
-	task, err := c.SubmitTask(context.Background(), api.SubmitTaskRequest{Input: in, MaxAttempts: 5}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pid int
-	testutil.Eventually(t, 60*time.Second, "the agent to block in step 9 with its usage heartbeated", func() bool {
-		b, err := os.ReadFile(filepath.Join(s.dir, "pid"))
-		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-		return err == nil && pid > 0 && s.get(task.ID).Usage.Tokens == 90
+	g := newGoStepCluster(t, pgURL, "ten")
+	s := g.s
+	id, dir := s.submit("ten", 0)
+	pid := agentPid(t, dir, "the agent to block in step 9 with its usage heartbeated", func() bool {
+		return s.get(id).Usage.Tokens == 90
 	})
 	switch kill {
 	case "worker":
-		work.kill9(t)
+		g.work.kill9(t)
 		_ = syscall.Kill(pid, syscall.SIGKILL) // its own process group: the worker's death does not reach it
-		cl.worker("worker-2", addr, key, 1, agentCmd)
+		g.worker("worker-2", g.addr, g.key, 1, g.agent)
 	case "server":
-		srv.kill9(t)
-		cl.server("server-2", addr)
-		if err := os.WriteFile(filepath.Join(s.dir, "release"), nil, 0o644); err != nil {
+		g.srv.kill9(t)
+		g.server("server-2", g.addr)
+		if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o644); err != nil {
 			t.Fatal(err)
 		}
 	}
-	task = s.until(task.ID, api.TaskSucceeded, "", 90*time.Second)
-	got := effects(t, s.dir)
+	task := s.until(id, api.TaskSucceeded, "", 90*time.Second)
+	got := effects(t, dir)
 	ranOnce(t, got, "s1", "s2", "s3", "s4", "s5", "s6", "s7", "s8", "s10")
 	ran := 0
 	for _, attempts := range got {
@@ -414,38 +431,20 @@ func TestTenStepsServerKillPostgres(t *testing.T) { testTenSteps(t, postgresOrSk
 // is delivered once (the program's second wait still waits), and another
 // signal ends it.
 func testAtMostOnce(t *testing.T, pgURL string) {
-	cl := newCluster(t, pgURL)
-	addr := freePort(t)
-	cl.server("server", addr)
-	c, key := cl.tenant(addr, "amo")
-	cl.worker("worker", addr, key, 1, stepAgents(t, cl.bin)["go"])
-	s := &stepScenario{t: t, c: c, dir: t.TempDir()}
-	ctx := context.Background()
-	in, _ := json.Marshal(stepInput{Mode: "amo", Dir: s.dir})
-	task, err := c.SubmitTask(ctx, api.SubmitTaskRequest{Input: in, MaxAttempts: 5}, "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var pid int
-	testutil.Eventually(t, 60*time.Second, "the agent to be in the at-most-once step", func() bool {
-		b, err := os.ReadFile(filepath.Join(s.dir, "pid"))
-		pid, _ = strconv.Atoi(strings.TrimSpace(string(b)))
-		return err == nil && pid > 0
-	})
-	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+	s := newGoStepCluster(t, pgURL, "amo").s
+	c, ctx := s.c, context.Background()
+	id, dir := s.submit("amo", 0)
+	task := api.Task{ID: id}
+	if err := syscall.Kill(agentPid(t, dir, "the agent to be in the at-most-once step", nil), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	s.until(task.ID, api.TaskWaiting, "operator", 60*time.Second)
-	if got := effects(t, s.dir)["charge"]; !slices.Equal(got, []int{1}) {
+	if got := effects(t, dir)["charge"]; !slices.Equal(got, []int{1}) {
 		t.Fatalf("charge ran in attempts %v before the operator, want only 1", got)
 	}
-	cmd := cl.command("tasks", "retry", task.ID)
-	cmd.Env = append(cmd.Env, "BATON_SERVER=http://"+addr, "BATON_API_KEY="+key)
-	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("baton tasks retry: %v\n%s", err, out)
-	}
+	s.baton("tasks", "retry", task.ID)
 	s.until(task.ID, api.TaskWaiting, "signal: go", 60*time.Second)
-	if got := effects(t, s.dir)["charge"]; len(got) != 2 {
+	if got := effects(t, dir)["charge"]; len(got) != 2 {
 		t.Fatalf("charge after the retry ran in attempts %v, want twice", got)
 	}
 	for range 2 {
