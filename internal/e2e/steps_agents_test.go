@@ -27,7 +27,8 @@ import (
 //	budget  steps b1, b2, b3, each reporting $0.03
 //	sleep   a 2 s sleep (in place), a step, an 11 s sleep (the task
 //	        waits), a step
-//	fanout  three children spawned, then a fourth joined (spawn --wait)
+//	fanout  emits "fan" and "out" on channel tokens, spawns three children,
+//	        then joins a fourth (spawn --wait)
 //	child   no steps: {"child": N}
 //	ten     (Go only) steps s1 … s10; attempt 1 blocks in s9 (its pid in
 //	        DIR/pid) until DIR/release exists
@@ -90,6 +91,7 @@ sleep)
 	"$B" step sleep long 11s; b=$(step after-long 2 0.01)
 	printf '{"sum": %%d}\n' $((a + b));;
 fanout)
+	printf 'fan\nout\n' | "$B" step emit tokens
 	ids=""
 	for i in 1 2 3; do
 		id=$("$B" step spawn "child-$i" --queue "$BATON_QUEUE" --input "{\"mode\": \"child\", \"n\": $i, \"dir\": \"$dir\"}")
@@ -146,6 +148,7 @@ def sleeper():
 
 
 def fanout():
+    baton.emit("fan", "out", channel="tokens")
     q = os.environ["BATON_QUEUE"]
     ids = [baton.spawn("child-%%d" %% i, {"mode": "child", "n": i, "dir": d}, queue=q)["task_id"] for i in (1, 2, 3)]
     join = baton.spawn("join", {"mode": "child", "n": 4, "dir": d}, queue=q, wait=True)
@@ -234,6 +237,7 @@ func goAgent() int {
 		}
 		out = map[string]any{"sum": a + r.step("after-long", 2, 10_000, false)}
 	case "fanout":
+		r.err = batonagent.Emit(r.ctx, "tokens", "fan", "out")
 		var ids []string
 		for i := 1; i <= 3; i++ {
 			var v struct {
