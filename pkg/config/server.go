@@ -17,8 +17,10 @@ import (
 
 // Server defaults.
 const (
-	DefaultListen          = "127.0.0.1:7070"
-	DefaultLogFormat       = "text"
+	DefaultListen = "127.0.0.1:7070"
+	// DefaultLogFormat "auto" logs human lines with colour on a terminal
+	// and JSON otherwise; "json" and "text" (logfmt) force a format.
+	DefaultLogFormat       = "auto"
 	DefaultShutdownTimeout = 30 * time.Second
 	// DefaultLease and DefaultHeartbeatInterval are the worker lease timings.
 	DefaultLease             = 30 * time.Second
@@ -44,7 +46,7 @@ type Server struct {
 	DataDir string
 	// Secret and AdminKey come from the environment only; empty when unset.
 	Secret, AdminKey string
-	LogFormat        string // "json" or "text"
+	LogFormat        string // "auto", "json" or "text"
 	AlertWebhookURL  string
 	SentryDSN        string
 	DBMaxConns       int32 // 0: the driver's default
@@ -130,7 +132,7 @@ func ServerFlags(fs *pflag.FlagSet) {
 	fs.String("config", "", "server config file: tiers, costs, alerts (env BATON_CONFIG)")
 	fs.String("data-dir", "", "data directory; default $XDG_DATA_HOME/baton (env BATON_DATA_DIR)")
 	fs.Int32("db-max-conns", 0, "maximum database connections, 0 for the driver's default (env BATON_DB_MAX_CONNS)")
-	fs.String("log-format", DefaultLogFormat, "log format: json or text (env BATON_LOG_FORMAT)")
+	fs.String("log-format", DefaultLogFormat, "log format: auto (human with colour on a terminal, JSON otherwise), json or text (logfmt) (env BATON_LOG_FORMAT)")
 	fs.String("alert-webhook-url", "", "URL(s), comma-separated, that new alerts are POSTed to (env BATON_ALERT_WEBHOOK_URL)")
 	fs.String("sentry-dsn", "", "Sentry DSN for error reports (env SENTRY_DSN)")
 	fs.String("trusted-proxies", "", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed by per-address rate limits (env BATON_TRUSTED_PROXIES)")
@@ -267,8 +269,8 @@ func LoadServer(fs *pflag.FlagSet, getenv func(string) string) (Server, error) {
 		return Server{}, bad("pprof_allow_remote", fmt.Sprintf("want true or false, got %q", v.GetString("pprof_allow_remote")))
 	}
 	s.PprofAllowRemote = allowRemote
-	if s.LogFormat != "json" && s.LogFormat != "text" {
-		return Server{}, bad("log_format", fmt.Sprintf("must be json or text, got %q", s.LogFormat))
+	if s.LogFormat != "auto" && s.LogFormat != "json" && s.LogFormat != "text" {
+		return Server{}, bad("log_format", fmt.Sprintf("must be auto, json or text, got %q", s.LogFormat))
 	}
 	n, err := strconv.ParseInt(strings.TrimSpace(v.GetString("db_max_conns")), 10, 32)
 	if err != nil || n < 0 {

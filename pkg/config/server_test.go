@@ -50,7 +50,7 @@ func TestLoadServerDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Server{
-		Listen: "127.0.0.1:7070", DataDir: "/home/u/.local/share/baton", LogFormat: "text",
+		Listen: "127.0.0.1:7070", DataDir: "/home/u/.local/share/baton", LogFormat: "auto",
 		DefaultTier: "free", Tiers: DefaultTiers(), ShutdownTimeout: 30 * time.Second, Lease: DefaultLease, HeartbeatInterval: DefaultHeartbeatInterval,
 		Cost: Cost{ExecutionSecondMicros: 20, APICallMicros: 100},
 	}
@@ -153,7 +153,7 @@ func TestLoadServerIgnoresProcessEnv(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if s.Listen != DefaultListen || s.LogFormat != "text" {
+	if s.Listen != DefaultListen || s.LogFormat != "auto" {
 		t.Fatalf("process env leaked: %+v", s)
 	}
 }

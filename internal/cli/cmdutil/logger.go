@@ -19,19 +19,20 @@ type LogOptions struct {
 }
 
 // Logger is the slog logger of the long-running commands (server, dev,
-// worker run) on stderr: "json" logs JSON lines; otherwise a terminal gets
-// human lines with colour (tint: "14:03:05 INF task started task=…"), and
-// a pipe or file logfmt text, as before.
+// worker run) on stderr. format "auto" (the default; "" too) gives a
+// terminal human lines with colour (tint: "14:03:05 INF task started
+// task=…") and a pipe or file JSON lines; "json" forces JSON and "text"
+// logfmt (level=INFO msg=…, no colour) wherever stderr goes.
 func (f *Factory) Logger(format string, o LogOptions) *slog.Logger {
 	w := f.IOStreams.ErrOut
 	var h slog.Handler
 	switch {
-	case strings.EqualFold(format, "json"):
-		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: o.Level})
-	case f.IOStreams.IsStderrTTY():
+	case strings.EqualFold(format, "text"):
+		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: o.Level})
+	case !strings.EqualFold(format, "json") && f.IOStreams.IsStderrTTY():
 		h = tint.NewHandler(w, &tint.Options{Level: o.Level, TimeFormat: time.TimeOnly, NoColor: !f.IOStreams.ColorEnabled()})
 	default:
-		h = slog.NewTextHandler(w, &slog.HandlerOptions{Level: o.Level})
+		h = slog.NewJSONHandler(w, &slog.HandlerOptions{Level: o.Level})
 	}
 	if o.QuietRequests {
 		h = quietRequests{h}

@@ -28,7 +28,7 @@ func quiet(log string) []string {
 }
 
 // startWorker runs `baton worker run` with the operator key (a shared
-// worker) until the returned stop is called; stop drains it as Ctrl-C does
+// worker), logging logfmt (level=…) as the server's log here does, until the returned stop is called; stop drains it as Ctrl-C does
 // and returns what it printed.
 func startWorker(t *testing.T, e *clitest.Env, id string) (stop func() clitest.Result) {
 	ctx, cancel := context.WithCancel(context.Background())
@@ -37,7 +37,7 @@ func startWorker(t *testing.T, e *clitest.Env, id string) (stop func() clitest.R
 		done <- e.ExecContext(ctx, clitest.Invocation{Args: []string{"worker", "run", "--queue", "q", "--worker-id", id,
 			"--heartbeat", "100ms", "--kill-grace", "2s", "--drain-timeout", "10s", "--",
 			"sh", "-c", `read x; case "$x" in *quick*) echo '{}';; *) exec sleep 60;; esac`},
-			Env: map[string]string{"BATON_API_KEY": e.Key}})
+			Env: map[string]string{"BATON_API_KEY": e.Key, "BATON_LOG_FORMAT": "text"}})
 	}()
 	var res *clitest.Result
 	t.Cleanup(func() {
