@@ -115,6 +115,8 @@ type Invocation struct {
 	Width int
 	// Env is laid over the Env's environment; an empty value unsets.
 	Env map[string]string
+	// Now, when set, is the command's clock (Factory.Now).
+	Now func() time.Time
 }
 
 // Result is what a command line did.
@@ -157,6 +159,9 @@ func (e *Env) ExecContext(parent context.Context, inv Invocation) Result {
 	maps.Copy(env, inv.Env)
 	f := cmdutil.New(ios, func(k string) string { return env[k] })
 	f.HTTPClient = e.http
+	if inv.Now != nil {
+		f.Now = inv.Now
+	}
 	ctx, cancel := context.WithTimeout(parent, runTimeout)
 	defer cancel()
 	code := cli.Run(ctx, f, inv.Args)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -14,8 +15,14 @@ import (
 )
 
 // pollerWindow is how long a queue may go without a poller before a wait
-// warns that nothing will run the task (the server counts a minute).
+// warns that nothing will run the task: a worker counts when GET
+// /v1/workers shows it on the queue with a last_seen_at at most this old.
+// The server rewrites a polling worker's row at least every 15 s (each
+// claim of a 20 s long poll), so one that polls stays well inside it.
 const pollerWindow = 30 * time.Second
+
+// pollerRecheck is how often a wait looks at the queue's pollers again.
+var pollerRecheck = 5 * time.Second
 
 // spinnerFrames are the frames of the waiting spinner.
 var spinnerFrames = []rune("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
@@ -178,24 +185,19 @@ func (p *progress) dropped(err error, wait time.Duration) {
 	_ = p.print(fmt.Sprintf("… event stream lost (%s); reconnecting in %s", cause, duration(wait)))
 }
 
-// watchPollers warns on stderr when no worker has polled the task's queue
-// (GET /v1/queues: pollers in the last minute), checked now and then every
-// pollerWindow while the task is still queued, until ctx ends. A server
-// without the route, or a key without the scope, gets no warning.
+// watchPollers warns on stderr, once, when no worker has polled the
+// task's queue in the last pollerWindow (see unpolled), checked now and at
+// each tick of clock while the task is still queued, until ctx ends. A
+// server without the routes, or a key without the scope, gets no warning.
 func (p *progress) watchPollers(ctx context.Context, c *client.Client, queue string, clock <-chan time.Time) {
 	for {
 		p.mu.Lock()
 		queued := p.status == api.TaskQueued
 		p.mu.Unlock()
-		if queued && !p.warned {
-			if qs, err := c.ListQueues(ctx); err == nil {
-				for _, q := range qs {
-					if q.Name == queue && q.Pollers == 0 {
-						p.warned = true
-						p.warn(fmt.Sprintf("no worker has polled queue %s recently: the task waits until one does (start one with `baton worker run --queue %s -- CMD`)", queue, queue))
-					}
-				}
-			}
+		if queued && !p.warned && p.unpolled(ctx, c, queue) {
+			p.warned = true
+			p.warn(fmt.Sprintf("no worker has polled queue %s in the last %s: the task waits until one does (start one with `baton worker run --queue %s -- CMD`)",
+				queue, duration(pollerWindow), queue))
 		}
 		select {
 		case <-ctx.Done():
@@ -203,4 +205,50 @@ func (p *progress) watchPollers(ctx context.Context, c *client.Client, queue str
 		case <-clock:
 		}
 	}
+}
+
+// unpolled reports whether no worker has polled queue in the last
+// pollerWindow, from the presence list: GET /v1/workers gives each
+// worker's queues and last_seen_at. A workspace key lists only its own
+// workers, not the operator's shared ones, so GET /v1/queues' pollers
+// (own and shared, seen in the last minute) tell whether some poller is
+// out of sight: then it is given the benefit of the doubt. false when
+// neither route answers.
+func (p *progress) unpolled(ctx context.Context, c *client.Client, queue string) bool {
+	workers, werr := c.ListWorkers(ctx)
+	queues, qerr := c.ListQueues(ctx)
+	if werr != nil && qerr != nil {
+		return false
+	}
+	pollers := -1 // unknown
+	if qerr == nil {
+		pollers = 0
+		for _, q := range queues {
+			if q.Name == queue {
+				pollers = q.Pollers
+			}
+		}
+	}
+	if werr != nil {
+		return pollers == 0
+	}
+	return unpolled(queue, workers, pollers, p.now())
+}
+
+// unpolled decides for progress.unpolled: true when none of workers has queue
+// with a last_seen_at in (now-pollerWindow, now], and pollers (the
+// queue's pollers of the last minute, -1 when unknown) counts no more
+// workers than those listed on it in that minute.
+func unpolled(queue string, workers []api.Worker, pollers int, now time.Time) bool {
+	listed := 0
+	for _, w := range workers {
+		if !slices.Contains(w.Queues, queue) || now.Sub(w.LastSeenAt) > time.Minute {
+			continue
+		}
+		if now.Sub(w.LastSeenAt) <= pollerWindow {
+			return false
+		}
+		listed++
+	}
+	return pollers <= listed
 }

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -14,8 +15,10 @@ import (
 )
 
 // heldTask is a stub task that stays queued (its stream never ends), in
-// queue "email" with the given pollers, waiting for a retry due in 90s.
-func heldTask(t *testing.T, pollers int, retry bool) (*clitest.Env, api.Task) {
+// queue "email" with the given pollers (GET /v1/queues), waiting for a
+// retry due in 90s; workers, when not nil, is GET /v1/workers (an
+// http.HandlerFunc or a list of workers).
+func heldTask(t *testing.T, workers any, pollers int, retry bool) (*clitest.Env, api.Task) {
 	created := clitest.At(-time.Minute)
 	task := api.Task{ID: "task_01jd0000000000000000000042", WorkspaceID: ws, Queue: "email", Status: api.TaskQueued,
 		Attempt: 0, MaxAttempts: 3, Input: json.RawMessage(`{}`), CreatedAt: created, RunAt: created}
@@ -25,7 +28,7 @@ func heldTask(t *testing.T, pollers int, retry bool) (*clitest.Env, api.Task) {
 		events = append(events, api.TaskEvent{Seq: 2, Type: api.EventState, Status: api.TaskQueued, Attempt: 1,
 			Message: "retrying: exit status 1", At: created.Add(time.Second)})
 	}
-	return clitest.NewStub(t, clitest.Routes{
+	routes := clitest.Routes{
 		"GET /v1/tasks/{id}": task,
 		"GET /v1/queues": api.List[api.Queue]{Data: []api.Queue{
 			{Name: "default", Pollers: 3}, {Name: "email", Queued: 1, Pollers: pollers}}},
@@ -38,25 +41,85 @@ func heldTask(t *testing.T, pollers int, retry bool) (*clitest.Env, api.Task) {
 			w.(http.Flusher).Flush()
 			<-r.Context().Done()
 		}),
-	}), task
+	}
+	switch w := workers.(type) {
+	case nil:
+	case http.HandlerFunc:
+		routes["GET /v1/workers"] = w
+	default:
+		routes["GET /v1/workers"] = api.List[api.Worker]{Data: w.([]api.Worker)}
+	}
+	return clitest.NewStub(t, routes), task
 }
 
-// TestWaitWarnsWithoutPollers (issue 16 row 4): a wait on a queue nobody
-// polls says so on stderr, even with -q; with a poller it does not.
+// polled is a worker of the workspace on queues, last seen ago before at.
+func polled(id string, at time.Time, ago time.Duration, queues ...string) api.Worker {
+	return api.Worker{ID: id, WorkspaceID: ws, Host: "build-01", Version: "1.2.0", Queues: queues, Concurrency: 4, LastSeenAt: at.Add(-ago)}
+}
+
+const noPollerWarning = "warning: no worker has polled queue email in the last 30s: the task waits until one does (start one with `baton worker run --queue email -- CMD`)"
+
+// TestWaitWarnsWithoutPollers (issue 16 row 4 and "warn on stderr when no
+// worker has polled the queue in 30 s"): with the clock injected, a wait
+// warns once on stderr, even with -q, when the presence list (GET
+// /v1/workers) has no worker on the task's queue seen in the last 30 s; a
+// worker seen 29 s ago, or a poller GET /v1/queues counts that the key
+// cannot list (an operator's shared worker), keeps it quiet. A server
+// without /v1/workers falls back to GET /v1/queues' pollers.
 func TestWaitWarnsWithoutPollers(t *testing.T) {
 	t.Parallel()
-	e, task := heldTask(t, 0, false)
-	r := e.Run("tasks", "wait", task.ID, "--wait-timeout", "300ms").Want(t, 7)
-	want := "warning: no worker has polled queue email recently: the task waits until one does (start one with `baton worker run --queue email -- CMD`)"
-	if strings.Count(r.Stderr, want) != 1 {
-		t.Fatalf("stderr:\n%s", r.Stderr)
+	now := clitest.At(0)
+	clock := func() time.Time { return now }
+	for _, c := range []struct {
+		name    string
+		workers any // nil: no /v1/workers route (404)
+		pollers int
+		warn    bool
+	}{
+		{"seen 31s ago", []api.Worker{polled("w-1", now, 31*time.Second, "email")}, 1, true},
+		{"seen 30s ago", []api.Worker{polled("w-1", now, 30*time.Second, "email")}, 1, false},
+		{"seen 29s ago", []api.Worker{polled("w-1", now, 29*time.Second, "email", "default")}, 1, false},
+		{"on another queue", []api.Worker{polled("w-1", now, time.Second, "default")}, 0, true},
+		{"nobody", []api.Worker{}, 0, true},
+		{"a shared worker out of sight", []api.Worker{}, 1, false},
+		{"a stale one and a shared one", []api.Worker{polled("w-1", now, 45*time.Second, "email")}, 2, false},
+		{"old server, no pollers", nil, 0, true},
+		{"old server, a poller", nil, 1, false},
+	} {
+		e, task := heldTask(t, c.workers, c.pollers, false)
+		for _, args := range [][]string{{"tasks", "wait", task.ID, "--wait-timeout", "300ms"}, {"tasks", "wait", task.ID, "--wait-timeout", "300ms", "-q"}} {
+			r := e.Exec(clitest.Invocation{Args: args, Now: clock, Env: map[string]string{"BATON_API_KEY": e.Key}}).Want(t, 7)
+			if n := strings.Count(r.Stderr, noPollerWarning); n != map[bool]int{true: 1}[c.warn] || !c.warn && strings.Contains(r.Stderr, "warning:") {
+				t.Errorf("%s: %s:\n%s", c.name, strings.Join(args[3:], " "), r.Stderr)
+			}
+		}
 	}
-	if r := e.Run("tasks", "wait", task.ID, "--wait-timeout", "300ms", "-q").Want(t, 7); !strings.Contains(r.Stderr, want) {
-		t.Fatalf("-q hides the warning:\n%s", r.Stderr)
+}
+
+// TestWaitWarnsWhenPollingStops: the queue is checked again while the task
+// waits: a worker seen 10 s before the wait began, that polls no more,
+// gets the warning once the clock has moved 25 s on (35 s since it was
+// seen), once.
+func TestWaitWarnsWhenPollingStops(t *testing.T) {
+	t.Parallel()
+	start := clitest.At(0)
+	var asked atomic.Int32
+	clock := func() time.Time {
+		if asked.Load() > 1 { // from the second check on
+			return start.Add(25 * time.Second)
+		}
+		return start
 	}
-	e, task = heldTask(t, 1, false)
-	if r := e.Run("tasks", "wait", task.ID, "--wait-timeout", "300ms").Want(t, 7); strings.Contains(r.Stderr, "warning:") {
-		t.Fatalf("warning with a poller:\n%s", r.Stderr)
+	list := api.List[api.Worker]{Data: []api.Worker{polled("w-1", start, 10*time.Second, "email")}}
+	e, task := heldTask(t, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		asked.Add(1)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(list)
+	}), 1, false)
+	r := e.Exec(clitest.Invocation{Args: []string{"tasks", "wait", task.ID, "--wait-timeout", "1s"}, Now: clock,
+		Env: map[string]string{"BATON_API_KEY": e.Key}}).Want(t, 7)
+	if asked.Load() < 2 || strings.Count(r.Stderr, noPollerWarning) != 1 {
+		t.Fatalf("%d checks; stderr:\n%s", asked.Load(), r.Stderr)
 	}
 }
 
@@ -64,7 +127,7 @@ func TestWaitWarnsWithoutPollers(t *testing.T) {
 // attempt is due; on a terminal a spinner line shows the status and time.
 func TestWaitShowsNextAttempt(t *testing.T) {
 	t.Parallel()
-	e, task := heldTask(t, 1, true)
+	e, task := heldTask(t, []api.Worker{}, 1, true)
 	r := e.Run("tasks", "wait", task.ID, "--wait-timeout", "400ms").Want(t, 7)
 	if !regexp.MustCompile(`==> next attempt \(2 of 3\) in 1m(29|30)s, at \d\d:\d\d:\d\d\n`).MatchString(r.Stderr) {
 		t.Fatalf("stderr:\n%s", r.Stderr)

@@ -35,7 +35,8 @@ code: 0 succeeded, 10 failed, 11 cancelled, 12 terminated or timed out.
 While waiting, state changes and log lines ([attempt] line) are printed on
 standard error (not with -q); on a terminal a spinner shows the status, the
 worker and the time waited, and when a retry is due. A warning says when no
-worker polls the task's queue (the task would wait for ever). With
+worker has polled the task's queue in the last 30s (the task would wait
+until one does). With
 --wait-timeout the wait gives up after that long with exit 7; the task
 keeps running.`,
 		Example: `  baton tasks wait task_01jd… --wait-timeout 10m
@@ -120,7 +121,7 @@ func follow(ctx context.Context, f *cmdutil.Factory, c *client.Client, t api.Tas
 	pr.status = t.Status
 	pr.spin()
 	watchCtx, stopWatch := context.WithCancel(ctx)
-	tick := time.NewTicker(pollerWindow)
+	tick := time.NewTicker(pollerRecheck)
 	watched := make(chan struct{})
 	go func() { defer close(watched); pr.watchPollers(watchCtx, c, t.Queue, tick.C) }()
 	final, err := c.FollowTaskEventsNotify(ctx, id, 0, func(ev api.TaskEvent) error {
