@@ -25,11 +25,11 @@ func sized(t *testing.T, m Model, w, h int) Model {
 func TestCancelFromTop(t *testing.T) {
 	src := newFakeSource()
 	m := sized(t, newModel(src), 120, 40)
-	m, _ = update(m, press("tab")) // gauges → tasks
-	if m.focus != paneTasks {
+	m, _ = update(m, press("tab")) // gauges → running
+	if m.focus != paneRunning {
 		t.Fatalf("focus %d", m.focus)
 	}
-	first := m.filteredTasks()[0]
+	first := m.paneTasks(paneRunning)[0]
 	if first.Status != api.TaskRunning {
 		t.Fatalf("first task %s", first.Status)
 	}
@@ -58,9 +58,9 @@ func TestCancelFromTop(t *testing.T) {
 	find[tasksMsg](t, cmd) // the list is read again
 
 	// A finished task: nothing to cancel.
-	for i, x := range m.filteredTasks() {
+	for i, x := range m.paneTasks(paneRunning) {
 		if api.IsTerminal(x.Status) {
-			m.sel[paneTasks] = i
+			m.sel[paneRunning] = i
 			break
 		}
 	}
@@ -70,7 +70,7 @@ func TestCancelFromTop(t *testing.T) {
 	}
 }
 
-// TestOpenTask (issue 16 row 6): enter on the tasks pane opens the task
+// TestOpenTask (issue 16 row 6): enter on the running pane opens the task
 // (fields, attempts, the tail of its events), golden at 80×24 and 120×40;
 // c cancels from there; esc goes back.
 func TestOpenTask(t *testing.T) {
@@ -95,8 +95,68 @@ func TestOpenTask(t *testing.T) {
 		}
 		m, _ = update(m, press("n"))
 		m, _ = update(m, press("esc"))
-		if m.detail != nil || !strings.Contains(m.View(), "Tasks ·") {
+		if m.detail != nil || !strings.Contains(m.View(), "Running ·") {
 			t.Fatalf("esc:\n%s", m.View())
+		}
+	}
+}
+
+// TestActionsInEveryTaskPane (issue 16: "panes for running, queued/held
+// and waiting tasks"): tab moves the focus gauges → running → queued/held
+// → waiting, and in whichever task pane has it, down moves that pane's
+// selection only, enter opens the selected task, l follows its logs, c
+// asks to cancel it and `/` filters every pane, keeping the focus.
+func TestActionsInEveryTaskPane(t *testing.T) {
+	for _, c := range []struct {
+		pane   int
+		title  string
+		second string // the pane's second task, selected with down
+	}{
+		{paneRunning, "▸ Running · 2 · 3 finished", "task_01jdq8a0b1c2d3e4f5g6h7j8k2"},
+		{paneQueued, "▸ Queued/held · 1 · 1 held", "task_01jdq8a0b1c2d3e4f5g6h7j8k7"},
+		{paneWaiting, "▸ Waiting · 2", "task_01jdq8a0b1c2d3e4f5g6h7j8m2"},
+	} {
+		src := newFakeSource()
+		m := sized(t, newModel(src), 120, 40)
+		for m.focus != c.pane {
+			m, _ = update(m, press("tab"))
+		}
+		m, _ = update(m, press("down"))
+		for p := paneRunning; p <= paneWaiting; p++ {
+			if want := map[bool]int{true: 1}[p == c.pane]; m.sel[p] != want {
+				t.Fatalf("%s: selection of pane %d is %d, want %d", c.title, p, m.sel[p], want)
+			}
+		}
+		v := m.View()
+		if !strings.Contains(v, c.title) || !strings.Contains(v, "▸ "+c.second) || strings.Count(v, "▸ task_") != 1 {
+			t.Fatalf("%s: focus or selection not shown:\n%s", c.title, v)
+		}
+
+		m2, cmd := update(m, press("enter"))
+		m2, _ = update(m2, find[detailMsg](t, cmd))
+		if m2.detail == nil || m2.detail.ID != c.second {
+			t.Fatalf("%s: enter opened %+v, want %s", c.title, m2.detail, c.second)
+		}
+
+		m2, cmd = update(m, press("l"))
+		if m2.logTask != c.second {
+			t.Fatalf("%s: l follows %q, want %s", c.title, m2.logTask, c.second)
+		}
+		find[logStartedMsg](t, cmd).cancel()
+		if follows, _ := src.followCounts(); len(follows) != 1 || follows[0] != c.second {
+			t.Fatalf("%s: followed %v", c.title, follows)
+		}
+
+		m2, _ = update(m, press("c"))
+		if m2.confirm != c.second {
+			t.Fatalf("%s: c asks about %q, want %s", c.title, m2.confirm, c.second)
+		}
+
+		m2, _ = update(m, press("/"))
+		m2, _ = update(m2, press("r"))
+		m2, _ = update(m2, press("e"))
+		if m2.focus != c.pane || !strings.Contains(m2.View(), "filter: re▏") || m2.sel[c.pane] != 0 {
+			t.Fatalf("%s: / moved the focus to %d or kept the selection:\n%s", c.title, m2.focus, m2.View())
 		}
 	}
 }

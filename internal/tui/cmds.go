@@ -25,7 +25,7 @@ type Source interface {
 	// AdminUsage returns every workspace's quota (operator key).
 	AdminUsage(ctx context.Context) ([]api.Quota, error)
 	// TaskDetail returns a task with its attempts and its events (the
-	// enter key on the tasks pane).
+	// enter key on a task pane).
 	TaskDetail(ctx context.Context, id string) (api.Task, []api.TaskEvent, error)
 	// CancelTask cancels a queued or running task (the `c` key).
 	CancelTask(ctx context.Context, id string) (api.Task, error)
@@ -36,7 +36,7 @@ type Source interface {
 	// hour (GET /v1/usage), which seeds the day's sparkline.
 	UsageToday(ctx context.Context) (api.UsageSeries, error)
 	// TaskWorkers returns the worker holding each running task of tasks,
-	// by task id (the tasks pane's WORKER column). Best effort: a task it
+	// by task id (the running pane's WORKER column). Best effort: a task it
 	// could not learn about is left out.
 	TaskWorkers(ctx context.Context, tasks []api.Task) map[string]string
 	// FollowLogs follows the events of task id (the `l` key) until ctx
@@ -306,7 +306,7 @@ func openWorkspace(gen int, src Source, id string) tea.Cmd {
 	}
 }
 
-// cancelledMsg is the answer to a cancel from the tasks pane.
+// cancelledMsg is the answer to a cancel from a task pane.
 type cancelledMsg struct {
 	gen  int
 	id   string

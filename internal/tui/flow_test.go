@@ -63,7 +63,7 @@ func final(t *testing.T, tm *teatest.TestModel) Model {
 
 var sizes = [][2]int{{80, 24}, {120, 40}}
 
-// TestTopFilter (issue 16 row 6): `/` then text filters both task lists
+// TestTopFilter (issue 16 row 6): `/` then text filters the three task lists
 // by id, queue, status, status reason or label, end to end through the
 // program; enter keeps the filter, esc clears it.
 func TestTopFilter(t *testing.T) {
@@ -74,9 +74,9 @@ func TestTopFilter(t *testing.T) {
 			typeKeys(tm, "/", "g", "l", "o", "b", "e", "x", "enter") // a label value
 			waitFor(t, tm, "filter: globex")
 			m := final(t, tm)
-			if m.filtering || m.filter != "globex" || len(m.filteredTasks()) != 0 || len(m.waitingTasks()) != 1 ||
-				m.waitingTasks()[0].ID != "task_01jdq8a0b1c2d3e4f5g6h7j8m1" {
-				t.Fatalf("filter %q: tasks %v waiting %v", m.filter, m.filteredTasks(), m.waitingTasks())
+			if m.filtering || m.filter != "globex" || len(m.paneTasks(paneRunning)) != 0 || len(m.paneTasks(paneQueued)) != 0 ||
+				len(m.waitingTasks()) != 1 || m.waitingTasks()[0].ID != "task_01jdq8a0b1c2d3e4f5g6h7j8m1" {
+				t.Fatalf("filter %q: running %v queued %v waiting %v", m.filter, m.paneTasks(paneRunning), m.paneTasks(paneQueued), m.waitingTasks())
 			}
 			v := m.View()
 			checkFrame(t, v, size[0], size[1])
@@ -85,16 +85,18 @@ func TestTopFilter(t *testing.T) {
 	}
 	// Each field matches, in any case.
 	m := loaded(120, 40, 62)
-	for filter, want := range map[string][2]int{
-		"RESEARCH": {3, 1}, "held": {1, 0}, "k5": {1, 0}, "budget": {0, 1}, "customer=globex": {0, 1}, "running": {2, 0}, "nothing": {0, 0},
+	for filter, want := range map[string][3]int{
+		"RESEARCH": {2, 1, 1}, "held": {0, 1, 0}, "k5": {1, 0, 0}, "budget": {0, 0, 1}, "customer=globex": {0, 0, 1}, "running": {2, 0, 0},
+		"queued": {0, 2, 0}, "nothing": {0, 0, 0},
 	} {
 		m.filter = filter
-		if got := [2]int{len(m.filteredTasks()), len(m.waitingTasks())}; got != want {
-			t.Errorf("filter %q: %v tasks and waiting, want %v", filter, got, want)
+		if got := [3]int{len(m.paneTasks(paneRunning)), len(m.paneTasks(paneQueued)), len(m.waitingTasks())}; got != want {
+			t.Errorf("filter %q: %v running, queued and waiting, want %v", filter, got, want)
 		}
 	}
 	m.filter = "nothing"
-	if v := m.View(); !strings.Contains(v, "no running, queued or recently finished tasks") || !strings.Contains(v, "no waiting tasks") {
+	if v := m.View(); !strings.Contains(v, "no running or recently finished tasks") || !strings.Contains(v, "no queued or held tasks") ||
+		!strings.Contains(v, "no waiting tasks") {
 		t.Errorf("empty lists:\n%s", v)
 	}
 }
@@ -179,7 +181,7 @@ func TestLogPaneCloses(t *testing.T) {
 	}
 	old := m.logGen
 	m, cmd = update(m, press("esc"))
-	if m.logTask != "" || strings.Contains(m.View(), "Logs task_") || !strings.Contains(m.View(), "Tasks ·") {
+	if m.logTask != "" || strings.Contains(m.View(), "Logs task_") || !strings.Contains(m.View(), "Running ·") {
 		t.Fatalf("esc:\n%s", m.View())
 	}
 	if cmd != nil {
@@ -192,7 +194,8 @@ func TestLogPaneCloses(t *testing.T) {
 	}
 
 	// From the waiting pane: enter opens the task, l follows it.
-	m, _ = update(m, press("tab")) // tasks → waiting
+	m, _ = update(m, press("tab"))
+	m, _ = update(m, press("tab")) // running → queued/held → waiting
 	if m.focus != paneWaiting {
 		t.Fatalf("focus %d", m.focus)
 	}
@@ -225,7 +228,7 @@ func TestWaitingPane(t *testing.T) {
 			t.Errorf("%s:\n%s", sizeName(size[0], size[1]), v)
 		}
 		if strings.Contains(strings.Split(v, "Waiting")[0], "task_01jdq8a0b1c2d3e4f5g6h7j8m1") {
-			t.Errorf("a waiting task in the tasks pane:\n%s", v)
+			t.Errorf("a waiting task in the running or queued pane:\n%s", v)
 		}
 	}
 }

@@ -93,7 +93,7 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 		case msg.Type == tea.KeyRunes || msg.Type == tea.KeySpace:
 			m.filter += string(msg.Runes)
 		}
-		m.sel[paneTasks], m.sel[paneWaiting], m.wsSel = 0, 0, 0
+		m.sel[paneRunning], m.sel[paneQueued], m.sel[paneWaiting], m.wsSel = 0, 0, 0, 0
 		return m, nil
 	}
 	m.notice = ""
@@ -179,7 +179,7 @@ func (m Model) handleKey(msg tea.KeyMsg) (tea.Model, tea.Cmd) {
 	case key.Matches(msg, k.Filter):
 		m.filtering = true
 		if !m.adminList() && !m.taskPane() {
-			m.focus = paneTasks
+			m.focus = paneRunning
 		}
 	case key.Matches(msg, k.Enter):
 		if m.adminList() {
@@ -217,10 +217,8 @@ func (m Model) move(d int) Model {
 	switch m.focus {
 	case paneGauges:
 		n = len(api.QuotaMetrics)
-	case paneTasks:
-		n = len(m.filteredTasks())
-	case paneWaiting:
-		n = len(m.waitingTasks())
+	case paneRunning, paneQueued, paneWaiting:
+		n = len(m.paneTasks(m.focus))
 	case paneAlerts:
 		n = len(m.alerts)
 	}
@@ -268,28 +266,33 @@ func (m Model) drillOut() (tea.Model, tea.Cmd) {
 	return m.restart()
 }
 
-// filteredTasks are the tasks of the tasks pane (all but the waiting
-// ones) that the filter matches.
-func (m Model) filteredTasks() []api.Task {
+// paneTasks are the tasks of a task pane that the filter matches: the
+// running pane's running and recently finished tasks, the queued pane's
+// queued and held ones, the waiting pane's waiting ones (in the order the
+// Source gave them).
+func (m Model) paneTasks(pane int) []api.Task {
 	var out []api.Task
 	for _, t := range m.tasks {
-		if t.Status != api.TaskWaiting && m.taskMatches(t) {
+		if paneOf(t) == pane && m.taskMatches(t) {
 			out = append(out, t)
 		}
 	}
 	return out
 }
 
-// waitingTasks are the waiting tasks that the filter matches.
-func (m Model) waitingTasks() []api.Task {
-	var out []api.Task
-	for _, t := range m.tasks {
-		if t.Status == api.TaskWaiting && m.taskMatches(t) {
-			out = append(out, t)
-		}
+// paneOf is the task pane that lists t.
+func paneOf(t api.Task) int {
+	switch t.Status {
+	case api.TaskQueued:
+		return paneQueued
+	case api.TaskWaiting:
+		return paneWaiting
 	}
-	return out
+	return paneRunning
 }
+
+// waitingTasks are the waiting tasks that the filter matches.
+func (m Model) waitingTasks() []api.Task { return m.paneTasks(paneWaiting) }
 
 // taskMatches reports whether the filter is a substring (any case) of the
 // task's id, queue, status (held included), status reason, the worker
@@ -315,14 +318,16 @@ func statusOf(t api.Task) string {
 }
 
 // taskPane reports whether the focus is on a list of tasks.
-func (m Model) taskPane() bool { return m.focus == paneTasks || m.focus == paneWaiting }
+func (m Model) taskPane() bool {
+	return m.focus == paneRunning || m.focus == paneQueued || m.focus == paneWaiting
+}
 
 // selectedTask is the selected task of the focused task list.
 func (m Model) selectedTask() (api.Task, bool) {
-	tasks := m.filteredTasks()
-	if m.focus == paneWaiting {
-		tasks = m.waitingTasks()
+	if !m.taskPane() {
+		return api.Task{}, false
 	}
+	tasks := m.paneTasks(m.focus)
 	if len(tasks) == 0 {
 		return api.Task{}, false
 	}

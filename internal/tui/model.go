@@ -31,8 +31,9 @@ const (
 
 // Panes that tab cycles through.
 const (
-	paneGauges = iota
-	paneTasks
+	paneGauges  = iota
+	paneRunning // running and recently finished tasks
+	paneQueued  // queued and held tasks
 	paneWaiting
 	paneAlerts
 	numPanes

@@ -178,7 +178,7 @@ func TestPause(t *testing.T) {
 	}
 	// Keys still work while paused; a tick of the old loop does nothing.
 	m, _ = update(m, press("tab"))
-	if m.focus != paneTasks {
+	if m.focus != paneRunning {
 		t.Fatalf("focus %d", m.focus)
 	}
 	if _, cmd := update(m, tickMsg{gen: started.gen, at: t0}); cmd != nil {
@@ -196,7 +196,7 @@ func TestPause(t *testing.T) {
 func TestKeys(t *testing.T) {
 	m := loaded(80, 24, 50)
 	// tab and shift+tab cycle the panes.
-	for _, want := range []int{paneTasks, paneWaiting, paneAlerts, paneGauges} {
+	for _, want := range []int{paneRunning, paneQueued, paneWaiting, paneAlerts, paneGauges} {
 		m, _ = update(m, press("tab"))
 		if m.focus != want {
 			t.Fatalf("focus %d, want %d", m.focus, want)
@@ -238,7 +238,7 @@ func TestKeys(t *testing.T) {
 		m, _ = update(m, press(string(r)))
 	}
 	m, _ = update(m, press("backspace"))
-	if !m.filtering || m.focus != paneTasks || m.filter != "res" || len(m.filteredTasks()) != 3 ||
+	if !m.filtering || m.focus != paneRunning || m.filter != "res" || len(m.paneTasks(paneRunning)) != 2 || len(m.paneTasks(paneQueued)) != 1 ||
 		!strings.Contains(m.View(), "filter: res▏") || !strings.Contains(m.View(), "enter apply filter") {
 		t.Fatalf("filtering %v focus %d filter %q:\n%s", m.filtering, m.focus, m.filter, m.View())
 	}
@@ -249,7 +249,7 @@ func TestKeys(t *testing.T) {
 		t.Fatalf("after enter: filtering %v filter %q:\n%s", m.filtering, m.filter, m.View())
 	}
 	m, _ = update(m, press("esc"))
-	if m.filter != "" || len(m.filteredTasks()) != 7 {
+	if m.filter != "" || len(m.paneTasks(paneRunning)) != 5 || len(m.paneTasks(paneQueued)) != 2 {
 		t.Fatalf("esc kept filter %q", m.filter)
 	}
 	// q and ctrl+c quit.

@@ -40,67 +40,146 @@ func attemptText(t api.Task) string {
 	return fmt.Sprintf("%d/%d", t.Attempt, t.MaxAttempts)
 }
 
-// tasksPane renders the running and recently finished tasks in w×h.
-func (m Model) tasksPane(w, h int) []string {
-	tasks := m.filteredTasks()
-	running, queued := 0, 0
+// taskList is one pane listing tasks: its title, the columns after the id
+// (their header and each task's), and what it says when empty.
+type taskList struct {
+	pane   int
+	title  string
+	header string // the column headers after the id column
+	tasks  []api.Task
+	empty  string
+	err    string
+	// row renders the columns after the id column of one task.
+	row func(t api.Task) string
+}
+
+// idColumn is the width of a task pane's id column: the selection mark
+// and a whole id, then a space.
+const idColumn = 2 + idWidth + 1
+
+// headLines is how many lines the pane's head takes with room to spare:
+// one when the title fits in the id column, so that the column headers
+// share its line; else the title, then the headers on a line of their
+// own.
+func (l taskList) headLines() int {
+	if lipgloss.Width(l.title) < idColumn {
+		return 1
+	}
+	return 2
+}
+
+// need is how many lines the pane shows all its tasks in.
+func (l taskList) need() int { return l.headLines() + max(len(l.tasks), 1) }
+
+// render draws the pane in h lines, scrolled so that its selected task
+// shows.
+func (m Model) render(l taskList, h int) []string {
+	var lines []string
+	switch {
+	case l.headLines() == 1:
+		lines = append(lines, padRight(l.title, idColumn-1)+m.styles.Dim.Render(l.header))
+	case h > 2:
+		lines = append(lines, l.title, m.styles.Dim.Render(padRight("  ID", idColumn-1)+l.header))
+	default:
+		lines = append(lines, l.title)
+	}
+	switch {
+	case l.err != "":
+		lines = append(lines, "  "+m.styles.Error.Render(l.err))
+	case len(l.tasks) == 0:
+		lines = append(lines, "  "+m.styles.Dim.Render(l.empty))
+	}
+	rows := h - len(lines)
+	sel := clamp(m.sel[l.pane], len(l.tasks))
+	from := window(sel, len(l.tasks), rows)
+	for i := from; i < len(l.tasks) && i < from+rows; i++ {
+		mark := "  "
+		if m.focus == l.pane && i == sel {
+			mark = "▸ "
+		}
+		lines = append(lines, mark+padRight(l.tasks[i].ID, idWidth)+l.row(l.tasks[i]))
+	}
+	return fit(lines, h)
+}
+
+// runningList is the pane of running and recently finished tasks at
+// width w: attempt, how long each ran, its cost and, with room to spare
+// past whole ids, the worker of each running task, cut with … when long
+// (a worker id is a host name and a pid, free text); narrower, enter
+// shows it in the task.
+func (m Model) runningList(w int) taskList {
+	tasks := m.paneTasks(paneRunning)
+	running := 0
 	for _, t := range tasks {
-		switch t.Status {
-		case api.TaskRunning:
+		if t.Status == api.TaskRunning {
 			running++
-		case api.TaskQueued:
-			queued++
 		}
 	}
-	title := m.paneTitle("Tasks", paneTasks) + m.styles.Dim.Render(fmt.Sprintf(" · %d running · %d queued · %d finished", running, queued, len(tasks)-running-queued))
-	title += m.filterTitle()
-	lines := []string{title}
 	const qw, sw, aw, dw, cw = 10, 10, 3, 8, 8
-	iw := max(w-qw-sw-aw-dw-cw-7, 8)
-	// A pane with room to spare past whole ids shows the worker of each
-	// running task last, cut with … when long (a worker id is a host name
-	// and a pid, free text); narrower, enter shows it in the task.
-	ww := 0
-	if iw-idWidth-1 >= minWorkerWidth {
-		ww, iw = iw-idWidth-1, idWidth
+	ww := w - idColumn - qw - sw - aw - dw - cw - 5
+	if ww < minWorkerWidth {
+		ww = 0
 	}
-	row := func(mark, id, queue, status, att, dur, cost, worker string) string {
-		s := mark + padRight(id, iw) + " " + padRight(queue, qw) + " " + padRight(status, sw) + " " + padLeft(att, aw) + " " +
-			padLeft(dur, dw) + " " + padLeft(cost, cw)
+	cols := func(queue, status, att, dur, cost, worker string) string {
+		s := " " + padRight(queue, qw) + " " + padRight(status, sw) + " " + padLeft(att, aw) + " " + padLeft(dur, dw) + " " + padLeft(cost, cw)
 		if ww > 0 {
 			s += " " + cut(worker, ww)
 		}
 		return s
 	}
-	lines = append(lines, m.styles.Dim.Render(row("  ", "ID", "QUEUE", "STATUS", "ATT", "DURATION", "COST", "WORKER")))
-	switch {
-	case m.tasksErr != "":
-		lines = append(lines, "  "+m.styles.Error.Render(m.tasksErr))
-	case len(tasks) == 0:
-		lines = append(lines, "  "+m.styles.Dim.Render("no running, queued or recently finished tasks"))
+	return taskList{
+		pane:   paneRunning,
+		title:  m.paneTitle("Running", paneRunning) + m.styles.Dim.Render(fmt.Sprintf(" · %d · %d finished", running, len(tasks)-running)) + m.filterTitle(),
+		header: cols("QUEUE", "STATUS", "ATT", "DURATION", "COST", "WORKER"),
+		tasks:  tasks, err: m.tasksErr, empty: "no running or recently finished tasks",
+		row: func(t api.Task) string {
+			status := t.Status
+			switch status {
+			case api.TaskFailed, api.TaskTerminated, api.TaskTimedOut:
+				status = m.styles.Level[levelCrit].Render(padRight(status, sw))
+			case api.TaskRunning:
+				status = m.styles.Level[levelOK].Render(padRight(status, sw))
+			}
+			return cols(t.Queue, status, attemptText(t), taskDuration(t, m.clock()), taskCost(t.Usage.CostMicros), m.workers[t.ID])
+		},
 	}
-	rows := h - len(lines)
-	sel := clamp(m.sel[paneTasks], len(tasks))
-	from := window(sel, len(tasks), rows)
-	for i := from; i < len(tasks) && i < from+rows; i++ {
-		t := tasks[i]
-		mark := "  "
-		if m.focus == paneTasks && i == sel {
-			mark = "▸ "
+}
+
+// queuedList is the pane of queued and held tasks at width w: attempt,
+// age (since it was submitted) and what each waits for: a worker, its
+// next attempt's time, or what holds it.
+func (m Model) queuedList(w int) taskList {
+	tasks := m.paneTasks(paneQueued)
+	held := 0
+	for _, t := range tasks {
+		if statusOf(t) == "held" {
+			held++
 		}
-		status := statusOf(t)
-		switch status {
-		case api.TaskFailed, api.TaskTerminated, api.TaskTimedOut:
-			status = m.styles.Level[levelCrit].Render(padRight(status, sw))
-		case api.TaskRunning:
-			status = m.styles.Level[levelOK].Render(padRight(status, sw))
-		case "held":
-			status = m.styles.Level[levelWarn].Render(padRight(status, sw))
-		}
-		att := attemptText(t)
-		lines = append(lines, row(mark, t.ID, t.Queue, status, att, taskDuration(t, m.clock()), taskCost(t.Usage.CostMicros), m.workers[t.ID]))
 	}
-	return fit(lines, h)
+	const qw, sw, aw, gw = 10, 6, 3, 8
+	rw := max(w-idColumn-qw-sw-aw-gw-4, 8)
+	cols := func(queue, status, att, age, why string) string {
+		return " " + padRight(queue, qw) + " " + padRight(status, sw) + " " + padLeft(att, aw) + " " + padLeft(age, gw) + " " + cut(why, rw)
+	}
+	return taskList{
+		pane:   paneQueued,
+		title:  m.paneTitle("Queued/held", paneQueued) + m.styles.Dim.Render(fmt.Sprintf(" · %d · %d held", len(tasks)-held, held)) + m.filterTitle(),
+		header: cols("QUEUE", "STATUS", "ATT", "AGE", "WAITING FOR"),
+		tasks:  tasks, empty: "no queued or held tasks",
+		row: func(t api.Task) string {
+			status, why := statusOf(t), "a worker"
+			switch {
+			case status == "held":
+				why = m.styles.Level[levelWarn].Render(strings.TrimPrefix(t.StatusReason, "held: "))
+				status = m.styles.Level[levelWarn].Render(padRight(status, sw))
+			case t.RunAt.After(m.clock()) && t.Attempt > 0:
+				why = "retry in " + until(t.RunAt.Sub(m.clock()))
+			case t.RunAt.After(m.clock()):
+				why = "start in " + until(t.RunAt.Sub(m.clock()))
+			}
+			return cols(t.Queue, status, attemptText(t), taskDuration(api.Task{CreatedAt: t.CreatedAt}, m.clock()), why)
+		},
+	}
 }
 
 // filterTitle is what the task panes' titles say of the filter.
@@ -115,38 +194,29 @@ func (m Model) filterTitle() string {
 	return f
 }
 
-// waitingPane renders the waiting tasks (sleeping, waiting for a signal,
-// a child task, an operator or budget) in w×h, with what each waits for.
-func (m Model) waitingPane(w, h int) []string {
-	tasks := m.waitingTasks()
-	lines := []string{m.paneTitle("Waiting", paneWaiting) + m.styles.Dim.Render(fmt.Sprintf(" · %d", len(tasks))) + m.filterTitle()}
+// waitingList is the pane of waiting tasks (sleeping, waiting for a
+// signal, a child task, an operator or budget) at width w: attempt, age
+// and what each waits for.
+func (m Model) waitingList(w int) taskList {
 	const qw, aw, gw = 10, 3, 8
-	rw := max(w-2-idWidth-qw-aw-gw-4, 8)
-	row := func(mark, id, queue, att, age, reason string) string {
-		return mark + padRight(id, idWidth) + " " + padRight(queue, qw) + " " + padLeft(att, aw) + " " + padLeft(age, gw) + " " + cut(reason, rw)
+	rw := max(w-idColumn-qw-aw-gw-3, 8)
+	cols := func(queue, att, age, reason string) string {
+		return " " + padRight(queue, qw) + " " + padLeft(att, aw) + " " + padLeft(age, gw) + " " + cut(reason, rw)
 	}
-	if h > 2 {
-		lines = append(lines, m.styles.Dim.Render(row("  ", "ID", "QUEUE", "ATT", "AGE", "WAITING FOR")))
+	tasks := m.waitingTasks()
+	return taskList{
+		pane:   paneWaiting,
+		title:  m.paneTitle("Waiting", paneWaiting) + m.styles.Dim.Render(fmt.Sprintf(" · %d", len(tasks))) + m.filterTitle(),
+		header: cols("QUEUE", "ATT", "AGE", "WAITING FOR"),
+		tasks:  tasks, empty: "no waiting tasks",
+		row: func(t api.Task) string {
+			reason := t.StatusReason
+			if reason == "" {
+				reason = "-"
+			}
+			return cols(t.Queue, attemptText(t), taskDuration(api.Task{CreatedAt: t.CreatedAt}, m.clock()), m.styles.Level[levelWarn].Render(reason))
+		},
 	}
-	if len(tasks) == 0 {
-		lines = append(lines, "  "+m.styles.Dim.Render("no waiting tasks"))
-	}
-	rows := h - len(lines)
-	sel := clamp(m.sel[paneWaiting], len(tasks))
-	from := window(sel, len(tasks), rows)
-	for i := from; i < len(tasks) && i < from+rows; i++ {
-		t := tasks[i]
-		mark := "  "
-		if m.focus == paneWaiting && i == sel {
-			mark = "▸ "
-		}
-		reason := t.StatusReason
-		if reason == "" {
-			reason = "-"
-		}
-		lines = append(lines, row(mark, t.ID, t.Queue, attemptText(t), taskDuration(api.Task{CreatedAt: t.CreatedAt}, m.clock()), m.styles.Level[levelWarn].Render(reason)))
-	}
-	return fit(lines, h)
 }
 
 // logPane renders the followed task's log lines in w×h, newest last.

@@ -171,14 +171,6 @@ func labelOf(name string) string {
 	return name
 }
 
-// waitingNeed is how many lines the waiting pane shows all its tasks in.
-func (m Model) waitingNeed() int {
-	if n := len(m.waitingTasks()); n > 0 {
-		return 2 + n // title, header, rows
-	}
-	return 2 // title, "no waiting tasks"
-}
-
 // alertsNeed is how many lines the alerts pane shows all its alerts in at
 // width w.
 func (m Model) alertsNeed(w int) int {
@@ -196,11 +188,15 @@ func (m Model) alertsNeed(w int) int {
 func (m Model) clock() time.Time { return m.now }
 
 // workspaceView is the monitor of one workspace: header, gauges,
-// sparkline, tasks and alerts.
+// sparklines, then the running, queued/held and waiting tasks and the
+// alerts, filling the terminal.
 func (m Model) workspaceView(w, h int) []string {
 	lines := []string{m.titleLine(w), m.workspaceLine(w), m.noticeLine()}
 	lines = append(lines, m.gauges(w)...)
-	lines = append(lines, m.sparkLine(w), m.todayLine(w), "")
+	lines = append(lines, m.sparkLine(w), m.todayLine(w))
+	if h >= roomyHeight {
+		lines = append(lines, "")
+	}
 	ph := h - len(lines)
 	if ph < 2 {
 		return lines
@@ -212,25 +208,63 @@ func (m Model) workspaceView(w, h int) []string {
 		return append(lines, m.detailPane(w, ph)...)
 	}
 	if w >= sideBySide {
-		// Tasks over waiting tasks on the left, alerts on the right; the
-		// left is wide enough for whole ids.
+		// The task panes on the left, wide enough for whole ids; the
+		// alerts on the right.
 		tw := max(w*5/8, minTasksWidth)
-		aw := w - tw - 2
-		wh := min(max(4, ph/4), m.waitingNeed())
-		left := append(m.tasksPane(tw, ph-wh), m.waitingPane(tw, wh)...)
-		right := m.alertsPane(aw, ph)
+		lists := []taskList{m.runningList(tw), m.queuedList(tw), m.waitingList(tw)}
+		var left []string
+		for i, ch := range share(ph, lists[0].need(), lists[1].need(), lists[2].need()) {
+			left = append(left, m.render(lists[i], ch)...)
+		}
+		right := m.alertsPane(w-tw-2, ph)
 		for i := range ph {
 			lines = append(lines, padRight(left[i], tw)+"  "+right[i])
 		}
 		return lines
 	}
-	// The waiting and alerts panes take a quarter each at most, and only
-	// what they show: empty, they are two lines and the tasks get the rest.
-	ah := min(max(3, ph/4), m.alertsNeed(w))
-	wh := min(max(3, ph/4), m.waitingNeed())
-	lines = append(lines, m.tasksPane(w, ph-ah-wh)...)
-	lines = append(lines, m.waitingPane(w, wh)...)
-	return append(lines, m.alertsPane(w, ah)...)
+	lists := []taskList{m.runningList(w), m.queuedList(w), m.waitingList(w)}
+	hs := share(ph, lists[0].need(), lists[1].need(), lists[2].need(), m.alertsNeed(w))
+	for i, l := range lists {
+		lines = append(lines, m.render(l, hs[i])...)
+	}
+	return append(lines, m.alertsPane(w, hs[3])...)
+}
+
+// roomyHeight is the terminal height from which a blank line parts the
+// sparklines from the panes.
+const roomyHeight = 30
+
+// share splits n lines between panes that need needs[i] lines each to
+// show everything: first up to 2 each (a title and a first row), then one
+// line at a time to each pane in turn that still needs more, so that a
+// crowded pane never starves the others and a pane with more to show
+// takes every line the rest leave (the terminal fills). Once every pane
+// shows everything, a blank line parts each from the next, room allowing,
+// and the rest pads the last one, so the panes stay together.
+func share(n int, needs ...int) []int {
+	out := make([]int, len(needs))
+	for i, need := range needs {
+		out[i] = min(need, 2, n)
+		n -= out[i]
+	}
+	for grew := true; grew && n > 0; {
+		grew = false
+		for i, need := range needs {
+			if n > 0 && out[i] < need {
+				out[i]++
+				n--
+				grew = true
+			}
+		}
+	}
+	if n >= len(out)-1 {
+		for i := range len(out) - 1 {
+			out[i]++
+			n--
+		}
+	}
+	out[len(out)-1] += n
+	return out
 }
 
 // workspaceLine is the second header line. When it is too wide, the

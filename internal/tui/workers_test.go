@@ -16,7 +16,7 @@ import (
 	"github.com/genericcorp/baton/pkg/client"
 )
 
-// TestTaskWorkers (issue 16 row 6): a tasks pane with room past whole ids
+// TestTaskWorkers (issue 16 row 6): a running pane with room past whole ids
 // (a terminal 100 wide, stacked; 160 wide, beside the alerts) shows the
 // worker of each running task, a long one cut with …; at 80×24 and 120×40
 // there is no room, and the ids stay whole (enter shows the worker).
@@ -161,8 +161,8 @@ func TestClientSourceWorkers(t *testing.T) {
 }
 
 // TestTasksPaneFillsTerminal (issue 16 row 6): with more tasks than fit,
-// the tasks pane takes every line the other panes leave (no blank line
-// between its last row and the waiting pane), so 120×40 shows far more
+// the running pane takes every line the other panes leave (no blank line
+// between its last row and the queued/held pane), so 120×40 shows far more
 // than 12 rows, and a taller terminal shows more still.
 func TestTasksPaneFillsTerminal(t *testing.T) {
 	var many []api.Task
@@ -181,20 +181,20 @@ func TestTasksPaneFillsTerminal(t *testing.T) {
 		lines := strings.Split(v, "\n")
 		start, end := -1, -1
 		for i, l := range lines {
-			if strings.Contains(l, "Tasks · 60 running") {
+			if strings.Contains(l, "Running · 60 · 0 finished") {
 				start = i
 			}
-			if strings.Contains(l, "Waiting · 2") {
+			if strings.Contains(l, "Queued/held · 0") {
 				end = i
 			}
 		}
 		if start < 0 || end < start {
-			t.Fatalf("%s: no tasks pane over a waiting pane:\n%s", sizeName(w, h), v)
+			t.Fatalf("%s: no running pane over a queued/held pane:\n%s", sizeName(w, h), v)
 		}
 		rows := 0
-		for _, l := range lines[start+2 : end] {
+		for _, l := range lines[start+1 : end] { // the title line holds the column headers
 			if !strings.Contains(l, "task_01jdq8a0b1c2d3e4f5g6h7") {
-				t.Errorf("%s: a line of the tasks pane is not a task: %q\n%s", sizeName(w, h), l, v)
+				t.Errorf("%s: a line of the running pane is not a task: %q\n%s", sizeName(w, h), l, v)
 			}
 			rows++
 		}
@@ -211,7 +211,7 @@ func TestTasksPaneFillsTerminal(t *testing.T) {
 func TestFilterByWorker(t *testing.T) {
 	m := loaded(160, 45, 62)
 	m.filter = "LAPTOP-77"
-	got := m.filteredTasks()
+	got := m.paneTasks(paneRunning)
 	if len(got) != 1 || got[0].ID != "task_01jdq8a0b1c2d3e4f5g6h7j8k2" {
 		t.Fatalf("filter by worker: %v", got)
 	}

@@ -45,10 +45,11 @@ func newCmdTop(f *cmdutil.Factory, runF func(context.Context, *Options) error) *
 limit (executions, execution time, spend, API rate, concurrency, queued),
 green below 80 %, amber from 80 %, red at 100 %, marked past it; a sparkline
 of the selected gauge's recent rate and one of today's use by hour (from
-GET /v1/usage, so it does not start empty); running, queued, held and
-recently finished tasks with their attempt, duration, cost and (when the
-terminal is wide enough) the worker of each running one; waiting tasks with
-their attempt, age and what they wait for; open alerts. It follows
+GET /v1/usage, so it does not start empty); three task panes: running (and
+recently finished) tasks with their attempt, duration, cost and (when the
+terminal is wide enough) the worker of each running one; queued and held
+tasks with their attempt, age and what they wait for; waiting tasks with
+their attempt, age and what they wait for; then open alerts. It follows
 GET /v1/usage/stream and falls back to polling; the header says live,
 reconnecting or polling, and live again once the stream is back.
 
