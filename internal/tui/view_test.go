@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -161,6 +162,38 @@ func TestWorkspaceIDWhole(t *testing.T) {
 		line := strings.Split(m.View(), "\n")[1]
 		if !strings.HasSuffix(line, "ws_01jdq7k3x9m2v5n8p4r6t0w2y4") {
 			t.Errorf("%d columns: %q", w, line)
+		}
+	}
+}
+
+// TestShare: the task panes (and, stacked, the alerts) share the lines
+// left under the gauges: 2 each first, then one at a time to each pane
+// that needs more, so that a crowded pane takes what the others leave but
+// never starves them; with everything shown, a blank line parts the panes
+// and the rest pads the last.
+func TestShare(t *testing.T) {
+	for _, c := range []struct {
+		n     int
+		needs []int
+		want  []int
+	}{
+		{12, []int{6, 3, 3, 3}, []int{3, 3, 3, 3}},  // 80×24: everyone gets a title and rows
+		{27, []int{6, 3, 3}, []int{7, 4, 16}},       // 120×40: all shown, parted, padding last
+		{13, []int{61, 2, 3, 3}, []int{5, 2, 3, 3}}, // a crowded running pane takes the rest
+		{27, []int{3, 40, 3}, []int{3, 21, 3}},      // so does a crowded queue
+		{27, []int{40, 40, 3}, []int{12, 12, 3}},    // two crowded panes split it
+		{5, []int{6, 3, 3, 3}, []int{2, 2, 1, 0}},   // too small: the first panes first
+		{11, []int{6, 3, 3}, []int{5, 3, 3}},        // one line short of parting them
+		{14, []int{6, 3, 3}, []int{7, 4, 3}},        // exactly room to part them
+		{0, []int{6, 3}, []int{0, 0}},
+	} {
+		got := share(c.n, c.needs...)
+		sum := 0
+		for _, h := range got {
+			sum += h
+		}
+		if !slices.Equal(got, c.want) || sum != c.n {
+			t.Errorf("share(%d, %v) = %v, want %v", c.n, c.needs, got, c.want)
 		}
 	}
 }
