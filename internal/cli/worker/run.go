@@ -290,8 +290,8 @@ func lookupAgentUser(name string) (*supervisor.AgentUser, error) {
 }
 
 // newLogger logs to stderr (see Factory.Logger: human lines on a
-// terminal, JSON with BATON_LOG_FORMAT=json); --debug adds debug lines,
-// --quiet keeps warnings and errors only.
+// terminal, JSON otherwise; BATON_LOG_FORMAT=json or text forces one);
+// --debug adds debug lines, --quiet keeps warnings and errors only.
 func newLogger(f *cmdutil.Factory) *slog.Logger {
 	level := slog.LevelInfo
 	switch {
