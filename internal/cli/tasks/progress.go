@@ -22,7 +22,7 @@ import (
 const pollerWindow = 30 * time.Second
 
 // pollerRecheck is how often a wait looks at the queue's pollers again.
-var pollerRecheck = 5 * time.Second
+var pollerRecheck = 10 * time.Second
 
 // spinnerFrames are the frames of the waiting spinner.
 var spinnerFrames = []rune("⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏")
@@ -208,39 +208,17 @@ func (p *progress) watchPollers(ctx context.Context, c *client.Client, queue str
 }
 
 // unpolled reports whether no worker has polled queue in the last
-// pollerWindow, from the presence list: GET /v1/workers gives each
-// worker's queues and last_seen_at. A workspace key lists only its own
-// workers, not the operator's shared ones, so GET /v1/queues' pollers
-// (own and shared, seen in the last minute) tell whether some poller is
-// out of sight: then it is given the benefit of the doubt. false when
-// neither route answers.
+// pollerWindow (by the command's clock), from the presence list: GET
+// /v1/workers gives each worker's queues and last_seen_at. A workspace key
+// lists only its own workers, not the operator's shared ones, so when none
+// listed is recent GET /v1/queues' pollers (own and shared, seen in the
+// last minute) tell whether some poller is out of sight: it then gets the
+// benefit of the doubt. A server without /v1/workers is judged by pollers
+// alone; false when neither route answers.
 func (p *progress) unpolled(ctx context.Context, c *client.Client, queue string) bool {
+	now := p.now()
 	workers, werr := c.ListWorkers(ctx)
-	queues, qerr := c.ListQueues(ctx)
-	if werr != nil && qerr != nil {
-		return false
-	}
-	pollers := -1 // unknown
-	if qerr == nil {
-		pollers = 0
-		for _, q := range queues {
-			if q.Name == queue {
-				pollers = q.Pollers
-			}
-		}
-	}
-	if werr != nil {
-		return pollers == 0
-	}
-	return unpolled(queue, workers, pollers, p.now())
-}
-
-// unpolled decides for progress.unpolled: true when none of workers has queue
-// with a last_seen_at in (now-pollerWindow, now], and pollers (the
-// queue's pollers of the last minute, -1 when unknown) counts no more
-// workers than those listed on it in that minute.
-func unpolled(queue string, workers []api.Worker, pollers int, now time.Time) bool {
-	listed := 0
+	stale := 0 // the queue's workers listed as seen in the last minute, but not lately
 	for _, w := range workers {
 		if !slices.Contains(w.Queues, queue) || now.Sub(w.LastSeenAt) > time.Minute {
 			continue
@@ -248,7 +226,17 @@ func unpolled(queue string, workers []api.Worker, pollers int, now time.Time) bo
 		if now.Sub(w.LastSeenAt) <= pollerWindow {
 			return false
 		}
-		listed++
+		stale++
 	}
-	return pollers <= listed
+	queues, qerr := c.ListQueues(ctx)
+	if qerr != nil {
+		return werr == nil
+	}
+	pollers := 0
+	for _, q := range queues {
+		if q.Name == queue {
+			pollers = q.Pollers
+		}
+	}
+	return pollers <= stale
 }
