@@ -17,8 +17,11 @@ import (
 // pollerWindow is how long a queue may go without a poller before a wait
 // warns that nothing will run the task: a worker counts when GET
 // /v1/workers shows it on the queue with a last_seen_at at most this old.
-// The server rewrites a polling worker's row at least every 15 s (each
-// claim of a 20 s long poll), so one that polls stays well inside it.
+// The server rewrites a worker's row at its claims, at most every 15 s,
+// and `baton worker run` claims at least every 20 s (its long poll) while
+// it has a free slot, so a polling worker's row is under 30 s old but for
+// one case: a claim skipped by the 15 s rule just before its mark, then a
+// full long poll, lets the row age to 35 s.
 const pollerWindow = 30 * time.Second
 
 // pollerRecheck is how often a wait looks at the queue's pollers again.
