@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"os"
 	"reflect"
 	"strconv"
 	"strings"
@@ -17,6 +18,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/genericcorp/baton/internal/ratelimit"
+	"github.com/genericcorp/baton/internal/store/postgres"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
 )
@@ -190,16 +193,29 @@ func bodyRoutes() []route {
 // (no rate limit, quotas out of reach), and a handler checking every
 // exchange against api/openapi.json with the running input's t.
 type fuzzServer struct {
-	b   *bundle
-	cur *testing.T
-	h   http.Handler
-	sc  *scene
-	n   int
+	store string // "sqlite" or "postgres"
+	b     *bundle
+	cur   *testing.T
+	h     http.Handler
+	sc    *scene
+	n     int
+	fresh bool // the next input needs a new scene
 }
 
-func newFuzzServer(f *testing.F) *fuzzServer {
-	fs := &fuzzServer{}
-	fs.b = setupWith(f, func(c *Config) {
+// newFuzzServers returns a fuzzServer on SQLite and, when
+// BATON_TEST_POSTGRES_URL is set, one on PostgreSQL: each input goes to
+// both (PostgreSQL refuses text SQLite stores).
+func newFuzzServers(f *testing.F) []*fuzzServer {
+	out := []*fuzzServer{newFuzzServer(f, "sqlite")}
+	if os.Getenv("BATON_TEST_POSTGRES_URL") != "" {
+		out = append(out, newFuzzServer(f, "postgres"))
+	}
+	return out
+}
+
+func newFuzzServer(f *testing.F, backend string) *fuzzServer {
+	fs := &fuzzServer{store: backend}
+	configure := func(c *Config) {
 		pro := c.Tiers["pro"]
 		pro.Limits.RequestsPerMinute = 0
 		for _, l := range []*int64{&pro.Limits.MaxQueuedTasks, &pro.Limits.MonthlyTaskExecutions, &pro.Limits.MonthlyExecutionSeconds,
@@ -207,7 +223,16 @@ func newFuzzServer(f *testing.F) *fuzzServer {
 			*l = 1 << 40
 		}
 		c.Tiers["pro"] = pro
-	})
+	}
+	if backend == "sqlite" {
+		fs.b = setupWith(f, configure)
+	} else {
+		st, err := postgres.Open(context.Background(), testutil.PostgresSchema(f), 4)
+		if err != nil {
+			f.Fatal(err)
+		}
+		fs.b = setupStore(f, st, configure)
+	}
 	// One address and one operator key send every request: their limits
 	// are not under test.
 	unlimited := ratelimit.PerMinute(1_000_000, 1_000_000)
@@ -253,59 +278,65 @@ var harmless = map[string]bool{"POST /v1/auth/token": true, "POST /v1/workspaces
 	"POST /v1/tasks/{id}/heartbeat": true, "POST /v1/tasks/{id}/logs": true, "POST /v1/alerts/{id}/ack": true}
 
 // FuzzRouteBodies sends bodies to every route that takes one, through the
-// whole server (authentication, decode, validation, the store), on a
-// workspace whose objects are in the state in which the route succeeds:
+// whole server (authentication, decode, validation, the store: SQLite, and
+// PostgreSQL when BATON_TEST_POSTGRES_URL is set), on a workspace whose objects are in the state in which the route succeeds:
 // no answer is a 5xx, every refusal is a problem whose status is its
 // code's, a body the decoder refuses gets exactly the decoder's problem,
 // and every exchange matches api/openapi.json.
 func FuzzRouteBodies(f *testing.F) {
 	routes := bodyRoutes()
-	fs := newFuzzServer(f)
-	sc := fs.b.newScene("seeds")
+	servers := newFuzzServers(f)
+	sc := servers[0].b.newScene("seeds")
 	for i, rt := range routes {
 		_, valid, _ := sc.request(rt.method, rt.path)
 		for _, body := range append(fuzzBodies(), valid) {
 			f.Add(uint8(i), []byte(body))
 		}
 	}
-	fresh := false
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		rt := routes[int(which)%len(routes)]
-		sc := fs.scene(t, fresh)
-		path, _, _ := sc.request(rt.method, rt.path)
-		cred, headers := sc.tenant.key, []string(nil)
-		if rt.scope == api.ScopeAdmin {
-			cred, headers = fs.b.admin, []string{api.HeaderWorkspace, sc.ws.ID}
-		}
-		rec := fs.serve(rt, path, cred, body, headers...)
-		fresh = rec.Code < 300 && !harmless[rt.method+" "+rt.path]
-		what := rt.method + " " + rt.path + " " + strconv.Quote(string(body))
-		if rec.Code == statusClientClosed && rt.stream {
-			return // let go of a long poll
-		}
-		if rec.Code >= 500 {
-			t.Fatalf("%s: %d %s", what, rec.Code, rec.Body)
-		}
-		var p *api.Problem
-		if rec.Code >= 400 {
-			if ct := rec.Header().Get("Content-Type"); ct != api.ProblemContentType || json.Unmarshal(rec.Body.Bytes(), &p) != nil {
-				t.Fatalf("%s: %d is not a problem (%s): %s", what, rec.Code, ct, rec.Body)
-			}
-			if p.Status != rec.Code || p.Code.Status() != rec.Code || p.Type != "/docs/errors#"+string(p.Code) {
-				t.Fatalf("%s: %d with problem %+v", what, rec.Code, p)
-			}
-		} else if rec.Code != rt.status && !(rt.path == "/v1/tasks/{id}/signals/{name}" && rec.Code == 200) {
-			t.Fatalf("%s: %d, want the route's %d", what, rec.Code, rt.status)
-		}
-		if d, ok := decoderFor(rt); !ok {
-			return // the route reads no body
-		} else if _, err := d.decode(jsonRequest(body)); err != nil {
-			want := clientError(t, what, err)
-			if p == nil || p.Code != want.Code {
-				t.Fatalf("%s: %d, but its decoder refuses it with %d %s: %s", what, rec.Code, want.Status, want.Code, want.Detail)
-			}
+		for _, fs := range servers {
+			fs.routeBody(t, rt, body)
 		}
 	})
+}
+
+// routeBody is one input of FuzzRouteBodies on fs.
+func (fs *fuzzServer) routeBody(t *testing.T, rt route, body []byte) {
+	sc := fs.scene(t, fs.fresh)
+	path, _, _ := sc.request(rt.method, rt.path)
+	cred, headers := sc.tenant.key, []string(nil)
+	if rt.scope == api.ScopeAdmin {
+		cred, headers = fs.b.admin, []string{api.HeaderWorkspace, sc.ws.ID}
+	}
+	rec := fs.serve(rt, path, cred, body, headers...)
+	fs.fresh = rec.Code < 300 && !harmless[rt.method+" "+rt.path]
+	what := fs.store + ": " + rt.method + " " + rt.path + " " + strconv.Quote(string(body))
+	if rec.Code == statusClientClosed && rt.stream {
+		return // let go of a long poll
+	}
+	if rec.Code >= 500 {
+		t.Fatalf("%s: %d %s", what, rec.Code, rec.Body)
+	}
+	var p *api.Problem
+	if rec.Code >= 400 {
+		if ct := rec.Header().Get("Content-Type"); ct != api.ProblemContentType || json.Unmarshal(rec.Body.Bytes(), &p) != nil {
+			t.Fatalf("%s: %d is not a problem (%s): %s", what, rec.Code, ct, rec.Body)
+		}
+		if p.Status != rec.Code || p.Code.Status() != rec.Code || p.Type != "/docs/errors#"+string(p.Code) {
+			t.Fatalf("%s: %d with problem %+v", what, rec.Code, p)
+		}
+	} else if rec.Code != rt.status && !(rt.path == "/v1/tasks/{id}/signals/{name}" && rec.Code == 200) {
+		t.Fatalf("%s: %d, want the route's %d", what, rec.Code, rt.status)
+	}
+	if d, ok := decoderFor(rt); !ok {
+		return // the route reads no body
+	} else if _, err := d.decode(jsonRequest(body)); err != nil {
+		want := clientError(t, what, err)
+		if p == nil || p.Code != want.Code {
+			t.Fatalf("%s: %d, but its decoder refuses it with %d %s: %s", what, rec.Code, want.Status, want.Code, want.Detail)
+		}
+	}
 }
 
 // FuzzCursor: ?limit= and ?cursor= of any value are taken (limit 1–100, a
@@ -376,7 +407,8 @@ func FuzzCursor(f *testing.F) {
 	})
 }
 
-// FuzzStepKey sends step keys through the real client and server: a key
+// FuzzStepKey sends step keys through the real client and server (on
+// SQLite, and PostgreSQL when BATON_TEST_POSTGRES_URL is set): a key
 // is refused exactly when validStepName refuses it (a 422; 400 for NUL or
 // invalid UTF-8, which no path may hold); an accepted
 // one is journaled as itself (KEY#n when repeated), the answered key ends
@@ -386,46 +418,59 @@ func FuzzStepKey(f *testing.F) {
 		strings.Repeat("k", api.MaxStepKeyLen), strings.Repeat("é", api.MaxStepKeyLen), strings.Repeat("k", api.MaxStepKeyLen+1), "a\u0000b", "\u2028"} {
 		f.Add(k)
 	}
-	fs := newFuzzServer(f)
-	sc := fs.b.newScene("steps")
-	task := sc.running.ID
-	c2, err := client.New("http://baton.test", client.WithAPIKey(sc.tenant.key), client.WithHTTPClient(&http.Client{Transport: roundTripper(fs)}))
-	if err != nil {
-		f.Fatal(err)
+	type stepServer struct {
+		*fuzzServer
+		c    *client.Client
+		task string
 	}
-	fs.sc = sc
+	var servers []stepServer
+	for _, fs := range newFuzzServers(f) {
+		fs.sc = fs.b.newScene("steps")
+		c, err := client.New("http://baton.test", client.WithAPIKey(fs.sc.tenant.key), client.WithHTTPClient(&http.Client{Transport: roundTripper(fs)}))
+		if err != nil {
+			f.Fatal(err)
+		}
+		servers = append(servers, stepServer{fs, c, fs.sc.running.ID})
+	}
 	f.Fuzz(func(t *testing.T, key string) {
-		fs.scene(t, false)
-		ctx := context.Background()
-		begun, err := c2.BeginStep(ctx, "", task, key, api.StepBeginRequest{Attempt: 1, Kind: api.StepRun})
-		valid := validStepName("key", key, api.MaxStepKeyLen) == nil
-		// NUL or invalid UTF-8 in a path is refused before any route: 400.
-		status, code := 422, api.CodeValidationFailed
-		if api.CheckText(key) != nil {
-			status, code = 400, api.CodeInvalidRequest
-		}
-		var ae *client.APIError
-		switch {
-		case key == "" && err != nil:
-			return // the client refuses an empty key before sending
-		case !valid && (!errors.As(err, &ae) || ae.Status != status || ae.Code != code):
-			t.Fatalf("begin %q, which validStepName refuses: %v, want %d %s", key, err, status, code)
-		case !valid:
-			return
-		case err != nil:
-			t.Fatalf("begin %q: %v", key, err)
-		}
-		if n, isRepeat := strings.CutPrefix(begun.Key, key+"#"); begun.Key != key && (!isRepeat || n == "" || strings.Trim(n, "0123456789") != "") {
-			t.Fatalf("begin %q journaled it as %q", key, begun.Key)
-		}
-		if _, err := c2.EndStep(ctx, "", task, begun.Key, api.StepEndRequest{Attempt: 1, Output: json.RawMessage(`1`)}); err != nil {
-			t.Fatalf("end %q (begun as %q): %v", begun.Key, key, err)
-		}
-		steps, err := c2.ListSteps(ctx, task)
-		if err != nil || len(steps) == 0 || steps[len(steps)-1].Key != begun.Key {
-			t.Fatalf("the journal after %q: %v, %v", begun.Key, steps, err)
+		for _, s := range servers {
+			s.scene(t, false)
+			s.stepKey(t, s.c, s.task, key)
 		}
 	})
+}
+
+// stepKey is one input of FuzzStepKey on fs: step key of task through c.
+func (fs *fuzzServer) stepKey(t *testing.T, c *client.Client, task, key string) {
+	ctx := context.Background()
+	begun, err := c.BeginStep(ctx, "", task, key, api.StepBeginRequest{Attempt: 1, Kind: api.StepRun})
+	valid := validStepName("key", key, api.MaxStepKeyLen) == nil
+	// NUL or invalid UTF-8 in a path is refused before any route: 400.
+	status, code := 422, api.CodeValidationFailed
+	if api.CheckText(key) != nil {
+		status, code = 400, api.CodeInvalidRequest
+	}
+	var ae *client.APIError
+	switch {
+	case key == "" && err != nil:
+		return // the client refuses an empty key before sending
+	case !valid && (!errors.As(err, &ae) || ae.Status != status || ae.Code != code):
+		t.Fatalf("%s: begin %q, which validStepName refuses: %v, want %d %s", fs.store, key, err, status, code)
+	case !valid:
+		return
+	case err != nil:
+		t.Fatalf("%s: begin %q: %v", fs.store, key, err)
+	}
+	if n, isRepeat := strings.CutPrefix(begun.Key, key+"#"); begun.Key != key && (!isRepeat || n == "" || strings.Trim(n, "0123456789") != "") {
+		t.Fatalf("%s: begin %q journaled it as %q", fs.store, key, begun.Key)
+	}
+	if _, err := c.EndStep(ctx, "", task, begun.Key, api.StepEndRequest{Attempt: 1, Output: json.RawMessage(`1`)}); err != nil {
+		t.Fatalf("%s: end %q (begun as %q): %v", fs.store, begun.Key, key, err)
+	}
+	steps, err := c.ListSteps(ctx, task)
+	if err != nil || len(steps) == 0 || steps[len(steps)-1].Key != begun.Key {
+		t.Fatalf("%s: the journal after %q: %v, %v", fs.store, begun.Key, steps, err)
+	}
 }
 
 // roundTripper serves a client's requests in process, checked like every
