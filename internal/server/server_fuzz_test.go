@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"reflect"
 	"strconv"
 	"strings"
@@ -19,6 +20,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/ratelimit"
 	"github.com/genericcorp/baton/internal/store/postgres"
+	"github.com/genericcorp/baton/internal/store/sqlite"
 	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
@@ -224,15 +226,17 @@ func newFuzzServer(f *testing.F, backend string) *fuzzServer {
 		}
 		c.Tiers["pro"] = pro
 	}
+	var st migratingStore
+	var err error
 	if backend == "sqlite" {
-		fs.b = setupWith(f, configure)
+		st, err = sqlite.Open(context.Background(), filepath.Join(f.TempDir(), "baton.db"))
 	} else {
-		st, err := postgres.Open(context.Background(), testutil.PostgresSchema(f), 4)
-		if err != nil {
-			f.Fatal(err)
-		}
-		fs.b = setupStore(f, st, configure)
+		st, err = postgres.Open(context.Background(), testutil.PostgresSchema(f), 4)
 	}
+	if err != nil {
+		f.Fatal(err)
+	}
+	fs.b = setupStore(f, st, configure)
 	// One address and one operator key send every request: their limits
 	// are not under test.
 	unlimited := ratelimit.PerMinute(1_000_000, 1_000_000)
