@@ -191,7 +191,7 @@ func bodyRoutes() []route {
 	return out
 }
 
-// fuzzServer is a server on SQLite whose tiers never refuse the fuzzer
+// fuzzServer is a server on SQLite or PostgreSQL whose tiers never refuse the fuzzer
 // (no rate limit, quotas out of reach), and a handler checking every
 // exchange against api/openapi.json with the running input's t.
 type fuzzServer struct {
@@ -202,6 +202,8 @@ type fuzzServer struct {
 	sc    *scene
 	n     int
 	fresh bool // the next input needs a new scene
+	// ran holds the journal keys FuzzStepKey ran in the scene's attempt.
+	ran map[string]bool
 }
 
 // newFuzzServers returns a fuzzServer on SQLite and, when
@@ -216,7 +218,7 @@ func newFuzzServers(f *testing.F) []*fuzzServer {
 }
 
 func newFuzzServer(f *testing.F, backend string) *fuzzServer {
-	fs := &fuzzServer{store: backend}
+	fs := &fuzzServer{store: backend, ran: map[string]bool{}}
 	configure := func(c *Config) {
 		pro := c.Tiers["pro"]
 		pro.Limits.RequestsPerMinute = 0
@@ -413,13 +415,15 @@ func FuzzCursor(f *testing.F) {
 
 // FuzzStepKey sends step keys through the real client and server (on
 // SQLite, and PostgreSQL when BATON_TEST_POSTGRES_URL is set): a key
-// is refused exactly when validStepName refuses it (a 422; 400 for NUL or
-// invalid UTF-8, which no path may hold); an accepted
-// one is journaled as itself (KEY#n when repeated), the answered key ends
+// is refused exactly when validStepName refuses it or it ends like a
+// repeat's journal name (a 422; 400 for NUL or invalid UTF-8, which no path
+// may hold); every accepted key runs once, journaled as itself (KEY#n when
+// repeated, never a name the attempt already ran), the answered key ends
 // the step whatever its length, and the journal lists it unchanged.
 func FuzzStepKey(f *testing.F) {
 	for _, k := range []string{"fetch", "a/b", "a b", "#", "%2F", "..", ".", "a?b", "a#2", "日本語", "\u00a0", "a\tb", "\x7f", "\xff",
-		strings.Repeat("k", api.MaxStepKeyLen), strings.Repeat("é", api.MaxStepKeyLen), strings.Repeat("k", api.MaxStepKeyLen+1), "a\u0000b", "\u2028"} {
+		strings.Repeat("k", api.MaxStepKeyLen), strings.Repeat("é", api.MaxStepKeyLen), strings.Repeat("k", api.MaxStepKeyLen+1), "a\u0000b", "\u2028",
+		"x", "x", "x#2", "y#2", "y", "y"} { // the repeat named x#2 (y#2) and the program's own key x#2 (y#2) collided
 		f.Add(k)
 	}
 	type stepServer struct {
@@ -448,7 +452,7 @@ func FuzzStepKey(f *testing.F) {
 func (fs *fuzzServer) stepKey(t *testing.T, c *client.Client, task, key string) {
 	ctx := context.Background()
 	begun, err := c.BeginStep(ctx, "", task, key, api.StepBeginRequest{Attempt: 1, Kind: api.StepRun})
-	valid := validStepName("key", key, api.MaxStepKeyLen) == nil
+	valid := validStepName("key", key, api.MaxStepKeyLen) == nil && !repeatNumbered(key)
 	// NUL or invalid UTF-8 in a path is refused before any route: 400.
 	status, code := 422, api.CodeValidationFailed
 	if api.CheckText(key) != nil {
@@ -468,6 +472,12 @@ func (fs *fuzzServer) stepKey(t *testing.T, c *client.Client, task, key string) 
 	if n, isRepeat := strings.CutPrefix(begun.Key, key+"#"); begun.Key != key && (!isRepeat || n == "" || strings.Trim(n, "0123456789") != "") {
 		t.Fatalf("%s: begin %q journaled it as %q", fs.store, key, begun.Key)
 	}
+	// Every step of the attempt is ended below: a journal key handed out
+	// to run twice would be two steps in one entry, with one idempotency key.
+	if begun.Action != api.ActionRun || fs.ran[begun.Key] {
+		t.Fatalf("%s: begin %q answered %s %q, which this attempt already ran", fs.store, key, begun.Action, begun.Key)
+	}
+	fs.ran[begun.Key] = true
 	if _, err := c.EndStep(ctx, "", task, begun.Key, api.StepEndRequest{Attempt: 1, Output: json.RawMessage(`1`)}); err != nil {
 		t.Fatalf("%s: end %q (begun as %q): %v", fs.store, begun.Key, key, err)
 	}
