@@ -27,6 +27,16 @@ func validStepName(field, v string, maxLen int) error {
 	return nil
 }
 
+// repeatNumbered reports whether a program's key ends like the journal's
+// name of a repeat (KEY#2, KEY#3 …). Such a key would share that repeat's
+// journal entry and idempotency key: found by FuzzStepKey, a begin of "x#2"
+// after two begins of "x" ran again and overwrote the second x's outcome,
+// and a provider would have deduplicated two different calls as one.
+func repeatNumbered(key string) bool {
+	i := strings.LastIndexByte(key, '#')
+	return i > 0 && i < len(key)-1 && strings.Trim(key[i+1:], "0123456789") == ""
+}
+
 func apiStep(s store.Step) api.Step {
 	out := api.Step{Key: s.Key, Kind: s.Kind, Status: s.Status, Attempts: s.Attempts, Output: s.Output, Error: s.Error,
 		Usage:     api.TaskUsage{ExecutionMS: s.ExecutionMS, Tokens: s.Tokens, CostMicros: s.CostMicros},
@@ -108,6 +118,9 @@ func (s *Server) handleBeginStep(w http.ResponseWriter, r *http.Request, p *prin
 	id, key := r.PathValue("id"), r.PathValue("key")
 	if err := validStepName("key", key, api.MaxStepKeyLen); err != nil {
 		return err
+	}
+	if repeatNumbered(key) {
+		return validation([]api.FieldError{{Field: "key", Message: "must not end in #<number>: the journal names a repeated key KEY#2, KEY#3 …"}})
 	}
 	req, err := decode[api.StepBeginRequest](r, s.cfg.MaxBodyBytes, false)
 	if err != nil {

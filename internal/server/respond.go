@@ -26,7 +26,7 @@ func encode(w http.ResponseWriter, status int, v any) {
 }
 
 // decode reads exactly one JSON object from r's body into a T, refusing
-// unknown fields, trailing data, bodies over maxBytes and bodies that are
+// null, unknown fields, trailing data, bodies over maxBytes and bodies that are
 // not valid UTF-8 (400); strings that no store can hold (NUL) and, for a T
 // with a Check method, fields out of their bounds are 422. A body that does
 // not arrive within the server's read timeout is 408. An empty body is an
@@ -39,6 +39,13 @@ func decode[T any](r *http.Request, maxBytes int64, allowEmpty bool) (T, error) 
 	}
 	if !utf8.Valid(raw) {
 		return v, api.NewProblem(api.CodeInvalidRequest, "request body is not valid UTF-8")
+	}
+	if bytes.HasPrefix(bytes.TrimLeft(raw, " \t\r\n"), []byte("null")) {
+		// encoding/json leaves a struct untouched for null: the body would
+		// pass as {} (found by FuzzDecodeRequests).
+		p := api.NewProblem(api.CodeInvalidRequest, "request body must be a JSON object, not null")
+		p.Errors = []api.FieldError{{Field: "body", Message: "must be an object"}}
+		return v, p
 	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()

@@ -25,7 +25,7 @@ import (
 
 // bundle is one test server with an operator key and a settable clock.
 type bundle struct {
-	t      *testing.T
+	t      testing.TB // a *testing.T, or the *testing.F of a fuzz target's server
 	srv    *Server
 	http   *httptest.Server
 	store  store.Store
@@ -51,13 +51,13 @@ func setup(t *testing.T) *bundle {
 // "postgres" (CI runs this package's tests both ways): every HTTP test,
 // its contract check and its tenant checks then also run on PostgreSQL
 // under row-level security, as a role it binds.
-func setupWith(t *testing.T, configure func(*Config)) *bundle {
+func setupWith(t testing.TB, configure func(*Config)) *bundle {
 	t.Helper()
 	return setupStore(t, testStore(t), configure)
 }
 
 // testStore is the store of setupWith, not yet migrated.
-func testStore(t *testing.T) migratingStore {
+func testStore(t testing.TB) migratingStore {
 	t.Helper()
 	if os.Getenv("BATON_TEST_SERVER_STORE") == "postgres" {
 		st, err := postgres.Open(context.Background(), testutil.PostgresSchema(t), 8)
@@ -81,7 +81,7 @@ type migratingStore interface {
 
 // setupStore is setupWith on a store of the caller's (migrated and closed
 // here).
-func setupStore(t *testing.T, st migratingStore, configure func(*Config)) *bundle {
+func setupStore(t testing.TB, st migratingStore, configure func(*Config)) *bundle {
 	t.Helper()
 	ctx := context.Background()
 	t.Cleanup(func() { st.Close() })
@@ -92,7 +92,7 @@ func setupStore(t *testing.T, st migratingStore, configure func(*Config)) *bundl
 }
 
 // setupOn is setupWith on a migrated store of the caller's.
-func setupOn(t *testing.T, st store.Store, configure func(*Config)) *bundle {
+func setupOn(t testing.TB, st store.Store, configure func(*Config)) *bundle {
 	t.Helper()
 	b := &bundle{t: t, store: st, secret: []byte("test-secret-0123456789abcdef0123456789"), clk: testutil.NewClock(time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC))}
 	cfg := Config{Store: st, Secret: b.secret, Tiers: config.DefaultTiers(), DefaultTier: "free", Now: b.clock,

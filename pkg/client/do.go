@@ -242,5 +242,16 @@ func pathID(id string) (string, error) {
 	if strings.TrimSpace(id) == "" {
 		return "", errors.New("empty id")
 	}
-	return url.PathEscape(id), nil
+	return pathSegment(id), nil
+}
+
+// pathSegment escapes s as one segment of a path. A segment "." or ".."
+// is escaped too ("%2E"): sent as is, a server's router would resolve it
+// as a relative path and never see the name (a step key ".." was a 404 of
+// no route, found by FuzzStepKey).
+func pathSegment(s string) string {
+	if s == "." || s == ".." {
+		return strings.Repeat("%2E", len(s))
+	}
+	return url.PathEscape(s)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"net/http"
-	"net/url"
 
 	"github.com/genericcorp/baton/pkg/api"
 )
@@ -22,7 +21,7 @@ func stepPath(id, key, suffix string) (string, error) {
 	if key == "" {
 		return "", errors.New("empty step key")
 	}
-	return "/v1/tasks/" + p + "/steps/" + url.PathEscape(key) + suffix, nil
+	return "/v1/tasks/" + p + "/steps/" + pathSegment(key) + suffix, nil
 }
 
 // stepCall POSTs a step route with the task's workspace in Baton-Workspace.
@@ -95,7 +94,7 @@ func (c *Client) Signal(ctx context.Context, id, name string, data []byte, idemp
 		if idempotencyKey != "" {
 			opts = append([]RequestOption{WithIdempotencyKey(idempotencyKey)}, opts...)
 		}
-		err = c.Do(ctx, http.MethodPost, "/v1/tasks/"+p+"/signals/"+url.PathEscape(name), nil, api.SignalRequest{Data: data}, &out, opts...)
+		err = c.Do(ctx, http.MethodPost, "/v1/tasks/"+p+"/signals/"+pathSegment(name), nil, api.SignalRequest{Data: data}, &out, opts...)
 	}
 	return out, wrap(err, "signal %s to task %s", name, id)
 }
