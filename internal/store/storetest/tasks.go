@@ -50,6 +50,7 @@ var taskTests = []suiteTest{
 	{"StepsAtMostOnce", testStepsAtMostOnce},
 	{"StepsBudget", testStepsBudget},
 	{"StepsSpawn", testStepsSpawn},
+	{"StepsChildSignal", testStepsChildSignal},
 }
 
 // lease is the lease of every claim in the suite.

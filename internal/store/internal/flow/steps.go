@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/genericcorp/baton/internal/ids"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/lifecycle"
 	"github.com/genericcorp/baton/pkg/api"
@@ -503,7 +504,25 @@ func (run Runner) SendSignal(ctx context.Context, workspaceID, id string, s stor
 	return got, created, out, nil
 }
 
-// WakeParent wakes child's parent if it waits for child.
+// childOutcome is the data of child's end signal to its parent.
+func childOutcome(c store.Task) (json.RawMessage, error) {
+	o := api.ChildOutcome{TaskID: c.ID, Status: c.Status, Output: c.Output, Error: c.Error}
+	if c.Status != api.TaskSucceeded {
+		o.Output = nil
+		if o.Error == "" {
+			o.Error = c.StatusReason
+		}
+	}
+	if len(o.Output) == 0 {
+		o.Output = json.RawMessage("null")
+	}
+	return json.Marshal(o)
+}
+
+// WakeParent delivers, once, the signal api.ChildSignal(child) to the
+// parent of child (when it has ended) and wakes the parent if it waits for
+// child: on a spawn step that waits for it, or on a wait for that signal.
+// A parent in a terminal state ignores it.
 func (run Runner) WakeParent(ctx context.Context, child store.Task, now time.Time) (store.Task, bool, error) {
 	if child.ParentID == "" {
 		return store.Task{}, false, nil
@@ -514,13 +533,36 @@ func (run Runner) WakeParent(ctx context.Context, child store.Task, now time.Tim
 		woken bool
 	)
 	err := run(ctx, func(tx Tx) error {
+		woken = false
 		r, err := tx.LockTask(ctx, child.WorkspaceID, child.ParentID)
 		if err != nil {
 			return err
 		}
+		out = r.Task
+		if api.IsTerminal(r.Task.Status) {
+			return nil
+		}
+		// The child's row, not the caller's copy, says how it ended.
+		c, err := tx.LockTask(ctx, child.WorkspaceID, child.ID)
+		if err != nil {
+			return err
+		}
+		name, delivered := api.ChildSignal(child.ID), false
+		if api.IsTerminal(c.Task.Status) {
+			data, err := childOutcome(c.Task)
+			if err != nil {
+				return err
+			}
+			_, delivered, err = tx.InsertSignal(ctx, store.Signal{ID: ids.NewAt("sig", now), WorkspaceID: child.WorkspaceID,
+				TaskID: r.Task.ID, Name: name, Data: data, IdempotencyKey: name, CreatedAt: now})
+			if err != nil {
+				return err
+			}
+		}
 		woken, err = wakeIfWaiting(ctx, tx, &r, func(st store.Step) bool {
-			return st.Kind == api.StepSpawn && st.ChildID == child.ID
-		}, "child "+child.ID+" "+child.Status, now)
+			return st.Kind == api.StepSpawn && st.ChildID == child.ID ||
+				delivered && st.Kind == api.StepWait && st.WaitSignal == name
+		}, "child "+child.ID+" "+c.Task.Status, now)
 		out = r.Task
 		return err
 	})
