@@ -492,3 +492,46 @@ func testStepsChildSignal(t *testing.T, s store.Store) {
 		t.Fatalf("ended parent after its child = %s woken %v, %v; want cancelled, no error", p.Status, woken, err)
 	}
 }
+
+// testStepsChildSignalMissed: a child's end that never reached WakeParent
+// (the server stopped between them) is found by the reaper's WakeDue for a
+// join that waits for it, delivered by the replay, and still delivered
+// once.
+func testStepsChildSignalMissed(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ws, _ := createWorkspace(t, s, "acme")
+	parent := createTask(t, s, newTask(ws.ID))
+	claim(t, s, params(ws.ID, t0))
+	a := newTask(ws.ID)
+	begin(t, s, ws.ID, parent.ID, store.StepBegin{Key: "a", Kind: api.StepSpawn, Child: &a, Attempt: 1, Now: t0})
+	join := store.StepBegin{Key: "join", Kind: api.StepWait, Signal: api.ChildSignal(a.ID), Attempt: 1, Now: t0}
+	wantAction(t, begin(t, s, ws.ID, parent.ID, join), api.ActionSuspend, "join")
+	at := t0.Add(time.Second)
+	if woken, err := s.WakeDue(ctx, at); err != nil || len(woken) != 0 {
+		t.Fatalf("WakeDue with the child running = %v, %v", woken, err)
+	}
+	claim(t, s, params(ws.ID, at))
+	_, err := s.Complete(ctx, ws.ID, a.ID, 1, store.Outcome{Status: api.TaskSucceeded, Output: json.RawMessage(`1`), Now: at})
+	must(t, err, "Complete a")
+	woken, err := s.WakeDue(ctx, at)
+	must(t, err, "WakeDue")
+	if len(woken) != 1 || woken[0].ID != parent.ID || woken[0].Status != api.TaskQueued {
+		t.Fatalf("WakeDue after the child's missed end = %+v, want the parent queued", woken)
+	}
+	claim(t, s, params(ws.ID, at))
+	begin(t, s, ws.ID, parent.ID, store.StepBegin{Key: "a", Kind: api.StepSpawn, Child: &a, Attempt: 2, Now: at})
+	join.Attempt = 2
+	wantChildOutcome(t, begin(t, s, ws.ID, parent.ID, join), a.ID, api.TaskSucceeded, "1", "")
+	// Delivered once: a second join waits, WakeDue does not wake it for
+	// the same end, nor does the late WakeParent.
+	join.Key = "again"
+	wantAction(t, begin(t, s, ws.ID, parent.ID, join), api.ActionSuspend, "again")
+	if woken, err := s.WakeDue(ctx, at); err != nil || len(woken) != 0 {
+		t.Fatalf("WakeDue after the end was delivered = %v, %v; want none", woken, err)
+	}
+	done, err := s.GetTask(ctx, ws.ID, a.ID)
+	must(t, err, "GetTask a")
+	if _, woken, err := s.WakeParent(ctx, done, at); err != nil || woken {
+		t.Fatalf("the late WakeParent = woken %v, %v; want not woken", woken, err)
+	}
+}

@@ -51,6 +51,7 @@ var taskTests = []suiteTest{
 	{"StepsBudget", testStepsBudget},
 	{"StepsSpawn", testStepsSpawn},
 	{"StepsChildSignal", testStepsChildSignal},
+	{"StepsChildSignalMissed", testStepsChildSignalMissed},
 }
 
 // lease is the lease of every claim in the suite.
