@@ -21,7 +21,8 @@ import (
 // — a worker with fanWorkers slots runs them in parallel — and joins all
 // of them by their child:<id> signals (pkg/agent's Start and Join). The
 // parent succeeds with the N outputs in order; each child ran once; and
-// the children overlapped in time.
+// the children overlapped in time. Then a shell parent does the same with
+// `baton step spawn` and `baton step wait … child:ID`.
 
 const (
 	fanQueue    = "fan"
@@ -57,7 +58,9 @@ func (r *agentRun) fanJoin() (any, error) {
 // test sees parallel children overlap rather than hope for it, waits (at
 // most blockRounds × 50 ms) until fanWorkers children have started: the
 // first fanWorkers children all run at once. A serial run of the children
-// times those waits out and shows no overlap.
+// times those waits out and shows no overlap. Child 0 also waits for
+// DIR/release, which the test writes once the parent waits for it: the join
+// is then woken by its signal, not only answered by kept ones.
 func (r *agentRun) fanChild() (any, error) {
 	out := fanChildOut{N: r.in.N, Start: time.Now().UnixNano()}
 	r.effect(fmt.Sprintf("child-%d", r.in.N))
@@ -65,7 +68,9 @@ func (r *agentRun) fanChild() (any, error) {
 		return nil, err
 	}
 	for range blockRounds {
-		if m, _ := filepath.Glob(filepath.Join(r.in.Dir, "started-*")); len(m) >= fanWorkers {
+		m, _ := filepath.Glob(filepath.Join(r.in.Dir, "started-*"))
+		_, err := os.Stat(filepath.Join(r.in.Dir, "release"))
+		if len(m) >= fanWorkers && (r.in.N > 0 || err == nil) {
 			break
 		}
 		time.Sleep(50 * time.Millisecond)
@@ -98,6 +103,59 @@ func maxOverlap(runs []fanChildOut) int {
 	return best
 }
 
+// shellFanOut is a shell parent that fans out with `baton step`: it spawns
+// N children (the Go agent's mode "child") on fanQueue without --wait and
+// joins each with `baton step wait join-I child:ID`.
+const shellFanOut = `set -e
+B=%q
+input=$(cat)
+field() { printf '%%s' "$input" | sed -n "s/.*\"$1\": *\"\{0,1\}\([^\",}]*\).*/\1/p"; }
+dir=$(field dir); n=$(field n)
+ids=""; i=0
+while [ $i -lt "$n" ]; do
+	ids="$ids $("$B" step spawn "part-$i" --queue %s --input "{\"mode\": \"child\", \"n\": $i, \"dir\": \"$dir\"}")"
+	i=$((i+1))
+done
+out=""; i=0
+for id in $ids; do
+	out="$out$("$B" step wait "join-$i" "child:$id"),"
+	i=$((i+1))
+done
+printf '{"children": [%%s]}\n' "${out%%,}"
+`
+
+// testShellFanOut runs shellFanOut with n children through a worker on
+// queue "sh" beside the fan queue's.
+func testShellFanOut(t *testing.T, s *stepScenario, n int) {
+	script := filepath.Join(t.TempDir(), "fan.sh")
+	if err := os.WriteFile(script, fmt.Appendf(nil, shellFanOut, s.cl.bin, fanQueue), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.cl.worker("shell-parents", s.addr, s.key, 1, "exec sh "+script, "--queue", "sh")
+	dir := filepath.Join(s.dir, "shell")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	in, _ := json.Marshal(stepInput{Dir: dir, N: n})
+	sub, err := s.c.SubmitTask(context.Background(), api.SubmitTaskRequest{Queue: "sh", Input: in}, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	task := s.until(sub.ID, api.TaskSucceeded, "", 90*time.Second)
+	var out struct{ Children []batonagent.Child }
+	s.output(task, &out)
+	keys := make([]string, n)
+	for i := range n {
+		keys[i] = fmt.Sprintf("child-%d", i)
+		var o struct{ Child int }
+		if i >= len(out.Children) || out.Children[i].Status != api.TaskSucceeded || json.Unmarshal(out.Children[i].Output, &o) != nil || o.Child != i {
+			t.Fatalf("the shell parent's joins: %s, want %d children's outputs in order", task.Output, n)
+		}
+	}
+	ranOnce(t, effects(t, dir), keys...)
+	t.Logf("a shell parent joined %d children in %d attempts", n, task.Attempt)
+}
+
 func testFanOut(t *testing.T, pgURL string) {
 	cl := newCluster(t, pgURL)
 	addr := freePort(t)
@@ -110,6 +168,10 @@ func testFanOut(t *testing.T, pgURL string) {
 	ctx := context.Background()
 	began := time.Now()
 	id, dir := s.submitN("fanjoin", fanChildren, 0)
+	s.until(id, api.TaskWaiting, "signal: child:", 60*time.Second)
+	if err := os.WriteFile(filepath.Join(dir, "release"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	task := s.until(id, api.TaskSucceeded, "", 120*time.Second)
 	took := time.Since(began)
 
@@ -153,6 +215,9 @@ func testFanOut(t *testing.T, pgURL string) {
 	if overlap != fanWorkers {
 		t.Fatalf("at most %d children ran at a time, want the worker's %d slots' worth (%+v)", overlap, fanWorkers, runs)
 	}
+	if task.Attempt < 2 {
+		t.Errorf("the parent ran %d attempt: its join never waited", task.Attempt)
+	}
 	// The joins are wait steps of the journal, one a child.
 	journal := s.steps(id)
 	for _, ch := range out.Children {
@@ -162,6 +227,9 @@ func testFanOut(t *testing.T, pgURL string) {
 	}
 	t.Logf("%d children on %d slots joined in %s: up to %d ran at once; the parent ran %d attempts",
 		fanChildren, fanWorkers, took.Round(time.Millisecond), overlap, task.Attempt)
+
+	// The same from a shell script, with `baton step spawn` and `wait`.
+	testShellFanOut(t, s, 5)
 }
 
 // TestFanOutSQLite: go test ./internal/e2e -run TestFanOut -v
