@@ -22,7 +22,8 @@ import (
 // of them by their child:<id> signals (pkg/agent's Start and Join). The
 // parent succeeds with the N outputs in order; each child ran once; and
 // the children overlapped in time. Then a shell parent does the same with
-// `baton step spawn` and `baton step wait … child:ID`.
+// `baton step spawn` and `baton step wait … child:ID`, and with `baton step
+// join`.
 
 const (
 	fanQueue    = "fan"
@@ -105,17 +106,22 @@ func maxOverlap(runs []fanChildOut) int {
 
 // shellFanOut is a shell parent that fans out with `baton step`: it spawns
 // N children (the Go agent's mode "child") on fanQueue without --wait and
-// joins each with `baton step wait join-I child:ID`.
+// joins each with `baton step wait join-I child:ID` (mode "wait") or all
+// with `baton step join parts ID...` (mode "join").
 const shellFanOut = `set -e
 B=%q
 input=$(cat)
 field() { printf '%%s' "$input" | sed -n "s/.*\"$1\": *\"\{0,1\}\([^\",}]*\).*/\1/p"; }
-dir=$(field dir); n=$(field n)
+mode=$(field mode); dir=$(field dir); n=$(field n)
 ids=""; i=0
 while [ $i -lt "$n" ]; do
 	ids="$ids $("$B" step spawn "part-$i" --queue %s --input "{\"mode\": \"child\", \"n\": $i, \"dir\": \"$dir\"}")"
 	i=$((i+1))
 done
+if [ "$mode" = join ]; then
+	printf '{"children": %%s}\n' "$("$B" step join parts $ids)"
+	exit
+fi
 out=""; i=0
 for id in $ids; do
 	out="$out$("$B" step wait "join-$i" "child:$id"),"
@@ -124,19 +130,21 @@ done
 printf '{"children": [%%s]}\n' "${out%%,}"
 `
 
-// testShellFanOut runs shellFanOut with n children through a worker on
-// queue "sh" beside the fan queue's.
-func testShellFanOut(t *testing.T, s *stepScenario, n int) {
-	script := filepath.Join(t.TempDir(), "fan.sh")
-	if err := os.WriteFile(script, fmt.Appendf(nil, shellFanOut, s.cl.bin, fanQueue), 0o644); err != nil {
-		t.Fatal(err)
+// testShellFanOut runs shellFanOut in mode with n children through a
+// worker on queue "sh" (started by the first call) beside the fan queue's.
+func testShellFanOut(t *testing.T, s *stepScenario, mode string, n int) {
+	if mode == "wait" {
+		script := filepath.Join(t.TempDir(), "fan.sh")
+		if err := os.WriteFile(script, fmt.Appendf(nil, shellFanOut, s.cl.bin, fanQueue), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		s.cl.worker("shell-parents", s.addr, s.key, 1, "exec sh "+script, "--queue", "sh")
 	}
-	s.cl.worker("shell-parents", s.addr, s.key, 1, "exec sh "+script, "--queue", "sh")
-	dir := filepath.Join(s.dir, "shell")
+	dir := filepath.Join(s.dir, "shell-"+mode)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	in, _ := json.Marshal(stepInput{Dir: dir, N: n})
+	in, _ := json.Marshal(stepInput{Mode: mode, Dir: dir, N: n})
 	sub, err := s.c.SubmitTask(context.Background(), api.SubmitTaskRequest{Queue: "sh", Input: in}, "")
 	if err != nil {
 		t.Fatal(err)
@@ -153,7 +161,7 @@ func testShellFanOut(t *testing.T, s *stepScenario, n int) {
 		}
 	}
 	ranOnce(t, effects(t, dir), keys...)
-	t.Logf("a shell parent joined %d children in %d attempts", n, task.Attempt)
+	t.Logf("a shell parent (%s) joined %d children in %d attempts", mode, n, task.Attempt)
 }
 
 func testFanOut(t *testing.T, pgURL string) {
@@ -228,8 +236,10 @@ func testFanOut(t *testing.T, pgURL string) {
 	t.Logf("%d children on %d slots joined in %s: up to %d ran at once; the parent ran %d attempts",
 		fanChildren, fanWorkers, took.Round(time.Millisecond), overlap, task.Attempt)
 
-	// The same from a shell script, with `baton step spawn` and `wait`.
-	testShellFanOut(t, s, 5)
+	// The same from a shell script, with `baton step spawn` and `wait` or
+	// `join`.
+	testShellFanOut(t, s, "wait", 5)
+	testShellFanOut(t, s, "join", 5)
 }
 
 // TestFanOutSQLite: go test ./internal/e2e -run TestFanOut -v
