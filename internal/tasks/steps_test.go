@@ -1,16 +1,15 @@
 package tasks_test
 
 import (
-	"bytes"
 	"encoding/json"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/tasks"
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -20,27 +19,14 @@ import (
 // joinBundle is setup's service again, logging into log.
 type joinBundle struct {
 	*bundle
-	mu  sync.Mutex
-	log bytes.Buffer
-}
-
-func (j *joinBundle) Write(p []byte) (int, error) {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.log.Write(p)
-}
-
-func (j *joinBundle) logged() string {
-	j.mu.Lock()
-	defer j.mu.Unlock()
-	return j.log.String()
+	log testutil.SyncBuffer
 }
 
 func setupJoin(t *testing.T) *joinBundle {
 	j := &joinBundle{bundle: setup(t)}
 	j.limits.MaxTaskDurationSeconds = 60
 	j.svc = tasks.New(tasks.Config{Store: j.store, Now: j.clock.Now, Limits: func(store.Workspace) api.Limits { return *j.limits },
-		Log: slog.New(slog.NewTextHandler(j, nil))})
+		Log: slog.New(slog.NewTextHandler(&j.log, nil))})
 	return j
 }
 
@@ -169,7 +155,7 @@ func TestChildEndSignalsItsParentOnce(t *testing.T) {
 	if got, err := j.svc.Complete(ctx, j.ws.ID, kids[4], 1, nil, nil); err != nil || got.Status != api.TaskSucceeded {
 		t.Fatalf("the child of an ended parent = %s, %v", got.Status, err)
 	}
-	if log := j.logged(); strings.Contains(log, "wake parent") {
+	if log := j.log.String(); strings.Contains(log, "wake parent") {
 		t.Errorf("waking a parent logged an error:\n%s", log)
 	}
 }
