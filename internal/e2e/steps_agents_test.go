@@ -37,6 +37,7 @@ import (
 //	        its pid in DIR/pid), then two waits for signal go
 //	bench   (Go only) N steps timed in attempt 1, which then fails; attempt 2
 //	        times their replays (stepTimes)
+//	fanjoin (Go only) starts N fanchild children and joins them (fanout_test.go)
 //
 // Every step appends "KEY ATTEMPT" to DIR/effects when it runs (the side
 // effects that a replay must not repeat) and reports 10 tokens.
@@ -269,6 +270,10 @@ func goAgent() int {
 	case "child":
 		r.effect(fmt.Sprintf("child-%d", r.in.N))
 		out = map[string]int{"child": r.in.N}
+	case "fanjoin":
+		out, r.err = r.fanJoin()
+	case "fanchild":
+		out, r.err = r.fanChild()
 	default:
 		r.err = batonagent.Permanent(fmt.Errorf("unknown mode %q", r.in.Mode))
 	}

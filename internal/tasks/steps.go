@@ -180,7 +180,11 @@ func (s *Service) RetryTask(ctx context.Context, workspaceID, id, fromStep strin
 	return t, nil
 }
 
-// ended wakes the parents waiting for the tasks of ts that ended.
+// ended tells the parent of each task of ts that ended, however it ended:
+// the store delivers the signal api.ChildSignal(child) to it once (the
+// join of a fan-out; docs/steps.md) and wakes it if it waits for that
+// signal or, on a spawn --wait, for the child. A parent that has ended
+// ignores it.
 func (s *Service) ended(ctx context.Context, ts ...store.Task) {
 	for _, t := range ts {
 		if t.ParentID == "" || !api.IsTerminal(t.Status) {

@@ -455,3 +455,61 @@ func TestEndpointErrors(t *testing.T) {
 		t.Error("a call to a closed port succeeded")
 	}
 }
+
+// A fan-out: Start answers each child's id at once; Join waits for the
+// children in order, a replay answering those that ended at once, and
+// returns how each ended (a failure is an outcome, not an error).
+func TestStartAndJoin(t *testing.T) {
+	f := agenttest.New(t)
+	fan := func() ([]agent.Child, error) {
+		var ids []string
+		for i := range 3 {
+			id, err := agent.Start(ctxOf(f), fmt.Sprintf("part-%d", i), "parts", map[string]int{"i": i})
+			if err != nil {
+				return nil, err
+			}
+			ids = append(ids, id)
+		}
+		return agent.Join(ctxOf(f), "parts", ids...)
+	}
+	if _, err := fan(); !errors.Is(err, agent.ErrSuspended) || !strings.Contains(err.Error(), "signal: child:task_child1") {
+		t.Fatalf("Join of running children: %v, want ErrSuspended for the first", err)
+	}
+	if q, in := f.ChildInput("task_child3"); q != "parts" || string(in) != `{"i":2}` {
+		t.Fatalf("third child: %s %s", q, in)
+	}
+	// The second and third end first: their signals are kept.
+	f.EndChild("task_child3", `"c"`, "")
+	f.EndChild("task_child2", "", "boom")
+	f.EndChild("task_child2", `"again"`, "") // a child ends once
+	f.NextAttempt()
+	if _, err := fan(); !errors.Is(err, agent.ErrSuspended) {
+		t.Fatalf("Join with the first child running: %v", err)
+	}
+	f.EndChild("task_child1", `{"a":1}`, "")
+	f.NextAttempt()
+	got, err := fan()
+	if err != nil || len(got) != 3 {
+		t.Fatalf("Join after the children ended: %+v, %v", got, err)
+	}
+	want := []agent.Child{
+		{TaskID: "task_child1", Status: api.TaskSucceeded, Output: json.RawMessage(`{"a":1}`)},
+		{TaskID: "task_child2", Status: api.TaskFailed, Output: json.RawMessage(`null`), Error: "boom"},
+		{TaskID: "task_child3", Status: api.TaskSucceeded, Output: json.RawMessage(`"c"`)},
+	}
+	for i, w := range want {
+		g := got[i]
+		if g.TaskID != w.TaskID || g.Status != w.Status || string(g.Output) != string(w.Output) || g.Error != w.Error {
+			t.Errorf("child %d = %+v (output %s), want %+v", i, g, g.Output, w)
+		}
+	}
+	if got[0].Err() != nil || got[1].Err() == nil || !strings.Contains(got[1].Err().Error(), "task_child2 failed: boom") {
+		t.Errorf("Err: %v, %v", got[0].Err(), got[1].Err())
+	}
+	if k := f.Keys(); !slices.Contains(k, "parts/task_child1") || !slices.Contains(k, "parts/task_child3") {
+		t.Errorf("journal keys %v, want a wait step parts/ID per child", k)
+	}
+	if _, err := agent.Join(context.Background(), "parts", "task_child1"); !errors.Is(err, agent.ErrNoSupervisor) {
+		t.Errorf("Join without a supervisor: %v", err)
+	}
+}

@@ -39,12 +39,14 @@ from decimal import ROUND_CEILING, Decimal
 __all__ = [
     "BatonError", "Suspended", "WaitTimeout", "NoSupervisor", "BadToken", "EndpointError",
     "Permanent", "StepFailed", "Step", "Client",
-    "run", "sleep", "wait", "spawn", "emit", "usage", "info", "current_step", "exit_code", "main",
+    "run", "sleep", "wait", "spawn", "join", "emit", "usage", "info", "current_step", "exit_code", "main",
 ]
 
 ENV_STEP_URL = "BATON_STEP_URL"
 ENV_STEP_TOKEN = "BATON_STEP_TOKEN"
 MAX_SHORT_SLEEP_SECONDS = 10
+# A child task's end is signalled to its parent as CHILD_SIGNAL_PREFIX + its id.
+CHILD_SIGNAL_PREFIX = "child:"
 
 EXIT_OK, EXIT_ERROR, EXIT_USAGE, EXIT_BAD_TOKEN, EXIT_TIMEOUT = 0, 1, 2, 4, 7
 EXIT_SUSPENDED, EXIT_PERMANENT = 75, 78
@@ -247,6 +249,12 @@ class Client:
             body["wait"] = True
         return _outcome(self.call("/spawn", body))
 
+    def join(self, key, child_ids):
+        out = []
+        for cid in child_ids:
+            out.append(self.wait("%s/%s" % (key, cid), CHILD_SIGNAL_PREFIX + cid))
+        return out
+
     def emit(self, *lines, channel=""):
         body = {"lines": [str(line) for line in lines]}
         if channel:
@@ -293,6 +301,17 @@ def spawn(key, input=None, queue="", wait=False, client=None):
     wait the task waits for it (Suspended) and a later attempt gets the
     child's output, or StepFailed naming its state."""
     return _client(client).spawn(key, input, queue, wait)
+
+
+def join(key, child_ids, client=None):
+    """Wait for the end of each child task of child_ids (spawned without
+    wait) and return how each ended, in that order: a list of
+    {"task_id", "status", "output", "error"} (a failed child is an outcome,
+    not an exception). Each child is a wait step "KEY/ID" for the signal
+    "child:ID" the server sends the parent, once, when the child ends, so
+    a later attempt answers the children that ended at once. Raises
+    Suspended while a child runs (the task waits: exit)."""
+    return _client(client).join(key, child_ids)
 
 
 def emit(*lines, channel="", client=None):

@@ -380,6 +380,36 @@ class AgentTest(unittest.TestCase):
         self.assertIn("task_child3 failed", str(cm.exception))
         self.assertEqual(self.j.children["task_child3"]["input"], {})
 
+    def end_child(self, cid, output=None, error=""):
+        """A child's end, as the server signals it to the parent (once)."""
+        status = "failed" if error else "succeeded"
+        data = {"task_id": cid, "status": status, "output": None if error else output, "error": error}
+        self.j.signals.setdefault("child:" + cid, []).append(data)
+
+    def test_join(self):
+        def fan():
+            ids = [baton.spawn("part-%d" % i, {"i": i}, queue="parts")["task_id"] for i in range(3)]
+            return baton.join("parts", ids)
+
+        with self.assertRaises(baton.Suspended) as cm:
+            fan()
+        self.assertEqual(cm.exception.reason, "signal: child:task_child1")
+        self.assertEqual(self.j.children["task_child3"]["input"], {"i": 2})
+        self.end_child("task_child3", "c")
+        self.end_child("task_child2", error="boom")
+        self.j.next_attempt()
+        with self.assertRaises(baton.Suspended):
+            fan()
+        self.end_child("task_child1", {"a": 1})
+        self.j.next_attempt()
+        self.assertEqual(fan(), [
+            {"task_id": "task_child1", "status": "succeeded", "output": {"a": 1}, "error": ""},
+            {"task_id": "task_child2", "status": "failed", "output": None, "error": "boom"},
+            {"task_id": "task_child3", "status": "succeeded", "output": "c", "error": ""},
+        ])
+        self.assertIn("parts/task_child2", self.j.steps)
+        self.assertEqual(len(self.j.children), 3)
+
     def test_emit_usage_info(self):
         baton.emit("Hel", "lo", channel="llm")
         baton.emit("plain")

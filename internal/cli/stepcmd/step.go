@@ -43,9 +43,10 @@ exit with 75 too (` + "`set -e`" + ` does) · 78 the step failed for good.`,
   baton step sleep cool-down 2m
   approval=$(baton step wait approve approve --timeout 24h)
   baton step spawn child-1 --input '{"page": 1}'
+  children=$(baton step join pages "$id1" "$id2")
   llm --stream | baton step emit tokens`,
 	}
-	cmd.AddCommand(NewCmdRun(f, nil), NewCmdSleep(f, nil), NewCmdWait(f, nil), NewCmdSpawn(f, nil), NewCmdEmit(f, nil))
+	cmd.AddCommand(NewCmdRun(f, nil), NewCmdSleep(f, nil), NewCmdWait(f, nil), NewCmdSpawn(f, nil), NewCmdJoin(f, nil), NewCmdEmit(f, nil))
 	return cmd
 }
 

@@ -365,3 +365,33 @@ func TestRunEdges(t *testing.T) {
 	s.NextAttempt()
 	clitest.Golden(t, "run_csv", s.run("", "run", "typed", "-o", "csv", "--", "false").Want(t, 0).Stdout)
 }
+
+// join prints how each child ended, in order, once all have; it exits 75
+// while one runs. A failed child is an outcome (exit 0).
+func TestJoin(t *testing.T) {
+	s := newStepEnv(t)
+	var ids []string
+	for _, p := range []string{"1", "2"} {
+		r := s.run("", "spawn", "page-"+p, "--input", `{"page": `+p+`}`).Want(t, 0)
+		ids = append(ids, strings.TrimSpace(r.Stdout))
+	}
+	if r := s.run("", append([]string{"join", "pages"}, ids...)...).Want(t, 75); !strings.Contains(r.Stderr, "signal: child:task_child1") {
+		t.Fatalf("join of running children: %q", r.Stderr)
+	}
+	s.EndChild("task_child2", "", "boom")
+	s.EndChild("task_child1", `{"text":"one"}`, "")
+	s.NextAttempt()
+	for _, p := range []string{"1", "2"} {
+		s.run("", "spawn", "page-"+p, "--input", `{"page": `+p+`}`).Want(t, 0)
+	}
+	r := s.run("", append([]string{"join", "pages"}, ids...)...).Want(t, 0)
+	want := `[{"task_id":"task_child1","status":"succeeded","output":{"text":"one"},"error":""},` +
+		`{"task_id":"task_child2","status":"failed","output":null,"error":"boom"}]` + "\n"
+	if r.Stdout != want {
+		t.Fatalf("join printed %q, want %q", r.Stdout, want)
+	}
+	if k := s.Keys(); !slices.Contains(k, "pages/task_child1") || !slices.Contains(k, "pages/task_child2") {
+		t.Fatalf("journal keys %v", k)
+	}
+	s.run("", "join", "pages").Want(t, 2)
+}

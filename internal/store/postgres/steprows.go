@@ -178,13 +178,16 @@ func (x txRows) SetTaskBudget(ctx context.Context, id string, maxCost int64, pri
 }
 
 // LockWakeable locks up to limit waiting tasks whose timer passed at now
-// or whose awaited child has ended, skipping tasks locked at that moment.
+// or whose awaited child has ended (a spawn's, or a join's whose end
+// signal did not come: flow.StepTx), skipping tasks locked at that moment.
 func (x txRows) LockWakeable(ctx context.Context, now time.Time, limit int) ([]flow.Row, error) {
 	rows, err := x.tx.Query(ctx, `SELECT `+taskColumns+` FROM tasks t
 		WHERE t.status = 'waiting' AND (t.wake_at <= $1 OR EXISTS (
 			SELECT 1 FROM task_steps s JOIN tasks c ON c.id = s.child_id
-			WHERE s.task_id = t.id AND s.status = 'waiting' AND s.kind = 'spawn'
-				AND c.status IN ('succeeded', 'failed', 'cancelled', 'timed_out', 'terminated')))
+			WHERE s.task_id = t.id AND s.status = 'waiting'
+				AND c.status IN ('succeeded', 'failed', 'cancelled', 'timed_out', 'terminated')
+				AND (s.kind = 'spawn' OR s.kind = 'wait' AND NOT EXISTS (
+					SELECT 1 FROM task_signals g WHERE g.task_id = t.id AND g.idempotency_key = 'child:' || c.id))))
 		ORDER BY t.id LIMIT $2 FOR UPDATE OF t SKIP LOCKED`, ts(now), limit)
 	return collect(rows, err, scanTaskRow)
 }

@@ -158,13 +158,16 @@ func (x txRows) SetTaskBudget(ctx context.Context, id string, maxCost int64, pri
 }
 
 // LockWakeable reads up to limit waiting tasks whose timer passed at now
-// or whose awaited child has ended.
+// or whose awaited child has ended (a spawn's, or a join's whose end
+// signal did not come: flow.StepTx).
 func (x txRows) LockWakeable(ctx context.Context, now time.Time, limit int) ([]flow.Row, error) {
 	rows, err := x.tx.QueryContext(ctx, `SELECT `+taskColumns+` FROM tasks t
 		WHERE t.status = 'waiting' AND (t.wake_at <= ?1 OR EXISTS (
 			SELECT 1 FROM task_steps s JOIN tasks c ON c.id = s.child_id
-			WHERE s.task_id = t.id AND s.status = 'waiting' AND s.kind = 'spawn'
-				AND c.status IN ('succeeded', 'failed', 'cancelled', 'timed_out', 'terminated')))
+			WHERE s.task_id = t.id AND s.status = 'waiting'
+				AND c.status IN ('succeeded', 'failed', 'cancelled', 'timed_out', 'terminated')
+				AND (s.kind = 'spawn' OR s.kind = 'wait' AND NOT EXISTS (
+					SELECT 1 FROM task_signals g WHERE g.task_id = t.id AND g.idempotency_key = 'child:' || c.id))))
 		ORDER BY t.id LIMIT ?2`, micros(now), limit)
 	return collect(rows, err, scanTaskRow)
 }

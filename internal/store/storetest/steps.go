@@ -380,3 +380,158 @@ func testStepsSpawn(t *testing.T, s store.Store) {
 		t.Errorf("spawn output = %s", b.Output)
 	}
 }
+
+// wantChildOutcome checks a join's output: the child's end signal data.
+func wantChildOutcome(t *testing.T, got store.StepBegun, id, status, output, errText string) {
+	t.Helper()
+	var o api.ChildOutcome
+	if got.Action != api.ActionDone || json.Unmarshal(got.Output, &o) != nil {
+		t.Fatalf("join %s = %s %s (reason %q), want done with the child's outcome", got.Key, got.Action, got.Output, got.Reason)
+	}
+	if o.TaskID != id || o.Status != status || string(o.Output) != output || o.Error != errText {
+		t.Errorf("join %s = %+v (output %s), want %s %s %s %q", got.Key, o, o.Output, id, status, output, errText)
+	}
+}
+
+// testStepsChildSignal: a child's end delivers the signal child:<id> to
+// its parent once (kept when the parent does not wait for it yet), a wait
+// for it wakes the parent, a spawn that waits is woken once, and a parent
+// that has ended ignores it.
+func testStepsChildSignal(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ws, _ := createWorkspace(t, s, "acme")
+	parent := createTask(t, s, newTask(ws.ID))
+	claim(t, s, params(ws.ID, t0))
+	a, b := newTask(ws.ID), newTask(ws.ID)
+	for _, c := range []store.Task{a, b} {
+		got := begin(t, s, ws.ID, parent.ID, store.StepBegin{Key: "spawn", Kind: api.StepSpawn, Child: &c, Attempt: 1, Now: t0})
+		if got.Action != api.ActionDone || string(got.Output) != fmt.Sprintf(`{"task_id":%q}`, c.ID) {
+			t.Fatalf("spawn without wait = %s %s", got.Action, got.Output)
+		}
+	}
+	// b ends while the parent runs: its signal is kept, nothing wakes.
+	cancelled, err := s.CancelTask(ctx, ws.ID, b.ID, "not needed", t0)
+	must(t, err, "CancelTask b")
+	for range 2 { // ending is reported twice: still one signal
+		p, woken, err := s.WakeParent(ctx, cancelled, t0)
+		must(t, err, "WakeParent b")
+		if woken || p.Status != api.TaskRunning {
+			t.Fatalf("parent after b = %s woken %v, want running, not woken", p.Status, woken)
+		}
+	}
+	// The join of a waits; a's end wakes the parent, once.
+	got := begin(t, s, ws.ID, parent.ID, store.StepBegin{Key: "join", Kind: api.StepWait, Signal: api.ChildSignal(a.ID), Attempt: 1, Now: t0})
+	wantAction(t, got, api.ActionSuspend, "join")
+	if got.Task.StatusReason != "signal: "+api.ChildSignal(a.ID) {
+		t.Errorf("waiting parent's reason = %q", got.Task.StatusReason)
+	}
+	at := t0.Add(time.Second)
+	if c := claim(t, s, params(ws.ID, at)); c.ID != a.ID {
+		t.Fatalf("claimed %s, want child a %s", c.ID, a.ID)
+	}
+	done, err := s.Complete(ctx, ws.ID, a.ID, 1, store.Outcome{Status: api.TaskSucceeded, Output: json.RawMessage(`"A"`), Now: at})
+	must(t, err, "Complete a")
+	p, woken, err := s.WakeParent(ctx, done, at)
+	must(t, err, "WakeParent a")
+	if !woken || p.Status != api.TaskQueued {
+		t.Fatalf("parent after a = %s woken %v, want queued", p.Status, woken)
+	}
+	if _, woken, err = s.WakeParent(ctx, done, at); err != nil || woken {
+		t.Fatalf("WakeParent a again = woken %v, %v; want not woken", woken, err)
+	}
+	// Attempt 2 replays both spawns and joins both children at once; each
+	// signal was delivered once.
+	claim(t, s, params(ws.ID, at))
+	for i, c := range []store.Task{a, b} {
+		wantAction(t, begin(t, s, ws.ID, parent.ID, store.StepBegin{Key: "spawn", Kind: api.StepSpawn, Child: &c, Attempt: 2, Now: at}),
+			api.ActionDone, []string{"spawn", "spawn#2"}[i])
+	}
+	wantChildOutcome(t, begin(t, s, ws.ID, parent.ID, store.StepBegin{Key: "join", Kind: api.StepWait, Signal: api.ChildSignal(a.ID), Attempt: 2, Now: at}),
+		a.ID, api.TaskSucceeded, `"A"`, "")
+	wantChildOutcome(t, begin(t, s, ws.ID, parent.ID, store.StepBegin{Key: "join", Kind: api.StepWait, Signal: api.ChildSignal(b.ID), Attempt: 2, Now: at}),
+		b.ID, api.TaskCancelled, "null", "not needed")
+	wantAction(t, begin(t, s, ws.ID, parent.ID, store.StepBegin{Key: "again", Kind: api.StepWait, Signal: api.ChildSignal(b.ID), Attempt: 2, Now: at}),
+		api.ActionSuspend, "again")
+	_, err = s.CancelTask(ctx, ws.ID, parent.ID, "done with it", at)
+	must(t, err, "CancelTask parent")
+
+	// A spawn that waits: its child's end wakes it once (the signal comes
+	// too, for a join), and the replay answers the child's output.
+	p2 := createTask(t, s, newTask(ws.ID))
+	claim(t, s, params(ws.ID, at))
+	kid := newTask(ws.ID)
+	wantAction(t, begin(t, s, ws.ID, p2.ID, store.StepBegin{Key: "kid", Kind: api.StepSpawn, Child: &kid, SpawnWait: true, Attempt: 1, Now: at}),
+		api.ActionSuspend, "kid")
+	claim(t, s, params(ws.ID, at))
+	done, err = s.Complete(ctx, ws.ID, kid.ID, 1, store.Outcome{Status: api.TaskFailed, Error: "boom", Now: at})
+	must(t, err, "Complete kid")
+	if p, woken, err := s.WakeParent(ctx, done, at); err != nil || !woken || p.Status != api.TaskQueued {
+		t.Fatalf("spawn-waiting parent after its child = %s woken %v, %v", p.Status, woken, err)
+	}
+	if _, woken, err := s.WakeParent(ctx, done, at); err != nil || woken {
+		t.Fatalf("spawn-waiting parent woken again = %v, %v", woken, err)
+	}
+	claim(t, s, params(ws.ID, at))
+	got = begin(t, s, ws.ID, p2.ID, store.StepBegin{Key: "kid", Kind: api.StepSpawn, Child: &kid, SpawnWait: true, Attempt: 2, Now: at})
+	if got.Action != api.ActionDone || got.Error == "" {
+		t.Errorf("spawn replay after a failed child = %s %q, want done with its error", got.Action, got.Error)
+	}
+	wantChildOutcome(t, begin(t, s, ws.ID, p2.ID, store.StepBegin{Key: "join", Kind: api.StepWait, Signal: api.ChildSignal(kid.ID), Attempt: 2, Now: at}),
+		kid.ID, api.TaskFailed, "null", "boom")
+
+	// A parent that ended ignores its child's end, without an error.
+	p3 := createTask(t, s, newTask(ws.ID))
+	claim(t, s, params(ws.ID, at))
+	late := newTask(ws.ID)
+	begin(t, s, ws.ID, p3.ID, store.StepBegin{Key: "late", Kind: api.StepSpawn, Child: &late, Attempt: 1, Now: at})
+	_, err = s.CancelTask(ctx, ws.ID, p3.ID, "gave up", at)
+	must(t, err, "CancelTask p3")
+	ended, err := s.CancelTask(ctx, ws.ID, late.ID, "parent gone", at)
+	must(t, err, "CancelTask late")
+	if p, woken, err := s.WakeParent(ctx, ended, at); err != nil || woken || p.Status != api.TaskCancelled {
+		t.Fatalf("ended parent after its child = %s woken %v, %v; want cancelled, no error", p.Status, woken, err)
+	}
+}
+
+// testStepsChildSignalMissed: a child's end that never reached WakeParent
+// (the server stopped between them) is found by the reaper's WakeDue for a
+// join that waits for it, delivered by the replay, and still delivered
+// once.
+func testStepsChildSignalMissed(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ws, _ := createWorkspace(t, s, "acme")
+	parent := createTask(t, s, newTask(ws.ID))
+	claim(t, s, params(ws.ID, t0))
+	a := newTask(ws.ID)
+	begin(t, s, ws.ID, parent.ID, store.StepBegin{Key: "a", Kind: api.StepSpawn, Child: &a, Attempt: 1, Now: t0})
+	join := store.StepBegin{Key: "join", Kind: api.StepWait, Signal: api.ChildSignal(a.ID), Attempt: 1, Now: t0}
+	wantAction(t, begin(t, s, ws.ID, parent.ID, join), api.ActionSuspend, "join")
+	at := t0.Add(time.Second)
+	if woken, err := s.WakeDue(ctx, at); err != nil || len(woken) != 0 {
+		t.Fatalf("WakeDue with the child running = %v, %v", woken, err)
+	}
+	claim(t, s, params(ws.ID, at))
+	_, err := s.Complete(ctx, ws.ID, a.ID, 1, store.Outcome{Status: api.TaskSucceeded, Output: json.RawMessage(`1`), Now: at})
+	must(t, err, "Complete a")
+	woken, err := s.WakeDue(ctx, at)
+	must(t, err, "WakeDue")
+	if len(woken) != 1 || woken[0].ID != parent.ID || woken[0].Status != api.TaskQueued {
+		t.Fatalf("WakeDue after the child's missed end = %+v, want the parent queued", woken)
+	}
+	claim(t, s, params(ws.ID, at))
+	begin(t, s, ws.ID, parent.ID, store.StepBegin{Key: "a", Kind: api.StepSpawn, Child: &a, Attempt: 2, Now: at})
+	join.Attempt = 2
+	wantChildOutcome(t, begin(t, s, ws.ID, parent.ID, join), a.ID, api.TaskSucceeded, "1", "")
+	// Delivered once: a second join waits, WakeDue does not wake it for
+	// the same end, nor does the late WakeParent.
+	join.Key = "again"
+	wantAction(t, begin(t, s, ws.ID, parent.ID, join), api.ActionSuspend, "again")
+	if woken, err := s.WakeDue(ctx, at); err != nil || len(woken) != 0 {
+		t.Fatalf("WakeDue after the end was delivered = %v, %v; want none", woken, err)
+	}
+	done, err := s.GetTask(ctx, ws.ID, a.ID)
+	must(t, err, "GetTask a")
+	if _, woken, err := s.WakeParent(ctx, done, at); err != nil || woken {
+		t.Fatalf("the late WakeParent = woken %v, %v; want not woken", woken, err)
+	}
+}

@@ -50,6 +50,8 @@ var taskTests = []suiteTest{
 	{"StepsAtMostOnce", testStepsAtMostOnce},
 	{"StepsBudget", testStepsBudget},
 	{"StepsSpawn", testStepsSpawn},
+	{"StepsChildSignal", testStepsChildSignal},
+	{"StepsChildSignalMissed", testStepsChildSignalMissed},
 }
 
 // lease is the lease of every claim in the suite.

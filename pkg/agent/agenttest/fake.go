@@ -131,13 +131,30 @@ func (f *Fake) TimeOut(key string) {
 	f.timeouts[key] = true
 }
 
-// EndChild ends the child task id with output, or errMsg when not empty.
+// EndChild ends the child task id with output (succeeded), or errMsg when
+// not empty (failed): a spawn that waits for it answers, and the signal
+// api.ChildSignal(id) comes, as the server delivers it (once).
 func (f *Fake) EndChild(id, output, errMsg string) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if c := f.children[id]; c != nil {
-		c.done, c.output, c.err = true, json.RawMessage(output), errMsg
+	c := f.children[id]
+	if c == nil || c.done {
+		return
 	}
+	c.done, c.output, c.err = true, json.RawMessage(output), errMsg
+	o := api.ChildOutcome{TaskID: id, Status: api.TaskSucceeded, Output: c.output}
+	if errMsg != "" {
+		o.Status, o.Output, o.Error = api.TaskFailed, nil, errMsg
+	}
+	if len(o.Output) == 0 {
+		o.Output = json.RawMessage("null")
+	}
+	data, err := json.Marshal(o)
+	if err != nil {
+		panic(fmt.Sprintf("agenttest: EndChild %s: output %q is not JSON", id, output))
+	}
+	name := api.ChildSignal(id)
+	f.signals[name] = append(f.signals[name], data)
 }
 
 // Children are the ids of the children spawned, in order.

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/genericcorp/baton/internal/ids"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/lifecycle"
 	"github.com/genericcorp/baton/pkg/api"
@@ -40,7 +41,9 @@ type StepTx interface {
 	// SetTaskBudget writes the task's max_cost_micros and priority.
 	SetTaskBudget(ctx context.Context, id string, maxCostMicros int64, priority int) error
 	// LockWakeable reads and holds up to limit waiting tasks whose timer
-	// passed at now or whose awaited child has ended.
+	// passed at now or whose awaited child has ended: a waiting spawn step's
+	// child, or a waiting wait step's child (ChildID) whose end signal the
+	// task has not had (idempotency key api.ChildSignal(child)).
 	LockWakeable(ctx context.Context, now time.Time, limit int) ([]Row, error)
 }
 
@@ -89,6 +92,19 @@ func fire(ctx context.Context, tx Tx, r Row, st *store.Step, now time.Time) (boo
 		sig, ok, err := tx.PendingSignal(ctx, r.Task.ID, st.WaitSignal)
 		if err != nil {
 			return false, err
+		}
+		if !ok && st.ChildID != "" {
+			// A join of a child whose end was not delivered (the server
+			// stopped between the child's end and WakeParent): deliver it now.
+			c, err := tx.LockTask(ctx, r.Task.WorkspaceID, st.ChildID)
+			if err != nil {
+				return false, fmt.Errorf("child %s: %w", st.ChildID, err)
+			}
+			if api.IsTerminal(c.Task.Status) {
+				if sig, ok, err = deliverChildEnd(ctx, tx, r, c.Task, now); err != nil {
+					return false, err
+				}
+			}
 		}
 		if ok {
 			if err := tx.ConsumeSignal(ctx, sig.ID, st.Key); err != nil {
@@ -302,6 +318,18 @@ func (run Runner) BeginStep(ctx context.Context, workspaceID, id string, b store
 						wake := now.Add(b.Timeout)
 						st.WakeAt = &wake
 					}
+					if child, ok := strings.CutPrefix(b.Signal, api.ChildSignalPrefix); ok {
+						// A join: the reaper's wake query (LockWakeable) then
+						// wakes the task when the child has ended but its end
+						// was not delivered.
+						c, err := tx.LockTask(ctx, workspaceID, child)
+						if err != nil && !errors.Is(err, store.ErrNotFound) {
+							return err
+						}
+						if err == nil && c.Task.ParentID == id {
+							st.ChildID = child
+						}
+					}
 				case api.StepSpawn:
 					if b.Child == nil {
 						return errors.New("spawn without a child task")
@@ -503,7 +531,37 @@ func (run Runner) SendSignal(ctx context.Context, workspaceID, id string, s stor
 	return got, created, out, nil
 }
 
-// WakeParent wakes child's parent if it waits for child.
+// childOutcome is the data of child's end signal to its parent.
+func childOutcome(c store.Task) (json.RawMessage, error) {
+	o := api.ChildOutcome{TaskID: c.ID, Status: c.Status, Output: c.Output, Error: c.Error}
+	if c.Status != api.TaskSucceeded {
+		o.Output = nil
+		if o.Error == "" {
+			o.Error = c.StatusReason
+		}
+	}
+	if len(o.Output) == 0 {
+		o.Output = json.RawMessage("null")
+	}
+	return json.Marshal(o)
+}
+
+// deliverChildEnd delivers, once, the end signal of child c to parent r's
+// task (see WakeParent); delivered is false when it was delivered before.
+func deliverChildEnd(ctx context.Context, tx Tx, r Row, c store.Task, now time.Time) (store.Signal, bool, error) {
+	data, err := childOutcome(c)
+	if err != nil {
+		return store.Signal{}, false, err
+	}
+	name := api.ChildSignal(c.ID)
+	return tx.InsertSignal(ctx, store.Signal{ID: ids.NewAt("sig", now), WorkspaceID: r.Task.WorkspaceID,
+		TaskID: r.Task.ID, Name: name, Data: data, IdempotencyKey: name, CreatedAt: now})
+}
+
+// WakeParent delivers, once, the signal api.ChildSignal(child) to the
+// parent of child (when it has ended) and wakes the parent if it waits for
+// child: on a spawn step that waits for it, or on a wait for that signal.
+// A parent in a terminal state ignores it.
 func (run Runner) WakeParent(ctx context.Context, child store.Task, now time.Time) (store.Task, bool, error) {
 	if child.ParentID == "" {
 		return store.Task{}, false, nil
@@ -514,13 +572,30 @@ func (run Runner) WakeParent(ctx context.Context, child store.Task, now time.Tim
 		woken bool
 	)
 	err := run(ctx, func(tx Tx) error {
+		woken = false
 		r, err := tx.LockTask(ctx, child.WorkspaceID, child.ParentID)
 		if err != nil {
 			return err
 		}
+		out = r.Task
+		if api.IsTerminal(r.Task.Status) {
+			return nil
+		}
+		// The child's row, not the caller's copy, says how it ended.
+		c, err := tx.LockTask(ctx, child.WorkspaceID, child.ID)
+		if err != nil {
+			return err
+		}
+		name, delivered := api.ChildSignal(child.ID), false
+		if api.IsTerminal(c.Task.Status) {
+			if _, delivered, err = deliverChildEnd(ctx, tx, r, c.Task, now); err != nil {
+				return err
+			}
+		}
 		woken, err = wakeIfWaiting(ctx, tx, &r, func(st store.Step) bool {
-			return st.Kind == api.StepSpawn && st.ChildID == child.ID
-		}, "child "+child.ID+" "+child.Status, now)
+			return st.Kind == api.StepSpawn && st.ChildID == child.ID ||
+				delivered && st.Kind == api.StepWait && st.WaitSignal == name
+		}, "child "+child.ID+" "+c.Task.Status, now)
 		out = r.Task
 		return err
 	})
