@@ -114,7 +114,7 @@ type stepsResult struct {
 type stepSizes struct{ n, c, m int }
 
 func (o opts) stepSizes() stepSizes {
-	return stepSizes{n: o.pick(50, 500), c: o.pick(4, 8), m: o.pick(10, 100)}
+	return stepSizes{n: o.pick(50, 300), c: o.pick(4, 8), m: o.pick(10, 50)}
 }
 
 func runSteps(ctx context.Context, o opts, r *report) error {
@@ -357,8 +357,8 @@ func renderSteps(o opts, rs []stepsResult, r *report) string {
 	for _, res := range rs {
 		loads = append(loads, fmt.Sprintf("%s %.1f → %.1f", res.store, res.load[0], res.load[1]))
 	}
-	fmt.Fprintf(&b, "\n1-minute load average before → after each store's part: %s, on %d cores: the machine was shared with other work whenever it is above the core count, so compare these numbers with care.\n",
-		strings.Join(loads, ", "), runtime.NumCPU())
+	fmt.Fprintf(&b, "\nRun %s. 1-minute load average before → after each store's part: %s, on %d cores: the machine was shared with other work whenever it is above the core count, so compare these numbers with care.\n",
+		time.Now().UTC().Format("2006-01-02 15:04 UTC"), strings.Join(loads, ", "), runtime.NumCPU())
 	return b.String()
 }
 
