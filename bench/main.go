@@ -1,5 +1,5 @@
 // Command bench is baton's benchmark suite: `go run ./bench SCENARIO`
-// (throughput, auth, mixed, scale, cli or all) runs a real baton server in
+// (throughput, auth, mixed, scale, cli, logflood, steps or all) runs a real baton server in
 // process on 127.0.0.1 (SQLite in a temp dir, PostgreSQL in a fresh
 // database that is dropped afterwards), River beside it, and writes the
 // scenario's section of BENCHMARKS.md at the repository root.
@@ -78,6 +78,9 @@ func logf(format string, a ...any) {
 }
 
 func main() {
+	if os.Getenv(stepAgentEnv) == "1" { // the steps scenario's agent
+		os.Exit(stepAgent())
+	}
 	var o opts
 	flag.BoolVar(&o.quick, "quick", false, "small sizes and short phases (CI)")
 	flag.IntVar(&o.runs, "runs", 3, "interleaved runs per measurement (median)")
@@ -88,9 +91,9 @@ func main() {
 	flag.IntVar(&o.scaleRows, "scale-tasks", 1_000_000, "tasks loaded by the scale scenario (usage events: 10×; -quick: 20 000)")
 	flag.IntVar(&o.tasks, "tasks", 2000, "throughput: tasks per run (-quick: 300)")
 	flag.IntVar(&o.depth, "depth", 100_000, "throughput: tasks queued for the deep-queue rates (-quick: 5 000)")
-	store := flag.String("store", "both", "throughput: sqlite, postgres or both")
+	store := flag.String("store", "both", "throughput and steps: sqlite, postgres or both")
 	flag.Usage = func() {
-		fmt.Fprintln(os.Stderr, "usage: go run ./bench [flags] throughput|auth|mixed|scale|cli|logflood|all")
+		fmt.Fprintln(os.Stderr, "usage: go run ./bench [flags] throughput|auth|mixed|scale|cli|logflood|steps|all")
 		flag.PrintDefaults()
 	}
 	flag.Parse()
@@ -136,9 +139,9 @@ func main() {
 	}
 	scenarios := map[string]func(context.Context, opts, *report) error{
 		"throughput": runThroughput, "auth": runAuth, "mixed": runMixed, "scale": runScale, "cli": runCLI,
-		"logflood": runLogFlood,
+		"logflood": runLogFlood, "steps": runSteps,
 	}
-	order := []string{"throughput", "auth", "mixed", "scale", "cli", "logflood"}
+	order := []string{"throughput", "auth", "mixed", "scale", "cli", "logflood", "steps"}
 	name := flag.Arg(0)
 	if name != "all" {
 		if scenarios[name] == nil {

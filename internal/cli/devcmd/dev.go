@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"time"
 
@@ -44,7 +45,12 @@ DATA_DIR/dev-credentials.json (mode 0600) so restarts reuse them; when the
 saved workspace key no longer works (revoked, or the file was lost) a new
 one is made and said so, and a "dev" profile you changed is not
 overwritten without a notice. Requests are logged only when they fail,
-unless --verbose.`,
+unless --verbose.
+
+Two demo workers run beside it: the built-in echo agent on queue "default",
+and on queue "demo-steps" a durable agent of three steps and an approval
+wait (fetch, draft, a wait for signal "approve", publish; docs/steps.md
+"Try it with baton dev"), which is this binary itself (a hidden command).`,
 		Args: cmdutil.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return run(cmd.Context(), f, cmd.Flags(), dataDir, listen, verbose)
@@ -54,6 +60,7 @@ unless --verbose.`,
 	cmd.Flags().StringVar(&listen, "listen", "", "listen address (default $BATON_LISTEN or 127.0.0.1:7070)")
 	cmd.Flags().BoolVarP(&verbose, "verbose", "v", false, "log every request (by default only failed ones)")
 	config.PprofFlags(cmd.Flags())
+	cmd.AddCommand(newCmdDemoAgent(f))
 	return cmd
 }
 
@@ -124,13 +131,18 @@ func run(ctx context.Context, f *cmdutil.Factory, flags *pflag.FlagSet, dataDir,
 		<-done
 		return err
 	}
-	workerDone := make(chan error, 1)
-	go func() { workerDone <- runDemoWorker(serveCtx, f, srv.URL(), creds.WorkspaceKey, log) }()
+	workers := demoWorkers(f, log)
+	workerDone := make(chan error, len(workers))
+	for _, w := range workers {
+		go func() { workerDone <- w.run(serveCtx, f, srv.URL(), creds.WorkspaceKey) }()
+	}
 	printNextSteps(f, srv.URL(), cfg.DataDir, creds)
 	err = <-done
 	stop()
-	if werr := <-workerDone; werr != nil && err == nil {
-		err = fmt.Errorf("dev: demo worker: %w", werr)
+	for range workers {
+		if werr := <-workerDone; werr != nil && err == nil {
+			err = fmt.Errorf("dev: demo worker: %w", werr)
+		}
 	}
 	return err
 }
@@ -217,15 +229,35 @@ func writeProfiles(f *cmdutil.Factory, url string, creds devCreds) error {
 	return nil
 }
 
-// runDemoWorker serves queue "default" with the built-in echo agent, so a
-// new user can submit a task and see a result with no other setup.
-func runDemoWorker(ctx context.Context, f *cmdutil.Factory, url, key string, log *slog.Logger) error {
+// demoWorker is one of the workers `baton dev` runs, so a new user can
+// submit a task and see a result with no other setup.
+type demoWorker struct{ cfg supervisor.Config }
+
+// demoWorkers are the echo agent on queue "default" (in process) and the
+// demo agent of durable steps on queue DemoQueue (this binary, run as
+// `baton dev demo-agent` for each attempt: the step endpoint serves
+// process agents).
+func demoWorkers(f *cmdutil.Factory, log *slog.Logger) []demoWorker {
+	ws := []demoWorker{{supervisor.Config{Runner: supervisor.EchoRunner, Queues: []string{api.DefaultQueue},
+		Concurrency: 4, WorkerID: "dev-echo", Log: log.With("component", "demo-worker")}}}
+	self, err := os.Executable()
+	if err != nil {
+		f.Warnf("no demo agent on queue %q: %v", DemoQueue, err)
+		return ws
+	}
+	return append(ws, demoWorker{supervisor.Config{Command: []string{self, "dev", "demo-agent"}, Queues: []string{DemoQueue},
+		Concurrency: 2, WorkerID: "dev-demo-steps", KillGrace: 2 * time.Second,
+		Log: log.With("component", "demo-steps-worker")}})
+}
+
+func (w demoWorker) run(ctx context.Context, f *cmdutil.Factory, url, key string) error {
 	c, err := f.ClientFor(url, key, "")
 	if err != nil {
 		return err
 	}
-	return supervisor.Run(ctx, supervisor.Config{API: c, Runner: supervisor.EchoRunner, Queues: []string{api.DefaultQueue},
-		Concurrency: 4, WorkerID: "dev-echo", Log: log.With("component", "demo-worker")})
+	cfg := w.cfg
+	cfg.API = c
+	return supervisor.Run(ctx, cfg)
 }
 
 func printNextSteps(f *cmdutil.Factory, url, dataDir string, creds devCreds) {
@@ -249,9 +281,16 @@ Try, in another shell:
   baton tasks list%s
   baton tiers list%s
 
-A demo worker runs the built-in echo agent on queue "default". Run your own:
+A demo worker runs the built-in echo agent on queue "default", and one runs a
+durable agent on queue "%s" (three steps and an approval wait):
+  id=$(baton tasks submit --queue %s --input '{"topic": "x"}' -q%s)
+  baton tasks steps "$id"%s              # fetch and draft done, approval waiting
+  baton tasks signal "$id" %s --data '{"ok": true}'%s
+  baton tasks wait "$id"%s               # published
+
+Run your own:
   baton worker run --queue mine -- python3 agent.py
 
 Stop with Ctrl-C; the data stays in %s.
-`, url, dataDir, creds.WorkspaceID, path, use, use, use, use, use, use, dataDir)
+`, url, dataDir, creds.WorkspaceID, path, use, use, use, use, use, use, DemoQueue, DemoQueue, use, use, DemoSignal, use, use, dataDir)
 }
