@@ -1,6 +1,7 @@
 package e2e_test
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -91,10 +92,8 @@ func maxOverlap(runs []fanChildOut) int {
 		edges = append(edges, edge{c.Start, 1}, edge{c.End, -1})
 	}
 	slices.SortFunc(edges, func(a, b edge) int {
-		if a.at != b.at {
-			return int(max(min(a.at-b.at, 1), -1))
-		}
-		return b.delta - a.delta // a start at the moment another ends overlaps it
+		// A start at the moment another run ends overlaps it.
+		return cmp.Or(cmp.Compare(a.at, b.at), b.delta-a.delta)
 	})
 	n, best := 0, 0
 	for _, e := range edges {
