@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -24,7 +25,7 @@ import (
 // parent succeeds with the N outputs in order; each child ran once; and
 // the children overlapped in time. Then a shell parent does the same with
 // `baton step spawn` and `baton step wait … child:ID`, and with `baton step
-// join`.
+// join`, and a Python one with baton_agent's join.
 
 const (
 	fanQueue    = "fan"
@@ -129,22 +130,55 @@ done
 printf '{"children": [%%s]}\n' "${out%%,}"
 `
 
-// testShellFanOut runs shellFanOut in mode with n children through a
-// worker on queue "sh" (started by the first call) beside the fan queue's.
-func testShellFanOut(t *testing.T, s *stepScenario, mode string, n int) {
-	if mode == "wait" {
-		script := filepath.Join(t.TempDir(), "fan.sh")
-		if err := os.WriteFile(script, fmt.Appendf(nil, shellFanOut, s.cl.bin, fanQueue), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		s.cl.worker("shell-parents", s.addr, s.key, 1, "exec sh "+script, "--queue", "sh")
+// pythonFanOut is the same parent in Python: baton_agent's spawn and join.
+const pythonFanOut = `import json, sys
+import baton_agent as baton
+
+
+def fan():
+    inp = json.load(sys.stdin)
+    child = lambda i: {"mode": "child", "n": i, "dir": inp["dir"]}
+    ids = [baton.spawn("part-%%d" %% i, child(i), queue=%q)["task_id"] for i in range(inp["n"])]
+    return {"children": baton.join("parts", ids)}
+
+
+baton.main(fan)
+`
+
+// scriptParents starts the workers of the script parents: shellFanOut on
+// queue "sh", and pythonFanOut on queue "py" where python3 is installed.
+func scriptParents(t *testing.T, s *stepScenario) (queues []string) {
+	dir := t.TempDir()
+	sh, py := filepath.Join(dir, "fan.sh"), filepath.Join(dir, "fan.py")
+	if err := os.WriteFile(sh, fmt.Appendf(nil, shellFanOut, s.cl.bin, fanQueue), 0o644); err != nil {
+		t.Fatal(err)
 	}
-	dir := filepath.Join(s.dir, "shell-"+mode)
+	if err := os.WriteFile(py, fmt.Appendf(nil, pythonFanOut, fanQueue), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s.cl.worker("shell-parents", s.addr, s.key, 1, "exec sh "+sh, "--queue", "sh")
+	python, err := exec.LookPath("python3")
+	if err != nil {
+		t.Log("python3 is not installed: the Python parent is not tested")
+		return []string{"sh"}
+	}
+	sdk, err := filepath.Abs(filepath.Join("..", "..", "sdk", "python"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.cl.worker("python-parents", s.addr, s.key, 1, fmt.Sprintf("PYTHONPATH=%q exec %q %q", sdk, python, py), "--queue", "py")
+	return []string{"sh", "py"}
+}
+
+// testScriptFanOut runs a script parent of queue (scriptParents) in mode
+// with n children on the fan queue and checks their outputs.
+func testScriptFanOut(t *testing.T, s *stepScenario, queue, mode string, n int) {
+	dir := filepath.Join(s.dir, queue+"-"+mode)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
 	in, _ := json.Marshal(stepInput{Mode: mode, Dir: dir, N: n})
-	sub, err := s.c.SubmitTask(context.Background(), api.SubmitTaskRequest{Queue: "sh", Input: in}, "")
+	sub, err := s.c.SubmitTask(context.Background(), api.SubmitTaskRequest{Queue: queue, Input: in}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -156,11 +190,11 @@ func testShellFanOut(t *testing.T, s *stepScenario, mode string, n int) {
 		keys[i] = fmt.Sprintf("child-%d", i)
 		var o struct{ Child int }
 		if i >= len(out.Children) || out.Children[i].Status != api.TaskSucceeded || json.Unmarshal(out.Children[i].Output, &o) != nil || o.Child != i {
-			t.Fatalf("the shell parent's joins: %s, want %d children's outputs in order", task.Output, n)
+			t.Fatalf("the %s parent's joins (%s): %s, want %d children's outputs in order", queue, mode, task.Output, n)
 		}
 	}
 	ranOnce(t, effects(t, dir), keys...)
-	t.Logf("a shell parent (%s) joined %d children in %d attempts", mode, n, task.Attempt)
+	t.Logf("the %s parent (%s) joined %d children in %d attempts", queue, mode, n, task.Attempt)
 }
 
 func testFanOut(t *testing.T, pgURL string) {
@@ -236,9 +270,13 @@ func testFanOut(t *testing.T, pgURL string) {
 		fanChildren, fanWorkers, took.Round(time.Millisecond), overlap, task.Attempt)
 
 	// The same from a shell script, with `baton step spawn` and `wait` or
-	// `join`.
-	testShellFanOut(t, s, "wait", 5)
-	testShellFanOut(t, s, "join", 5)
+	// `join`, and from Python.
+	queues := scriptParents(t, s)
+	testScriptFanOut(t, s, "sh", "wait", 5)
+	testScriptFanOut(t, s, "sh", "join", 5)
+	if slices.Contains(queues, "py") {
+		testScriptFanOut(t, s, "py", "join", 5)
+	}
 }
 
 // TestFanOutSQLite: go test ./internal/e2e -run TestFanOut -v
