@@ -198,6 +198,14 @@ func (s *Server) handleSignal(w http.ResponseWriter, r *http.Request, p *princip
 	if err := validStepName("name", name, api.MaxSignalNameLen); err != nil {
 		return err
 	}
+	if strings.HasPrefix(name, api.ChildSignalPrefix) {
+		// Only the server sends a child's end (docs/steps.md, "Fan-out and
+		// join"): a forged one would answer a parent's join with an
+		// outcome its child never had.
+		p := api.Errorf(api.CodeValidationFailed, "signal names starting %q are the server's: a child task's end", api.ChildSignalPrefix)
+		p.Errors = []api.FieldError{{Field: "name", Message: "reserved prefix " + api.ChildSignalPrefix}}
+		return p
+	}
 	req, err := decode[api.SignalRequest](r, s.cfg.MaxBodyBytes, true)
 	if err != nil {
 		return err

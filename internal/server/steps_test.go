@@ -222,3 +222,18 @@ func TestStepsSpendCap(t *testing.T) {
 		t.Fatalf("task at the cap = %s, want waiting (not terminated)", tk.Status)
 	}
 }
+
+// TestChildSignalsAreTheServers: nobody may send a child:<id> signal by
+// hand — it would answer a parent's join with an outcome its child never
+// had; the name is refused whole (422 on name) and nothing is kept.
+func TestChildSignalsAreTheServers(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newTenant("acme")
+	task := b.submit(a.key, api.SubmitTaskRequest{}, "", 201)
+	r := b.req("POST", "/v1/tasks/"+task.ID+"/signals/"+api.ChildSignal("task_01jd0000000000000000000000"), a.key, `{"data":{"status":"succeeded"}}`)
+	if p := wantProblem(t, r, 422, api.CodeValidationFailed); len(p.Errors) != 1 || p.Errors[0].Field != "name" {
+		t.Fatalf("forged child signal: %+v", p)
+	}
+	b.call("POST", "/v1/tasks/"+task.ID+"/signals/child", a.key, api.SignalRequest{}, 201, nil)
+}
