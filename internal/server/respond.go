@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"reflect"
 	"strings"
 	"unicode/utf8"
 
@@ -26,7 +27,7 @@ func encode(w http.ResponseWriter, status int, v any) {
 }
 
 // decode reads exactly one JSON object from r's body into a T, refusing
-// null, unknown fields, trailing data, bodies over maxBytes and bodies that are
+// null, unknown fields (names are case-sensitive), trailing data, bodies over maxBytes and bodies that are
 // not valid UTF-8 (400); strings that no store can hold (NUL) and, for a T
 // with a Check method, fields out of their bounds are 422. A body that does
 // not arrive within the server's read timeout is 408. An empty body is an
@@ -64,6 +65,11 @@ func decode[T any](r *http.Request, maxBytes int64, allowEmpty bool) (T, error) 
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return v, api.NewProblem(api.CodeInvalidRequest, "request body must be a single JSON object")
+	}
+	if name, bad := misspelledField(raw, reflect.TypeFor[T]()); bad {
+		p := api.Errorf(api.CodeInvalidRequest, "unknown field %q (names are case-sensitive)", name)
+		p.Errors = []api.FieldError{{Field: name, Message: "unknown field"}}
+		return v, p
 	}
 	errs := checkStrings(v)
 	if c, ok := any(v).(interface{ Check() []api.FieldError }); ok {

@@ -111,7 +111,8 @@ func fuzzBodies() []string {
 	return []string{"", "{}", "null", "[]", `{"x":1}`, `{} {}`, "{\"name\":\"\xff\"}", `{"name":"a\u0000b"}`, `{"attempt":1e400}`,
 		`{"attempt":-9223372036854775809}`, `{"input":` + strings.Repeat("[", 600) + strings.Repeat("]", 600) + `}`, `{"queues":["a",null]}`,
 		`{"timeout_seconds":9223372037}`, `{"usage":{"tokens":-1,"cost_micros":1e11}}`, `{"lines":["\u0000",""]}`, `{"overrides":{"burst":null}}`,
-		`{"until":"0000-01-01T00:00:00+23:59"}`, `{"scopes":["*","admin","worker:all"]}`, `{"expires_in":"106752d"}`, `{"grace":"-1s"}`}
+		`{"until":"0000-01-01T00:00:00+23:59"}`, `{"scopes":["*","admin","worker:all"]}`, `{"expires_in":"106752d"}`, `{"grace":"-1s"}`,
+		`{"Attempt":1}`, `{"attempt":1,"usage":{"Tokens":1}}`, `{"labels":{"K":"v"},"Queue":"q"}`}
 }
 
 // FuzzDecodeRequests drives every request body the server decodes through
