@@ -34,6 +34,7 @@ var taskTests = []suiteTest{
 	{"TaskClaimFilters", testTaskClaimFilters},
 	{"TaskEvents", testTaskEvents},
 	{"TaskLogBudget", testTaskLogBudget},
+	{"TaskStreams", testTaskStreams},
 	{"TaskListAndCount", testTaskListAndCount},
 	{"TaskDeleteWorkspace", testTaskDeleteWorkspace},
 	{"TaskTenantIsolation", testTaskTenantIsolation},
