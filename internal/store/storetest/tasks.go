@@ -35,6 +35,7 @@ var taskTests = []suiteTest{
 	{"TaskEvents", testTaskEvents},
 	{"TaskLogBudget", testTaskLogBudget},
 	{"TaskStreams", testTaskStreams},
+	{"ChildrenCost", testChildrenCost},
 	{"TaskListAndCount", testTaskListAndCount},
 	{"TaskDeleteWorkspace", testTaskDeleteWorkspace},
 	{"TaskTenantIsolation", testTaskTenantIsolation},
