@@ -32,45 +32,21 @@ func (b *bundle) spend(cred, id string, attempt int, costMicros int64) {
 	b.call("POST", "/v1/tasks/"+id+"/heartbeat", cred, api.HeartbeatRequest{Attempt: attempt, Usage: &api.UsageReport{CostMicros: costMicros}}, 200, nil)
 }
 
-// TestTaskBudgetAlerts is the budget test seen from the alerts:
-// a budget of $0.05 and steps of $0.03 raise the 80 % and the 100 % alert
-// of the task once each — not again at the step that does not begin, the
-// heartbeats or the raise — naming the task; the webhook and
-// baton_alerts_total get them like the workspace's alerts.
-func TestTaskBudgetAlerts(t *testing.T) {
-	t.Parallel()
-	rc := newReceiver(t)
-	b := setupWith(t, withWebhook(rc.URL))
-	b.runBackground()
-	a := b.newTenant("acme")
-	task := b.submit(a.key, api.SubmitTaskRequest{MaxCostMicros: 50_000}, "", 201)
-	b.claim(a.key)
-	var spent int64
-	for i, key := range []string{"s1", "s2", "s3"} {
-		got := b.beginStep(a.key, task.ID, key, api.StepBeginRequest{Attempt: 1, Kind: api.StepRun, Usage: &api.UsageReport{CostMicros: spent}})
-		if i == 2 {
-			if got.Action != api.ActionSuspend {
-				t.Fatalf("s3 = %+v, want suspend for budget", got)
-			}
-			break
-		}
-		spent += 30_000
-		b.endStep(a.key, task.ID, key, api.StepEndRequest{Attempt: 1, Usage: &api.UsageReport{CostMicros: spent}})
-		if got, want := b.budgetAlerts(a.key), [][]string{nil, {task.ID + "@80", task.ID + "@100"}}[i]; !slices.Equal(got, want) {
-			t.Fatalf("after %s ($%d micros): alerts %q, want %q", key, spent, got, want)
-		}
+// checkBudgetAlerts checks, at the end of TestStepsBudget (a budget of
+// $0.05, steps of $0.03, the budget raised, the task run to its end), that
+// the task has exactly its 80 % and 100 % alerts — none more at the step
+// that did not begin, the raise or the end — naming the task, and that the
+// webhook and baton_alerts_total got them like the workspace's alerts.
+func (b *bundle) checkBudgetAlerts(rc *receiver, cred, taskID string) {
+	t := b.t
+	t.Helper()
+	b.call("POST", "/v1/tasks/"+taskID+"/complete", cred, api.CompleteRequest{Attempt: 2, Usage: &api.UsageReport{CostMicros: 20_000}}, 200, nil)
+	if got, want := b.budgetAlerts(cred), []string{taskID + "@80", taskID + "@100"}; !slices.Equal(got, want) {
+		t.Fatalf("alerts after the raise and the end: %q, want %q", got, want)
 	}
-	b.call("PATCH", "/v1/tasks/"+task.ID, a.key, map[string]any{"max_cost_micros": 500_000}, 200, nil)
-	b.claim(a.key)
-	b.spend(a.key, task.ID, 2, 10_000)
-	b.call("POST", "/v1/tasks/"+task.ID+"/complete", a.key, api.CompleteRequest{Attempt: 2, Usage: &api.UsageReport{CostMicros: 20_000}}, 200, nil)
-	if got := b.budgetAlerts(a.key); len(got) != 2 {
-		t.Fatalf("alerts after the raise and the end: %q, want the two", got)
-	}
-	all := b.alerts(a.key, "?state=all")
-	for _, al := range all {
+	for _, al := range b.alerts(cred, "?state=all") {
 		if al.Kind != api.AlertThreshold || al.Limit != 50_000 || al.Value != 60_000 ||
-			!strings.Contains(al.Message, "task "+task.ID+" (queue default) at 120% of its budget: $0.06 of $0.05") {
+			!strings.Contains(al.Message, "task "+taskID+" (queue default) at 120% of its budget: $0.06 of $0.05") {
 			t.Errorf("alert %+v", al)
 		}
 	}
