@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/genericcorp/baton/pkg/api"
 )
@@ -99,4 +100,53 @@ func TestStreamEvents(t *testing.T) {
 	if e := page.Data[len(page.Data)-2]; e.Type != api.EventLog || !strings.Contains(e.Message, "log budget of 20 bytes") {
 		t.Errorf("event before the end %+v, want the budget notice", e)
 	}
+}
+
+// TestStreamEventsLive: a follower of the events SSE gets a stream line as
+// soon as the worker posts it (the logs route wakes the task's followers),
+// not at the next poll.
+func TestStreamEventsLive(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	a := b.newTenant("acme")
+	task := b.submit(a.key, api.SubmitTaskRequest{}, "", 201)
+	b.claim(a.key)
+	req, _ := http.NewRequest("GET", b.http.URL+"/v1/tasks/"+task.ID+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+a.key)
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := b.http.Client().Do(req)
+	if err != nil || res.StatusCode != 200 {
+		t.Fatalf("stream: %v %v", err, res)
+	}
+	defer res.Body.Close()
+	events := make(chan string, 16)
+	go func() {
+		defer close(events)
+		sc := bufio.NewScanner(res.Body)
+		for sc.Scan() {
+			if v, ok := strings.CutPrefix(sc.Text(), "event: "); ok {
+				events <- v
+			}
+		}
+	}()
+	next := func() string {
+		select {
+		case e := <-events:
+			return e
+		case <-time.After(10 * time.Second):
+			t.Fatal("no event within 10 s")
+			return ""
+		}
+	}
+	for range 2 { // queued, running
+		if e := next(); e != api.EventState {
+			t.Fatalf("event %q, want state", e)
+		}
+	}
+	start := time.Now()
+	b.call("POST", "/v1/tasks/"+task.ID+"/logs", a.key, api.LogsRequest{Attempt: 1, Lines: []string{"tok"}, Stream: true, Channel: "tokens"}, 204, nil)
+	if e := next(); e != api.EventStream {
+		t.Fatalf("event %q, want stream", e)
+	}
+	t.Logf("the stream line reached the follower %v after the worker posted it (SSE poll: %v)", time.Since(start).Round(time.Millisecond), ssePoll)
 }

@@ -185,10 +185,12 @@ func TestLogShipperSendsStreamsSoon(t *testing.T) {
 	go s.loop()
 	defer s.close()
 	s.add("a log line waits for the hourly flush")
+	start := time.Now()
 	s.addStream("tokens", "hello")
 	// With an hourly flush, only the stream's timer sends within 5 s (the
 	// log line goes along).
 	testutil.Eventually(t, 5*time.Second, "stream line sent", func() bool { return len(f.logRequests()) == 2 })
+	t.Logf("a stream line was sent %v after it was emitted (streamFlush %v)", time.Since(start).Round(time.Millisecond), streamFlush)
 	if got := f.logRequests(); !got[1].Stream || got[1].Channel != "tokens" || got[1].Lines[0] != "hello" {
 		t.Errorf("requests = %+v", got)
 	}
