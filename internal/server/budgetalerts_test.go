@@ -59,7 +59,8 @@ func (b *bundle) checkBudgetAlerts(rc *receiver, cred, taskID string) {
 // TestTaskBudgetAlertsCrossOneAtATime: heartbeats and the attempt's end
 // cross 80 % and 100 % separately, each raising its alert once; a task's
 // budget counts its children's cost, so a child's spend raises the
-// parent's alert (and none of the child's own: it has no budget).
+// parent's alert (and none of the child's own: it has no budget); a
+// budget lowered under the spend raises its alert at the PATCH.
 func TestTaskBudgetAlertsCrossOneAtATime(t *testing.T) {
 	t.Parallel()
 	b := setup(t)
@@ -100,5 +101,10 @@ func TestTaskBudgetAlertsCrossOneAtATime(t *testing.T) {
 	b.spend(a.key, kids[0].ID, 1, 35_000) // the parent's spend: 85 %
 	if got, want := b.budgetAlerts(a.key), []string{task.ID + "@80", task.ID + "@100", parent.ID + "@80"}; !slices.Equal(got, want) {
 		t.Fatalf("after the child's spend: %q, want %q", got, want)
+	}
+	// A budget lowered under the spend is crossed at once.
+	b.call("PATCH", "/v1/tasks/"+parent.ID, a.key, map[string]any{"max_cost_micros": 85_000}, 200, nil)
+	if got, want := b.budgetAlerts(a.key), []string{task.ID + "@80", task.ID + "@100", parent.ID + "@80", parent.ID + "@100"}; !slices.Equal(got, want) {
+		t.Fatalf("after lowering the parent's budget: %q, want %q", got, want)
 	}
 }

@@ -168,6 +168,9 @@ func (s *Service) UpdateTask(ctx context.Context, workspaceID, id string, maxCos
 	if err != nil {
 		return t, err
 	}
+	if maxCost != nil {
+		s.budgetAlerts(ctx, t) // a lowered budget may be crossed already
+	}
 	s.changed(ctx, t)
 	return t, nil
 }
