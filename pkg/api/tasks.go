@@ -157,9 +157,12 @@ type LogsRequest struct {
 	Attempt int      `json:"attempt"`
 	Lines   []string `json:"lines"`
 	// Stream, when true, stores the lines as stream events (a token
-	// stream: `baton step emit`) on Channel instead of log lines; both
-	// count toward the task's log budget. Channel needs Stream.
-	Stream  bool   `json:"stream,omitempty"`
+	// stream: `baton step emit`) instead of log lines; both count toward
+	// the task's log budget.
+	Stream bool `json:"stream,omitempty"`
+	// Channel is the stream's channel (empty: none): at most
+	// MaxChannelBytes, without spaces or control characters; it needs
+	// Stream.
 	Channel string `json:"channel,omitempty"`
 }
 

@@ -934,11 +934,13 @@ type Limits struct {
 
 // LogsRequest LogsRequest is the body of POST /v1/tasks/{id}/logs.
 type LogsRequest struct {
-	Attempt int      `json:"attempt"`
+	Attempt int `json:"attempt"`
+
+	// Channel Channel is the stream's channel (empty: none): at most MaxChannelBytes, without spaces or control characters; it needs Stream.
 	Channel *string  `json:"channel,omitempty"`
 	Lines   []string `json:"lines"`
 
-	// Stream Stream, when true, stores the lines as stream events (a token stream: `baton step emit`) on Channel instead of log lines; both count toward the task's log budget. Channel needs Stream.
+	// Stream Stream, when true, stores the lines as stream events (a token stream: `baton step emit`) instead of log lines; both count toward the task's log budget.
 	Stream *bool `json:"stream,omitempty"`
 }
 
