@@ -12,6 +12,19 @@ import (
 	"github.com/genericcorp/baton/pkg/api"
 )
 
+// openEvents opens task id's events as server-sent events.
+func (b *bundle) openEvents(cred, id string) *http.Response {
+	b.t.Helper()
+	req, _ := http.NewRequest("GET", b.http.URL+"/v1/tasks/"+id+"/events", nil)
+	req.Header.Set("Authorization", "Bearer "+cred)
+	req.Header.Set("Accept", "text/event-stream")
+	res, err := b.http.Client().Do(req)
+	if err != nil || res.StatusCode != 200 {
+		b.t.Fatalf("event stream of %s: %v %v", id, err, res)
+	}
+	return res
+}
+
 // TestStreamEvents: a worker's stream lines (baton step emit) are task
 // events of type stream with their channel, listed and followed as SSE
 // events named stream, between the log lines in the order they came, and
@@ -48,13 +61,7 @@ func TestStreamEvents(t *testing.T) {
 		Data []api.TaskEvent `json:"data"`
 	}
 	b.call("GET", "/v1/tasks/"+task.ID+"/events", a.key, nil, 200, &page)
-	req, _ := http.NewRequest("GET", b.http.URL+"/v1/tasks/"+task.ID+"/events", nil)
-	req.Header.Set("Authorization", "Bearer "+a.key)
-	req.Header.Set("Accept", "text/event-stream")
-	res, err := b.http.Client().Do(req)
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("stream: %v %v", err, res)
-	}
+	res := b.openEvents(a.key, task.ID)
 	defer res.Body.Close()
 	var names []string
 	var streamed []api.TaskEvent
@@ -111,13 +118,7 @@ func TestStreamEventsLive(t *testing.T) {
 	a := b.newTenant("acme")
 	task := b.submit(a.key, api.SubmitTaskRequest{}, "", 201)
 	b.claim(a.key)
-	req, _ := http.NewRequest("GET", b.http.URL+"/v1/tasks/"+task.ID+"/events", nil)
-	req.Header.Set("Authorization", "Bearer "+a.key)
-	req.Header.Set("Accept", "text/event-stream")
-	res, err := b.http.Client().Do(req)
-	if err != nil || res.StatusCode != 200 {
-		t.Fatalf("stream: %v %v", err, res)
-	}
+	res := b.openEvents(a.key, task.ID)
 	defer res.Body.Close()
 	events := make(chan string, 16)
 	go func() {

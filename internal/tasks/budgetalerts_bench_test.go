@@ -2,14 +2,10 @@ package tasks_test
 
 import (
 	"encoding/json"
-	"path/filepath"
 	"testing"
-	"time"
 
 	"github.com/genericcorp/baton/internal/ids"
 	"github.com/genericcorp/baton/internal/store"
-	"github.com/genericcorp/baton/internal/store/sqlite"
-	"github.com/genericcorp/baton/internal/tasks"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -28,25 +24,9 @@ func BenchmarkHeartbeatBudget(b *testing.B) {
 		{"past100", 1_000, 2_000},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			st, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "baton.db"))
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer st.Close()
-			if err := st.Migrate(b.Context()); err != nil {
-				b.Fatal(err)
-			}
-			now := time.Now().UTC()
-			ws := store.Workspace{ID: ids.New(ids.Workspace), Name: "bench", Tier: "team", Status: api.WorkspaceActive,
-				Overrides: api.Overrides{}, CreatedAt: now, UpdatedAt: now}
-			if err := st.CreateWorkspace(b.Context(), ws, store.Key{ID: ids.New(ids.Key), WorkspaceID: ws.ID, Name: "k",
-				Prefix: "bk_b", Hash: []byte(ws.ID), Scopes: []string{api.ScopeAll}, CreatedAt: now}); err != nil {
-				b.Fatal(err)
-			}
-			svc := tasks.New(tasks.Config{Store: st, Limits: func(store.Workspace) api.Limits {
-				return api.Limits{MaxConcurrentTasks: 10, MaxQueuedTasks: 10, MaxTaskDurationSeconds: 1 << 30,
-					MonthlyTaskExecutions: 10, MonthlyExecutionSeconds: 1 << 40, MonthlySpendMicros: 1 << 60}
-			}})
+			bu := setup(b)
+			bu.limits.MonthlyExecutionSeconds, bu.limits.MaxTaskDurationSeconds, bu.limits.MonthlySpendMicros = 1<<40, 1<<30, 1<<60
+			svc, ws, now := bu.svc, bu.ws, bu.clock.Now()
 			if _, _, err := svc.Submit(b.Context(), ws, store.Task{ID: ids.New(ids.Task), WorkspaceID: ws.ID, Queue: api.DefaultQueue,
 				Input: json.RawMessage(`{}`), MaxAttempts: 1, MaxCostMicros: c.budget, CreatedAt: now, RunAt: now}); err != nil {
 				b.Fatal(err)
