@@ -314,20 +314,20 @@ func (s *stepScenario) run() {
 		t.Fatalf("%d children of %s, want 4", children, fanout)
 	}
 	ranOnce(t, effects(t, fanoutDir), "child-1", "child-2", "child-3", "child-4")
-	// Its emitted lines are the task's log lines (in every attempt: emit
-	// is not a step).
+	// Its emitted lines are the task's stream events on channel tokens (in
+	// every attempt: emit is not a step).
 	events, err := s.c.ListTaskEvents(ctx, fanout, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var emitted []string
 	for _, e := range events {
-		if e.Type == api.EventLog && strings.HasPrefix(e.Message, "[tokens] ") {
-			emitted = append(emitted, e.Message)
+		if e.Type == api.EventStream {
+			emitted = append(emitted, e.Channel+":"+e.Message)
 		}
 	}
-	if len(emitted) < 2 || emitted[0] != "[tokens] fan" || emitted[1] != "[tokens] out" {
-		t.Fatalf("emitted log lines %q, want [tokens] fan, [tokens] out", emitted)
+	if len(emitted) < 2 || emitted[0] != "tokens:fan" || emitted[1] != "tokens:out" {
+		t.Fatalf("stream events %q, want tokens:fan, tokens:out", emitted)
 	}
 
 	// The crash task waited all along without accruing execution time.

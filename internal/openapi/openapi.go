@@ -478,10 +478,10 @@ func successContent(sg *schemas, rt server.RouteDoc) (openapi3.Content, error) {
 		c := openapi3.NewContentWithJSONSchemaRef(list)
 		c["text/event-stream"] = sse(
 			"With Accept: text/event-stream the task's events follow live. Each SSE event has `id:` (the event's seq; "+
-				"send it back as Last-Event-ID to resume), `event:` state, log or step with a TaskEvent as `data:`, and "+
+				"send it back as Last-Event-ID to resume), `event:` state, log, step or stream with a TaskEvent as `data:`, and "+
 				"once the task has ended and every event is sent, `event: end` with `{\"status\": …}`; keep-alive "+
 				"comments come every 15 s.",
-			map[string]string{"state": "TaskEvent", "log": "TaskEvent", "step": "TaskEvent", "end": "StreamEnd"})
+			map[string]string{"state": "TaskEvent", "log": "TaskEvent", "step": "TaskEvent", "stream": "TaskEvent", "end": "StreamEnd"})
 		return c, nil
 	case "/v1/usage/stream":
 		if _, err := sg.ref(rt.Response); err != nil {

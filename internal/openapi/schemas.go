@@ -284,7 +284,7 @@ func typeHooks(b server.Bounds) map[reflect.Type]func(*openapi3.Schema) {
 		},
 		reflect.TypeFor[api.TaskUsage](): func(sc *openapi3.Schema) { sc.Description = taskUsageDesc },
 		reflect.TypeFor[api.TaskEvent](): func(sc *openapi3.Schema) {
-			enum(sc, "type", api.EventState, api.EventLog, api.EventStep)
+			enum(sc, "type", api.EventState, api.EventLog, api.EventStep, api.EventStream)
 			enum(sc, "status", api.TaskStatuses...) // the task's new status, on state events
 		},
 		reflect.TypeFor[api.CreateWorkspaceRequest](): func(sc *openapi3.Schema) {
@@ -336,6 +336,7 @@ func typeHooks(b server.Bounds) map[reflect.Type]func(*openapi3.Schema) {
 			strict(sc)
 			n := uint64(b.MaxLogLines)
 			prop(sc, "lines").MaxItems = &n
+			maxLen(sc, "channel", api.MaxChannelBytes)
 		},
 		reflect.TypeFor[api.CompleteRequest](): func(sc *openapi3.Schema) { strict(sc) },
 		reflect.TypeFor[api.FailRequest]():     strict,

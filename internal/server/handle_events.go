@@ -22,7 +22,7 @@ const (
 )
 
 func apiEvent(e store.TaskEvent) api.TaskEvent {
-	return api.TaskEvent{Seq: e.Seq, Type: e.Type, Status: e.Status, Attempt: e.Attempt, Message: e.Message, At: e.At}
+	return api.TaskEvent{Seq: e.Seq, Type: e.Type, Status: e.Status, Channel: e.Channel, Attempt: e.Attempt, Message: e.Message, At: e.At}
 }
 
 // handleTaskEvents lists a task's events after ?after= (JSON), or follows

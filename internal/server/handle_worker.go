@@ -136,7 +136,11 @@ func (s *Server) handleLogs(w http.ResponseWriter, r *http.Request, p *principal
 	if len(req.Lines) > maxLogLines {
 		return validation([]api.FieldError{{Field: "lines", Message: fmt.Sprintf("at most %d lines per request", maxLogLines)}})
 	}
-	_, err = s.tasks.AppendLogs(r.Context(), *p.workspace, id, req.Attempt, req.Lines)
+	if req.Stream {
+		_, err = s.tasks.AppendStream(r.Context(), *p.workspace, id, req.Attempt, req.Channel, req.Lines)
+	} else {
+		_, err = s.tasks.AppendLogs(r.Context(), *p.workspace, id, req.Attempt, req.Lines)
+	}
 	if errors.Is(err, store.ErrStale) {
 		return stale(id, req.Attempt)
 	} else if err != nil {

@@ -192,7 +192,8 @@ func New(cfg Config) (*Server, error) {
 		Limits: s.limits,
 		Hooks: tasks.Hooks{Transition: s.transition, Expired: s.leaseExpired,
 			QuotaRefused: func(q string) { s.metrics.quotaRejections.WithLabelValues(quotaLabel(q)).Inc() },
-			LogsDropped:  func(n int) { s.metrics.logsDropped.Add(float64(n)) }}})
+			LogsDropped:  func(n int) { s.metrics.logsDropped.Add(float64(n)) },
+			AlertRaised:  s.alertRaised}})
 	s.recorder = metering.NewRecorder(metering.RecorderConfig{Store: cfg.Store, FlushEvery: cfg.MeterFlush,
 		Now: cfg.Now, Log: cfg.Logger,
 		OnFlush: func(workspaces []string) {

@@ -3,6 +3,7 @@ package server
 import (
 	"encoding/json"
 	"net/url"
+	"slices"
 	"testing"
 	"time"
 
@@ -164,9 +165,13 @@ func TestStepsSleepWakesByReaper(t *testing.T) {
 // that each report $0.03: the third never begins, the task waits for
 // budget, raising it resumes the task at step 3 without running 1–2 again,
 // and the spend metered stays within the budget plus one step's report.
+// On the way the task's 80 % and 100 % budget alerts are raised once each
+// (checkBudgetAlerts).
 func TestStepsBudget(t *testing.T) {
 	t.Parallel()
-	b := setup(t)
+	rc := newReceiver(t)
+	b := setupWith(t, withWebhook(rc.URL))
+	b.runBackground()
 	a := b.newTenant("acme")
 	task := b.submit(a.key, api.SubmitTaskRequest{MaxCostMicros: 50_000}, "", 201)
 	b.claim(a.key)
@@ -184,6 +189,9 @@ func TestStepsBudget(t *testing.T) {
 		}
 		spent += 30_000
 		b.endStep(a.key, task.ID, key, api.StepEndRequest{Attempt: 1, Usage: &api.UsageReport{CostMicros: spent}})
+		if got, want := b.budgetAlerts(a.key), [][]string{nil, {task.ID + "@80", task.ID + "@100"}}[i]; !slices.Equal(got, want) {
+			t.Fatalf("after %s ($%d micros): alerts %q, want %q", key, spent, got, want)
+		}
 	}
 	if tk := b.getTask(a.key, task.ID); tk.Status != api.TaskWaiting || tk.StatusReason != "budget: task budget used up" {
 		t.Fatalf("task = %s %q", tk.Status, tk.StatusReason)
@@ -200,6 +208,7 @@ func TestStepsBudget(t *testing.T) {
 	if cost := b.totals(a.ws.ID)[api.MetricCostMicros]; cost > 50_000+30_000 {
 		t.Fatalf("metered %d micros, over the budget plus one step", cost)
 	}
+	b.checkBudgetAlerts(rc, a.key, task.ID)
 }
 
 // TestStepsSpendCap: a step begins only while the workspace's spend cap

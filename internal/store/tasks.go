@@ -109,8 +109,9 @@ type TaskEvent struct {
 	TaskID      string
 	WorkspaceID string
 	Seq         int64
-	Type        string // api.EventState or api.EventLog
-	Status      string // state events: the new status; "" for log events
+	Type        string // api.EventState, api.EventLog, api.EventStep or api.EventStream
+	Status      string // state events: the new status; "" for the others
+	Channel     string // stream events: the stream's channel ("" for none)
 	Attempt     int    // the task's attempt then (0 before the first claim)
 	Message     string // the reason or error of a state change, or the log line
 	At          time.Time
@@ -243,6 +244,10 @@ type TaskStore interface {
 	CreateTasks(ctx context.Context, ts []Task, admits []Admit) ([]Created, error)
 	// GetTask returns the task, or ErrNotFound.
 	GetTask(ctx context.Context, workspaceID, id string) (Task, error)
+	// ChildrenCost returns the summed cost of the tasks that task id of
+	// workspaceID spawned (0 when none): with the task's own cost, what
+	// its budget (MaxCostMicros) counts.
+	ChildrenCost(ctx context.Context, workspaceID, id string) (int64, error)
 	// ListTasks returns one page of tasks, newest first: rows with an id
 	// lower than p.After (when set), at most p.Limit. A label filter
 	// matches tasks that carry every one of its labels (any strings).
@@ -308,6 +313,10 @@ type TaskStore interface {
 	// notice line. ErrNotFound if the task is absent; ErrStale if attempt
 	// is not current and running.
 	AppendLogs(ctx context.Context, workspaceID, id string, attempt int, lines []string, maxBytes int64, now time.Time) (LogResult, error)
+	// AppendStream is AppendLogs for the lines of a token stream on
+	// channel (baton step emit): they are stored as api.EventStream
+	// events, counted in the same log budget.
+	AppendStream(ctx context.Context, workspaceID, id string, attempt int, channel string, lines []string, maxBytes int64, now time.Time) (LogResult, error)
 	// PruneEvents deletes at most limit task events and at most limit raw
 	// usage events of workspaceID that happened before before (event
 	// retention); usage rollups stay. Call it again while it deletes limit.

@@ -28,6 +28,7 @@ type fakeAPI struct {
 	claims    []api.ClaimRequest
 	hbs       []hbCall
 	logCalls  [][]string
+	logReqs   []api.LogsRequest // every logs request (logCalls: their lines)
 	completes []finishCall
 	fails     []finishCall
 
@@ -133,6 +134,8 @@ func (f *fakeAPI) AppendLogs(ctx context.Context, ws, id string, req api.LogsReq
 	}
 	f.mu.Lock()
 	f.logCalls = append(f.logCalls, append([]string(nil), req.Lines...))
+	req.Lines = slicesClone(req.Lines)
+	f.logReqs = append(f.logReqs, req)
 	f.mu.Unlock()
 	return nil
 }
@@ -182,6 +185,12 @@ func (f *fakeAPI) allLogs() []string {
 		out = append(out, c...)
 	}
 	return out
+}
+
+func (f *fakeAPI) logRequests() []api.LogsRequest {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return slicesClone(f.logReqs)
 }
 
 func slicesClone[T any](s []T) []T { return append([]T(nil), s...) }

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"slices"
 	"sync"
 	"time"
 
@@ -25,11 +24,16 @@ var (
 // maxLinesPerRequest is the server's limit of lines in one logs request.
 const maxLinesPerRequest = 1000
 
-// logShipper batches an attempt's log lines and sends them with AppendLogs:
-// at logBatch lines, every logFlush and at the end. Its buffer holds at
-// most logCapacity lines; past that (the server unreachable for long) lines
-// are dropped and a "[N lines dropped]" marker takes their place. Adding
-// never blocks.
+// streamFlush is how soon lines of a token stream are sent after the first
+// of them is queued: tokens arriving within it share a request.
+const streamFlush = 200 * time.Millisecond
+
+// logShipper batches an attempt's log lines, and the lines of its token
+// streams (emit), and sends them with AppendLogs: at logBatch lines, every
+// logFlush (streamFlush after a stream line) and at the end. Its buffer
+// holds at most logCapacity lines; past that (the server unreachable for
+// long) lines are dropped and a "[N lines dropped]" marker (a log line)
+// takes their place. Adding never blocks.
 type logShipper struct {
 	srv             API
 	t               api.Task
@@ -38,9 +42,10 @@ type logShipper struct {
 	every, final    time.Duration
 
 	mu      sync.Mutex
-	pending []string
+	pending []shipLine
 	dropped int
-	fenced  bool // the server refused the attempt's logs for good
+	soon    *time.Timer // wakes the loop streamFlush after a stream line
+	fenced  bool        // the server refused the attempt's logs for good
 	failing bool
 
 	wake, quit, done chan struct{}
@@ -51,8 +56,34 @@ func newLogShipper(cfg Config, t api.Task, log *slog.Logger) *logShipper {
 		wake: make(chan struct{}, 1), quit: make(chan struct{}), done: make(chan struct{})}
 }
 
-// add queues one line.
-func (s *logShipper) add(line string) {
+// shipLine is one queued line: a log line, or a line of the token stream
+// on channel when stream.
+type shipLine struct {
+	text    string
+	stream  bool
+	channel string
+}
+
+// sameRequest says whether a and b go in one logs request.
+func sameRequest(a, b shipLine) bool { return a.stream == b.stream && a.channel == b.channel }
+
+// add queues one log line.
+func (s *logShipper) add(line string) { s.put(shipLine{text: line}) }
+
+// addStream queues lines of the token stream on channel; they are sent
+// within streamFlush.
+func (s *logShipper) addStream(channel string, lines ...string) {
+	for _, l := range lines {
+		s.put(shipLine{text: l, stream: true, channel: channel})
+	}
+	s.mu.Lock()
+	if s.soon == nil && !s.fenced { // armed by the first line since the last send
+		s.soon = time.AfterFunc(streamFlush, s.poke)
+	}
+	s.mu.Unlock()
+}
+
+func (s *logShipper) put(l shipLine) {
 	s.mu.Lock()
 	switch {
 	case s.fenced:
@@ -60,22 +91,27 @@ func (s *logShipper) add(line string) {
 		s.dropped++
 	default:
 		s.markDropped()
-		s.pending = append(s.pending, line)
+		s.pending = append(s.pending, l)
 	}
 	n := len(s.pending)
 	s.mu.Unlock()
 	if n >= s.batch {
-		select {
-		case s.wake <- struct{}{}:
-		default:
-		}
+		s.poke()
+	}
+}
+
+// poke wakes the loop to send what is pending.
+func (s *logShipper) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
 	}
 }
 
 // markDropped puts the marker of dropped lines in place; s.mu is held.
 func (s *logShipper) markDropped() {
 	if s.dropped > 0 {
-		s.pending = append(s.pending, fmt.Sprintf("[%d lines dropped]", s.dropped))
+		s.pending = append(s.pending, shipLine{text: fmt.Sprintf("[%d lines dropped]", s.dropped)})
 		s.dropped = 0
 	}
 }
@@ -91,6 +127,9 @@ func (s *logShipper) loop() {
 		select {
 		case <-s.quit:
 			s.mu.Lock()
+			if s.soon != nil {
+				s.soon.Stop()
+			}
 			s.markDropped()
 			s.mu.Unlock()
 			fctx, fcancel := context.WithTimeout(context.Background(), s.final)
@@ -105,6 +144,12 @@ func (s *logShipper) loop() {
 		case <-t.C:
 		case <-s.wake:
 		}
+		s.mu.Lock()
+		if s.soon != nil {
+			s.soon.Stop()
+			s.soon = nil
+		}
+		s.mu.Unlock()
 		if err := s.flush(ctx); err != nil && !s.failing && ctx.Err() == nil {
 			s.failing = true
 			s.log.Warn("sending logs failed; buffering and retrying", "err", err)
@@ -121,7 +166,8 @@ func (s *logShipper) close() {
 }
 
 // flush sends everything pending, in requests of at most
-// maxLinesPerRequest lines, until done or an error.
+// maxLinesPerRequest lines of one kind (log lines, or one channel's stream),
+// in order, until done or an error.
 func (s *logShipper) flush(ctx context.Context) error {
 	for {
 		s.mu.Lock()
@@ -129,11 +175,19 @@ func (s *logShipper) flush(ctx context.Context) error {
 			s.mu.Unlock()
 			return nil
 		}
-		n := min(len(s.pending), maxLinesPerRequest)
-		lines := slices.Clone(s.pending[:n])
+		first := s.pending[0]
+		lines := make([]string, 0, min(len(s.pending), maxLinesPerRequest))
+		for _, l := range s.pending {
+			if len(lines) == maxLinesPerRequest || !sameRequest(l, first) {
+				break
+			}
+			lines = append(lines, l.text)
+		}
+		n := len(lines)
 		s.mu.Unlock()
 		cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		err := s.srv.AppendLogs(cctx, s.t.WorkspaceID, s.t.ID, api.LogsRequest{Attempt: s.t.Attempt, Lines: lines})
+		err := s.srv.AppendLogs(cctx, s.t.WorkspaceID, s.t.ID, api.LogsRequest{Attempt: s.t.Attempt, Lines: lines,
+			Stream: first.stream, Channel: first.channel})
 		cancel()
 		var ae *client.APIError
 		switch {

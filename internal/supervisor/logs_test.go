@@ -7,7 +7,9 @@ import (
 	"reflect"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -132,6 +134,64 @@ func TestLogShipperDrops(t *testing.T) {
 	}
 	s.add("l12")
 	if len(s.pending) != 0 || !s.fenced {
-		t.Errorf("pending after a conflict = %q", s.pending)
+		t.Errorf("pending after a conflict = %v", s.pending)
+	}
+}
+
+// Stream lines go in requests of their own, one channel each, in the
+// order the lines came; the dropped marker stays a log line.
+func TestLogShipperStreams(t *testing.T) {
+	f := newFake()
+	cfg, err := Config{API: f, Runner: EchoRunner, logCapacity: 6}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newLogShipper(cfg, api.Task{ID: "t", Attempt: 2}, slog.New(slog.DiscardHandler))
+	s.add("log 1")
+	s.addStream("tokens", "tok 1", "tok 2")
+	s.addStream("", "plain")
+	s.add("log 2")
+	s.addStream("tokens", "tok 3", "tok 4", "tok 5") // tok 4 and 5 do not fit
+	if err := s.flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s.addStream("tokens", "tok 6")
+	if err := s.flush(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := []api.LogsRequest{
+		{Attempt: 2, Lines: []string{"log 1"}},
+		{Attempt: 2, Lines: []string{"tok 1", "tok 2"}, Stream: true, Channel: "tokens"},
+		{Attempt: 2, Lines: []string{"plain"}, Stream: true},
+		{Attempt: 2, Lines: []string{"log 2"}},
+		{Attempt: 2, Lines: []string{"tok 3"}, Stream: true, Channel: "tokens"},
+		{Attempt: 2, Lines: []string{"[2 lines dropped]"}},
+		{Attempt: 2, Lines: []string{"tok 6"}, Stream: true, Channel: "tokens"},
+	}
+	if got := f.logRequests(); !reflect.DeepEqual(got, want) {
+		t.Errorf("requests =\n%+v\nwant\n%+v", got, want)
+	}
+}
+
+// A stream line is sent within streamFlush, long before the log flush
+// interval, so tokens reach followers live.
+func TestLogShipperSendsStreamsSoon(t *testing.T) {
+	f := newFake()
+	cfg, err := Config{API: f, Runner: EchoRunner, logFlush: time.Hour}.withDefaults()
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := newLogShipper(cfg, api.Task{ID: "t", Attempt: 1}, slog.New(slog.DiscardHandler))
+	go s.loop()
+	defer s.close()
+	s.add("a log line waits for the hourly flush")
+	start := time.Now()
+	s.addStream("tokens", "hello")
+	// With an hourly flush, only the stream's timer sends within 5 s (the
+	// log line goes along).
+	testutil.Eventually(t, 5*time.Second, "stream line sent", func() bool { return len(f.logRequests()) == 2 })
+	t.Logf("a stream line was sent %v after it was emitted (streamFlush %v)", time.Since(start).Round(time.Millisecond), streamFlush)
+	if got := f.logRequests(); !got[1].Stream || got[1].Channel != "tokens" || got[1].Lines[0] != "hello" {
+		t.Errorf("requests = %+v", got)
 	}
 }

@@ -308,12 +308,10 @@ func (s *stepServer) emit(_ context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, l := range r.Lines {
-		if r.Channel != "" {
-			l = "[" + r.Channel + "] " + l
-		}
-		s.a.logs.add(l)
+	if err := api.CheckChannel(r.Channel); err != nil {
+		return nil, badRequest("channel %q %v", r.Channel, err)
 	}
+	s.a.logs.addStream(r.Channel, r.Lines...)
 	return agent.Answer{Action: api.ActionDone}, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
@@ -239,5 +240,35 @@ func TestStepEndpointWaitTimeoutAndFailures(t *testing.T) {
 	// A journal that disagrees is the server's 409, passed on.
 	if _, err := agent.Wait(ctx, "p", "x", 0); err == nil || !strings.Contains(err.Error(), "409") {
 		t.Errorf("kind changed: %v, want the server's 409", err)
+	}
+}
+
+// Emitted lines leave as stream lines on their channel; a channel that
+// cannot be one is the agent's 400, and nothing is sent.
+func TestStepEndpointEmit(t *testing.T) {
+	f := newStepFake()
+	a, s := stepAttempt(t, f, nil)
+	c := agent.NewClient(s.url, s.token, nil)
+	ctx := context.Background()
+	for _, bad := range []string{"two words", "tab\there", strings.Repeat("c", api.MaxChannelBytes+1)} {
+		if err := c.Emit(ctx, bad, "x"); err == nil || !strings.Contains(err.Error(), "(400 invalid_request)") {
+			t.Errorf("Emit on channel %q: %v, want a 400", bad, err)
+		}
+	}
+	if err := c.Emit(ctx, "tokens", "fan", "out"); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Emit(ctx, "", "plain"); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.logs.flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	want := []api.LogsRequest{
+		{Attempt: 3, Lines: []string{"fan", "out"}, Stream: true, Channel: "tokens"},
+		{Attempt: 3, Lines: []string{"plain"}, Stream: true},
+	}
+	if got := f.logRequests(); !reflect.DeepEqual(got, want) {
+		t.Errorf("logs requests = %+v, want %+v", got, want)
 	}
 }

@@ -68,6 +68,9 @@ func (s *Service) Heartbeat(ctx context.Context, ws store.Workspace, id string, 
 	} else if err != nil {
 		return Beat{}, err
 	}
+	if u != nil {
+		s.budgetAlerts(ctx, t)
+	}
 	l := s.cfg.Limits(ws)
 	if limit := EffectiveTimeout(t, l); limit > 0 && t.AttemptStarted != nil && now.Sub(*t.AttemptStarted) >= limit {
 		return s.end(ctx, t, attempt, api.TaskTimedOut, api.TaskTimedOut, fmt.Sprintf("ran past its timeout of %s", limit))
@@ -139,6 +142,9 @@ func (s *Service) finish(ctx context.Context, workspaceID, id string, attempt in
 	if err != nil {
 		return t, err
 	}
+	if o.Usage != nil {
+		s.budgetAlerts(ctx, t)
+	}
 	s.cfg.Hooks.Transition(t.Status, 1)
 	s.changed(ctx, t)
 	s.ended(ctx, t)
@@ -166,6 +172,18 @@ func (s *Service) Cancel(ctx context.Context, workspaceID, id, reason string) (s
 // store.ErrNotFound; store.ErrStale.
 func (s *Service) AppendLogs(ctx context.Context, ws store.Workspace, id string, attempt int, lines []string) (store.LogResult, error) {
 	res, err := s.cfg.Store.AppendLogs(ctx, ws.ID, id, attempt, lines, s.cfg.Limits(ws).MaxLogBytesPerTask, s.now())
+	return s.appended(ctx, id, res, err)
+}
+
+// AppendStream is AppendLogs for the lines of a token stream on channel
+// (baton step emit): they become stream events, in the same log budget.
+func (s *Service) AppendStream(ctx context.Context, ws store.Workspace, id string, attempt int, channel string, lines []string) (store.LogResult, error) {
+	res, err := s.cfg.Store.AppendStream(ctx, ws.ID, id, attempt, channel, lines, s.cfg.Limits(ws).MaxLogBytesPerTask, s.now())
+	return s.appended(ctx, id, res, err)
+}
+
+// appended counts the lines dropped and wakes the task's followers.
+func (s *Service) appended(ctx context.Context, id string, res store.LogResult, err error) (store.LogResult, error) {
 	if err != nil {
 		return res, err
 	}

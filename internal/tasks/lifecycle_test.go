@@ -32,7 +32,7 @@ type bundle struct {
 
 // setup returns a service over a fresh SQLite store with one workspace
 // whose limits the test may change (b.limits) before it acts.
-func setup(t *testing.T) *bundle {
+func setup(t testing.TB) *bundle {
 	t.Helper()
 	st, err := sqlite.Open(t.Context(), filepath.Join(t.TempDir(), "baton.db"))
 	if err != nil {

@@ -17,6 +17,8 @@ import (
 	"log/slog"
 	"time"
 
+	lru "github.com/hashicorp/golang-lru/v2"
+
 	"github.com/genericcorp/baton/internal/notify"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/pkg/api"
@@ -32,6 +34,7 @@ type Store interface {
 	EndTask(ctx context.Context, workspaceID, id string, attempt int, status, reason string, now time.Time) (store.Task, error)
 	CancelTask(ctx context.Context, workspaceID, id, reason string, now time.Time) (store.Task, error)
 	AppendLogs(ctx context.Context, workspaceID, id string, attempt int, lines []string, maxBytes int64, now time.Time) (store.LogResult, error)
+	AppendStream(ctx context.Context, workspaceID, id string, attempt int, channel string, lines []string, maxBytes int64, now time.Time) (store.LogResult, error)
 	ExpireLeases(ctx context.Context, now time.Time, backoff func(attempt int) time.Duration) ([]store.Task, error)
 	UsageTotals(ctx context.Context, workspaceID string, at time.Time) (map[string]int64, error)
 	SeenWorker(ctx context.Context, w store.Worker) error
@@ -40,6 +43,8 @@ type Store interface {
 	ListQueues(ctx context.Context, workspaceID string) ([]store.QueueCount, error)
 	ListWorkspaces(ctx context.Context, p store.Page) ([]store.Workspace, error)
 	GetTask(ctx context.Context, workspaceID, id string) (store.Task, error)
+	ChildrenCost(ctx context.Context, workspaceID, id string) (int64, error)
+	RaiseAlert(ctx context.Context, a store.Alert) (bool, error)
 	PruneEvents(ctx context.Context, workspaceID string, before time.Time, limit int) (store.Pruned, error)
 	StepStore
 }
@@ -67,6 +72,9 @@ type Hooks struct {
 	// LogsDropped is called with the log lines dropped past a task's log
 	// budget.
 	LogsDropped func(n int)
+	// AlertRaised is called for each task budget alert this service stored
+	// first (the server logs, counts and sends it, as the evaluator's).
+	AlertRaised func(store.Alert)
 }
 
 // Config tunes the service.
@@ -94,6 +102,9 @@ type Service struct {
 	fleet    fleet
 	claimers claimers
 	creates  creates
+	// budgetRaised is the highest budget threshold raised per task id
+	// (budgetalerts.go).
+	budgetRaised *lru.Cache[string, int]
 }
 
 // New returns a Service with defaults filled in.
@@ -132,7 +143,10 @@ func New(cfg Config) *Service {
 	if h.LogsDropped == nil {
 		h.LogsDropped = func(int) {}
 	}
-	return &Service{cfg: cfg}
+	if h.AlertRaised == nil {
+		h.AlertRaised = func(store.Alert) {}
+	}
+	return &Service{cfg: cfg, budgetRaised: newBudgetMemo()}
 }
 
 // Lease is the lease length.

@@ -90,6 +90,9 @@ func (s *Service) BeginStep(ctx context.Context, ws store.Workspace, id, key str
 	} else if err != nil {
 		return api.StepBeginResponse{}, err
 	}
+	if req.Usage != nil {
+		s.budgetAlerts(ctx, got.Task)
+	}
 	if got.Child.ID != "" {
 		s.cfg.Hooks.Transition(api.TaskQueued, 1)
 		s.changed(ctx, got.Child)
@@ -121,6 +124,9 @@ func (s *Service) EndStep(ctx context.Context, ws store.Workspace, id, key strin
 		return api.StepEndResponse{}, err
 	} else if err != nil {
 		return api.StepEndResponse{}, err
+	}
+	if req.Usage != nil {
+		s.budgetAlerts(ctx, t)
 	}
 	s.cfg.Notifier.Notify(context.WithoutCancel(ctx), TaskTopic(id), WorkspaceTopic(ws.ID))
 	return api.StepEndResponse{Action: api.ActionDone}, nil
@@ -161,6 +167,9 @@ func (s *Service) UpdateTask(ctx context.Context, workspaceID, id string, maxCos
 	t, err := s.cfg.Store.UpdateTask(ctx, workspaceID, id, maxCost, priority, s.now())
 	if err != nil {
 		return t, err
+	}
+	if maxCost != nil {
+		s.budgetAlerts(ctx, t) // a lowered budget may be crossed already
 	}
 	s.changed(ctx, t)
 	return t, nil

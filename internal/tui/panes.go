@@ -228,7 +228,7 @@ func (m Model) logPane(w, h int) []string {
 	lines := []string{m.styles.Focused.Render("▸ Logs "+m.logTask) + m.styles.Dim.Render(" · ") + state + m.styles.Dim.Render(" · esc back · c cancel")}
 	var logs []api.TaskEvent
 	for _, ev := range m.logLines {
-		if ev.Type == api.EventLog {
+		if _, ok := logLine(ev); ok {
 			logs = append(logs, ev)
 		}
 	}
@@ -240,7 +240,8 @@ func (m Model) logPane(w, h int) []string {
 		lines = append(lines, "  "+m.styles.Dim.Render("no log lines yet"))
 	}
 	for _, ev := range logs {
-		lines = append(lines, cut("  "+ev.At.UTC().Format("15:04:05")+" ["+fmt.Sprint(ev.Attempt)+"] "+ev.Message, w))
+		line, _ := logLine(ev)
+		lines = append(lines, cut("  "+ev.At.UTC().Format("15:04:05")+" "+line, w))
 	}
 	return fit(lines, h)
 }
@@ -343,8 +344,8 @@ func (m Model) detailPane(w, h int) []string {
 		lines = append(lines, "  "+m.styles.Dim.Render("no events yet"))
 	}
 	for _, ev := range evs {
-		line := "[" + fmt.Sprint(ev.Attempt) + "] " + ev.Message
-		if ev.Type != api.EventLog {
+		line, ok := logLine(ev)
+		if !ok {
 			line = "==> " + ev.Status
 			if ev.Message != "" {
 				line += ": " + ev.Message

@@ -164,8 +164,9 @@ func (c *Client) Spawn(ctx context.Context, key, queue string, input any, wait b
 	return Outcome(a)
 }
 
-// Emit sends lines to the task's events on channel ("" for none), e.g.
-// an LLM's tokens as they come.
+// Emit sends lines to the task's events as stream events on channel (""
+// for none), e.g. an LLM's tokens as they come; they count toward the
+// task's log budget.
 func (c *Client) Emit(ctx context.Context, channel string, lines ...string) error {
 	return c.call(ctx, http.MethodPost, PathEmit, EmitRequest{Channel: channel, Lines: lines}, nil)
 }

@@ -74,8 +74,9 @@ type SpawnRequest struct {
 	Wait  bool            `json:"wait,omitempty"`
 }
 
-// EmitRequest sends lines to the task's events (as log lines; Channel, when
-// set, prefixes each as "[CHANNEL] ").
+// EmitRequest sends lines to the task's events as stream events on Channel
+// ("" for none; at most api.MaxChannelBytes, no spaces or control
+// characters, else a 400).
 type EmitRequest struct {
 	Channel string   `json:"channel,omitempty"`
 	Lines   []string `json:"lines"`

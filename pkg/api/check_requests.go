@@ -2,6 +2,8 @@ package api
 
 import (
 	"fmt"
+	"strings"
+	"unicode"
 )
 
 // Check methods validate the bounds of a request that every store can
@@ -38,6 +40,33 @@ func (r CompleteRequest) Check() []FieldError {
 
 // Check bounds the reported usage.
 func (r FailRequest) Check() []FieldError { return checkUsage(r.Usage) }
+
+// Check bounds a stream's channel (CheckChannel); a channel needs Stream.
+func (r LogsRequest) Check() []FieldError {
+	if r.Channel != "" && !r.Stream {
+		return []FieldError{{Field: "channel", Message: "needs stream: true"}}
+	}
+	if err := CheckChannel(r.Channel); err != nil {
+		return []FieldError{{Field: "channel", Message: err.Error()}}
+	}
+	return nil
+}
+
+// CheckChannel reports why c cannot name a token stream: at most
+// MaxChannelBytes of valid UTF-8, without control characters or spaces
+// (it prints as "[c] line"). "" is no channel, and valid.
+func CheckChannel(c string) error {
+	if err := CheckText(c); err != nil {
+		return err
+	}
+	if len(c) > MaxChannelBytes {
+		return fmt.Errorf("must be at most %d bytes", MaxChannelBytes)
+	}
+	if strings.ContainsFunc(c, func(r rune) bool { return unicode.IsControl(r) || unicode.IsSpace(r) }) {
+		return fmt.Errorf("must not hold spaces or control characters")
+	}
+	return nil
+}
 
 func checkUsage(u *UsageReport) []FieldError {
 	if u == nil {

@@ -156,7 +156,18 @@ type HeartbeatResponse struct {
 type LogsRequest struct {
 	Attempt int      `json:"attempt"`
 	Lines   []string `json:"lines"`
+	// Stream, when true, stores the lines as stream events (a token
+	// stream: `baton step emit`) instead of log lines; both count toward
+	// the task's log budget.
+	Stream bool `json:"stream,omitempty"`
+	// Channel is the stream's channel (empty: none): at most
+	// MaxChannelBytes, without spaces or control characters; it needs
+	// Stream.
+	Channel string `json:"channel,omitempty"`
 }
+
+// MaxChannelBytes bounds a stream's channel name.
+const MaxChannelBytes = 64
 
 // CompleteRequest is the body of POST /v1/tasks/{id}/complete.
 type CompleteRequest struct {
@@ -180,14 +191,21 @@ const (
 	// EventStep is a step of the journal begun, replayed or ended (durable
 	// steps): Message says which and how.
 	EventStep = "step"
+	// EventStream is a line of a token stream (`baton step emit
+	// [CHANNEL]`): Message is the line, Channel its channel ("" for none).
+	EventStream = "stream"
 )
 
-// TaskEvent is a state change or a log line of a task. Seq orders a task's
-// events and is the SSE event id (Last-Event-ID resumes after it).
+// TaskEvent is a state change, a log line, a step or a stream line of a
+// task. Seq orders a task's events and is the SSE event id (Last-Event-ID
+// resumes after it).
 type TaskEvent struct {
-	Seq     int64     `json:"seq"`
-	Type    string    `json:"type"`
-	Status  string    `json:"status,omitempty"`
+	Seq    int64  `json:"seq"`
+	Type   string `json:"type"`
+	Status string `json:"status,omitempty"`
+	// Channel is a stream event's channel (empty for none and for the
+	// other types).
+	Channel string    `json:"channel,omitempty"`
 	Attempt int       `json:"attempt"`
 	Message string    `json:"message"`
 	At      time.Time `json:"at"`

@@ -125,6 +125,11 @@ func (q Quota) MaxPercent() float64 {
 const (
 	AlertThreshold = "threshold" // a quota crossed 80 % or 100 %
 	AlertAnomaly   = "anomaly"   // a usage spike against the trailing baseline
+	// AlertMetricTaskBudget is the metric of a threshold alert raised when
+	// a task's cost, its children's included, crosses 80 % or 100 % of its
+	// max_cost_micros: once per threshold per task; its period is the
+	// task's id.
+	AlertMetricTaskBudget = "task_budget"
 )
 
 // Alert is a threshold crossing or a usage anomaly of a workspace.
@@ -132,9 +137,9 @@ type Alert struct {
 	ID          string  `json:"id"`
 	WorkspaceID string  `json:"workspace_id"`
 	Kind        string  `json:"kind"`   // AlertThreshold or AlertAnomaly
-	Metric      string  `json:"metric"` // a Quota* name (threshold) or a usage Metric* (anomaly)
+	Metric      string  `json:"metric"` // a Quota* name or AlertMetricTaskBudget (threshold) or a usage Metric* (anomaly)
 	Threshold   int     `json:"threshold,omitempty"`
-	Period      string  `json:"period"` // YYYY-MM (threshold) or the hour, RFC 3339 (anomaly)
+	Period      string  `json:"period"` // YYYY-MM (threshold), the task's id (task_budget) or the hour, RFC 3339 (anomaly)
 	Value       float64 `json:"value"`  // used (threshold) or the last hour's rate (anomaly)
 	// Limit is the quota (threshold) or the baseline rate per hour (anomaly).
 	Limit     float64    `json:"limit"`

@@ -315,7 +315,8 @@ def join(key, child_ids, client=None):
 
 
 def emit(*lines, channel="", client=None):
-    """Send lines to the task's events as they come (e.g. LLM tokens)."""
+    """Send lines to the task's events as they come (e.g. LLM tokens): stream
+    events on channel ("" for none; at most 64 bytes, no spaces)."""
     _client(client).emit(*lines, channel=channel)
 
 

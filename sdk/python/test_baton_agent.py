@@ -197,7 +197,7 @@ def handler(j):
 
         def call_emit(self, b):
             ch = b.get("channel", "")
-            j.emitted += [("[%s] %s" % (ch, line)) if ch else line for line in b["lines"]]
+            j.emitted += [(ch, line) for line in b["lines"]]  # stream events: (channel, line)
             return {"action": "done"}
 
         def call_usage(self, b):
@@ -413,7 +413,7 @@ class AgentTest(unittest.TestCase):
     def test_emit_usage_info(self):
         baton.emit("Hel", "lo", channel="llm")
         baton.emit("plain")
-        self.assertEqual(self.j.emitted, ["[llm] Hel", "[llm] lo", "plain"])
+        self.assertEqual(self.j.emitted, [("llm", "Hel"), ("llm", "lo"), ("", "plain")])
 
         def llm():
             baton.usage(tokens=1200, cost_usd=0.031)

@@ -23,8 +23,10 @@ func NewCmdAlerts(f *cmdutil.Factory) *cobra.Command {
 		Aliases: []string{"alert"},
 		Short:   "List and acknowledge quota and anomaly alerts",
 		Long: `List the workspace's alerts and acknowledge them. A threshold alert is raised
-when a quota crosses 80 % and 100 % in a billing period; an anomaly alert
-when an hour's usage spikes against the trailing baseline. Needs a key with
+when a quota crosses 80 % and 100 % in a billing period, and when a task's
+spend (its children's included) crosses 80 % and 100 % of its budget
+(metric task_budget, period the task's id); an anomaly alert when an hour's
+usage spikes against the trailing baseline. Needs a key with
 the usage:read scope; with an operator key, --workspace ID.`,
 	}
 	cmd.AddCommand(NewCmdList(f, nil), NewCmdAck(f, nil))
@@ -49,6 +51,8 @@ func value(a api.Alert, v float64, human bool) string {
 	switch a.Metric {
 	case api.QuotaSpend, api.MetricCostMicros, api.QuotaExecutionSeconds, api.MetricExecutionMS:
 		return usage.Quantity(a.Metric, int64(v+0.5), human)
+	case api.AlertMetricTaskBudget: // a task's spend against its max_cost_micros
+		return usage.Quantity(api.QuotaSpend, int64(v+0.5), human)
 	}
 	if v == float64(int64(v)) {
 		return strconv.FormatInt(int64(v), 10)
@@ -69,7 +73,8 @@ func threshold(a api.Alert, human bool) string {
 	return s
 }
 
-// period is an alert's period: a month (YYYY-MM) as is; an anomaly's hour
+// period is an alert's period: a month (YYYY-MM) or a task's id (a
+// task_budget alert) as is; an anomaly's hour
 // (RFC 3339) as is for a program, shorter for a person ("2026-11-28 21:00Z").
 func period(p string, human bool) string {
 	if t, err := time.Parse(time.RFC3339, p); err == nil && human {

@@ -201,3 +201,24 @@ func TestWidths(t *testing.T) {
 	e := stub(t, &q)
 	e.GoldenWidths(t, "alerts_list", "alerts", "list")
 }
+
+// TestTaskBudgetAlert: a task budget alert lists with the task as its
+// period and its spend and budget in dollars.
+func TestTaskBudgetAlert(t *testing.T) {
+	t.Parallel()
+	a := api.Alert{ID: "alert_01jd0000000000000000000009", WorkspaceID: "ws_01jd0000000000000000000001", Kind: api.AlertThreshold,
+		Metric: api.AlertMetricTaskBudget, Threshold: 100, Period: "task_01jd0000000000000000000007", Value: 60_000, Limit: 50_000,
+		Message:   "task task_01jd0000000000000000000007 (queue default) at 120% of its budget: $0.06 of $0.05, its children included",
+		CreatedAt: clitest.At(-time.Minute)}
+	e := clitest.NewStub(t, clitest.Routes{"GET /v1/alerts": clitest.Reply{Status: http.StatusOK, Body: api.List[api.Alert]{Data: []api.Alert{a}}}})
+	piped := e.Run("alerts", "list").Want(t, 0).Stdout
+	if !strings.Contains(piped, "\tthreshold\ttask_budget\t100\ttask_01jd0000000000000000000007\t0.06\t0.05\ttask task_01jd") {
+		t.Errorf("piped:\n%s", piped)
+	}
+	tty := e.TTYWidth(250, "alerts", "list").Want(t, 0).Stdout
+	for _, want := range []string{"task_budget", "100%", "task_01jd0000000000000000000007", "$0.06", "$0.05"} {
+		if !strings.Contains(tty, want) {
+			t.Errorf("terminal table lacks %q:\n%s", want, tty)
+		}
+	}
+}

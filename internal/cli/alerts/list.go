@@ -29,9 +29,10 @@ func NewCmdList(f *cmdutil.Factory, runF func(context.Context, *ListOptions) err
 		Short: "List open alerts, newest first",
 		Long: `List the workspace's open (unacknowledged) alerts, newest first: id, kind
 (threshold or anomaly), metric, threshold crossed, period (the month of a
-threshold alert, the hour of an anomaly), the value and the limit (the
-quota, or an anomaly's baseline rate per hour) in the metric's unit, the
-message, and when it was raised and acknowledged.
+quota's threshold alert, the task of a task_budget one, the hour of an
+anomaly), the value and the limit (the quota, the task's budget, or an
+anomaly's baseline rate per hour) in the metric's unit, the message, and
+when it was raised and acknowledged.
 
 Without --all: the first page of --limit open alerts. --all lists every
 alert, acknowledged ones too, fetching every page (then --limit is the page

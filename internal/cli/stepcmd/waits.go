@@ -210,10 +210,10 @@ func NewCmdEmit(f *cmdutil.Factory, runF func(context.Context, *EmitOptions) err
 	return &cobra.Command{
 		Use:   "emit [CHANNEL]",
 		Short: "Stream stdin's lines to the task's events (e.g. LLM tokens)",
-		Long: `Send each line of standard input to the task's events as it comes, prefixed
-"[CHANNEL] " when CHANNEL is given: ` + "`baton tasks logs -f`" + `, the events stream and
-` + "`baton top`" + ` show them live. The lines count toward the task's log budget. Prints
-nothing.`,
+		Long: `Send each line of standard input to the task's events as it comes, as stream
+events on CHANNEL (at most 64 bytes, no spaces): ` + "`baton tasks logs -f`" + ` ("[CHANNEL] line"),
+the events stream (event: stream) and ` + "`baton top`" + ` show them live. The lines count
+toward the task's log budget. Prints nothing.`,
 		Example: `  llm --stream "$prompt" | baton step emit tokens`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if len(args) > 1 {

@@ -24,6 +24,7 @@ type job struct {
 	Fail   string          `json:"fail,omitempty"` // fail the attempt, not retryable
 	Hang   bool            `json:"hang,omitempty"` // heartbeat until told to stop
 	Cost   int64           `json:"cost_micros,omitempty"`
+	Tokens []string        `json:"tokens,omitempty"` // after the lines: streamed on channel tokens, one request each
 }
 
 // startWorker runs a fake worker on queue with pkg/client in a goroutine
@@ -72,6 +73,12 @@ func work(ctx context.Context, c *client.Client, task api.Task) error {
 			return err
 		}
 		pause(ctx, time.Duration(j.Pause)*time.Millisecond) // the fake agent's own pace
+	}
+	for _, tok := range j.Tokens {
+		if err := c.AppendLogs(ctx, task.WorkspaceID, task.ID, api.LogsRequest{Attempt: task.Attempt, Lines: []string{tok},
+			Stream: true, Channel: "tokens"}); err != nil {
+			return err
+		}
 	}
 	usage := &api.UsageReport{CostMicros: j.Cost}
 	switch {
@@ -222,6 +229,34 @@ func TestLogsFollow(t *testing.T) {
 	jl := e.RunAs(owner, "tasks", "logs", task.ID, "-f", "-o", "jsonl").Want(t, 0)
 	if n := strings.Count(jl.Stdout, "\n"); n != len(lines)+3 {
 		t.Fatalf("jsonl: %d lines\n%s", n, jl.Stdout)
+	}
+}
+
+// TestLogsStreams: the lines an agent streams print with their channel
+// between its log lines, followed or not, and JSON says their type and
+// channel.
+func TestLogsStreams(t *testing.T) {
+	t.Parallel()
+	e := clitest.NewServer(t)
+	_, owner := e.NewTenant(t, "acme")
+	task := clitest.JSON[api.Task](t, e.RunAs(owner, "tasks", "submit", "--input",
+		input(t, job{Lines: []string{"thinking"}, Tokens: []string{"fan", "out"}}), "-o", "json").Want(t, 0))
+	startWorker(t, e, owner, "default")
+	r := e.RunAs(owner, "tasks", "logs", task.ID, "-f").Want(t, 0)
+	if !strings.Contains(r.Stdout, "(attempt 1): claimed by fake-default\n[1] thinking\n[tokens] fan\n[tokens] out\n==> succeeded (attempt 1)\n") {
+		t.Fatalf("logs -f:\n%s", r.Stdout)
+	}
+	if again := e.RunAs(owner, "tasks", "logs", task.ID).Want(t, 0); again.Stdout != r.Stdout {
+		t.Fatalf("logs:\n%s\nlogs -f:\n%s", again.Stdout, r.Stdout)
+	}
+	var streamed []string
+	for _, ev := range clitest.JSON[[]api.TaskEvent](t, e.RunAs(owner, "tasks", "logs", task.ID, "-o", "json").Want(t, 0)) {
+		if ev.Type == api.EventStream {
+			streamed = append(streamed, ev.Channel+":"+ev.Message)
+		}
+	}
+	if strings.Join(streamed, ",") != "tokens:fan,tokens:out" {
+		t.Fatalf("stream events %q, want tokens:fan, tokens:out", streamed)
 	}
 }
 

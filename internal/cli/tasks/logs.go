@@ -31,8 +31,10 @@ func NewCmdLogs(f *cmdutil.Factory, runF func(context.Context, *LogsOptions) err
 	cmd := &cobra.Command{
 		Use:   "logs ID [-f] [--timestamps]",
 		Short: "Print a task's log lines and state changes",
-		Long: `Print a task's log lines, each prefixed with its attempt ("[2] text"), and its
-state changes, marked "==>" ("==> running (attempt 2)"), on standard output.
+		Long: `Print a task's log lines, each prefixed with its attempt ("[2] text"), the
+lines its agent streams (` + "`baton step emit CHANNEL`" + `), prefixed with their channel
+("[tokens] text"), and its state changes, marked "==>" ("==> running
+(attempt 2)"), on standard output.
 
 With -f it keeps following until the task ends, then exits 0 whatever the
 task's status (` + "`baton tasks wait`" + ` exits with the task's code). A dropped connection
@@ -43,11 +45,13 @@ the reconnect is said once on standard error.
 starts each line with the event's time, RFC 3339 UTC with milliseconds.
 With the global --timeout, following gives up after that long (exit 7).
 
--o json prints a JSON array of the events ({seq, type, status, attempt,
-message, at}); -o jsonl prints one event per line, as they come with -f.`,
+-o json prints a JSON array of the events ({seq, type, status, channel,
+attempt, message, at}; type is state, log, step or stream); -o jsonl prints
+one event per line, as they come with -f.`,
 		Example: `  baton tasks logs task_01jd…
   baton tasks logs task_01jd… -f
-  baton tasks logs task_01jd… -f -o jsonl | jq -r 'select(.type == "log") .message'`,
+  baton tasks logs task_01jd… -f -o jsonl | jq -r 'select(.type == "log") .message'
+  baton tasks logs task_01jd… -f -o jsonl | jq -r 'select(.channel == "tokens") .message'`,
 		Args:              cmdutil.ExactArgs(1, "task id"),
 		ValidArgsFunction: completeIDs(f, false),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -150,10 +154,10 @@ const timestampLayout = "2006-01-02T15:04:05.000Z07:00"
 
 // eventTable is the tabular (CSV) form of task events.
 func eventTable(events []api.TaskEvent, tf output.TimeFormatter) output.Table {
-	t := output.Table{Headers: []string{"seq", "at", "type", "status", "attempt", "message"}}
+	t := output.Table{Headers: []string{"seq", "at", "type", "status", "attempt", "message", "channel"}}
 	for _, ev := range events {
 		t.Rows = append(t.Rows, []string{strconv.FormatInt(ev.Seq, 10), tf.Time(ev.At), ev.Type, ev.Status,
-			strconv.Itoa(ev.Attempt), ev.Message})
+			strconv.Itoa(ev.Attempt), ev.Message, ev.Channel})
 	}
 	return t
 }

@@ -147,10 +147,14 @@ func follow(ctx context.Context, f *cmdutil.Factory, c *client.Client, t api.Tas
 }
 
 // eventLine is how a task event reads on a terminal or in a log: a log line
-// prefixed with its attempt ("[2] text"), a state change marked with "==>"
-// ("==> queued (attempt 1): retrying: exit status 1").
+// prefixed with its attempt ("[2] text"), a stream line with its channel
+// ("[tokens] text"; with its attempt when it has no channel), a state
+// change marked with "==>" ("==> queued (attempt 1): retrying: exit status 1").
 func eventLine(ev api.TaskEvent) string {
-	if ev.Type == api.EventLog {
+	if ev.Type == api.EventStream && ev.Channel != "" {
+		return fmt.Sprintf("[%s] %s", ev.Channel, ev.Message)
+	}
+	if ev.Type == api.EventLog || ev.Type == api.EventStream {
 		return fmt.Sprintf("[%d] %s", ev.Attempt, ev.Message)
 	}
 	s := "==> " + ev.Status

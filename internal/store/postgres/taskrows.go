@@ -248,6 +248,7 @@ func scanEvent(sc scanner) (store.TaskEvent, error) {
 		return store.TaskEvent{}, err
 	}
 	e.At = at.UTC()
+	flow.FromStatusColumn(&e)
 	return e, nil
 }
 
@@ -261,16 +262,17 @@ func insertEventsStmt(events []store.TaskEvent) stmt {
 		at                         = make([]time.Time, n)
 	)
 	for i, e := range events {
-		task[i], seq[i], ws[i], typ[i], status[i], attempt[i], msg[i], at[i] = e.TaskID, e.Seq, e.WorkspaceID, e.Type, e.Status, int32(e.Attempt), e.Message, ts(e.At)
+		task[i], seq[i], ws[i], typ[i], status[i], attempt[i], msg[i], at[i] = e.TaskID, e.Seq, e.WorkspaceID, e.Type, flow.StatusColumn(e), int32(e.Attempt), e.Message, ts(e.At)
 	}
 	return stmt{sql: `INSERT INTO task_events (` + eventColumns + `)
 		SELECT * FROM unnest($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::int[], $7::text[], $8::timestamptz[])`,
 		args: []any{task, seq, ws, typ, status, attempt, msg, at}}
 }
 
-// AppendLogs inserts lines as log events after r.Seq and advances the
-// task's event seq past them, counting their bytes and the dropped lines.
-func (x txRows) AppendLogs(ctx context.Context, r flow.Row, attempt int, lines []string, addBytes, addDropped int64, at time.Time) error {
+// AppendLogs inserts lines as events of kind k after r.Seq and advances
+// the task's event seq past them, counting their bytes and the dropped
+// lines. A stream's channel goes in the status column (flow.StatusColumn).
+func (x txRows) AppendLogs(ctx context.Context, r flow.Row, k flow.LineKind, attempt int, lines []string, addBytes, addDropped int64, at time.Time) error {
 	t := r.Task
 	if _, err := x.tx.Exec(ctx, `UPDATE tasks SET event_seq = $2, log_bytes = log_bytes + $3, logs_dropped = logs_dropped + $4
 		WHERE id = $1`, t.ID, r.Seq+int64(len(lines)), addBytes, addDropped); err != nil {
@@ -280,9 +282,9 @@ func (x txRows) AppendLogs(ctx context.Context, r flow.Row, attempt int, lines [
 		return nil
 	}
 	_, err := x.tx.Exec(ctx, `INSERT INTO task_events (`+eventColumns+`)
-		SELECT $1, $2 + l.n, $3, $4, '', $5, l.line, $6
+		SELECT $1, $2 + l.n, $3, $4, $8, $5, l.line, $6
 		FROM unnest($7::text[]) WITH ORDINALITY AS l(line, n)`,
-		t.ID, r.Seq, t.WorkspaceID, api.EventLog, attempt, ts(at), lines)
+		t.ID, r.Seq, t.WorkspaceID, k.Type, attempt, ts(at), lines, k.Channel)
 	if err != nil {
 		return fmt.Errorf("insert log events: %w", err)
 	}

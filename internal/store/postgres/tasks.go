@@ -20,6 +20,16 @@ func (s *Store) GetTask(ctx context.Context, workspaceID, id string) (store.Task
 	return t, nil
 }
 
+// ChildrenCost sums the cost of the tasks that task id spawned.
+func (s *Store) ChildrenCost(ctx context.Context, workspaceID, id string) (int64, error) {
+	var n int64
+	if err := s.queryRow(ctx, `SELECT coalesce(sum(cost_micros), 0)::bigint FROM tasks
+		WHERE workspace_id = $1 AND parent_id = $2 AND parent_id <> ''`, workspaceID, id).Scan(&n); err != nil {
+		return 0, fmt.Errorf("children cost of task %s: %w", id, mapErr(err))
+	}
+	return n, nil
+}
+
 // ListTasks returns one page of workspaceID's tasks matching f, newest
 // first: ids below p.After when set, at most p.Limit (never nil).
 func (s *Store) ListTasks(ctx context.Context, workspaceID string, f store.TaskFilter, p store.Page) ([]store.Task, error) {

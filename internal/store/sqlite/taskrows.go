@@ -215,6 +215,7 @@ func scanEvent(sc scanner) (store.TaskEvent, error) {
 		return store.TaskEvent{}, err
 	}
 	e.At = fromMicros(at)
+	flow.FromStatusColumn(&e)
 	return e, nil
 }
 
@@ -223,7 +224,7 @@ func (x txRows) InsertEvents(ctx context.Context, events []store.TaskEvent) erro
 	for _, e := range events {
 		_, err := x.tx.ExecContext(ctx, `INSERT INTO task_events (`+eventColumns+`)
 			VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)`,
-			e.TaskID, e.Seq, e.WorkspaceID, e.Type, e.Status, e.Attempt, e.Message, micros(e.At))
+			e.TaskID, e.Seq, e.WorkspaceID, e.Type, flow.StatusColumn(e), e.Attempt, e.Message, micros(e.At))
 		if err != nil {
 			return fmt.Errorf("insert event: %w", mapErr(err))
 		}
@@ -231,9 +232,10 @@ func (x txRows) InsertEvents(ctx context.Context, events []store.TaskEvent) erro
 	return nil
 }
 
-// AppendLogs inserts lines as log events after r.Seq and advances the
-// task's event seq past them, counting their bytes and the dropped lines.
-func (x txRows) AppendLogs(ctx context.Context, r flow.Row, attempt int, lines []string, addBytes, addDropped int64, at time.Time) error {
+// AppendLogs inserts lines as events of kind k after r.Seq and advances
+// the task's event seq past them, counting their bytes and the dropped
+// lines. A stream's channel goes in the status column (flow.StatusColumn).
+func (x txRows) AppendLogs(ctx context.Context, r flow.Row, k flow.LineKind, attempt int, lines []string, addBytes, addDropped int64, at time.Time) error {
 	t := r.Task
 	if _, err := x.tx.ExecContext(ctx, `UPDATE tasks SET event_seq = ?2, log_bytes = log_bytes + ?3, logs_dropped = logs_dropped + ?4
 		WHERE id = ?1`, t.ID, r.Seq+int64(len(lines)), addBytes, addDropped); err != nil {
@@ -248,9 +250,9 @@ func (x txRows) AppendLogs(ctx context.Context, r flow.Row, attempt int, lines [
 	}
 	// One statement for all lines: json_each numbers them from 0.
 	_, err = x.tx.ExecContext(ctx, `INSERT INTO task_events (`+eventColumns+`)
-		SELECT ?1, ?2 + l.key + 1, ?3, ?4, '', ?5, l.value, ?6
+		SELECT ?1, ?2 + l.key + 1, ?3, ?4, ?8, ?5, l.value, ?6
 		FROM json_each(?7) l`,
-		t.ID, r.Seq, t.WorkspaceID, api.EventLog, attempt, micros(at), string(linesJSON))
+		t.ID, r.Seq, t.WorkspaceID, k.Type, attempt, micros(at), string(linesJSON), k.Channel)
 	if err != nil {
 		return fmt.Errorf("insert log events: %w", err)
 	}

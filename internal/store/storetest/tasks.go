@@ -34,6 +34,8 @@ var taskTests = []suiteTest{
 	{"TaskClaimFilters", testTaskClaimFilters},
 	{"TaskEvents", testTaskEvents},
 	{"TaskLogBudget", testTaskLogBudget},
+	{"TaskStreams", testTaskStreams},
+	{"ChildrenCost", testChildrenCost},
 	{"TaskListAndCount", testTaskListAndCount},
 	{"TaskDeleteWorkspace", testTaskDeleteWorkspace},
 	{"TaskTenantIsolation", testTaskTenantIsolation},

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -80,4 +81,53 @@ func testTaskLogBudget(t *testing.T, s store.Store) {
 	// A stale attempt is refused before the budget is looked at.
 	_, err = s.AppendLogs(ctx, ws.ID, task.ID, 1, []string{"zombie"}, budget, at)
 	wantErr(t, err, store.ErrStale, "AppendLogs of an old attempt")
+}
+
+// testTaskStreams: the lines of a token stream are stream events with
+// their channel, between the log lines in the order they came, and they
+// share the task's log budget with the log lines; the notice of the first
+// drop is a log line. A stale attempt's stream is refused.
+func testTaskStreams(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	ws, _ := createWorkspace(t, s, "acme")
+	task := createTask(t, s, newTask(ws.ID))
+	claim(t, s, params(ws.ID, t0))
+	at := t0.Add(time.Second)
+	const budget = 20
+	_, err := s.AppendLogs(ctx, ws.ID, task.ID, 1, []string{"log"}, budget, at) // 4 bytes
+	must(t, err, "AppendLogs")
+	res, err := s.AppendStream(ctx, ws.ID, task.ID, 1, "tokens", []string{"fan", "out\x00"}, budget, at) // 15 (the NUL becomes U+FFFD, 3 bytes)
+	must(t, err, "AppendStream")
+	if res != (store.LogResult{Stored: 2}) {
+		t.Errorf("stream lines: %+v, want 2 stored", res)
+	}
+	res, err = s.AppendStream(ctx, ws.ID, task.ID, 1, "", []string{"hi", "too long"}, budget, at) // 18, then 27
+	must(t, err, "AppendStream")
+	if res != (store.LogResult{Stored: 1, Dropped: 1}) {
+		t.Errorf("stream lines at the budget: %+v, want 1 stored 1 dropped", res)
+	}
+	res, err = s.AppendLogs(ctx, ws.ID, task.ID, 1, []string{"x"}, budget, at)
+	must(t, err, "AppendLogs")
+	if res != (store.LogResult{Dropped: 1}) {
+		t.Errorf("log line past a stream's budget: %+v, want 1 dropped", res)
+	}
+	got, err := s.GetTask(ctx, ws.ID, task.ID)
+	must(t, err, "GetTask")
+	if got.LogBytes != 18 || got.LogsDropped != 2 {
+		t.Errorf("task log bytes %d dropped %d, want 18 and 2", got.LogBytes, got.LogsDropped)
+	}
+	type line struct{ typ, status, channel, msg string }
+	var lines []line
+	for _, e := range events(t, s, ws.ID, task.ID) {
+		if e.Type == api.EventLog || e.Type == api.EventStream {
+			lines = append(lines, line{e.Type, e.Status, e.Channel, e.Message})
+		}
+	}
+	want := []line{{api.EventLog, "", "", "log"}, {api.EventStream, "", "tokens", "fan"}, {api.EventStream, "", "tokens", "out\uFFFD"},
+		{api.EventStream, "", "", "hi"}}
+	if len(lines) != 5 || !slices.Equal(lines[:4], want) || lines[4].typ != api.EventLog || !strings.Contains(lines[4].msg, "log budget of 20 bytes") {
+		t.Errorf("events %q, want %q and a log notice", lines, want)
+	}
+	_, err = s.AppendStream(ctx, ws.ID, task.ID, 2, "tokens", []string{"zombie"}, budget, at)
+	wantErr(t, err, store.ErrStale, "AppendStream of another attempt")
 }

@@ -211,7 +211,8 @@ func (f *Fake) Keys() []string {
 	return append([]string(nil), f.order...)
 }
 
-// Emitted are the lines emitted, "[CHANNEL] " before each with a channel.
+// Emitted are the lines emitted, "[CHANNEL] " before each with a channel
+// (as `baton tasks logs` prints the stream events the supervisor makes).
 func (f *Fake) Emitted() []string {
 	f.mu.Lock()
 	defer f.mu.Unlock()

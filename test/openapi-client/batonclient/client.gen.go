@@ -583,9 +583,10 @@ func (e TaskEventStatus) Valid() bool {
 
 // Defines values for TaskEventType.
 const (
-	TaskEventTypeLog   TaskEventType = "log"
-	TaskEventTypeState TaskEventType = "state"
-	TaskEventTypeStep  TaskEventType = "step"
+	TaskEventTypeLog    TaskEventType = "log"
+	TaskEventTypeState  TaskEventType = "state"
+	TaskEventTypeStep   TaskEventType = "step"
+	TaskEventTypeStream TaskEventType = "stream"
 )
 
 // Valid indicates whether the value is a known member of the TaskEventType enum.
@@ -596,6 +597,8 @@ func (e TaskEventType) Valid() bool {
 	case TaskEventTypeState:
 		return true
 	case TaskEventTypeStep:
+		return true
+	case TaskEventTypeStream:
 		return true
 	default:
 		return false
@@ -741,10 +744,10 @@ type Alert struct {
 	Limit   float64 `json:"limit"`
 	Message string  `json:"message"`
 
-	// Metric a Quota* name (threshold) or a usage Metric* (anomaly)
+	// Metric a Quota* name or AlertMetricTaskBudget (threshold) or a usage Metric* (anomaly)
 	Metric string `json:"metric"`
 
-	// Period YYYY-MM (threshold) or the hour, RFC 3339 (anomaly)
+	// Period YYYY-MM (threshold), the task's id (task_budget) or the hour, RFC 3339 (anomaly)
 	Period    string `json:"period"`
 	Threshold *int   `json:"threshold,omitempty"`
 
@@ -931,8 +934,14 @@ type Limits struct {
 
 // LogsRequest LogsRequest is the body of POST /v1/tasks/{id}/logs.
 type LogsRequest struct {
-	Attempt int      `json:"attempt"`
+	Attempt int `json:"attempt"`
+
+	// Channel Channel is the stream's channel (empty: none): at most MaxChannelBytes, without spaces or control characters; it needs Stream.
+	Channel *string  `json:"channel,omitempty"`
 	Lines   []string `json:"lines"`
+
+	// Stream Stream, when true, stores the lines as stream events (a token stream: `baton step emit`) instead of log lines; both count toward the task's log budget.
+	Stream *bool `json:"stream,omitempty"`
 }
 
 // Me Me is the answer of GET /v1/me.
@@ -1280,10 +1289,13 @@ type Task struct {
 // TaskStatus defines model for Task.Status.
 type TaskStatus string
 
-// TaskEvent TaskEvent is a state change or a log line of a task. Seq orders a task's events and is the SSE event id (Last-Event-ID resumes after it).
+// TaskEvent TaskEvent is a state change, a log line, a step or a stream line of a task. Seq orders a task's events and is the SSE event id (Last-Event-ID resumes after it).
 type TaskEvent struct {
-	At      time.Time        `json:"at"`
-	Attempt int              `json:"attempt"`
+	At      time.Time `json:"at"`
+	Attempt int       `json:"attempt"`
+
+	// Channel Channel is a stream event's channel (empty for none and for the other types).
+	Channel *string          `json:"channel,omitempty"`
 	Message string           `json:"message"`
 	Seq     int64            `json:"seq"`
 	Status  *TaskEventStatus `json:"status,omitempty"`

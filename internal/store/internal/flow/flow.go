@@ -100,9 +100,9 @@ type TaskTx interface {
 	Write(ctx context.Context, w Writes) error
 	// AppendLogs sets the event seq of r's task to r.Seq+len(lines), adds
 	// addBytes to its log bytes and addDropped to its dropped lines, and
-	// inserts one log event of attempt per line, at at, with seqs from
-	// r.Seq+1. lines may be empty.
-	AppendLogs(ctx context.Context, r Row, attempt int, lines []string, addBytes, addDropped int64, at time.Time) error
+	// inserts one event of kind k and attempt per line, at at, with seqs
+	// from r.Seq+1. lines may be empty.
+	AppendLogs(ctx context.Context, r Row, k LineKind, attempt int, lines []string, addBytes, addDropped int64, at time.Time) error
 }
 
 // Runner runs fn in one write transaction of a store and commits it if fn
@@ -401,6 +401,32 @@ func (run Runner) CancelTask(ctx context.Context, workspaceID, id, reason string
 	return out, nil
 }
 
+// LineKind is what AppendLogs stores lines as: log lines (Type
+// api.EventLog) or the lines of a token stream (api.EventStream) on
+// Channel.
+type LineKind struct{ Type, Channel string }
+
+// LogLines are log lines.
+var LogLines = LineKind{Type: api.EventLog}
+
+// StatusColumn is what the task_events status column holds for e: a
+// state event's status, or a stream event's channel (the one column
+// serves both; no event has both).
+func StatusColumn(e store.TaskEvent) string {
+	if e.Type == api.EventStream {
+		return e.Channel
+	}
+	return e.Status
+}
+
+// FromStatusColumn moves a stream event's channel, read from the status
+// column into e.Status, to e.Channel.
+func FromStatusColumn(e *store.TaskEvent) {
+	if e.Type == api.EventStream {
+		e.Channel, e.Status = e.Status, ""
+	}
+}
+
 // AppendLogs stores lines (made valid UTF-8 without NULs) of the current
 // running attempt as log events at now, within the task's log budget of
 // maxBytes (< 0: no limit; 0 stores none): the lines that would take the task's stored log
@@ -409,6 +435,17 @@ func (run Runner) CancelTask(ctx context.Context, workspaceID, id, reason string
 // is not counted against the budget). Returns store.ErrNotFound if the
 // task is absent, store.ErrStale if attempt is not current and running.
 func (run Runner) AppendLogs(ctx context.Context, workspaceID, id string, attempt int, lines []string, maxBytes int64, now time.Time) (store.LogResult, error) {
+	return run.appendLines(ctx, workspaceID, id, LogLines, attempt, lines, maxBytes, now)
+}
+
+// AppendStream is AppendLogs for the lines of a token stream on channel:
+// they become stream events, in the same log budget (the notice of the
+// first drop is a log line).
+func (run Runner) AppendStream(ctx context.Context, workspaceID, id string, attempt int, channel string, lines []string, maxBytes int64, now time.Time) (store.LogResult, error) {
+	return run.appendLines(ctx, workspaceID, id, LineKind{Type: api.EventStream, Channel: channel}, attempt, lines, maxBytes, now)
+}
+
+func (run Runner) appendLines(ctx context.Context, workspaceID, id string, k LineKind, attempt int, lines []string, maxBytes int64, now time.Time) (store.LogResult, error) {
 	clean := make([]string, len(lines))
 	for i, l := range lines {
 		clean[i] = lifecycle.Clean(l)
@@ -428,14 +465,15 @@ func (run Runner) AppendLogs(ctx context.Context, workspaceID, id string, attemp
 		}
 		keep, bytes := LogBudget(clean, r.Task.LogBytes, maxBytes, r.Task.LogsDropped > 0)
 		res.Stored, res.Dropped = keep, len(clean)-keep
-		out := clean[:keep]
-		if res.Dropped > 0 && r.Task.LogsDropped == 0 {
-			out = append(out[:keep:keep], fmt.Sprintf("[baton] log budget of %d bytes per task reached: further log lines are dropped and counted", maxBytes))
+		if err := tx.AppendLogs(ctx, r, k, attempt, clean[:keep], bytes, int64(res.Dropped), now); err != nil {
+			return err
 		}
-		if len(out) == 0 {
-			return tx.AppendLogs(ctx, r, attempt, nil, 0, int64(res.Dropped), now)
+		if res.Dropped == 0 || r.Task.LogsDropped > 0 {
+			return nil
 		}
-		return tx.AppendLogs(ctx, r, attempt, out, bytes, int64(res.Dropped), now)
+		r.Seq += int64(keep)
+		notice := fmt.Sprintf("[baton] log budget of %d bytes per task reached: further log lines are dropped and counted", maxBytes)
+		return tx.AppendLogs(ctx, r, LogLines, attempt, []string{notice}, 0, 0, now)
 	})
 	if err != nil {
 		return store.LogResult{}, fmt.Errorf("append logs of task %s attempt %d: %w", id, attempt, err)
