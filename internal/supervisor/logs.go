@@ -41,6 +41,7 @@ type logShipper struct {
 	batch, capacity int
 	every, final    time.Duration
 
+	flushMu sync.Mutex // one flush at a time: the loop's and sync's
 	mu      sync.Mutex
 	pending []shipLine
 	dropped int
@@ -165,10 +166,27 @@ func (s *logShipper) close() {
 	<-s.done
 }
 
+// sync sends what is pending now, before the caller goes on: the step
+// endpoint calls it before it forwards a step, so the lines an agent
+// emitted before a step that suspends its attempt reach the server while
+// the attempt still holds the task (afterwards the server refuses them).
+// An error leaves the lines pending for the loop to retry.
+func (s *logShipper) sync(ctx context.Context) error {
+	s.mu.Lock()
+	n := len(s.pending)
+	s.mu.Unlock()
+	if n == 0 {
+		return nil
+	}
+	return s.flush(ctx)
+}
+
 // flush sends everything pending, in requests of at most
 // maxLinesPerRequest lines of one kind (log lines, or one channel's stream),
 // in order, until done or an error.
 func (s *logShipper) flush(ctx context.Context) error {
+	s.flushMu.Lock()
+	defer s.flushMu.Unlock()
 	for {
 		s.mu.Lock()
 		if s.fenced || len(s.pending) == 0 {

@@ -187,6 +187,7 @@ func (s *stepServer) call(ctx context.Context, key string, req api.StepBeginRequ
 	if s.ended != nil {
 		return *s.ended, nil
 	}
+	s.syncLogs(ctx, key)
 	u := s.a.usageTotals()
 	req.Attempt, req.Usage = s.a.t.Attempt, &u
 	resp, err := s.api.BeginStep(ctx, s.a.t.WorkspaceID, s.a.t.ID, key, req)
@@ -195,6 +196,16 @@ func (s *stepServer) call(ctx context.Context, key string, req api.StepBeginRequ
 	}
 	s.after(resp.Action, resp.Reason)
 	return resp, nil
+}
+
+// syncLogs sends the attempt's pending lines before a step call goes to
+// the server, so what the agent emitted before it lands before the step's
+// events, and while the attempt still holds the task (a call that
+// suspends it ends it). A failure leaves them to the shipper's loop.
+func (s *stepServer) syncLogs(ctx context.Context, key string) {
+	if err := s.a.logs.sync(ctx); err != nil {
+		s.a.log.Warn("sending logs before a step call failed; they follow later", "key", key, "err", err)
+	}
 }
 
 // after ends the attempt when action says so: suspend (the task waits) or
@@ -238,6 +249,7 @@ func (s *stepServer) end(ctx context.Context, body []byte) (any, error) {
 	if r.Usage != nil {
 		s.a.addUsage(*r.Usage)
 	}
+	s.syncLogs(ctx, r.Key)
 	u := s.a.usageTotals()
 	resp, err := s.api.EndStep(ctx, s.a.t.WorkspaceID, s.a.t.ID, r.Key, api.StepEndRequest{Attempt: s.a.t.Attempt,
 		Output: r.Output, Error: r.Error, Usage: &u})

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -164,19 +165,21 @@ func TestDevDemoAgentWalkthrough(t *testing.T) {
 	if len(steps) != 4 || steps[3].Key != "publish" {
 		t.Errorf("journal: %+v, want fetch, draft, approval, publish", steps)
 	}
-	// The publish step's emitted line is one of the task's log lines. (The
-	// draft's is not checked: the attempt that suspends at the approval
-	// ships its log lines after the server ended it, which refuses them.)
+	// The draft's and the publish step's emitted lines are stream events
+	// on their channels (the draft's too: the supervisor sends it before
+	// the approval's call suspends the attempt).
 	events, err := c.ListTaskEvents(ctx, id, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	emitted := false
+	var emitted []string
 	for _, e := range events {
-		emitted = emitted || e.Type == api.EventLog && e.Message == "[publish] published https://example.com/posts/x"
+		if e.Type == api.EventStream {
+			emitted = append(emitted, e.Channel+": "+e.Message)
+		}
 	}
-	if !emitted {
-		t.Errorf("no [publish] log line among the task's events: %+v", events)
+	if want := []string{"draft: A short piece on x from 2 sources.", "publish: published https://example.com/posts/x"}; !slices.Equal(emitted, want) {
+		t.Errorf("stream events %q, want %q; events: %+v", emitted, want, events)
 	}
 
 	// Ctrl-C stops dev and its workers cleanly.
