@@ -390,10 +390,10 @@ func TestStepRoundTripSQLite(t *testing.T) { testStepRoundTrip(t, "") }
 // TestStepRoundTripPostgres is the same on PostgreSQL.
 func TestStepRoundTripPostgres(t *testing.T) { testStepRoundTrip(t, postgresOrSkip(t)) }
 
-// testTenSteps is the crash test with the worker or the server
-// killed: a Go agent of ten steps, each appending its key to a file and
+// testTenSteps is the crash test with the agent, the worker or the
+// server killed: a Go agent of ten steps, each appending its key to a file and
 // reporting 10 tokens, blocks in step 9 of attempt 1 (its usage already
-// heartbeated to the server); then kill -9 of the worker (and its agent)
+// heartbeated to the server); then kill -9 of the agent alone, of the worker (and its agent)
 // and a new worker, or kill -9 of the server and a new one on the same
 // address before the agent goes on. The task succeeds, steps 1–8 and 10
 // ran once, step 9 at most twice, and the metered tokens are 10 per step
@@ -406,6 +406,12 @@ func testTenSteps(t *testing.T, pgURL, kill string) {
 		return s.get(id).Usage.Tokens == 90
 	})
 	switch kill {
+	case "agent":
+		// The worker sees its agent die: the attempt fails and the task
+		// is retried, replaying steps 1-8.
+		if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
+			t.Fatalf("kill -9 %d: %v", pid, err)
+		}
 	case "worker":
 		g.work.kill9(t)
 		_ = syscall.Kill(pid, syscall.SIGKILL) // its own process group: the worker's death does not reach it
@@ -435,6 +441,8 @@ func testTenSteps(t *testing.T, pgURL, kill string) {
 	t.Logf("kill -9 of the %s: %d attempts, step 9 ran %d times, %d tokens metered", kill, task.Attempt, len(got["s9"]), task.Usage.Tokens)
 }
 
+func TestTenStepsAgentKillSQLite(t *testing.T)    { testTenSteps(t, "", "agent") }
+func TestTenStepsAgentKillPostgres(t *testing.T)  { testTenSteps(t, postgresOrSkip(t), "agent") }
 func TestTenStepsWorkerKillSQLite(t *testing.T)   { testTenSteps(t, "", "worker") }
 func TestTenStepsServerKillSQLite(t *testing.T)   { testTenSteps(t, "", "server") }
 func TestTenStepsWorkerKillPostgres(t *testing.T) { testTenSteps(t, postgresOrSkip(t), "worker") }
