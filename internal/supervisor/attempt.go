@@ -44,7 +44,9 @@ type attempt struct {
 	hb   time.Duration
 	log  *slog.Logger
 	logs *logShipper
-	tag  string // marks the attempt's processes (BATON_AGENT_TAG)
+	// stderr lets step calls wait for the usage lines printed before them.
+	stderr *stderrSync
+	tag    string // marks the attempt's processes (BATON_AGENT_TAG)
 
 	ctx    context.Context // done once stop is called
 	cancel context.CancelFunc

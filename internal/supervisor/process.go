@@ -106,6 +106,7 @@ func (a *attempt) runProcess() result {
 	if home != "" {
 		defer os.RemoveAll(home)
 	}
+	a.stderr = newStderrSync(errR)
 	steps, err := a.startSteps()
 	if err != nil {
 		closeAll(p[:])
@@ -247,7 +248,8 @@ func (a *attempt) settle(outDone, errDone <-chan struct{}, outR, errR *os.File) 
 // readStderr turns the agent's stderr into usage reports and log lines,
 // mirrored to Config.Stderr. It never blocks on the server.
 func (a *attempt) readStderr(r io.Reader) {
-	readLines(r, maxLineBytes, func(line string) {
+	readLines(a.stderr.reader(r), maxLineBytes, func(line string) {
+		defer a.stderr.lineHandled()
 		if m := a.w.cfg.Stderr; m != nil {
 			fmt.Fprintf(m, "[%s] %s\n", a.t.ID, line)
 		}

@@ -187,6 +187,7 @@ func (s *stepServer) call(ctx context.Context, key string, req api.StepBeginRequ
 	if s.ended != nil {
 		return *s.ended, nil
 	}
+	s.a.stderr.wait(ctx) // usage lines printed before this call count before it
 	s.syncLogs(ctx, key)
 	u := s.a.usageTotals()
 	req.Attempt, req.Usage = s.a.t.Attempt, &u
@@ -249,6 +250,7 @@ func (s *stepServer) end(ctx context.Context, body []byte) (any, error) {
 	if r.Usage != nil {
 		s.a.addUsage(*r.Usage)
 	}
+	s.a.stderr.wait(ctx) // usage lines printed in the step count in it
 	s.syncLogs(ctx, r.Key)
 	u := s.a.usageTotals()
 	resp, err := s.api.EndStep(ctx, s.a.t.WorkspaceID, s.a.t.ID, r.Key, api.StepEndRequest{Attempt: s.a.t.Attempt,
