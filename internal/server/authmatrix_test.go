@@ -230,9 +230,8 @@ func (b *bundle) send(method, path, cred, body string, headers ...string) resp {
 // holding every scope but the route's, another workspace's "*" key
 // addressing this workspace's objects, a session token, a worker:all
 // operator key, an admin operator key naming the workspace and the key of
-// a suspended workspace; each
-// answer is the status and problem type CONTRACT.md gives (matrixWant), on
-// SQLite and PostgreSQL. Each route runs on a scene of its own, and on a
+// a suspended workspace; each answer is the status and problem type
+// CONTRACT.md gives (matrixWant), on SQLite and PostgreSQL. Each route runs on a scene of its own, and on a
 // fresh one after an answer that succeeded. A route added without its
 // checks fails here by itself (one without a scene request too).
 func TestAuthMatrix(t *testing.T) {
