@@ -102,8 +102,7 @@ func (sc *scene) request(method, pattern string) (path, body string, ok bool) {
 	return "", "", false
 }
 
-// The credentials of the matrix, in the order they are tried: every one
-// but the last is refused or changes nothing of the scene's workspace.
+// The credentials of the matrix, in the order they are tried.
 const (
 	credNone      = "no credential"
 	credMalformed = "malformed key"
@@ -115,22 +114,26 @@ const (
 	credSession   = "session token of the workspace's key"
 	credWorkerAll = "worker:all operator key"
 	credOperator  = "operator key"
+	credSuspended = "key of a suspended workspace"
 )
 
 var matrixCreds = []string{credNone, credMalformed, credChecksum, credExpired, credRevoked, credLacking, credOther, credSession,
-	credWorkerAll, credOperator}
+	credWorkerAll, credOperator, credSuspended}
 
 // matrixWant is what CONTRACT.md and docs/api.md say rt answers to cred:
 // 401 for every credential that is not one; 403 for a key lacking the
 // scope (a workspace key or its session on an operator route included, a
 // session minting a session, a worker:all key off the worker routes); 404
 // for another workspace's object (its id is "no such object in the
-// caller's workspace"); the route's own status otherwise. Public routes
-// take no credential and look at none.
+// caller's workspace"); 403 workspace_suspended for a suspended
+// workspace's key on every route but GET /v1/me; the route's own status
+// otherwise. Public routes take no credential and look at none.
 func matrixWant(rt route, cred string) (int, api.Code) {
 	switch {
 	case rt.scope == public:
 		return rt.status, ""
+	case cred == credSuspended && rt.path != "/v1/me":
+		return 403, api.CodeWorkspaceSuspended
 	case slices.Contains([]string{credNone, credMalformed, credChecksum, credExpired, credRevoked}, cred):
 		return 401, api.CodeUnauthenticated
 	case cred == credLacking && rt.scope != anyAuth, cred == credOther && rt.scope == api.ScopeAdmin:
@@ -188,6 +191,7 @@ func (b *bundle) credentials(sc *scene, rt route, other, workerAll string) map[s
 		credSession:   {session.Token},
 		credWorkerAll: {workerAll, api.HeaderWorkspace, sc.ws.ID},
 		credOperator:  {b.admin, api.HeaderWorkspace, sc.ws.ID},
+		credSuspended: {good},
 	}
 }
 
@@ -225,9 +229,9 @@ func (b *bundle) send(method, path, cred, body string, headers ...string) resp {
 // malformed key, a bad checksum, an expired key, a revoked key, a key
 // holding every scope but the route's, another workspace's "*" key
 // addressing this workspace's objects, a session token, a worker:all
-// operator key and an admin operator key naming the workspace; each
-// answer is the status and problem type CONTRACT.md gives (matrixWant), on
-// SQLite and PostgreSQL. Each route runs on a scene of its own, and on a
+// operator key, an admin operator key naming the workspace and the key of
+// a suspended workspace; each answer is the status and problem type
+// CONTRACT.md gives (matrixWant), on SQLite and PostgreSQL. Each route runs on a scene of its own, and on a
 // fresh one after an answer that succeeded. A route added without its
 // checks fails here by itself (one without a scene request too).
 func TestAuthMatrix(t *testing.T) {
@@ -257,6 +261,9 @@ func TestAuthMatrix(t *testing.T) {
 						t.Fatalf("%s %s: no scene request (add it to scene.request)", rt.method, rt.path)
 					}
 					creds = b.credentials(sc, rt, other, workerAll.Secret)
+				}
+				if name == credSuspended { // last: the scene is of no other use
+					b.call("PATCH", "/v1/workspaces/"+sc.ws.ID, b.admin, api.UpdateWorkspaceRequest{Status: new(api.WorkspaceSuspended)}, 200, nil)
 				}
 				c := creds[name]
 				r := b.send(rt.method, path, c[0], body, c[1:]...)
