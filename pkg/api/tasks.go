@@ -171,16 +171,19 @@ const MaxChannelBytes = 64
 
 // CompleteRequest is the body of POST /v1/tasks/{id}/complete.
 type CompleteRequest struct {
-	Attempt int             `json:"attempt"`
-	Output  json.RawMessage `json:"output"`
-	Usage   *UsageReport    `json:"usage,omitempty"`
+	Attempt int `json:"attempt"`
+	// Output is the task's result, any JSON value; absent is null.
+	Output json.RawMessage `json:"output,omitempty"`
+	Usage  *UsageReport    `json:"usage,omitempty"`
 }
 
 // FailRequest is the body of POST /v1/tasks/{id}/fail.
 type FailRequest struct {
-	Attempt   int          `json:"attempt"`
-	Error     string       `json:"error"`
-	Retryable bool         `json:"retryable"`
+	Attempt int `json:"attempt"`
+	// Error says why the attempt failed; absent is "".
+	Error string `json:"error,omitempty"`
+	// Retryable asks for another attempt (if any is left); absent is false.
+	Retryable bool         `json:"retryable,omitempty"`
 	Usage     *UsageReport `json:"usage,omitempty"`
 }
 

@@ -75,7 +75,7 @@ func TestTaskMethods(t *testing.T) {
 		{"FailTaskNoWorkspace", func(ctx context.Context, c *Client) (any, error) {
 			return c.FailTask(ctx, "", "task_1", api.FailRequest{Attempt: 2, Error: "x"})
 		}, "POST", "/v1/tasks/task_1/fail", "", map[string]string{"Baton-Workspace": ""},
-			`{"attempt":2,"error":"x","retryable":false}`, 200, task, task},
+			`{"attempt":2,"error":"x"}`, 200, task, task},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			b := setup(t, func(w http.ResponseWriter, r *http.Request) {

@@ -808,8 +808,8 @@ type ClaimResponse struct {
 type CompleteRequest struct {
 	Attempt int `json:"attempt"`
 
-	// Output Any JSON value, null included.
-	Output interface{}  `json:"output"`
+	// Output Output is the task's result, any JSON value; absent is null.
+	Output interface{}  `json:"output,omitempty"`
 	Usage  *UsageReport `json:"usage,omitempty"`
 }
 
@@ -851,9 +851,13 @@ type CreateWorkspaceResponse struct {
 
 // FailRequest FailRequest is the body of POST /v1/tasks/{id}/fail.
 type FailRequest struct {
-	Attempt   int          `json:"attempt"`
-	Error     string       `json:"error"`
-	Retryable bool         `json:"retryable"`
+	Attempt int `json:"attempt"`
+
+	// Error Error says why the attempt failed; absent is "".
+	Error *string `json:"error,omitempty"`
+
+	// Retryable Retryable asks for another attempt (if any is left); absent is false.
+	Retryable *bool        `json:"retryable,omitempty"`
 	Usage     *UsageReport `json:"usage,omitempty"`
 }
 
