@@ -182,13 +182,30 @@ func (c *cluster) worker(name, addr, key string, concurrency int, agent string, 
 // tenant creates a workspace on the team tier and returns a client with its key.
 func (c *cluster) tenant(addr, name string) (*client.Client, string) {
 	c.t.Helper()
+	return c.tenantWith(addr, name, "team", nil)
+}
+
+// tenantWith creates a workspace on tier with limits overriding the tier's
+// and returns a client with its key.
+func (c *cluster) tenantWith(addr, name, tier string, limits map[string]int64) (*client.Client, string) {
+	c.t.Helper()
 	admin, err := client.New("http://"+addr, client.WithAPIKey(c.admin))
 	if err != nil {
 		c.t.Fatal(err)
 	}
-	out, err := admin.CreateWorkspace(context.Background(), api.CreateWorkspaceRequest{Name: name, Tier: "team"})
+	ctx := context.Background()
+	out, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: name, Tier: tier})
 	if err != nil {
 		c.t.Fatal(err)
+	}
+	if len(limits) > 0 {
+		overrides := map[string]*int64{}
+		for k, v := range limits {
+			overrides[k] = &v
+		}
+		if _, err := admin.UpdateWorkspace(ctx, out.Workspace.ID, api.UpdateWorkspaceRequest{Overrides: overrides}); err != nil {
+			c.t.Fatal(err)
+		}
 	}
 	cl, _ := client.New("http://"+addr, client.WithAPIKey(out.Key.Secret), client.WithRetry(20, 2*time.Second))
 	return cl, out.Key.Secret

@@ -11,7 +11,6 @@ import (
 
 	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
-	"github.com/genericcorp/baton/pkg/client"
 )
 
 // TestQuotaStopsRealAgents runs the hard quota through real processes: a
@@ -24,24 +23,11 @@ func TestQuotaStopsRealAgents(t *testing.T) {
 	cl := newCluster(t, "")
 	addr := freePort(t)
 	cl.server("server", addr)
-	admin, err := client.New("http://"+addr, client.WithAPIKey(cl.admin))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	out, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "capped", Tier: "free"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	three := int64(3)
-	if _, err := admin.UpdateWorkspace(ctx, out.Workspace.ID, api.UpdateWorkspaceRequest{
-		Overrides: map[string]*int64{api.LimitMonthlyExecutionSeconds: &three}}); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := client.New("http://"+addr, client.WithAPIKey(out.Key.Secret))
+	c, key := cl.tenantWith(addr, "capped", "free", map[string]int64{api.LimitMonthlyExecutionSeconds: 3})
 	pids := t.TempDir()
 	// Each agent writes its pid, then sleeps far past the quota.
-	cl.worker("worker", addr, out.Key.Secret, 2, `echo $$ > `+pids+`/$BATON_TASK_ID; exec sleep 60`)
+	cl.worker("worker", addr, key, 2, `echo $$ > `+pids+`/$BATON_TASK_ID; exec sleep 60`)
 	var ids []string
 	for i := range 3 {
 		task, err := c.SubmitTask(ctx, api.SubmitTaskRequest{}, fmt.Sprint("quota-", i))

@@ -502,22 +502,9 @@ func TestWaitsFreeTheWorkspaceSlot(t *testing.T) {
 	cl := newCluster(t, "")
 	addr := freePort(t)
 	cl.server("server", addr)
-	admin, err := client.New("http://"+addr, client.WithAPIKey(cl.admin))
-	if err != nil {
-		t.Fatal(err)
-	}
 	ctx := context.Background()
-	ws, err := admin.CreateWorkspace(ctx, api.CreateWorkspaceRequest{Name: "one-slot", Tier: "team"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	one := int64(1)
-	if _, err := admin.UpdateWorkspace(ctx, ws.Workspace.ID, api.UpdateWorkspaceRequest{
-		Overrides: map[string]*int64{api.LimitMaxConcurrentTasks: &one}}); err != nil {
-		t.Fatal(err)
-	}
-	c, _ := client.New("http://"+addr, client.WithAPIKey(ws.Key.Secret), client.WithRetry(20, 2*time.Second))
-	cl.worker("worker", addr, ws.Key.Secret, 3, stepAgents(t, cl.bin)["go"])
+	c, key := cl.tenantWith(addr, "one-slot", "team", map[string]int64{api.LimitMaxConcurrentTasks: 1})
+	cl.worker("worker", addr, key, 3, stepAgents(t, cl.bin)["go"])
 	s := &stepScenario{t: t, c: c, dir: t.TempDir()}
 	var ids []string
 	for range 3 {

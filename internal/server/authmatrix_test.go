@@ -4,8 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"regexp"
 	"slices"
@@ -198,31 +196,7 @@ func (b *bundle) credentials(sc *scene, rt route, other, workerAll string) map[s
 // send is b.req that does not wait for the end of an event stream.
 func (b *bundle) send(method, path, cred, body string, headers ...string) resp {
 	b.t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	r, err := http.NewRequestWithContext(ctx, method, b.http.URL+path, strings.NewReader(body))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if cred != "" {
-		r.Header.Set("Authorization", "Bearer "+cred)
-	}
-	if body != "" {
-		r.Header.Set("Content-Type", "application/json")
-	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		r.Header.Set(headers[i], headers[i+1])
-	}
-	res, err := b.http.Client().Do(r)
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	defer res.Body.Close()
-	var data []byte
-	if res.Header.Get("Content-Type") != "text/event-stream" {
-		data, _ = io.ReadAll(res.Body)
-	}
-	return resp{Status: res.StatusCode, Header: res.Header, Body: data}
+	return b.do(method, path, cred, body, false, headers...)
 }
 
 // TestAuthMatrix walks the route table: every route with no credential, a

@@ -139,11 +139,20 @@ func (r resp) problem(t *testing.T) api.Problem {
 // req sends a request with credential cred ("" for none) and a raw body.
 func (b *bundle) req(method, path, cred string, body string, headers ...string) resp {
 	b.t.Helper()
+	return b.do(method, path, cred, body, true, headers...)
+}
+
+// do sends one request; the answer's body is read unless it is an event
+// stream and readStreams is false (send).
+func (b *bundle) do(method, path, cred, body string, readStreams bool, headers ...string) resp {
+	b.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel() // ends an unread event stream
 	var rd io.Reader
 	if body != "" {
 		rd = strings.NewReader(body)
 	}
-	r, err := http.NewRequest(method, b.http.URL+path, rd)
+	r, err := http.NewRequestWithContext(ctx, method, b.http.URL+path, rd)
 	if err != nil {
 		b.t.Fatal(err)
 	}
@@ -161,7 +170,10 @@ func (b *bundle) req(method, path, cred string, body string, headers ...string) 
 		b.t.Fatal(err)
 	}
 	defer res.Body.Close()
-	data, _ := io.ReadAll(res.Body)
+	var data []byte
+	if readStreams || res.Header.Get("Content-Type") != "text/event-stream" {
+		data, _ = io.ReadAll(res.Body)
+	}
 	return resp{Status: res.StatusCode, Header: res.Header, Body: data}
 }
 

@@ -53,23 +53,14 @@ func (s Scope) Setting() string {
 type scopeKey struct{}
 
 // Tenant narrows ctx to workspace id unless ctx already has a scope: the
-// outermost scope wins, so an operator's request that was marked system
-// work is not narrowed by a handler further in, and a tenant's request
-// cannot be widened by one.
+// outermost scope wins, so a tenant's request cannot be re-scoped by a
+// handler further in. System work needs no mark: a context without a
+// scope is system work (SystemScope).
 func Tenant(ctx context.Context, id string) context.Context {
 	if _, ok := ScopeOf(ctx); ok {
 		return ctx
 	}
 	return context.WithValue(ctx, scopeKey{}, TenantScope(id))
-}
-
-// System marks ctx as system work unless it already has a scope (see
-// Tenant for why the outermost wins).
-func System(ctx context.Context) context.Context {
-	if _, ok := ScopeOf(ctx); ok {
-		return ctx
-	}
-	return context.WithValue(ctx, scopeKey{}, SystemScope())
 }
 
 // WithScope sets ctx's scope to s, replacing any: for work that is

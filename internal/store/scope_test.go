@@ -32,16 +32,10 @@ func TestScope(t *testing.T) {
 	if s, _ := ScopeOf(a); s.Setting() != "ws_a" {
 		t.Errorf("Tenant: %q", s.Setting())
 	}
-	// The outermost scope wins: a tenant's request cannot be widened, nor
-	// system work narrowed, further in.
-	if s, _ := ScopeOf(System(a)); s.Setting() != "ws_a" {
-		t.Errorf("System inside Tenant: %q, want ws_a", s.Setting())
-	}
+	// The outermost scope wins: a tenant's request cannot be re-scoped
+	// further in.
 	if s, _ := ScopeOf(Tenant(a, "ws_b")); s.Setting() != "ws_a" {
 		t.Errorf("Tenant inside Tenant: %q, want ws_a", s.Setting())
-	}
-	if s, _ := ScopeOf(Tenant(System(ctx), "ws_b")); !s.System() {
-		t.Errorf("Tenant inside System: %q, want *", s.Setting())
 	}
 	// WithScope replaces (a group commit's own scope).
 	if s, _ := ScopeOf(WithScope(a, TenantScope("ws_b", "ws_c"))); s.Setting() != "ws_b,ws_c" {

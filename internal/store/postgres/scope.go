@@ -83,8 +83,7 @@ func (s *Store) batch(ctx context.Context, sql string, args ...any) pgx.BatchRes
 	b := &pgx.Batch{}
 	b.Queue(setScopeSQL, scopeValue(ctx))
 	b.Queue(sql, args...)
-	br := s.pool.SendBatch(ctx, b)
-	return br
+	return s.pool.SendBatch(ctx, b)
 }
 
 // exec runs one statement outside a transaction, in ctx's scope.
@@ -131,8 +130,6 @@ func (r batchRows) Close() {
 	r.br.Close()
 }
 
-func (r batchRows) Err() error { return r.Rows.Err() }
-
 // batchRow is pgx.Row for batchRows, as pgx's own QueryRow is for Rows.
 type batchRow struct {
 	rows pgx.Rows
@@ -177,7 +174,6 @@ func (s *Store) InForce(ctx context.Context) (bool, string, error) {
 	for t := range tenantTables {
 		names = append(names, t)
 	}
-	var missing []string
 	rows, err := s.query(ctx, `SELECT t FROM unnest($1::text[]) AS t
 		WHERE NOT EXISTS (SELECT 1 FROM pg_class c
 			WHERE c.oid = to_regclass(quote_ident(t)) AND c.relrowsecurity AND c.relforcerowsecurity)
@@ -185,7 +181,7 @@ func (s *Store) InForce(ctx context.Context) (bool, string, error) {
 	if err != nil {
 		return false, "", fmt.Errorf("row-level security: %w", err)
 	}
-	missing, err = pgx.CollectRows(rows, pgx.RowTo[string])
+	missing, err := pgx.CollectRows(rows, pgx.RowTo[string])
 	if err != nil {
 		return false, "", fmt.Errorf("row-level security: %w", err)
 	}
