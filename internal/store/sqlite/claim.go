@@ -5,6 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/internal/flow"
@@ -73,7 +76,7 @@ func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Ta
 					if n <= 0 {
 						continue
 					}
-					got, err := claimFrom(ctx, tx, c.ws.ID, p.From(len(claimed)), queues, n)
+					got, err := claimFrom(ctx, tx, c.ws.ID, p.From(len(claimed)), n)
 					if err != nil {
 						return err
 					}
@@ -102,19 +105,7 @@ func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Ta
 // claimCandidates returns the next batch of workspaces with claimable
 // tasks after after in round-robin order, with their running counts.
 func claimCandidates(ctx context.Context, tx *preparedTx, p store.ClaimParams, queues any, after candidate) ([]candidate, error) {
-	q := `SELECT ` + workspaceColumns + `, last_claim_seq,
-			` + sqlstore.Count("w.id", "'running'") + `,
-			` + usagerows.ConsumedColumns("w.id", "?6") + `
-		FROM workspaces w
-		WHERE (last_claim_seq, id) > (?1, ?2)
-		  AND EXISTS (SELECT 1 FROM tasks t WHERE t.workspace_id = w.id AND t.status = 'queued'
-		              AND ` + queueCond("t.queue", p.Queues, 3) + ` AND t.run_at <= ?4)`
-	args := []any{after.seq, after.ws.ID, queues, micros(p.Now), claimBatch, micros(store.UsagePeriod(p.Now))}
-	if p.WorkspaceID != store.AnyWorkspace {
-		q += ` AND id = ?7`
-		args = append(args, p.WorkspaceID)
-	}
-	q += ` ORDER BY last_claim_seq, id LIMIT ?5`
+	q, args := candidatesQuery(p, queues, after)
 	rows, err := tx.QueryContext(ctx, q, args...)
 	cands, err := collect(rows, err, func(sc scanner) (candidate, error) {
 		var c candidate
@@ -130,9 +121,37 @@ func claimCandidates(ctx context.Context, tx *preparedTx, p store.ClaimParams, q
 	return cands, nil
 }
 
+// candidatesQuery is claimCandidates' statement and arguments.
+//
+// "Has a claimable task" reads the claim index, named (INDEXED BY): left to
+// choose, the planner, which has no statistics, took
+// tasks_status_queue_created (status, queue, created_at) for one queue —
+// the queue's queued tasks of every workspace, oldest first — and for each
+// candidate read the other workspaces' older queued tasks before one of
+// its own: in the depth benchmark, with the first workspace's 1 000 tasks
+// still queued ahead, the claim cost 2.7× more at 100 000 queued (issue
+// #12). tasks_claim starts at the workspace; INDEXED BY also makes a
+// schema change that leaves the index unusable an error, not a slow plan.
+func candidatesQuery(p store.ClaimParams, queues any, after candidate) (string, []any) {
+	q := `SELECT ` + workspaceColumns + `, last_claim_seq,
+			` + sqlstore.Count("w.id", "'running'") + `,
+			` + usagerows.ConsumedColumns("w.id", "?6") + `
+		FROM workspaces w
+		WHERE (last_claim_seq, id) > (?1, ?2)
+		  AND EXISTS (SELECT 1 FROM tasks t INDEXED BY tasks_claim
+		              WHERE t.workspace_id = w.id AND t.status = 'queued'
+		              AND ` + queueCond("t.queue", p.Queues, 3) + ` AND t.run_at <= ?4)`
+	args := []any{after.seq, after.ws.ID, queues, micros(p.Now), claimBatch, micros(store.UsagePeriod(p.Now))}
+	if p.WorkspaceID != store.AnyWorkspace {
+		q += ` AND id = ?7`
+		args = append(args, p.WorkspaceID)
+	}
+	q += ` ORDER BY last_claim_seq, id LIMIT ?5`
+	return q, args
+}
+
 // queueCond is the SQL condition that column is one of queues, whose
-// argument (queueArg) is ?n. One queue, the common case, is an equality, so
-// that the claim index yields tasks in pick order without a sort.
+// argument (queueArg) is ?n: for one queue, the common case, an equality.
 func queueCond(column string, queues []string, n int) string {
 	if len(queues) == 1 {
 		return fmt.Sprintf("%s = ?%d", column, n)
@@ -149,6 +168,39 @@ func queueArg(queues []string) (any, error) {
 	return string(b), err
 }
 
+// pickQuery is claimFrom's statement and arguments: workspace id's first n
+// claimable tasks in pick order (priority, high first, then id).
+//
+// Each queue's tasks are read from the claim index, in that order, at most
+// n of them, and only these few are merged: with several queues, a queue
+// IN (...) condition reads the index in a range per queue, not in pick
+// order, and the planner chose to read every queued task of the workspace
+// (tasks_workspace_status_id) and sort them all, on each claim — a cost
+// that grew with the queue's depth. INDEXED BY as in candidatesQuery.
+func pickQuery(id string, p store.ClaimParams, n int) (string, []any) {
+	queues := slices.Clone(p.Queues)
+	slices.Sort(queues)
+	queues = slices.Compact(queues) // a queue twice would pick its tasks twice
+	args := []any{id, micros(p.Now), n}
+	parts := make([]string, len(queues))
+	for i, q := range queues {
+		args = append(args, q)
+		parts[i] = `SELECT ` + taskColumns + ` FROM tasks INDEXED BY tasks_claim
+		WHERE workspace_id = ?1 AND status = 'queued' AND queue = ?` + strconv.Itoa(len(args)) + `
+		  AND run_at <= ?2
+		ORDER BY priority DESC, id LIMIT ?3`
+	}
+	if len(parts) == 1 {
+		return parts[0], args
+	}
+	for i, part := range parts {
+		parts[i] = `SELECT * FROM (` + part + `)`
+	}
+	return `SELECT ` + taskColumns + ` FROM (` + strings.Join(parts, `
+		UNION ALL `) + `)
+		ORDER BY priority DESC, id LIMIT ?3`, args
+}
+
 // scanFunc adapts a function to scanner.
 type scanFunc func(dest ...any) error
 
@@ -156,11 +208,9 @@ func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // claimFrom claims up to n tasks of workspace id (none if it has none
 // claimable).
-func claimFrom(ctx context.Context, tx *preparedTx, id string, p store.ClaimParams, queues any, n int) ([]store.Task, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+taskColumns+` FROM tasks
-		WHERE workspace_id = ?1 AND status = 'queued' AND `+queueCond("queue", p.Queues, 2)+`
-		  AND run_at <= ?3
-		ORDER BY priority DESC, id LIMIT ?4`, id, queues, micros(p.Now), n)
+func claimFrom(ctx context.Context, tx *preparedTx, id string, p store.ClaimParams, n int) ([]store.Task, error) {
+	q, args := pickQuery(id, p, n)
+	rows, err := tx.QueryContext(ctx, q, args...)
 	picked, err := collect(rows, err, scanTaskRow)
 	if err != nil || len(picked) == 0 {
 		return nil, mapErr(err)
