@@ -143,6 +143,13 @@ func main() {
 	}
 	order := []string{"throughput", "auth", "mixed", "scale", "cli", "logflood", "steps"}
 	name := flag.Arg(0)
+	if name == "pickup" { // a dev tool: prints, writes nothing
+		if err := runPickup(context.Background(), o); err != nil {
+			fmt.Fprintln(os.Stderr, "bench pickup:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	if name != "all" {
 		if scenarios[name] == nil {
 			flag.Usage()
