@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -37,15 +38,14 @@ type candidate struct {
 // gives at most its share of p.Max per pass (p.Max over the workspaces
 // read), so one busy tenant does not take a whole batch while others wait.
 // Each try is its own READ COMMITTED transaction holding one workspace row
-// lock (FOR NO KEY UPDATE, which leaves submits' foreign-key share locks
-// alone): under the lock, one statement picks up to n tasks by priority
-// (high first) then id, FOR UPDATE SKIP LOCKED, with the workspace's running
-// count and usage; p.Slots keeps what the workspace may start; and one
+// lock (see claimFrom): one statement locks the workspace and picks up to n
+// of its tasks, p.Slots keeps what the workspace may start, and one
 // composite statement writes the claim (flow.Claim: attempts, usage and
-// rollups, tasks, events, and the workspace's served stamp) — four
-// statements in the transaction, BEGIN and COMMIT included, whatever n. Holding one workspace lock at a time, claims never
-// deadlock, and since claims of one workspace take turns on its row, they
-// cannot exceed a cap.
+// rollups, tasks, events, and the workspace's served stamp) — four round
+// trips, BEGIN and COMMIT included, whatever n. Holding one workspace lock
+// at a time, claims never deadlock, and since claims of one workspace take
+// turns on its row, they cannot exceed a cap. A claim of one workspace
+// (not store.AnyWorkspace) is that transaction alone (claimWorkspace).
 //
 // A first pass skips workspaces locked by another claim (SKIP LOCKED) so
 // concurrent shared workers spread out; if that claims nothing, a second
@@ -62,6 +62,9 @@ func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Ta
 		return nil, errors.New("claim tasks: no queues")
 	}
 	want := max(p.Max, 1)
+	if p.WorkspaceID != store.AnyWorkspace {
+		return s.claimWorkspace(ctx, p, want)
+	}
 	var (
 		out  []store.Task
 		busy []string
@@ -132,6 +135,32 @@ func (s *Store) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]store.Ta
 		return nil, fmt.Errorf("claim tasks: %w", store.ErrNotFound)
 	}
 	return out, nil
+}
+
+// claimWorkspace is ClaimTasks of one workspace (p.WorkspaceID), whose
+// fairness is between nobody: no candidates query and no second pass, just
+// the claim transaction — the round trips of a workspace worker's claim.
+// If another claim holds the workspace, it waits for the lock only when a
+// claimable task is left that no claim holds (see ClaimTasks).
+func (s *Store) claimWorkspace(ctx context.Context, p store.ClaimParams, want int) ([]store.Task, error) {
+	got, err := s.claimFrom(ctx, p.WorkspaceID, p, want, true)
+	if errors.Is(err, errWorkspaceBusy) {
+		var ok bool
+		if ok, err = s.unheldTask(ctx, p.WorkspaceID, p); err == nil {
+			err = errNothingHere
+			if ok {
+				got, err = s.claimFrom(ctx, p.WorkspaceID, p, want, false)
+			}
+		}
+	}
+	switch {
+	case err == nil:
+		return got, nil
+	case errors.Is(err, errNothingHere):
+		return nil, fmt.Errorf("claim tasks: %w", store.ErrNotFound)
+	default:
+		return nil, fmt.Errorf("claim tasks: %w", err)
+	}
 }
 
 // unheldTask reports whether workspace id has a claimable task that no
@@ -220,47 +249,65 @@ func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // claimFrom claims up to n tasks of workspace id in one transaction.
 // Returns errWorkspaceBusy if skipLocked and the workspace row is locked
-// (or gone), errNothingHere if the workspace is not eligible or has no
-// claimable task left.
+// (or gone) — or, since one statement reads both, when nothing is
+// claimable: the caller's unheldTask tells the two apart — and
+// errNothingHere if the workspace is not eligible or has no claimable task
+// left.
+//
+// The transaction is four round trips, BEGIN and COMMIT included, whatever
+// n: one statement locks the workspace row and picks the tasks with the
+// workspace's running count and usage (pickSQL), one writes the claim
+// (flow.Claim, with the workspace's served stamp). The counts are read
+// with the statement's snapshot, taken before the lock: should a claim
+// have committed in between, they would miss it, and two claims could pass
+// a cap together. Every claim stamps the workspace row, so a claim in
+// between shows as a newer row version under the lock than in the
+// snapshot (their xmin differ); then the counts are read again in a new
+// statement, whose snapshot sees it. Completions, which do not lock the
+// workspace, only lower the running count, and their usage is as late
+// for a claim as it ever was.
 func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, n int, skipLocked bool) ([]store.Task, error) {
 	var claimed []store.Task
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
-		lock := `SELECT ` + workspaceColumns + ` FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`
-		if skipLocked {
-			lock += ` SKIP LOCKED`
-		}
-		ws, err := scanWorkspace(tx.QueryRow(ctx, lock, id))
-		if errors.Is(err, pgx.ErrNoRows) {
-			if skipLocked {
-				return errWorkspaceBusy
-			}
-			return errNothingHere // deleted meanwhile
-		} else if err != nil {
-			return fmt.Errorf("lock workspace %s: %w", id, err)
-		}
-		// A new statement, so a new snapshot: the running count and the
-		// usage it reads with the tasks see every claim committed by the
-		// lock's previous holders. It picks up to n tasks, of which p.Slots
-		// then keeps what the workspace may start; the rest stay queued
-		// (their row locks end with the transaction).
-		rows, err := tx.Query(ctx, `SELECT `+taskColumns+`, `+sqlstore.Count("$1", "'running'")+`,
-				`+usagerows.ConsumedColumns("$1", "$5")+` FROM tasks
-			WHERE workspace_id = $1 AND status = 'queued' AND `+queueCond("queue", p.Queues, 2)+` AND run_at <= $3
-			ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED`,
+		rows, err := tx.Query(ctx, pickSQL(p.Queues, skipLocked),
 			id, queueArg(p.Queues), ts(p.Now), n, ts(store.UsagePeriod(p.Now)))
 		var (
-			running int
-			used    store.Consumed
+			ws                   store.Workspace
+			lockedXmin, snapXmin string
+			running              int
+			used                 store.Consumed
 		)
 		picked, err := collect(rows, err, func(sc scanner) (flow.Row, error) {
-			return scanTaskRow(scanFunc(func(dest ...any) error {
-				return sc.Scan(append(dest, &running, &used.Executions, &used.ExecutionMS, &used.CostMicros)...)
+			var r flow.Row
+			w, err := scanWorkspace(scanFunc(func(wdest ...any) error {
+				var err error
+				r, err = scanTaskRow(scanFunc(func(tdest ...any) error {
+					return sc.Scan(append(append(wdest, tdest...), &lockedXmin, &snapXmin,
+						&running, &used.Executions, &used.ExecutionMS, &used.CostMicros)...)
+				}))
+				return err
 			}))
+			ws = w
+			return r, err
 		})
 		if err != nil {
 			return fmt.Errorf("pick tasks: %w", err)
 		}
-		if p.Slots != nil && len(picked) > 0 {
+		if len(picked) == 0 {
+			if skipLocked {
+				return errWorkspaceBusy
+			}
+			return errNothingHere // nothing claimable, or deleted meanwhile
+		}
+		if lockedXmin != snapXmin {
+			// A claim committed between the snapshot and the lock.
+			err := tx.QueryRow(ctx, `SELECT `+sqlstore.Count("$1", "'running'")+`, `+usagerows.ConsumedColumns("$1", "$2"),
+				id, ts(store.UsagePeriod(p.Now))).Scan(&running, &used.Executions, &used.ExecutionMS, &used.CostMicros)
+			if err != nil {
+				return fmt.Errorf("count running tasks: %w", err)
+			}
+		}
+		if p.Slots != nil {
 			picked = picked[:max(0, min(len(picked), p.Slots(ws, running, used)))]
 		}
 		if len(picked) == 0 {
@@ -279,4 +326,39 @@ func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, n
 		return nil
 	})
 	return claimed, err
+}
+
+// pickSQL is claimFrom's first statement: it locks workspace $1 (FOR NO
+// KEY UPDATE, which leaves submits' foreign-key share locks alone; SKIP
+// LOCKED if skipLocked), then — the lock is the picked CTE's InitPlan, so
+// it is taken before any task is read — picks up to $4 of its claimable
+// tasks by priority (high first) then id, FOR UPDATE SKIP LOCKED, and
+// returns with each the workspace (as locked), the xmin of its locked and
+// of its snapshot version, its running count and its usage in period $5.
+// No row: the lock was not had, or nothing is claimable.
+func pickSQL(queues []string, skipLocked bool) string {
+	lock := `FOR NO KEY UPDATE`
+	if skipLocked {
+		lock += ` SKIP LOCKED`
+	}
+	return `WITH w AS MATERIALIZED (
+			SELECT ` + workspaceColumns + `, xmin::text AS locked_xmin FROM workspaces WHERE id = $1 ` + lock + `),
+		picked AS MATERIALIZED (
+			SELECT ` + taskColumns + ` FROM tasks
+			WHERE workspace_id = (SELECT id FROM w) AND status = 'queued' AND ` + queueCond("queue", queues, 2) + ` AND run_at <= $3
+			ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED)
+		SELECT ` + qualified("w", workspaceColumns) + `, picked.*, w.locked_xmin,
+			(SELECT xmin::text FROM workspaces WHERE id = $1),
+			` + sqlstore.Count("$1", "'running'") + `, ` + usagerows.ConsumedColumns("$1", "$5") + `
+		FROM picked CROSS JOIN w
+		ORDER BY picked.priority DESC, picked.id`
+}
+
+// qualified is the column list cols with each column qualified by alias.
+func qualified(alias, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = alias + "." + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
 }

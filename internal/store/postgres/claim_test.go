@@ -238,14 +238,13 @@ func TestClaimUsesTheIndexAtDepth(t *testing.T) {
 	p := store.ClaimParams{WorkspaceID: store.AnyWorkspace, Queues: []string{"q"}, WorkerID: "w", Now: now, Lease: time.Minute}
 	shared, sharedArgs := postgres.CandidatesQuery(p)
 	p.WorkspaceID = wss[1].ID
-	own, ownArgs := postgres.CandidatesQuery(p)
 	for _, c := range []struct {
 		name string
 		sql  string
 		args []any
 	}{
 		{"shared candidates", shared, sharedArgs},
-		{"workspace candidates", own, ownArgs},
+		{"pick", postgres.PickQuery(p.Queues, true), []any{wss[1].ID, "q", now, 16, now}},
 		{"unheld task", postgres.UnheldTaskQuery(p.Queues), []any{wss[1].ID, "q", now}},
 	} {
 		plan, err := pgx.CollectRows(must(conn.Query(ctx, "EXPLAIN "+c.sql, c.args...)), pgx.RowTo[string])
@@ -255,6 +254,99 @@ func TestClaimUsesTheIndexAtDepth(t *testing.T) {
 		if text := strings.Join(plan, "\n"); strings.Contains(text, "Seq Scan on tasks") {
 			t.Errorf("%s scans tasks sequentially:\n%s", c.name, text)
 		}
+	}
+}
+
+// TestClaimAfterTheLockCountsTheClaimBefore: a claim whose statement
+// began before another claim of its workspace committed (it waited for the
+// workspace's lock meanwhile) must count that claim's running task against
+// the concurrency cap. The pick reads the counts with its snapshot, from
+// before the wait; the newer version of the workspace row under the lock
+// tells it to read them again. Here the test's transaction plays the other
+// claim: it holds the lock, starts one of two tasks and stamps the
+// workspace, as a claim does, and commits once the store's claim waits.
+// With a cap of one running task, the store's claim then takes nothing.
+func TestClaimAfterTheLockCountsTheClaimBefore(t *testing.T) {
+	ctx := t.Context()
+	u := schemaURL(t)
+	b := make([]byte, 6)
+	rand.Read(b)
+	app := "baton_recount_test_" + hex.EncodeToString(b)
+	s := openURL(t, u+"&application_name="+app)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	now := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)
+	ws := store.Workspace{ID: ids.New(ids.Workspace), Name: "capped", Tier: "free", Status: api.WorkspaceActive,
+		CreatedAt: now, UpdatedAt: now}
+	key := store.Key{ID: ids.New(ids.Key), WorkspaceID: ws.ID, Name: "k", Prefix: "bk_capped", Hash: []byte("hash-capped"), CreatedAt: now}
+	if err := s.CreateWorkspace(ctx, ws, key); err != nil {
+		t.Fatalf("CreateWorkspace: %v", err)
+	}
+	var tasks []string
+	for range 2 {
+		task := store.Task{ID: ids.New(ids.Task), WorkspaceID: ws.ID, Queue: "q", Input: json.RawMessage(`{}`),
+			MaxAttempts: 1, RunAt: now, CreatedAt: now}
+		if _, _, err := s.CreateTask(ctx, task, nil); err != nil {
+			t.Fatalf("CreateTask: %v", err)
+		}
+		tasks = append(tasks, task.ID)
+	}
+	conn, err := pgx.Connect(ctx, u)
+	if err != nil {
+		t.Fatalf("connect: %v", err)
+	}
+	defer conn.Close(context.Background())
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatalf("begin: %v", err)
+	}
+	defer tx.Rollback(context.Background())
+	if _, err := tx.Exec(ctx, `SELECT set_config('baton.workspace_id', '*', true)`); err != nil {
+		t.Fatalf("scope: %v", err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, ws.ID); err != nil {
+		t.Fatalf("lock workspace: %v", err)
+	}
+	var slotsAsked []int
+	capOne := func(_ store.Workspace, running int, _ store.Consumed) int {
+		slotsAsked = append(slotsAsked, running)
+		return 1 - running
+	}
+	type result struct {
+		got []store.Task
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		got, err := s.ClaimTasks(ctx, store.ClaimParams{WorkspaceID: ws.ID, Queues: []string{"q"}, WorkerID: "w",
+			Now: now, Lease: time.Minute, Max: 2, Slots: capOne})
+		done <- result{got, err}
+	}()
+	testutil.Eventually(t, 10*time.Second, "the claim waits for the workspace lock", func() bool {
+		var waiting int
+		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
+			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&waiting); err != nil {
+			t.Fatalf("pg_stat_activity: %v", err)
+		}
+		return waiting > 0
+	})
+	// The other claim: one task started, the workspace stamped served.
+	if _, err := tx.Exec(ctx, `UPDATE tasks SET status = 'running', attempt = 1 WHERE id = $1`, tasks[0]); err != nil {
+		t.Fatalf("start task: %v", err)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE workspaces SET last_claim_seq = nextval('workspace_claim_seq') WHERE id = $1`, ws.ID); err != nil {
+		t.Fatalf("stamp workspace: %v", err)
+	}
+	if err := tx.Commit(ctx); err != nil {
+		t.Fatalf("commit: %v", err)
+	}
+	r := <-done
+	if len(r.got) != 0 || !errors.Is(r.err, store.ErrNotFound) {
+		t.Fatalf("claim after another claim filled the cap = %d tasks, %v; want none (store.ErrNotFound)", len(r.got), r.err)
+	}
+	if len(slotsAsked) == 0 || slotsAsked[len(slotsAsked)-1] != 1 {
+		t.Errorf("running counts the cap was asked with = %v; want the last to be 1", slotsAsked)
 	}
 }
 

@@ -41,3 +41,6 @@ func CandidatesQuery(p store.ClaimParams) (string, []any) {
 // UnheldTaskQuery is the statement that tells whether a busy workspace
 // still has a claimable task no claim holds.
 var UnheldTaskQuery = unheldTaskSQL
+
+// PickQuery is the statement that locks a workspace and picks its tasks.
+var PickQuery = pickSQL

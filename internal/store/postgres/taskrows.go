@@ -76,20 +76,35 @@ func (x txRows) LockTask(ctx context.Context, workspaceID, id string) (flow.Row,
 }
 
 // LockTasks locks the tasks refs name, in id order (so that concurrent
-// batches queue instead of deadlocking), in one statement.
-func (x txRows) LockTasks(ctx context.Context, refs []flow.TaskRef) ([]flow.Row, error) {
+// batches queue instead of deadlocking), and reads the current attempt of
+// each running one: two statements in one round trip. The second runs
+// after the first has its locks, with a snapshot of its own, so it reads
+// the attempts of the tasks as locked.
+func (x txRows) LockTasks(ctx context.Context, refs []flow.TaskRef) ([]flow.Row, []store.Attempt, error) {
 	ws, ids := make([]string, len(refs)), make([]string, len(refs))
 	for i, r := range refs {
 		ws[i], ids[i] = r.WorkspaceID, r.ID
 	}
-	rows, err := x.tx.Query(ctx, `SELECT `+taskColumns+` FROM tasks
+	b := &pgx.Batch{}
+	b.Queue(`SELECT `+taskColumns+` FROM tasks
 		WHERE (workspace_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 		ORDER BY id FOR UPDATE`, ws, ids)
+	b.Queue(`SELECT `+attemptColumns+` FROM task_attempts
+		WHERE (task_id, number) IN (SELECT id, attempt FROM tasks
+			WHERE (workspace_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND status = 'running')`, ws, ids)
+	br := x.tx.SendBatch(ctx, b)
+	defer br.Close()
+	rows, err := br.Query()
 	out, err := collect(rows, err, scanTaskRow)
 	if err != nil {
-		return nil, fmt.Errorf("lock tasks: %w", mapErr(err))
+		return nil, nil, fmt.Errorf("lock tasks: %w", mapErr(err))
 	}
-	return out, nil
+	rows, err = br.Query()
+	attempts, err := collect(rows, err, scanAttempt)
+	if err != nil {
+		return nil, nil, fmt.Errorf("read attempts: %w", mapErr(err))
+	}
+	return out, attempts, mapErr(br.Close())
 }
 
 // LockExpired locks up to limit running tasks whose lease ended before
@@ -152,22 +167,55 @@ func (x txRows) InsertTask(ctx context.Context, t store.Task) (flow.Row, bool, e
 	return r, inserted, err
 }
 
-// InsertCounted is InsertTask that also reads, in the same statement, the
-// workspace's queued count and use of the period holding t.CreatedAt as
-// they were before the insert. After LockWorkspace, the statement's
-// snapshot sees every create committed by the lock's previous holders.
+// InsertCounted locks the workspace (LockWorkspace's statement) and
+// inserts t, reading in the insert's statement the workspace's queued
+// count and use of the period holding t.CreatedAt as they were before the
+// insert: two statements in one round trip. The insert starts after the
+// lock is had, so its snapshot sees every create committed by the lock's
+// previous holders.
 func (x txRows) InsertCounted(ctx context.Context, t store.Task) (flow.Row, bool, int, store.Consumed, error) {
 	return x.insertTask(ctx, t, true)
 }
 
-// LockWorkspace locks the workspace row FOR NO KEY UPDATE: creates of one
-// workspace take turns; the foreign-key share locks of other writers are
-// not blocked. store.ErrNotFound if it does not exist.
+// lockWorkspaceSQL locks the workspace row FOR NO KEY UPDATE: creates of
+// one workspace take turns; the foreign-key share locks of other writers
+// are not blocked.
+const lockWorkspaceSQL = `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`
+
+// LockWorkspace locks the workspace row (lockWorkspaceSQL).
+// store.ErrNotFound if it does not exist.
 func (x txRows) LockWorkspace(ctx context.Context, workspaceID string) error {
 	var one int
-	err := x.tx.QueryRow(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, workspaceID).Scan(&one)
+	err := x.tx.QueryRow(ctx, lockWorkspaceSQL, workspaceID).Scan(&one)
 	return mapErr(err)
 }
+
+// LockCounted locks workspace id and then reads its admission counts
+// (AdmissionCounts' statement, with a snapshot taken after the lock): two
+// statements in one round trip.
+func (x txRows) LockCounted(ctx context.Context, id string, at time.Time) (int, store.Consumed, error) {
+	var (
+		n    int
+		used store.Consumed
+	)
+	b := &pgx.Batch{}
+	b.Queue(lockWorkspaceSQL, id)
+	b.Queue(admissionCountsSQL, id, ts(store.UsagePeriod(at)))
+	br := x.tx.SendBatch(ctx, b)
+	defer br.Close()
+	var one int
+	if err := br.QueryRow().Scan(&one); err != nil {
+		return 0, used, mapErr(err)
+	}
+	if err := br.QueryRow().Scan(&n, &used.Executions, &used.ExecutionMS, &used.CostMicros); err != nil {
+		return 0, used, mapErr(err)
+	}
+	return n, used, mapErr(br.Close())
+}
+
+// admissionCountsSQL reads workspace $1's queued count and its use of
+// period $2.
+var admissionCountsSQL = `SELECT ` + sqlstore.Count("$1", "'queued'") + `, ` + usagerows.ConsumedColumns("$1", "$2")
 
 // AdmissionCounts reads, in a statement after LockWorkspace (so on a
 // snapshot that sees the creates committed by the lock's previous holders),
@@ -177,7 +225,7 @@ func (x txRows) AdmissionCounts(ctx context.Context, id string, at time.Time) (i
 		n    int
 		used store.Consumed
 	)
-	err := x.tx.QueryRow(ctx, `SELECT `+sqlstore.Count("$1", "'queued'")+`, `+usagerows.ConsumedColumns("$1", "$2"),
+	err := x.tx.QueryRow(ctx, admissionCountsSQL,
 		id, ts(store.UsagePeriod(at))).Scan(&n, &used.Executions, &used.ExecutionMS, &used.CostMicros)
 	return n, used, mapErr(err)
 }
@@ -201,17 +249,34 @@ func (x txRows) insertTask(ctx context.Context, t store.Task, counted bool) (flo
 	}
 	// One statement: the event is written from the inserted row, so a
 	// create whose key is taken writes none.
-	row := x.tx.QueryRow(ctx, `WITH t AS (INSERT INTO tasks (id, workspace_id, queue, status, priority, input,
+	insert := `WITH t AS (INSERT INTO tasks (id, workspace_id, queue, status, priority, input,
 		labels, max_attempts, timeout_seconds, idempotency_key, request_hash, status_reason,
 		run_at, created_at, event_seq, max_cost_micros, parent_id)
 		VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, 1, $15, $16)
 		ON CONFLICT (workspace_id, idempotency_key) DO NOTHING
 		RETURNING *),
-	e AS (INSERT INTO task_events (`+eventColumns+`)
-		SELECT id, 1, workspace_id, '`+api.EventState+`', status, 0, status_reason, created_at FROM t)
-	`+final, append([]any{t.ID, t.WorkspaceID, t.Queue, t.Status, t.Priority, string(t.Input),
+	e AS (INSERT INTO task_events (` + eventColumns + `)
+		SELECT id, 1, workspace_id, '` + api.EventState + `', status, 0, status_reason, created_at FROM t)
+	` + final
+	args = append([]any{t.ID, t.WorkspaceID, t.Queue, t.Status, t.Priority, string(t.Input),
 		labels, t.MaxAttempts, t.TimeoutSeconds, rowcodec.NullText(t.IdempotencyKey), rowcodec.NullBytes(t.RequestHash), t.StatusReason,
-		ts(t.RunAt), ts(t.CreatedAt), t.MaxCostMicros, t.ParentID}, args...)...)
+		ts(t.RunAt), ts(t.CreatedAt), t.MaxCostMicros, t.ParentID}, args...)
+	var row pgx.Row
+	if counted {
+		// After the workspace's lock, in one batch.
+		b := &pgx.Batch{}
+		b.Queue(lockWorkspaceSQL, t.WorkspaceID)
+		b.Queue(insert, args...)
+		br := x.tx.SendBatch(ctx, b)
+		defer br.Close()
+		var one int
+		if err := br.QueryRow().Scan(&one); err != nil {
+			return flow.Row{}, false, 0, used, mapErr(err)
+		}
+		row = br.QueryRow()
+	} else {
+		row = x.tx.QueryRow(ctx, insert, args...)
+	}
 	r, err := scanTaskRow(scanFunc(func(dest ...any) error {
 		if counted {
 			dest = append(dest, &queued, &used.Executions, &used.ExecutionMS, &used.CostMicros)

@@ -77,10 +77,12 @@ func (x txRows) LockTask(ctx context.Context, workspaceID, id string) (flow.Row,
 }
 
 // LockTasks returns the tasks refs name, a statement each (in-process:
-// no round trips), in id order like PostgreSQL's.
-func (x txRows) LockTasks(ctx context.Context, refs []flow.TaskRef) ([]flow.Row, error) {
+// no round trips), in id order like PostgreSQL's, and the current attempt
+// of each running one.
+func (x txRows) LockTasks(ctx context.Context, refs []flow.TaskRef) ([]flow.Row, []store.Attempt, error) {
 	out := make([]flow.Row, 0, len(refs))
 	seen := make(map[string]bool, len(refs))
+	var current []flow.AttemptRef
 	for _, ref := range refs {
 		if seen[ref.ID] {
 			continue
@@ -90,12 +92,19 @@ func (x txRows) LockTasks(ctx context.Context, refs []flow.TaskRef) ([]flow.Row,
 		if errors.Is(err, store.ErrNotFound) {
 			continue
 		} else if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		out = append(out, r)
+		if r.Task.Status == api.TaskRunning {
+			current = append(current, flow.AttemptRef{TaskID: r.Task.ID, Number: r.Task.Attempt})
+		}
 	}
 	slices.SortFunc(out, func(a, b flow.Row) int { return strings.Compare(a.Task.ID, b.Task.ID) })
-	return out, nil
+	attempts, err := x.Attempts(ctx, current)
+	if err != nil {
+		return nil, nil, err
+	}
+	return out, attempts, nil
 }
 
 // LockExpired returns up to limit running tasks whose lease ended before
@@ -183,12 +192,21 @@ func (x txRows) LockWorkspace(ctx context.Context, workspaceID string) error {
 // InsertCounted reads workspace t.WorkspaceID's queued count and its use of
 // the period holding t.CreatedAt, then inserts t (see InsertTask).
 func (x txRows) InsertCounted(ctx context.Context, t store.Task) (flow.Row, bool, int, store.Consumed, error) {
-	n, used, err := x.AdmissionCounts(ctx, t.WorkspaceID, t.CreatedAt)
+	n, used, err := x.LockCounted(ctx, t.WorkspaceID, t.CreatedAt)
 	if err != nil {
 		return flow.Row{}, false, 0, used, err
 	}
 	r, inserted, err := x.InsertTask(ctx, t)
 	return r, inserted, n, used, err
+}
+
+// LockCounted is LockWorkspace (which checks that it exists: the write
+// transaction is the lock) then AdmissionCounts.
+func (x txRows) LockCounted(ctx context.Context, id string, at time.Time) (int, store.Consumed, error) {
+	if err := x.LockWorkspace(ctx, id); err != nil {
+		return 0, store.Consumed{}, err
+	}
+	return x.AdmissionCounts(ctx, id, at)
 }
 
 // AdmissionCounts reads workspace id's queued count and its use of the

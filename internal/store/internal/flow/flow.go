@@ -52,8 +52,10 @@ type TaskTx interface {
 	// attempts, until the transaction ends. store.ErrNotFound if absent.
 	LockTask(ctx context.Context, workspaceID, id string) (Row, error)
 	// LockTasks is LockTask of several tasks in one statement, locking
-	// them in id order; absent ones are left out of the result.
-	LockTasks(ctx context.Context, refs []TaskRef) ([]Row, error)
+	// them in id order; absent ones are left out of the result. It also
+	// reads the current attempt of each running one, read after the locks
+	// are held (PostgreSQL: a second statement in the same round trip).
+	LockTasks(ctx context.Context, refs []TaskRef) ([]Row, []store.Attempt, error)
 	// LockExpired reads up to limit running tasks whose lease ended
 	// before now, the oldest lease first, and holds them like LockTask
 	// (skipping, where the dialect can, tasks held by others).
@@ -75,12 +77,16 @@ type TaskTx interface {
 	// AdmissionCounts reads, after LockWorkspace, workspace id's queued
 	// count and its use of its monthly quotas in the period holding at.
 	AdmissionCounts(ctx context.Context, id string, at time.Time) (queued int, used store.Consumed, err error)
-	// InsertCounted is InsertTask that also returns, read after
-	// LockWorkspace (PostgreSQL: in the insert's statement), the
-	// workspace's queued count without the new task and its use of its
-	// monthly quotas in the period holding t.CreatedAt — what admission
-	// decides on. An insert that admission then refuses is rolled back with
-	// the transaction.
+	// LockCounted is LockWorkspace then AdmissionCounts (PostgreSQL: one
+	// round trip).
+	LockCounted(ctx context.Context, id string, at time.Time) (queued int, used store.Consumed, err error)
+	// InsertCounted locks workspace t.WorkspaceID as LockWorkspace does
+	// and then is InsertTask that also returns, read after the lock
+	// (PostgreSQL: in the insert's statement, sent with the lock's in one
+	// round trip), the workspace's queued count without the new task and
+	// its use of its monthly quotas in the period holding t.CreatedAt —
+	// what admission decides on. An insert that admission then refuses is
+	// rolled back with the transaction.
 	InsertCounted(ctx context.Context, t store.Task) (r Row, inserted bool, queued int, used store.Consumed, err error)
 
 	// Attempts reads the attempts refs name, in one statement where the
@@ -200,9 +206,6 @@ func (run Runner) CreateTask(ctx context.Context, t store.Task, admit store.Admi
 			return nil
 		}
 		if admit != nil {
-			if err := tx.LockWorkspace(ctx, t.WorkspaceID); err != nil {
-				return err
-			}
 			r, inserted, queued, used, err := tx.InsertCounted(ctx, t)
 			if err != nil {
 				return err
@@ -247,10 +250,7 @@ func (run Runner) CreateTasks(ctx context.Context, ts []store.Task, admits []sto
 	err := run(ctx, func(tx Tx) error {
 		clear(out) // a retried transaction starts over
 		ws := ts[0].WorkspaceID
-		if err := tx.LockWorkspace(ctx, ws); err != nil {
-			return err
-		}
-		queued, used, err := tx.AdmissionCounts(ctx, ws, ts[0].CreatedAt)
+		queued, used, err := tx.LockCounted(ctx, ws, ts[0].CreatedAt)
 		if err != nil {
 			return err
 		}

@@ -194,8 +194,8 @@ func batchScope(batch []*fencedCall, calls []*txCall) store.Scope {
 }
 
 // fencedBatch does the calls of batch in tx: it locks their tasks (in id
-// order, so concurrent batches never deadlock) and reads their attempts in
-// one statement each, applies each call in arrival order (a second call on
+// order, so concurrent batches never deadlock) and reads their current
+// attempts (one round trip on PostgreSQL), applies each call in arrival order (a second call on
 // one task sees what the first did), and writes the attempts, usage, tasks
 // and state events back in one statement each. A call that fails its check
 // (absent, stale, an invalid outcome) gets its error and changes nothing;
@@ -205,23 +205,13 @@ func fencedBatch(ctx context.Context, tx Tx, batch []*fencedCall) error {
 	for i, c := range batch {
 		refs[i] = TaskRef{WorkspaceID: c.workspaceID, ID: c.id}
 	}
-	rows, err := tx.LockTasks(ctx, refs)
+	rows, read, err := tx.LockTasks(ctx, refs)
 	if err != nil {
 		return err
 	}
 	byID := make(map[string]*Row, len(rows))
 	for i := range rows {
 		byID[rows[i].Task.ID] = &rows[i]
-	}
-	var want []AttemptRef
-	for _, c := range batch {
-		if r := byID[c.id]; r != nil && r.Task.WorkspaceID == c.workspaceID && lifecycle.Current(r.Task, c.attempt) {
-			want = append(want, AttemptRef{TaskID: c.id, Number: c.attempt})
-		}
-	}
-	read, err := tx.Attempts(ctx, want)
-	if err != nil {
-		return err
 	}
 	attempts := make(map[AttemptRef]*store.Attempt, len(read))
 	for i := range read {

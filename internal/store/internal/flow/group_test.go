@@ -22,16 +22,22 @@ type memTx struct {
 	saved *int // SaveTasks statements
 }
 
-func (m memTx) LockTasks(_ context.Context, refs []TaskRef) ([]Row, error) {
+func (m memTx) LockTasks(_ context.Context, refs []TaskRef) ([]Row, []store.Attempt, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	var out []Row
+	var (
+		out      []Row
+		attempts []store.Attempt
+	)
 	for _, r := range refs {
 		if row, ok := m.tasks[r.ID]; ok {
 			out = append(out, row)
+			if row.Task.Status == api.TaskRunning {
+				attempts = append(attempts, store.Attempt{TaskID: r.ID, Number: row.Task.Attempt, Status: api.TaskRunning})
+			}
 		}
 	}
-	return out, nil
+	return out, attempts, nil
 }
 
 func (m memTx) Attempts(_ context.Context, refs []AttemptRef) ([]store.Attempt, error) {
