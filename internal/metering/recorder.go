@@ -71,9 +71,13 @@ type Recorder struct {
 	counts map[hourOf]*count                // counted, not yet in an event
 	batch  []store.UsageEvent               // taken, not yet written (retried as is)
 	seq    uint64                           // of the last event id
-	recent *simplelru.LRU[string, struct{}] // workspace/request ids counted lately
+	recent *simplelru.LRU[callID, struct{}] // workspace/request ids counted lately
 	rates  map[string]*minute
 }
+
+// callID identifies an API call: a pair, not a joined string, so that
+// metering a call builds no string.
+type callID struct{ workspace, request string }
 
 // hourOf is a workspace's hour (UTC): one rollup bucket.
 type hourOf struct {
@@ -127,7 +131,7 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	recent, _ := simplelru.NewLRU[string, struct{}](cfg.Recent, nil) // fails only for a size < 1
+	recent, _ := simplelru.NewLRU[callID, struct{}](cfg.Recent, nil) // fails only for a size < 1
 	return &Recorder{cfg: cfg, counts: map[hourOf]*count{}, recent: recent, rates: map[string]*minute{}}
 }
 
@@ -138,7 +142,7 @@ func (r *Recorder) APICall(workspaceID, requestID string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if requestID != "" {
-		id := workspaceID + "/" + requestID
+		id := callID{workspaceID, requestID}
 		if r.recent.Contains(id) {
 			return
 		}

@@ -237,7 +237,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Every answer is JSON, problem+json, an event stream or the docs
 	// page: a browser must never sniff one into something else.
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header()["X-Content-Type-Options"] = nosniffValue
 	r = withRequestID(w, r)
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {
