@@ -9,7 +9,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -169,19 +171,32 @@ func BenchmarkMeLoopback(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
+			var mu sync.Mutex
+			var lats []time.Duration
 			cpu := processCPU(b)
 			b.SetParallelism(8)
 			b.ReportAllocs()
 			b.ResetTimer()
 			b.RunParallel(func(pb *testing.PB) {
+				mine := make([]time.Duration, 0, 1024)
 				for pb.Next() {
+					t := time.Now()
 					if _, err := cl.Me(context.Background()); err != nil {
 						b.Error(err)
 						return
 					}
+					mine = append(mine, time.Since(t))
 				}
+				mu.Lock()
+				lats = append(lats, mine...)
+				mu.Unlock()
 			})
 			b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+			slices.Sort(lats)
+			if len(lats) > 0 {
+				b.ReportMetric(float64(lats[len(lats)/2].Microseconds()), "p50-us")
+				b.ReportMetric(float64(lats[len(lats)*99/100].Microseconds()), "p99-us")
+			}
 		})
 	}
 }
