@@ -12,6 +12,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -83,6 +84,20 @@ func newMeBench(b *testing.B) *meBench {
 		}
 	}
 	return &meBench{srv: srv, ws: created.Workspace.ID, key: created.Key.Secret, tok: tok.Token, cs: cs}
+}
+
+// countingListener counts the connections accepted.
+type countingListener struct {
+	net.Listener
+	n atomic.Int64
+}
+
+func (l *countingListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		l.n.Add(1)
+	}
+	return c, err
 }
 
 // processCPU is the CPU time (user and system) this process has used. On
@@ -158,6 +173,8 @@ func BenchmarkMeLoopback(b *testing.B) {
 	}
 	ctx, stop := context.WithCancel(context.Background())
 	done := make(chan error, 1)
+	counted := &countingListener{Listener: ln}
+	ln = counted
 	go func() { done <- Serve(ctx, ln, mb.srv, slog.New(slog.DiscardHandler), 5*time.Second) }()
 	b.Cleanup(func() { stop(); <-done })
 	t := http.DefaultTransport.(*http.Transport).Clone()
@@ -192,6 +209,7 @@ func BenchmarkMeLoopback(b *testing.B) {
 				mu.Unlock()
 			})
 			b.ReportMetric(float64(processCPU(b)-cpu)/float64(b.N), "cpu-ns/op")
+			b.ReportMetric(float64(counted.n.Load()), "conns")
 			slices.Sort(lats)
 			if len(lats) > 0 {
 				b.ReportMetric(float64(lats[len(lats)/2].Microseconds()), "p50-us")

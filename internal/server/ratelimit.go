@@ -195,7 +195,7 @@ func (s *Server) authenticateLimited(ctx context.Context, w http.ResponseWriter,
 		s.authFailure(ctx, s.clientAddr(r))
 		return nil, err
 	}
-	if !s.vouched(cred) {
+	if s.failing.any() && !s.vouched(cred) { // suspect is false while no address fails
 		if addr := s.clientAddr(r); s.failing.suspect(addr, s.now()) {
 			if d, ok := s.decide(ctx, failureBucket(addr, s.rl.AuthFailures), 0); ok {
 				s.failing.observe(addr, d.res, s.now())
