@@ -348,8 +348,9 @@ func setRateHeaders(h http.Header, d decision) {
 	v = append(v, ";t="...)
 	v = strconv.AppendInt(v, ceilSeconds(d.res.ResetAfter), 10)
 	both := string(v)
-	h[headerRateLimitPolicy] = []string{both[:policy]}
-	h[headerRateLimit] = []string{both[policy:]}
+	vals := []string{both[:policy], both[policy:]} // one backing array for both
+	h[headerRateLimitPolicy] = vals[0:1:1]
+	h[headerRateLimit] = vals[1:2:2]
 }
 
 // Canonical names of the rate-limit headers (textproto spells
