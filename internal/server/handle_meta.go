@@ -70,8 +70,9 @@ func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, p *principal) 
 	return nil
 }
 
-// maxMeAnswers bounds the answers meAnswers keeps (all are dropped past it).
-const maxMeAnswers = 10_000
+// maxMeAnswers bounds the answers meAnswers keeps (~1.5 KB each; all are
+// dropped past it, and encoded again at their next request).
+const maxMeAnswers = 1024
 
 // meAnswers keeps the encoded answer of GET /v1/me per key and kind of
 // credential, with the api.Me it encodes: a caller asking again (a health
