@@ -146,3 +146,45 @@ func TestSessionsRefuseForgeries(t *testing.T) {
 		}
 	}
 }
+
+// TestRememberedSessionsKeepTheirTimes: a token Verify accepted before is
+// answered from memory, but only inside the times golang-jwt accepts it in
+// (5 s of leeway either side): at its expiry, or with the clock set back
+// before its issue, it is refused like a token never seen.
+func TestRememberedSessionsKeepTheirTimes(t *testing.T) {
+	minted := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	now := minted
+	s := NewSessions([]byte("secret"), func() time.Time { return now })
+	tok, exp, _ := s.Mint("key_1", "ws_1")
+	for _, c := range []struct {
+		at time.Time
+		ok bool
+	}{
+		{minted, true}, {minted, true}, // parsed, then remembered
+		{exp.Add(sessionLeeway - time.Nanosecond), true},
+		{exp.Add(sessionLeeway), false},
+		{minted, true}, // forgotten at its refusal: parsed again
+		{minted.Add(-sessionLeeway), true},
+		{minted.Add(-sessionLeeway - time.Nanosecond), false},
+	} {
+		now = c.at
+		claims, err := s.Verify(tok)
+		if c.ok != (err == nil) {
+			t.Fatalf("Verify at %v: %+v, %v; want ok %v", c.at, claims, err, c.ok)
+		}
+		if err == nil && (claims.Subject != "key_1" || claims.Workspace != "ws_1") {
+			t.Fatalf("Verify at %v: claims %+v", c.at, claims)
+		}
+		if err != nil && !errors.Is(err, ErrBadSession) {
+			t.Fatalf("Verify at %v: %v, want ErrBadSession", c.at, err)
+		}
+	}
+	// The claims handed out are copies: a caller changing them does not
+	// change what the next request sees.
+	now = minted
+	c, _ := s.Verify(tok)
+	c.Subject = "key_2"
+	if c, _ := s.Verify(tok); c.Subject != "key_1" {
+		t.Fatalf("remembered claims changed: %+v", c)
+	}
+}

@@ -12,8 +12,10 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"hash"
 	"hash/crc32"
 	"strings"
+	"sync"
 )
 
 // Key prefixes.
@@ -116,18 +118,28 @@ func PublicPrefix(key string) string {
 
 // Hasher computes the at-rest form of keys: HMAC-SHA-256 under the server
 // secret. Without the secret a stolen database cannot be used to check guesses.
-type Hasher struct{ secret []byte }
+type Hasher struct {
+	secret []byte
+	// macs holds HMACs keyed by secret, reset after use: every request
+	// with a key hashes it, and a fresh HMAC costs three allocations and
+	// the key schedule.
+	macs *sync.Pool
+}
 
 // NewHasher returns a Hasher keyed by a key derived from the server secret.
 func NewHasher(serverSecret []byte) Hasher {
-	return Hasher{secret: derive(serverSecret, "baton api key hash v1")}
+	secret := derive(serverSecret, "baton api key hash v1")
+	return Hasher{secret: secret, macs: &sync.Pool{New: func() any { return hmac.New(sha256.New, secret) }}}
 }
 
 // Hash returns HMAC-SHA-256(key).
 func (h Hasher) Hash(key string) []byte {
-	m := hmac.New(sha256.New, h.secret)
+	m := h.macs.Get().(hash.Hash)
 	m.Write([]byte(key))
-	return m.Sum(nil)
+	sum := m.Sum(make([]byte, 0, sha256.Size))
+	m.Reset()
+	h.macs.Put(m)
+	return sum
 }
 
 // derive makes a purpose-bound sub-key of the server secret, so the key hash

@@ -6,12 +6,11 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strings"
 	"sync"
 	"time"
-
-	"github.com/hashicorp/golang-lru/v2/simplelru"
 
 	"github.com/genericcorp/baton/internal/store"
 )
@@ -68,11 +67,57 @@ type Recorder struct {
 	flushMu sync.Mutex // one flush at a time
 
 	mu     sync.Mutex
-	counts map[hourOf]*count                // counted, not yet in an event
-	batch  []store.UsageEvent               // taken, not yet written (retried as is)
-	seq    uint64                           // of the last event id
-	recent *simplelru.LRU[string, struct{}] // workspace/request ids counted lately
+	counts map[hourOf]*count  // counted, not yet in an event
+	batch  []store.UsageEvent // taken, not yet written (retried as is)
+	seq    uint64             // of the last event id
+	recent *recentCalls       // workspace/request ids counted lately
 	rates  map[string]*minute
+}
+
+// recentCalls remembers the last n calls (workspace and request id) it was
+// asked about, first in first out, as 128-bit hashes under seeds of its
+// own: memory without pointers, which the GC does not scan. A busy server
+// keeps n = 65 536 of them; as strings in an LRU they were ~12 MB of
+// pointers that every GC cycle marked. Two calls share a hash with
+// probability about n/2^128: none in practice.
+type recentCalls struct {
+	seeds [2]maphash.Seed
+	ring  []callHash // the ids in the order they came; next is the oldest
+	next  int
+	set   map[callHash]struct{}
+}
+
+type callHash [2]uint64
+
+func newRecentCalls(n int) *recentCalls {
+	return &recentCalls{seeds: [2]maphash.Seed{maphash.MakeSeed(), maphash.MakeSeed()},
+		ring: make([]callHash, 0, n), set: make(map[callHash]struct{}, n)}
+}
+
+// seen reports whether the call of workspace and request was seen among
+// the last n, and remembers it if not, forgetting the oldest.
+func (rc *recentCalls) seen(workspace, request string) bool {
+	var id callHash
+	for i, seed := range rc.seeds {
+		var h maphash.Hash
+		h.SetSeed(seed)
+		h.WriteString(workspace)
+		h.WriteByte(0) // ids hold no NUL (validated text)
+		h.WriteString(request)
+		id[i] = h.Sum64()
+	}
+	if _, ok := rc.set[id]; ok {
+		return true
+	}
+	if len(rc.ring) < cap(rc.ring) {
+		rc.ring = append(rc.ring, id)
+	} else {
+		delete(rc.set, rc.ring[rc.next])
+		rc.ring[rc.next] = id
+		rc.next = (rc.next + 1) % len(rc.ring)
+	}
+	rc.set[id] = struct{}{}
+	return false
 }
 
 // hourOf is a workspace's hour (UTC): one rollup bucket.
@@ -127,8 +172,7 @@ func NewRecorder(cfg RecorderConfig) *Recorder {
 	if cfg.Log == nil {
 		cfg.Log = slog.Default()
 	}
-	recent, _ := simplelru.NewLRU[string, struct{}](cfg.Recent, nil) // fails only for a size < 1
-	return &Recorder{cfg: cfg, counts: map[hourOf]*count{}, recent: recent, rates: map[string]*minute{}}
+	return &Recorder{cfg: cfg, counts: map[hourOf]*count{}, recent: newRecentCalls(cfg.Recent), rates: map[string]*minute{}}
 }
 
 // APICall meters one authenticated API call of workspaceID, identified by
@@ -138,11 +182,9 @@ func (r *Recorder) APICall(workspaceID, requestID string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if requestID != "" {
-		id := workspaceID + "/" + requestID
-		if r.recent.Contains(id) {
+		if r.recent.seen(workspaceID, requestID) {
 			return
 		}
-		r.recent.Add(id, struct{}{})
 	}
 	m := r.rates[workspaceID]
 	if m == nil {

@@ -240,3 +240,26 @@ func TestRecorderRunFlushesAtTheEnd(t *testing.T) {
 		t.Fatal("Run did not flush at the end")
 	}
 }
+
+// TestRecentCallsForgetTheOldestFirst: the recent calls are the last n
+// seen, first in first out, told apart by workspace and request id.
+func TestRecentCallsForgetTheOldestFirst(t *testing.T) {
+	rc := newRecentCalls(3)
+	for _, c := range []struct {
+		ws, req string
+		seen    bool
+	}{
+		{"ws_a", "req_1", false}, {"ws_a", "req_2", false}, {"ws_b", "req_1", false}, // the same id in another workspace
+		{"ws_a", "req_1", true}, {"ws_b", "req_1", true},
+		{"ws_a", "req_3", false}, // forgets ws_a/req_1, the oldest
+		{"ws_a", "req_2", true},
+		{"ws_a", "req_1", false}, // forgets ws_a/req_2
+		{"ws_a", "req_2", false},
+		{"ws_a", "req_3", true}, {"ws_a", "req_1", true},
+		{"ws_a/", "req_1", false}, {"ws_a", "/req_1", false}, // no concatenation ambiguity
+	} {
+		if got := rc.seen(c.ws, c.req); got != c.seen {
+			t.Fatalf("seen(%q, %q) = %v, want %v", c.ws, c.req, got, c.seen)
+		}
+	}
+}

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strings"
@@ -113,11 +114,11 @@ func (s *Server) vouched(c credential) bool {
 // request reads nothing from the store) and notes the key's use (written
 // later, in batches). Errors: *api.Problem (unauthenticated, forbidden,
 // workspace_suspended, not_found) or a store error.
-func (s *Server) authenticate(r *http.Request, c credential) (*principal, error) {
+func (s *Server) authenticate(ctx context.Context, r *http.Request, c credential) (*principal, error) {
 	now := s.now()
 	p := &principal{}
 	if c.session == nil {
-		k, err := s.keys.KeyByHash(r.Context(), c.hash, now)
+		k, err := s.keys.KeyByHash(ctx, c.hash, now)
 		if errors.Is(err, store.ErrNotFound) {
 			return nil, s.authFailed(authUnknown, "unknown API key")
 		} else if err != nil {
@@ -128,7 +129,7 @@ func (s *Server) authenticate(r *http.Request, c credential) (*principal, error)
 		}
 		p.key = k
 	} else {
-		k, err := s.keys.KeyByID(r.Context(), c.session.Subject)
+		k, err := s.keys.KeyByID(ctx, c.session.Subject)
 		if errors.Is(err, store.ErrNotFound) || (err == nil && k.WorkspaceID != c.session.Workspace) {
 			return nil, s.authFailed(authSession, "the session's key no longer exists")
 		} else if err != nil {
@@ -143,14 +144,14 @@ func (s *Server) authenticate(r *http.Request, c credential) (*principal, error)
 		return nil, s.authFailed(authExpired, "API key has expired")
 	}
 	s.keys.Touch(p.key.ID, now)
-	if err := s.resolveWorkspace(r, p); err != nil {
+	if err := s.resolveWorkspace(ctx, r, p); err != nil {
 		return nil, err
 	}
 	return p, nil
 }
 
 // resolveWorkspace sets the workspace the request acts on.
-func (s *Server) resolveWorkspace(r *http.Request, p *principal) error {
+func (s *Server) resolveWorkspace(ctx context.Context, r *http.Request, p *principal) error {
 	header := r.Header.Get(api.HeaderWorkspace)
 	p.operator = p.key.WorkspaceID == store.OperatorWorkspace
 	p.admin = p.operator && auth.Allows(p.key.Scopes, api.ScopeAdmin)
@@ -163,7 +164,7 @@ func (s *Server) resolveWorkspace(r *http.Request, p *principal) error {
 	if p.workspaceID == store.OperatorWorkspace {
 		return nil
 	}
-	ws, err := s.keys.Workspace(r.Context(), p.workspaceID)
+	ws, err := s.keys.Workspace(ctx, p.workspaceID)
 	if errors.Is(err, store.ErrNotFound) {
 		if p.operator {
 			return notFound("workspace", p.workspaceID)

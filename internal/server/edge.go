@@ -41,6 +41,9 @@ func (l problemListener) Accept() (net.Conn, error) {
 type problemConn struct{ net.Conn }
 
 func (c *problemConn) Write(b []byte) (int, error) {
+	if !mayBeCanned(b) {
+		return c.Conn.Write(b)
+	}
 	m := cannedAnswer.FindSubmatch(b)
 	if m == nil {
 		return c.Conn.Write(b)
@@ -50,6 +53,22 @@ func (c *problemConn) Write(b []byte) (int, error) {
 		return 0, err
 	}
 	return len(b), nil
+}
+
+// cannedHeaders are the headers that follow the status line of a canned
+// answer (see cannedAnswer).
+var cannedHeaders = []byte("Content-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n")
+
+// mayBeCanned is a quick test that every write matching cannedAnswer
+// passes (its first line break ends the status line, and the canned
+// headers follow it), so that the regexp runs for canned answers only,
+// not for every response the server writes.
+func mayBeCanned(b []byte) bool {
+	if !bytes.HasPrefix(b, []byte("HTTP/1.1 ")) {
+		return false
+	}
+	i := bytes.Index(b, []byte("\r\n"))
+	return i >= 0 && bytes.HasPrefix(b[i+2:], cannedHeaders)
 }
 
 // CloseWrite lets net/http half-close the connection after a 431, as it

@@ -106,3 +106,34 @@ func TestNetHTTPAnswersAreProblems(t *testing.T) {
 		}
 	}
 }
+
+// TestMayBeCannedPassesEveryCannedAnswer: the quick test in front of
+// cannedAnswer lets through every write the regexp matches, and stops a
+// handler's response.
+func TestMayBeCannedPassesEveryCannedAnswer(t *testing.T) {
+	for _, c := range []struct {
+		write  string
+		canned bool
+	}{
+		{"HTTP/1.1 431 Request Header Fields Too Large\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n431 Request Header Fields Too Large", true},
+		{"HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n400 Bad Request: missing required Host header", true},
+		{"HTTP/1.1 501 Not Implemented\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\nUnsupported transfer encoding", true},
+		{"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nX-Request-Id: req_1\r\n\r\n{}", false},
+		{"HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n", false},
+		{"HTTP/1.1 400 Bad\nRequest\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n", false},
+		{"{\"partial\":\"body\"}", false},
+		{"", false},
+	} {
+		b := []byte(c.write)
+		matched := cannedAnswer.Match(b)
+		if matched != c.canned {
+			t.Fatalf("cannedAnswer.Match(%q) = %v", c.write, matched)
+		}
+		if matched && !mayBeCanned(b) {
+			t.Errorf("mayBeCanned(%q) = false for a canned answer", c.write)
+		}
+		if (!strings.HasPrefix(c.write, "HTTP/1.1 ") || strings.Contains(c.write, "200 OK")) && mayBeCanned(b) {
+			t.Errorf("mayBeCanned(%q) = true", c.write)
+		}
+	}
+}

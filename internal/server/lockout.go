@@ -2,6 +2,7 @@ package server
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/golang-lru/v2/simplelru"
@@ -23,7 +24,14 @@ const maxFailingAddrs = 1 << 16
 type failingAddrs struct {
 	mu    sync.Mutex
 	until *simplelru.LRU[string, time.Time] // address → when its bucket is full again
+	// n is until's length, readable without mu: while no address is
+	// failing (nearly always), a request needs neither this lock nor the
+	// key cache's to learn that its address is not suspect.
+	n atomic.Int64
 }
+
+// any reports whether some address failed recently.
+func (f *failingAddrs) any() bool { return f.n.Load() > 0 }
 
 func newFailingAddrs() *failingAddrs {
 	l, _ := simplelru.NewLRU[string, time.Time](maxFailingAddrs, nil) // fails only for a size < 1
@@ -37,6 +45,7 @@ func (f *failingAddrs) suspect(addr string, now time.Time) bool {
 	u, ok := f.until.Get(addr)
 	if ok && !now.Before(u) {
 		f.until.Remove(addr)
+		f.n.Store(int64(f.until.Len()))
 		return false
 	}
 	return ok
@@ -46,6 +55,7 @@ func (f *failingAddrs) suspect(addr string, now time.Time) bool {
 func (f *failingAddrs) observe(addr string, res ratelimit.Result, now time.Time) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer func() { f.n.Store(int64(f.until.Len())) }()
 	if res.Remaining >= res.Limit.Burst && res.ResetAfter <= 0 {
 		f.until.Remove(addr)
 		return

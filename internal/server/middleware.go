@@ -7,7 +7,11 @@ import (
 	"log/slog"
 	"net/http"
 	"runtime/debug"
+	"strconv"
+	"sync"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/genericcorp/baton/internal/ids"
 	"github.com/genericcorp/baton/internal/store"
@@ -21,7 +25,7 @@ func withRequestID(w http.ResponseWriter, r *http.Request) *http.Request {
 	if !saneRequestID(id) {
 		id = ids.New(ids.Request)
 	}
-	w.Header().Set(api.HeaderRequestID, id)
+	w.Header()[api.HeaderRequestID] = []string{id}
 	return r.WithContext(context.WithValue(r.Context(), ctxRequestID, id))
 }
 
@@ -41,6 +45,7 @@ func saneRequestID(id string) bool {
 // sent to Sentry), access log, request metrics, body limit, per-address
 // limits, authentication, rate limits, scope check, and problem rendering.
 func (s *Server) wrap(rt route) http.Handler {
+	rm := &routeMetrics{route: rt.path, method: rt.method}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
@@ -55,23 +60,27 @@ func (s *Server) wrap(rt route) http.Handler {
 			}
 			d := time.Since(start)
 			s.logRequest(r, rt, sw.status, d, p)
-			s.observeRequest(rt.path, rt.method, max(sw.status, http.StatusOK), d)
+			rm.observe(s.metrics, max(sw.status, http.StatusOK), d)
 		}()
 
 		if rt.noStore {
-			sw.Header().Set("Cache-Control", "no-store")
+			sw.Header()["Cache-Control"] = noStoreValue
 		}
 		if r.Body != nil {
 			r.Body = http.MaxBytesReader(sw, r.Body, s.cfg.MaxBodyBytes)
 		}
+		// The request's context is made once, after authentication, which
+		// is given it directly: each Request.WithContext copies the whole
+		// request.
+		ctx := r.Context()
 		if !rt.stream {
-			ctx, cancel := context.WithTimeout(r.Context(), s.cfg.RequestTimeout)
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, s.cfg.RequestTimeout)
 			defer cancel()
-			r = r.WithContext(ctx)
 		}
 		err := checkRequestText(r)
 		if err == nil && rt.scope != public {
-			p, err = s.authenticateLimited(sw, r, rt)
+			p, err = s.authenticateLimited(ctx, sw, r, rt)
 			if err == nil {
 				err = s.authorize(p, rt.scope)
 			}
@@ -81,11 +90,14 @@ func (s *Server) wrap(rt route) http.Handler {
 			// security scope (store.Tenant): on PostgreSQL a query that
 			// forgets its workspace predicate still sees only this
 			// workspace's rows. Operator requests are system work.
-			r = r.WithContext(store.Tenant(r.Context(), p.key.WorkspaceID))
+			ctx = store.Tenant(ctx, p.key.WorkspaceID)
+		}
+		if ctx != r.Context() {
+			r = r.WithContext(ctx)
 		}
 		if err == nil {
 			if p != nil && p.workspaceID != store.OperatorWorkspace {
-				s.recorder.APICall(p.workspaceID, requestID(r.Context()))
+				s.recorder.APICall(p.workspaceID, requestID(ctx))
 			}
 			err = rt.h(sw, r, p)
 		}
@@ -93,6 +105,40 @@ func (s *Server) wrap(rt route) http.Handler {
 			s.fail(sw, r, rt, p, err)
 		}
 	})
+}
+
+// Header values set on most answers, shared rather than allocated per
+// response: net/http only reads them, and Header.Set or Add replaces or
+// copies (their length is their capacity).
+var (
+	noStoreValue  = []string{"no-store"}
+	nosniffValue  = []string{"nosniff"}
+	jsonTypeValue = []string{"application/json"}
+)
+
+// routeMetrics are one route's request counter and latency histogram,
+// looked up in their vectors at the route's first request rather than at
+// every request (a label hash and a read lock each); a status other than
+// 200 is still looked up each time.
+type routeMetrics struct {
+	route, method string
+	once          sync.Once
+	ok            prometheus.Counter
+	duration      prometheus.Observer
+}
+
+// observe counts one request of the route and its latency.
+func (rm *routeMetrics) observe(m *metrics, status int, d time.Duration) {
+	rm.once.Do(func() {
+		rm.ok = m.requests.WithLabelValues(rm.route, rm.method, "200")
+		rm.duration = m.duration.WithLabelValues(rm.route, rm.method)
+	})
+	if status == http.StatusOK {
+		rm.ok.Inc()
+	} else {
+		m.requests.WithLabelValues(rm.route, rm.method, strconv.Itoa(status)).Inc()
+	}
+	rm.duration.Observe(d.Seconds())
 }
 
 // statusClientClosed is the status of a request whose client left before
@@ -160,7 +206,6 @@ func (s *Server) logRequest(r *http.Request, rt route, status int, d time.Durati
 	if status == 0 {
 		status = http.StatusOK
 	}
-	attrs := append(requestAttrs(r, rt, p), "status", status, "duration_ms", float64(d.Microseconds())/1000)
 	level := slog.LevelInfo
 	if rt.scope == public {
 		level = slog.LevelDebug
@@ -173,6 +218,12 @@ func (s *Server) logRequest(r *http.Request, rt route, status int, d time.Durati
 	case status >= 500:
 		level = slog.LevelError
 	}
+	// The attributes (a scrubbed path among them) are built only for a
+	// line that is written: at the usual WARN level, a 2xx is not.
+	if !s.log.Enabled(r.Context(), level) {
+		return
+	}
+	attrs := append(requestAttrs(r, rt, p), "status", status, "duration_ms", float64(d.Microseconds())/1000)
 	s.log.Log(r.Context(), level, "request", attrs...)
 }
 

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/genericcorp/baton/internal/ratelimit"
@@ -133,10 +134,33 @@ var rateScopes = []string{scopeWorkspace, scopeKey, scopeWorker, scopeOperator, 
 
 // bucket is one rate limit a request is counted in.
 type bucket struct {
-	key    string // the limiter's key
-	scope  string // one of rateScopes, for metrics
-	limit  ratelimit.Limit
-	detail string // what is over its limit, for the 429's detail
+	key   string // the limiter's key
+	scope string // one of rateScopes, for metrics
+	limit ratelimit.Limit
+	// subject is what the bucket limits: an address, a key id or a
+	// workspace id; workspace is the key's workspace for scopeKey. The
+	// 429's detail is made from them only when a request is refused.
+	subject, workspace string
+}
+
+// detail says what is over its limit, for the 429's detail; keyPercent is
+// RateLimits.KeyPercent.
+func (b bucket) detail(keyPercent int) string {
+	switch b.scope {
+	case scopeAddressAuth:
+		return "too many failed authentications from address " + b.subject
+	case scopeAddressToken:
+		return "too many token requests from address " + b.subject
+	case scopeOperatorWorker:
+		return "worker traffic of operator key " + b.subject + " is over its rate limit"
+	case scopeOperator:
+		return "operator key " + b.subject + " is over its rate limit"
+	case scopeWorker:
+		return "worker traffic of workspace " + b.subject + " is over its rate limit"
+	case scopeKey:
+		return fmt.Sprintf("key %s is over its rate limit (%d%% of workspace %s's)", b.subject, keyPercent, b.workspace)
+	}
+	return "workspace " + b.subject + " is over its rate limit"
 }
 
 // decision is a bucket's answer.
@@ -153,44 +177,40 @@ type decision struct {
 // the credential is looked up (a 401 spends one failure); then the request
 // is counted in the principal's buckets, narrowest first. It sets the
 // rate-limit headers of the tightest bucket that counted the request, or of
-// the bucket that refused it.
+// the bucket that refused it. ctx is the request's (with its timeout).
 //
 // The lockout stops guesses, not good keys: a key this replica has seen
 // belong to a real key, or a session token with a good signature, is let in
 // from a locked-out address (behind a shared address, one client's guesses
 // must not lock every other client out). And it costs a successful request
 // nothing: the limiter is asked about an address only when this replica saw
-// it fail recently (s.failing), or when it fails now.
+// it fail recently (s.failing), or when it fails now; a vouched request on
+// a route other than POST /v1/auth/token does not even work out its address.
 //
 // Errors: a rate_limited *api.Problem, or authenticate's errors. The
 // principal is returned with a rate_limited error, for the access log.
-func (s *Server) authenticateLimited(w http.ResponseWriter, r *http.Request, rt route) (*principal, error) {
-	ctx := r.Context()
-	addr := s.clientAddr(r)
-	failures := bucket{key: "addr:authfail:" + addr, scope: scopeAddressAuth, limit: s.rl.AuthFailures,
-		detail: "too many failed authentications from address " + addr}
-	failed := func() {
-		if d, ok := s.decide(ctx, failures, 1); ok {
-			s.failing.observe(addr, d.res, s.now())
-		}
-	}
+func (s *Server) authenticateLimited(ctx context.Context, w http.ResponseWriter, r *http.Request, rt route) (*principal, error) {
 	cred, err := s.parseCredential(r)
 	if err != nil {
-		failed()
+		s.authFailure(ctx, s.clientAddr(r))
 		return nil, err
 	}
-	if !s.vouched(cred) && s.failing.suspect(addr, s.now()) {
-		if d, ok := s.decide(ctx, failures, 0); ok {
-			s.failing.observe(addr, d.res, s.now())
-			if d.res.Remaining < 1 {
-				d.res.Allowed = false
-				return nil, s.refuse(w, d)
+	if s.failing.any() && !s.vouched(cred) { // suspect is false while no address fails
+		if addr := s.clientAddr(r); s.failing.suspect(addr, s.now()) {
+			if d, ok := s.decide(ctx, failureBucket(addr, s.rl.AuthFailures), 0); ok {
+				s.failing.observe(addr, d.res, s.now())
+				if d.res.Remaining < 1 {
+					d.res.Allowed = false
+					return nil, s.refuse(w, d)
+				}
 			}
 		}
 	}
-	var applied []decision
+	var spare [3]decision // the token bucket and at most two of the principal's
+	applied := spare[:0]
 	if rt.limit == limitToken {
-		b := bucket{key: "addr:token:" + addr, scope: scopeAddressToken, limit: s.rl.Token, detail: "too many token requests from address " + addr}
+		addr := s.clientAddr(r)
+		b := bucket{key: "addr:token:" + addr, scope: scopeAddressToken, limit: s.rl.Token, subject: addr}
 		if d, ok := s.decide(ctx, b, 1); ok {
 			if !d.res.Allowed {
 				return nil, s.refuse(w, d)
@@ -198,14 +218,15 @@ func (s *Server) authenticateLimited(w http.ResponseWriter, r *http.Request, rt 
 			applied = append(applied, d)
 		}
 	}
-	p, err := s.authenticate(r, cred)
+	p, err := s.authenticate(ctx, r, cred)
 	if err != nil {
 		if isProblem(err, api.CodeUnauthenticated) {
-			failed()
+			s.authFailure(ctx, s.clientAddr(r))
 		}
 		return nil, err
 	}
-	for _, b := range s.principalBuckets(p, rt.limit) {
+	var buf [2]bucket
+	for _, b := range s.principalBuckets(p, rt.limit, &buf) {
 		d, ok := s.decide(ctx, b, 1)
 		if !ok {
 			continue
@@ -219,6 +240,19 @@ func (s *Server) authenticateLimited(w http.ResponseWriter, r *http.Request, rt 
 		setRateHeaders(w.Header(), tightest(applied))
 	}
 	return p, nil
+}
+
+// failureBucket is addr's failed-authentication bucket.
+func failureBucket(addr string, l ratelimit.Limit) bucket {
+	return bucket{key: "addr:authfail:" + addr, scope: scopeAddressAuth, limit: l, subject: addr}
+}
+
+// authFailure spends one of addr's failed authentications and notes what
+// the limiter says of its bucket.
+func (s *Server) authFailure(ctx context.Context, addr string) {
+	if d, ok := s.decide(ctx, failureBucket(addr, s.rl.AuthFailures), 1); ok {
+		s.failing.observe(addr, d.res, s.now())
+	}
 }
 
 // decide asks the limiter. A limiter error fails open (ok is false): the
@@ -236,15 +270,17 @@ func (s *Server) decide(ctx context.Context, b bucket, n int) (d decision, ok bo
 }
 
 // principalBuckets returns the buckets a request of p on a route of the
-// given limit class counts in, narrowest first; none for a workspace whose
-// requests_per_minute is 0 (unlimited).
-func (s *Server) principalBuckets(p *principal, class string) []bucket {
+// given limit class counts in, narrowest first, in buf; none for a
+// workspace whose requests_per_minute is 0 (unlimited).
+func (s *Server) principalBuckets(p *principal, class string, buf *[2]bucket) []bucket {
 	id := p.key.ID
 	if p.key.WorkspaceID == store.OperatorWorkspace {
 		if class == limitWorker {
-			return []bucket{{key: "opw:" + id, scope: scopeOperatorWorker, limit: s.rl.OperatorWorker, detail: "worker traffic of operator key " + id + " is over its rate limit"}}
+			buf[0] = bucket{key: "opw:" + id, scope: scopeOperatorWorker, limit: s.rl.OperatorWorker, subject: id}
+		} else {
+			buf[0] = bucket{key: "op:" + id, scope: scopeOperator, limit: s.rl.Operator, subject: id}
 		}
-		return []bucket{{key: "op:" + id, scope: scopeOperator, limit: s.rl.Operator, detail: "operator key " + id + " is over its rate limit"}}
+		return buf[:1]
 	}
 	if p.workspace == nil {
 		return nil
@@ -259,15 +295,15 @@ func (s *Server) principalBuckets(p *principal, class string) []bucket {
 		per := s.rl.WorkerPerTask
 		tasks := int(min(max(lim.MaxConcurrentTasks, 0), maxBurst))
 		wl := ratelimit.PerMinute(min(l.Rate+per.Rate*tasks, maxRate), min(l.Burst+per.Burst*tasks, maxBurst))
-		return []bucket{{key: "wsw:" + ws.ID, scope: scopeWorker, limit: wl, detail: "worker traffic of workspace " + ws.ID + " is over its rate limit"}}
+		buf[0] = bucket{key: "wsw:" + ws.ID, scope: scopeWorker, limit: wl, subject: ws.ID}
+		return buf[:1]
 	}
-	var bs []bucket
+	bs := buf[:0]
 	if pct := s.rl.KeyPercent; pct < 100 {
 		kl := ratelimit.PerMinute(max(l.Rate*pct/100, 1), max(l.Burst*pct/100, 1))
-		bs = append(bs, bucket{key: "key:" + id, scope: scopeKey, limit: kl,
-			detail: fmt.Sprintf("key %s is over its rate limit (%d%% of workspace %s's)", id, pct, ws.ID)})
+		bs = append(bs, bucket{key: "key:" + id, scope: scopeKey, limit: kl, subject: id, workspace: ws.ID})
 	}
-	return append(bs, bucket{key: "ws:" + ws.ID, scope: scopeWorkspace, limit: l, detail: "workspace " + ws.ID + " is over its rate limit"})
+	return append(bs, bucket{key: "ws:" + ws.ID, scope: scopeWorkspace, limit: l, subject: ws.ID})
 }
 
 // tightest returns the decision with the fewest requests remaining (the
@@ -289,18 +325,40 @@ func (s *Server) refuse(w http.ResponseWriter, d decision) *api.Problem {
 	h := w.Header()
 	setRateHeaders(h, d)
 	h.Set("Retry-After", fmt.Sprint(secs))
-	return api.Errorf(api.CodeRateLimited, "%s (%s); retry in %ds", d.b.detail, d.b.limit, secs)
+	return api.Errorf(api.CodeRateLimited, "%s (%s); retry in %ds", d.b.detail(s.rl.KeyPercent), d.b.limit, secs)
 }
 
 // setRateHeaders sets RateLimit-Policy and RateLimit (IETF
 // draft-ietf-httpapi-ratelimit-headers): q requests per window of w
 // seconds; r requests remaining now; t seconds until the bucket is full
 // again.
+//
+// Both are made in one buffer, with canonical header names (set as map
+// keys, as Header.Set would): they are on every limited answer.
 func setRateHeaders(h http.Header, d decision) {
 	l := d.res.Limit
-	h.Set("RateLimit-Policy", fmt.Sprintf(`"default";q=%d;w=%d`, l.Rate, max(ceilSeconds(l.Period), 1)))
-	h.Set("RateLimit", fmt.Sprintf(`"default";r=%d;t=%d`, d.res.Remaining, ceilSeconds(d.res.ResetAfter)))
+	var b [96]byte
+	v := append(b[:0], `"default";q=`...)
+	v = strconv.AppendInt(v, int64(l.Rate), 10)
+	v = append(v, ";w="...)
+	v = strconv.AppendInt(v, max(ceilSeconds(l.Period), 1), 10)
+	policy := len(v)
+	v = append(v, `"default";r=`...)
+	v = strconv.AppendInt(v, int64(d.res.Remaining), 10)
+	v = append(v, ";t="...)
+	v = strconv.AppendInt(v, ceilSeconds(d.res.ResetAfter), 10)
+	both := string(v)
+	vals := []string{both[:policy], both[policy:]} // one backing array for both
+	h[headerRateLimitPolicy] = vals[0:1:1]
+	h[headerRateLimit] = vals[1:2:2]
 }
+
+// Canonical names of the rate-limit headers (textproto spells
+// "RateLimit-Policy" so).
+var (
+	headerRateLimitPolicy = http.CanonicalHeaderKey("RateLimit-Policy")
+	headerRateLimit       = http.CanonicalHeaderKey("RateLimit")
+)
 
 // ceilSeconds rounds d up to whole seconds.
 func ceilSeconds(d time.Duration) int64 {

@@ -119,6 +119,7 @@ type Server struct {
 
 	// recorder meters API calls; its flushes wake usage streams.
 	recorder  *metering.Recorder
+	meAnswers meAnswers // GET /v1/me's encoded answers
 	evaluator *metering.Evaluator
 	notifier  *metering.Notifier // nil without webhooks
 }
@@ -237,7 +238,7 @@ func New(cfg Config) (*Server, error) {
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// Every answer is JSON, problem+json, an event stream or the docs
 	// page: a browser must never sniff one into something else.
-	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.Header()["X-Content-Type-Options"] = nosniffValue
 	r = withRequestID(w, r)
 	h, pattern := s.mux.Handler(r)
 	if pattern == "" {

@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"net/http"
+	"net/url"
 	"reflect"
 	"strings"
 
@@ -25,7 +26,11 @@ func checkRequestText(r *http.Request) error {
 	if err := api.CheckText(r.URL.Path); err != nil {
 		return api.Errorf(api.CodeInvalidRequest, "the path %v", err)
 	}
-	for k, vs := range r.URL.Query() {
+	var query url.Values
+	if r.URL.RawQuery != "" { // most requests have none: no map to parse into
+		query = r.URL.Query()
+	}
+	for k, vs := range query {
 		if err := api.CheckText(k); err != nil {
 			return api.Errorf(api.CodeInvalidRequest, "a query parameter name %v", err)
 		}

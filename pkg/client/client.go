@@ -23,6 +23,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/genericcorp/baton/pkg/api"
 )
 
 // Defaults of the options.
@@ -41,6 +43,10 @@ type Client struct {
 	workspace string
 	userAgent string
 	hc        *http.Client
+	// fixed are the headers every request of Do sends (Accept,
+	// User-Agent, Authorization, Baton-Workspace), made once in New: their
+	// value slices are shared by every request, which only reads them.
+	fixed http.Header
 
 	maxRetries int
 	// dialRetries caps the retries of a request that never left (connection
@@ -194,6 +200,13 @@ func New(baseURL string, opts ...Option) (*Client, error) {
 	}
 	for _, o := range opts {
 		o(c)
+	}
+	c.fixed = http.Header{"Accept": {"application/json, " + api.ProblemContentType}, "User-Agent": {c.userAgent}}
+	if c.apiKey != "" {
+		c.fixed["Authorization"] = []string{"Bearer " + c.apiKey}
+	}
+	if c.workspace != "" {
+		c.fixed[api.HeaderWorkspace] = []string{c.workspace}
 	}
 	return c, nil
 }

@@ -71,7 +71,7 @@ func noRetry() RequestOption { return func(rc *requestConfig) { rc.noRetry = tru
 // wrapped, when ctx ends while waiting to retry; a wrapped encoding/json error
 // when the body cannot be encoded or the response decoded.
 func (c *Client) Do(ctx context.Context, method, path string, query url.Values, body, out any, opts ...RequestOption) error {
-	rc := requestConfig{header: http.Header{}}
+	rc := requestConfig{header: make(http.Header, 1)} // the request id
 	for _, o := range opts {
 		o(&rc)
 	}
@@ -92,7 +92,7 @@ func (c *Client) Do(ctx context.Context, method, path string, query url.Values, 
 	if _, set := rc.header[api.HeaderRequestID]; !set {
 		// One id for every attempt of this call: the server meters a
 		// request once per id, so a retried call counts once.
-		rc.header.Set(api.HeaderRequestID, "req_"+strings.ToLower(rand.Text()))
+		rc.header[api.HeaderRequestID] = []string{newRequestID()}
 	}
 	retryable := rc.retryable || idempotent(method) || rc.header.Get(api.HeaderIdempotencyKey) != ""
 	maxRetries := c.maxRetries
@@ -164,16 +164,11 @@ func (c *Client) send(ctx context.Context, method, u string, rd io.Reader, paylo
 		return fmt.Errorf("build request: %w", err)
 	}
 	h := req.Header
-	h.Set("Accept", "application/json, "+api.ProblemContentType)
-	h.Set("User-Agent", c.userAgent)
+	for k, vs := range c.fixed {
+		h[k] = vs
+	}
 	if payload != nil {
-		h.Set("Content-Type", "application/json")
-	}
-	if c.apiKey != "" {
-		h.Set("Authorization", "Bearer "+c.apiKey)
-	}
-	if c.workspace != "" {
-		h.Set(api.HeaderWorkspace, c.workspace)
+		h["Content-Type"] = jsonType
 	}
 	for k, vs := range extra {
 		if len(vs) == 0 {
@@ -215,7 +210,13 @@ func readLimited(resp *http.Response, max int64) ([]byte, error) {
 	if resp.ContentLength > max {
 		return nil, fmt.Errorf("%w: %d bytes, limit %d", ErrResponseTooLarge, resp.ContentLength, max)
 	}
-	data, err := io.ReadAll(io.LimitReader(resp.Body, max+1))
+	// Sized for the whole body when its length is known (and one byte
+	// more, to see the end), rather than grown from 512 bytes by copies.
+	size := 512
+	if resp.ContentLength >= 0 {
+		size = int(resp.ContentLength) + 1
+	}
+	data, err := readAll(io.LimitReader(resp.Body, max+1), make([]byte, 0, size))
 	if err != nil {
 		return nil, err
 	}
@@ -223,6 +224,43 @@ func readLimited(resp *http.Response, max int64) ([]byte, error) {
 		return nil, fmt.Errorf("%w: over the limit of %d bytes", ErrResponseTooLarge, max)
 	}
 	return data, nil
+}
+
+// readAll is io.ReadAll into buf.
+func readAll(r io.Reader, buf []byte) ([]byte, error) {
+	for {
+		if len(buf) == cap(buf) {
+			buf = append(buf, 0)[:len(buf)]
+		}
+		n, err := r.Read(buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+n]
+		if err == io.EOF {
+			return buf, nil
+		}
+		if err != nil {
+			return buf, err
+		}
+	}
+}
+
+// jsonType is the Content-Type of a request body, shared by every request.
+var jsonType = []string{"application/json"}
+
+// requestIDAlphabet is lower-case RFC 4648 base32, as strings.ToLower of
+// crypto/rand.Text.
+const requestIDAlphabet = "abcdefghijklmnopqrstuvwxyz234567"
+
+// newRequestID returns "req_" and 26 random base32 characters (130 bits,
+// like crypto/rand.Text, lower-cased), made in one buffer.
+func newRequestID() string {
+	const n = 26
+	var b [4 + n]byte
+	copy(b[:], "req_")
+	rand.Read(b[4:]) // crypto/rand.Read never fails
+	for i := 4; i < len(b); i++ {
+		b[i] = requestIDAlphabet[b[i]%32] // 256 is a multiple of 32: uniform
+	}
+	return string(b[:])
 }
 
 // wrap prefixes err with what was being done, except for an *APIError, which
