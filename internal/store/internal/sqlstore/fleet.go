@@ -35,14 +35,15 @@ func PruneWorkers(ph func(n int) string) string {
 }
 
 // ListQueues selects (queue, status, n, oldest queued created_at) of
-// workspace ph(1) from task_counts; the oldest queued task is found by id
+// workspace ph(1) from task_counts (its shards summed, on PostgreSQL); the oldest queued task is found by id
 // (ids grow with creation time) through tasks_workspace_status_id.
 func ListQueues(ph func(n int) string) string {
 	return `SELECT c.queue, c.status, c.n,
 			CASE WHEN c.status = 'queued' AND c.n > 0 THEN
 				(SELECT t.created_at FROM tasks t WHERE t.workspace_id = c.workspace_id
 					AND t.status = 'queued' AND t.queue = c.queue ORDER BY t.id LIMIT 1) END
-		FROM task_counts c WHERE c.workspace_id = ` + ph(1) + `
+		FROM (SELECT workspace_id, queue, status, sum(n) AS n FROM task_counts WHERE workspace_id = ` + ph(1) + `
+			GROUP BY workspace_id, queue, status) c
 		ORDER BY c.queue, c.status`
 }
 

@@ -1,0 +1,104 @@
+package postgres_test
+
+import (
+	"context"
+	"encoding/json"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/genericcorp/baton/internal/ids"
+	"github.com/genericcorp/baton/internal/store"
+	"github.com/genericcorp/baton/pkg/api"
+)
+
+// TestTaskCountsDoNotSerializeTransitions: a claim (queued → running) and a
+// completion (running → succeeded) of one workspace and queue, in flight
+// at once on two connections, both change the running count; with one
+// count row per (workspace, queue, status) the second waited for the
+// first's commit (and a claim holds its workspace's lock meanwhile). Each
+// backend counts on its own shard (migration 00010), so neither waits —
+// here, under a lock timeout that fails the test if one does — and the
+// summed counts are exact after both commit.
+func TestTaskCountsDoNotSerializeTransitions(t *testing.T) {
+	ctx := t.Context()
+	u := schemaURL(t)
+	s := openURL(t, u)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	now := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)
+	ws := store.Workspace{ID: ids.New(ids.Workspace), Name: "sharded", Tier: "free", Status: api.WorkspaceActive,
+		CreatedAt: now, UpdatedAt: now}
+	key := store.Key{ID: ids.New(ids.Key), WorkspaceID: ws.ID, Name: "k", Prefix: "bk_sharded", Hash: []byte("hash-sharded"), CreatedAt: now}
+	if err := s.CreateWorkspace(ctx, ws, key); err != nil {
+		t.Fatalf("CreateWorkspace: %v", err)
+	}
+	var tasks []string
+	for range 2 {
+		task := store.Task{ID: ids.New(ids.Task), WorkspaceID: ws.ID, Queue: "q", Input: json.RawMessage(`{}`),
+			MaxAttempts: 1, RunAt: now, CreatedAt: now}
+		if _, _, err := s.CreateTask(ctx, task, nil); err != nil {
+			t.Fatalf("CreateTask: %v", err)
+		}
+		tasks = append(tasks, task.ID)
+	}
+	// Two connections on different shards (backend pids apart modulo 16).
+	connect := func() (*pgx.Conn, int) {
+		c, err := pgx.Connect(ctx, u)
+		if err != nil {
+			t.Fatalf("connect: %v", err)
+		}
+		t.Cleanup(func() { c.Close(context.Background()) })
+		if _, err := c.Exec(ctx, `SELECT set_config('baton.workspace_id', '*', false)`); err != nil {
+			t.Fatalf("scope: %v", err)
+		}
+		if _, err := c.Exec(ctx, `SET lock_timeout = '5s'`); err != nil {
+			t.Fatalf("lock_timeout: %v", err)
+		}
+		return c, int(c.PgConn().PID() % 16)
+	}
+	a, shardA := connect()
+	var b *pgx.Conn
+	for range 32 {
+		c, shard := connect()
+		if shard != shardA {
+			b = c
+			break
+		}
+	}
+	if b == nil {
+		t.Fatal("no second connection on another shard")
+	}
+	if _, err := a.Exec(ctx, `UPDATE tasks SET status = 'running', attempt = 1 WHERE id = $1`, tasks[0]); err != nil {
+		t.Fatalf("start the first task: %v", err)
+	}
+	txA, err := a.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txA.Rollback(context.Background())
+	txB, err := b.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer txB.Rollback(context.Background())
+	if _, err := txA.Exec(ctx, `UPDATE tasks SET status = 'succeeded' WHERE id = $1`, tasks[0]); err != nil {
+		t.Fatalf("complete: %v", err)
+	}
+	if _, err := txB.Exec(ctx, `UPDATE tasks SET status = 'running', attempt = 1 WHERE id = $1`, tasks[1]); err != nil {
+		t.Fatalf("claim while a completion of the workspace is in flight: %v (it waited on the count row)", err)
+	}
+	if err := txB.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if err := txA.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for status, want := range map[string]int{api.TaskQueued: 0, api.TaskRunning: 1, api.TaskSucceeded: 1} {
+		if n, err := s.CountTasks(ctx, ws.ID, status); err != nil || n != want {
+			t.Errorf("CountTasks(%s) = %d, %v; want %d", status, n, err, want)
+		}
+	}
+}
