@@ -3,6 +3,8 @@ package main
 import (
 	"context"
 	"fmt"
+	"os"
+	"runtime/pprof"
 	"sync/atomic"
 	"time"
 
@@ -29,7 +31,7 @@ func runPickup(ctx context.Context, o opts) error {
 			return err
 		}
 		defer b.close()
-		for _, loops := range []int{4, 16} {
+		for _, loops := range []int{1, 4, 16} {
 			c, ws, key, err := b.workspace(ctx, fmt.Sprintf("pick-%d", loops), benchTier)
 			if err != nil {
 				return err
@@ -40,6 +42,14 @@ func runPickup(ctx context.Context, o opts) error {
 				return err
 			}
 			time.Sleep(300 * time.Millisecond) // let every claimer reach its long poll
+			if o.cpuProf != "" && loops == 16 {
+				f, err := os.Create(o.cpuProf)
+				if err != nil {
+					return err
+				}
+				pprof.StartCPUProfile(f)
+				defer f.Close()
+			}
 			var failed atomic.Int64
 			paced(ctx, 200, o.pickDur(1500*time.Millisecond, 5*time.Second), func(time.Time) {
 				t := time.Now()
@@ -50,6 +60,9 @@ func runPickup(ctx context.Context, o opts) error {
 				sub.add(time.Since(t))
 			})
 			time.Sleep(200 * time.Millisecond)
+			if o.cpuProf != "" && loops == 16 {
+				pprof.StopCPUProfile()
+			}
 			if err := stop(); err != nil {
 				return err
 			}
