@@ -92,7 +92,7 @@ func main() {
 	flag.IntVar(&o.scaleRows, "scale-tasks", 1_000_000, "tasks loaded by the scale scenario (usage events: 10×; -quick: 20 000)")
 	flag.IntVar(&o.tasks, "tasks", 2000, "throughput: tasks per run (-quick: 300)")
 	flag.IntVar(&o.depth, "depth", 100_000, "throughput: tasks queued for the deep-queue rates (-quick: 5 000)")
-	flag.StringVar(&o.cpuProf, "cpuprofile", "", "pickup: write a CPU profile of the 16-claimer run to this file")
+	flag.StringVar(&o.cpuProf, "cpuprofile", "", "pickup and mixed: write a CPU profile of the load (pickup: its 16-claimer run) to this file")
 	store := flag.String("store", "both", "throughput and steps: sqlite, postgres or both")
 	flag.Usage = func() {
 		fmt.Fprintln(os.Stderr, "usage: go run ./bench [flags] throughput|auth|mixed|scale|cli|logflood|steps|all")

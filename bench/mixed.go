@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"net/http"
+	"os"
+	"runtime/pprof"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -97,6 +99,14 @@ func runMixed(ctx context.Context, o opts, r *report) error {
 		}
 	}()
 	var seq atomic.Int64
+	if o.cpuProf != "" {
+		f, err := os.Create(o.cpuProf)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+	}
 	paced(ctx, offered, o.mixedDur, func(time.Time) {
 		i := int(seq.Add(1))
 		w := wss[i%workspaces]
@@ -155,6 +165,9 @@ func runMixed(ctx context.Context, o opts, r *report) error {
 			netErr.Add(1)
 		}
 	})
+	if o.cpuProf != "" {
+		pprof.StopCPUProfile()
+	}
 	// every submitted task must reach succeeded
 	deadline := time.Now().Add(60 * time.Second)
 	pending := map[*wsc][]string{}

@@ -249,10 +249,8 @@ func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // claimFrom claims up to n tasks of workspace id in one transaction.
 // Returns errWorkspaceBusy if skipLocked and the workspace row is locked
-// (or gone) — or, since one statement reads both, when nothing is
-// claimable: the caller's unheldTask tells the two apart — and
-// errNothingHere if the workspace is not eligible or has no claimable task
-// left.
+// (or gone), errNothingHere if the workspace is not eligible or has no
+// claimable task left.
 //
 // The transaction is four round trips, BEGIN and COMMIT included, whatever
 // n: one statement locks the workspace row and picks the tasks with the
@@ -271,32 +269,48 @@ func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, n
 	err := s.withTx(ctx, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, pickSQL(p.Queues, skipLocked),
 			id, queueArg(p.Queues), ts(p.Now), n, ts(store.UsagePeriod(p.Now)))
+		if err != nil {
+			return fmt.Errorf("pick tasks: %w", err)
+		}
 		var (
 			ws                   store.Workspace
 			lockedXmin, snapXmin string
 			running              int
 			used                 store.Consumed
+			picked               []flow.Row
+			held                 bool
 		)
-		picked, err := collect(rows, err, func(sc scanner) (flow.Row, error) {
+		for rows.Next() {
+			held = true
+			noTask := rows.RawValues()[workspaceColumnCount] == nil // the LEFT JOIN's row without a task
 			var r flow.Row
 			w, err := scanWorkspace(scanFunc(func(wdest ...any) error {
+				extras := []any{&lockedXmin, &snapXmin, &running, &used.Executions, &used.ExecutionMS, &used.CostMicros}
+				if noTask {
+					return rows.Scan(append(append(wdest, make([]any, taskColumnCount)...), extras...)...)
+				}
 				var err error
 				r, err = scanTaskRow(scanFunc(func(tdest ...any) error {
-					return sc.Scan(append(append(wdest, tdest...), &lockedXmin, &snapXmin,
-						&running, &used.Executions, &used.ExecutionMS, &used.CostMicros)...)
+					return rows.Scan(append(append(wdest, tdest...), extras...)...)
 				}))
 				return err
 			}))
-			ws = w
-			return r, err
-		})
-		if err != nil {
-			return fmt.Errorf("pick tasks: %w", err)
-		}
-		if len(picked) == 0 {
-			if skipLocked {
-				return errWorkspaceBusy
+			if err != nil {
+				rows.Close()
+				return fmt.Errorf("pick tasks: %w", err)
 			}
+			ws = w
+			if !noTask {
+				picked = append(picked, r)
+			}
+		}
+		if err := rows.Err(); err != nil {
+			return fmt.Errorf("pick tasks: %w", mapErr(err))
+		}
+		switch {
+		case !held && skipLocked:
+			return errWorkspaceBusy
+		case len(picked) == 0:
 			return errNothingHere // nothing claimable, or deleted meanwhile
 		}
 		if lockedXmin != snapXmin {
@@ -335,7 +349,8 @@ func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, n
 // tasks by priority (high first) then id, FOR UPDATE SKIP LOCKED, and
 // returns with each the workspace (as locked), the xmin of its locked and
 // of its snapshot version, its running count and its usage in period $5.
-// No row: the lock was not had, or nothing is claimable.
+// No row: the lock was not had; one row without a task (NULLs): the lock
+// was had, and nothing is claimable.
 func pickSQL(queues []string, skipLocked bool) string {
 	lock := `FOR NO KEY UPDATE`
 	if skipLocked {
@@ -350,7 +365,7 @@ func pickSQL(queues []string, skipLocked bool) string {
 		SELECT ` + qualified("w", workspaceColumns) + `, picked.*, w.locked_xmin,
 			(SELECT xmin::text FROM workspaces WHERE id = $1),
 			` + sqlstore.Count("$1", "'running'") + `, ` + usagerows.ConsumedColumns("$1", "$5") + `
-		FROM picked CROSS JOIN w
+		FROM w LEFT JOIN picked ON true
 		ORDER BY picked.priority DESC, picked.id`
 }
 
@@ -362,3 +377,10 @@ func qualified(alias, cols string) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// workspaceColumnCount and taskColumnCount are how many columns
+// workspaceColumns and taskColumns name.
+var (
+	workspaceColumnCount = strings.Count(workspaceColumns, ",") + 1
+	taskColumnCount      = strings.Count(taskColumns, ",") + 1
+)

@@ -2,6 +2,7 @@ package postgres_test
 
 import (
 	"context"
+	"errors"
 	"strings"
 	"sync"
 	"testing"
@@ -119,6 +120,21 @@ func TestStatementsPerTask(t *testing.T) {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	// A claim that finds nothing — a worker's poll of an empty queue, the
+	// most common claim of all — is BEGIN, the pick and ROLLBACK.
+	empty := tr.count(func() {
+		_, err = st.ClaimTasks(ctx, store.ClaimParams{WorkspaceID: ws.ID, Queues: []string{api.DefaultQueue},
+			WorkerID: "w", Now: now, Lease: time.Minute, Max: 1})
+	})
+	if !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("claim of an empty queue: %v, want store.ErrNotFound", err)
+	}
+	if len(empty) > 3 {
+		for i, q := range empty {
+			t.Logf("empty claim %d: %.120s", i+1, q)
+		}
+		t.Errorf("a claim of an empty queue = %d round trips, want at most 3", len(empty))
 	}
 	total := len(submit) + len(claim) + len(complete)
 	t.Logf("round trips: submit %d, claim %d, complete %d, total %d", len(submit), len(claim), len(complete), total)

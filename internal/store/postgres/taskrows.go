@@ -87,11 +87,12 @@ func (x txRows) LockTasks(ctx context.Context, refs []flow.TaskRef) ([]flow.Row,
 	}
 	b := &pgx.Batch{}
 	b.Queue(`SELECT `+taskColumns+` FROM tasks
-		WHERE (workspace_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
+		WHERE id = ANY($2) AND (workspace_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[]))
 		ORDER BY id FOR UPDATE`, ws, ids)
 	b.Queue(`SELECT `+attemptColumns+` FROM task_attempts
 		WHERE (task_id, number) IN (SELECT id, attempt FROM tasks
-			WHERE (workspace_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND status = 'running')`, ws, ids)
+			WHERE id = ANY($2) AND (workspace_id, id) IN (SELECT * FROM unnest($1::text[], $2::text[])) AND status = 'running')
+			AND task_id = ANY($2)`, ws, ids)
 	br := x.tx.SendBatch(ctx, b)
 	defer br.Close()
 	rows, err := br.Query()
@@ -152,7 +153,7 @@ func saveTasksStmt(rows []flow.Row) stmt {
 			$8::timestamptz[], $9::text[], $10::timestamptz[], $11::timestamptz[], $12::timestamptz[],
 			$13::bigint[], $14::bigint[], $15::bigint[], $16::bigint[], $17::int[], $18::timestamptz[])
 			AS u(id, status, output, error, reason, attempt, run_at, lease, worker, started, finished, began, ms, tokens, cost, seq, suspended, wake)
-		WHERE t.id = u.id`,
+		WHERE t.id = u.id AND t.id = ANY($1)`,
 		args: []any{id, status, output, errs, reason, attempt, runAt, lease, worker, started, finished, began, ms, tokens, cost, seq, suspended, wake}}
 }
 
@@ -385,7 +386,7 @@ func (x txRows) Attempts(ctx context.Context, refs []flow.AttemptRef) ([]store.A
 		ids[i], numbers[i] = r.TaskID, int32(r.Number)
 	}
 	rows, err := x.tx.Query(ctx, `SELECT `+attemptColumns+` FROM task_attempts
-		WHERE (task_id, number) IN (SELECT * FROM unnest($1::text[], $2::int[]))`, ids, numbers)
+		WHERE task_id = ANY($1) AND (task_id, number) IN (SELECT * FROM unnest($1::text[], $2::int[]))`, ids, numbers)
 	out, err := collect(rows, err, scanAttempt)
 	if err != nil {
 		return nil, fmt.Errorf("read attempts: %w", mapErr(err))
@@ -434,7 +435,7 @@ func saveAttemptsStmt(attempts []store.Attempt) stmt {
 		FROM unnest($1::text[], $2::int[], $3::text[], $4::text[], $5::timestamptz[], $6::timestamptz[],
 			$7::bigint[], $8::bigint[], $9::bigint[])
 			AS u(task_id, number, status, error, finished, heartbeat, ms, tokens, cost)
-		WHERE a.task_id = u.task_id AND a.number = u.number`,
+		WHERE a.task_id = u.task_id AND a.number = u.number AND a.task_id = ANY($1)`,
 		args: []any{task, number, status, errs, finished, heartbeat, ms, tokens, cost}}
 }
 
