@@ -30,14 +30,21 @@ func (s *Service) Claim(ctx context.Context, workspaceID string, queues []string
 	defer deadline.Stop()
 	for {
 		// Subscribed before trying, so no wake-up between the try and
-		// the wait is missed.
+		// the wait is missed; the slot subscription is kept only if the
+		// try found the workspace unable to start more.
 		changed, done := s.cfg.Notifier.Subscribe(topics...)
-		got, err := s.claimTogether(ctx, workspaceID, queues, workerID, max)
+		slotFreed, doneSlot := s.cfg.Notifier.Subscribe(SlotTopic(workspaceID))
+		got, capped, err := s.claimTogether(ctx, workspaceID, queues, workerID, max)
+		if !capped {
+			doneSlot()
+			slotFreed = nil // never ready
+		}
 		if errors.Is(err, store.ErrNotFound) {
 			got, err = nil, nil
 		}
 		if len(got) > 0 {
 			done()
+			doneSlot()
 			if err != nil {
 				s.cfg.Log.Warn("claim: returning a partial batch", "err", err)
 			}
@@ -47,6 +54,7 @@ func (s *Service) Claim(ctx context.Context, workspaceID string, queues []string
 		}
 		if err != nil {
 			done()
+			doneSlot()
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return nil, ctxErr // the caller left: not the store's fault
 			}
@@ -54,6 +62,7 @@ func (s *Service) Claim(ctx context.Context, workspaceID string, queues []string
 		}
 		if wait <= 0 {
 			done()
+			doneSlot()
 			return nil, nil
 		}
 		poll := time.NewTimer(s.cfg.Poll)
@@ -64,10 +73,12 @@ func (s *Service) Claim(ctx context.Context, workspaceID string, queues []string
 		case <-deadline.C:
 			over = true
 		case <-changed:
+		case <-slotFreed:
 		case <-poll.C:
 		}
 		poll.Stop()
 		done()
+		doneSlot()
 		if over {
 			return nil, nil
 		}

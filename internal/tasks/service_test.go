@@ -16,10 +16,11 @@ import (
 // it lacks panic (nil embedded interface), so a test notices any other use.
 type fakeStore struct {
 	Store
-	mu     sync.Mutex
-	queued []string
-	claims int
-	reaped []store.Task
+	mu      sync.Mutex
+	queued  []string
+	claims  int
+	reaped  []store.Task
+	running int // what ClaimTasks tells p.Slots the workspace runs
 }
 
 // WakeDue wakes nothing: the fake keeps no waiting tasks.
@@ -29,6 +30,9 @@ func (f *fakeStore) ClaimTasks(ctx context.Context, p store.ClaimParams) ([]stor
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.claims++
+	if p.Slots != nil && p.Slots(store.Workspace{ID: "ws", Status: api.WorkspaceActive}, f.running, store.Consumed{}) <= 0 {
+		return nil, store.ErrNotFound
+	}
 	var out []store.Task
 	for len(f.queued) > 0 && len(out) < max(p.Max, 1) {
 		out = append(out, store.Task{ID: f.queued[0], WorkspaceID: "ws", Queue: "default", Status: api.TaskRunning, Attempt: 1})
@@ -199,4 +203,70 @@ func TestEffectiveTimeout(t *testing.T) {
 	if got := EffectiveTimeout(store.Task{}, api.Limits{MaxTaskDurationSeconds: 1 << 62}); got <= 0 {
 		t.Errorf("a huge tier max = %v, want positive", got)
 	}
+}
+
+// TestClaimWaitsForASlotOnlyWhenCapped: an attempt that ends frees a slot
+// (SlotTopic), which wakes only the claimers whose last try found their
+// workspace at its cap; a claimer that found its queue empty sleeps
+// through it, and wakes for a task in its queue (synctest: neither the
+// poll nor the deadline can wake anyone).
+func TestClaimWaitsForASlotOnlyWhenCapped(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeStore{}
+		hub := notify.New()
+		s := newFakeService(fs, hub)
+		claim := func() <-chan []store.Task {
+			done := make(chan []store.Task, 1)
+			go func() {
+				got, _ := s.Claim(context.Background(), "ws", []string{"default"}, "w", 1, time.Hour)
+				done <- got
+			}()
+			return done
+		}
+		ended := store.Task{ID: "t0", WorkspaceID: "ws", Queue: "default", Status: api.TaskSucceeded}
+
+		idle := claim()
+		synctest.Wait()
+		s.changed(context.Background(), ended)
+		synctest.Wait()
+		if n := fs.claimCalls(); n != 1 {
+			t.Fatalf("a completion woke a claimer of an empty queue (%d store calls, want 1)", n)
+		}
+		if n := hub.Waiting(SlotTopic("ws")); n != 0 {
+			t.Errorf("a claimer that was not capped waits for a slot (%d)", n)
+		}
+		fs.add("a")
+		s.changed(context.Background(), store.Task{ID: "a", WorkspaceID: "ws", Queue: "default", Status: api.TaskQueued})
+		synctest.Wait()
+		if got := <-idle; len(got) != 1 || got[0].ID != "a" {
+			t.Fatalf("claim after a submit = %+v", got)
+		}
+
+		fs.mu.Lock()
+		fs.running = 2 // the cap (newFakeService: 2)
+		fs.queued = append(fs.queued, "b")
+		fs.mu.Unlock()
+		capped := claim()
+		synctest.Wait()
+		calls := fs.claimCalls()
+		if n := hub.Waiting(SlotTopic("ws")); n != 1 {
+			t.Fatalf("a capped claimer does not wait for a slot (%d waiting)", n)
+		}
+		fs.mu.Lock()
+		fs.running = 1
+		fs.mu.Unlock()
+		s.changed(context.Background(), ended)
+		synctest.Wait()
+		select {
+		case got := <-capped:
+			if len(got) != 1 || got[0].ID != "b" {
+				t.Fatalf("claim after a slot freed = %+v", got)
+			}
+		default:
+			t.Fatalf("a freed slot did not wake the capped claimer (%d store calls, %d before)", fs.claimCalls(), calls)
+		}
+		if n := hub.Waiting(SlotTopic("ws")); n != 0 {
+			t.Errorf("a finished claim still waits for a slot (%d)", n)
+		}
+	})
 }

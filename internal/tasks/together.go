@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/genericcorp/baton/internal/store"
@@ -37,6 +38,7 @@ type claimReq struct {
 	worker string
 	max    int
 	got    []store.Task
+	capped bool // the claim found the workspace unable to start more
 	err    error
 	done   chan struct{}
 }
@@ -49,8 +51,10 @@ type claimers struct {
 
 // claimTogether claims up to max tasks for workerID, together with the
 // claims of the same workspace and queues that are waiting meanwhile (see
-// above). It returns store.ErrNotFound (possibly wrapped) when it got none.
-func (s *Service) claimTogether(ctx context.Context, workspaceID string, queues []string, workerID string, max int) ([]store.Task, error) {
+// above). It returns store.ErrNotFound (possibly wrapped) when it got none,
+// and whether the claim found a workspace that could start no more tasks
+// (ClaimParams.Slots answered 0 or less).
+func (s *Service) claimTogether(ctx context.Context, workspaceID string, queues []string, workerID string, max int) ([]store.Task, bool, error) {
 	key := workspaceID + "\x00" + strings.Join(queues, "\x00")
 	r := &claimReq{ctx: ctx, worker: workerID, max: max, done: make(chan struct{})}
 	c := &s.claimers
@@ -72,14 +76,14 @@ func (s *Service) claimTogether(ctx context.Context, workspaceID string, queues 
 	}
 	select {
 	case <-r.done: // a leader's own claim is done by now
-		return r.got, r.err
+		return r.got, r.capped, r.err
 	default:
 	}
 	select {
 	case <-r.done:
-		return r.got, r.err
+		return r.got, r.capped, r.err
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		return nil, false, ctx.Err()
 	}
 }
 
@@ -119,8 +123,16 @@ func (s *Service) claimRounds(ctx context.Context, key string, g *together, work
 			}
 		}
 		rctx, cancel := context.WithTimeout(ctx, togetherTimeout)
+		var capped atomic.Bool
+		slots := func(ws store.Workspace, running int, used store.Consumed) int {
+			n := s.slots(ws, running, used)
+			if n <= 0 {
+				capped.Store(true)
+			}
+			return n
+		}
 		p := store.ClaimParams{WorkspaceID: workspaceID, Queues: queues, WorkerID: round[0].worker, Workers: workers,
-			Now: s.now(), Lease: s.cfg.Lease, Max: total, Slots: s.slots}
+			Now: s.now(), Lease: s.cfg.Lease, Max: total, Slots: slots}
 		if len(round) == 1 {
 			p.Workers = nil // one claimer: a plain claim
 		}
@@ -129,7 +141,7 @@ func (s *Service) claimRounds(ctx context.Context, key string, g *together, work
 		// Deal out: task i went to workers[i].
 		next := 0
 		for _, r := range round {
-			r.got, r.err = nil, err
+			r.got, r.capped, r.err = nil, capped.Load(), err
 			if next < len(got) {
 				r.got = got[next:min(next+r.max, len(got))]
 			}

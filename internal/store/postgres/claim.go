@@ -26,7 +26,7 @@ var (
 // candidate is a workspace with claimable tasks, as first read.
 type candidate struct {
 	ws      store.Workspace
-	seq     int64 // last_claim_seq
+	seq     int64 // claim_locks.seq, the served stamp
 	running int
 	used    store.Consumed
 }
@@ -37,14 +37,16 @@ type candidate struct {
 // last claim is oldest first (never served before all), then by id; each
 // gives at most its share of p.Max per pass (p.Max over the workspaces
 // read), so one busy tenant does not take a whole batch while others wait.
-// Each try is its own READ COMMITTED transaction holding one workspace row
-// lock (see claimFrom): one statement locks the workspace and picks up to n
+// Each try is its own READ COMMITTED transaction holding the workspace's
+// claim lock, its row of claim_locks (see claimFrom and migration 00011;
+// submits lock the workspace's own row, for the queued cap, so the two do
+// not wait for each other): one statement locks it and picks up to n
 // of its tasks, p.Slots keeps what the workspace may start, and one
 // composite statement writes the claim (flow.Claim: attempts, usage and
 // rollups, tasks, events, and the workspace's served stamp) — four round
 // trips, BEGIN and COMMIT included, whatever n. Holding one workspace lock
 // at a time, claims never deadlock, and since claims of one workspace take
-// turns on its row, they cannot exceed a cap. A claim of one workspace
+// turns on their row, they cannot exceed a cap. A claim of one workspace
 // (not store.AnyWorkspace) is that transaction alone (claimWorkspace).
 //
 // A first pass skips workspaces locked by another claim (SKIP LOCKED) so
@@ -225,20 +227,20 @@ func queueArg(queues []string) any {
 
 // candidatesQuery is claimCandidates' statement and arguments.
 func candidatesQuery(p store.ClaimParams, after candidate) (string, []any) {
-	q := `SELECT ` + workspaceColumns + `, last_claim_seq,
+	q := `SELECT ` + qualified("w", workspaceColumns) + `, c.seq,
 			` + sqlstore.Count("w.id", "'running'") + `,
 			` + usagerows.ConsumedColumns("w.id", "$6") + `
-		FROM workspaces w
-		WHERE (last_claim_seq, id) > ($1, $2)
+		FROM claim_locks c JOIN workspaces w ON w.id = c.workspace_id
+		WHERE (c.seq, c.workspace_id) > ($1, $2)
 		  AND (SELECT t.id FROM tasks t WHERE t.workspace_id = w.id AND t.status = 'queued'
 		              AND ` + queueCond("t.queue", p.Queues, 3) + ` AND t.run_at <= $4
 		       ORDER BY t.priority DESC, t.id LIMIT 1) IS NOT NULL`
 	args := []any{after.seq, after.ws.ID, queueArg(p.Queues), ts(p.Now), claimBatch, ts(store.UsagePeriod(p.Now))}
 	if p.WorkspaceID != store.AnyWorkspace {
-		q += ` AND id = $7`
+		q += ` AND c.workspace_id = $7`
 		args = append(args, p.WorkspaceID)
 	}
-	q += ` ORDER BY last_claim_seq, id LIMIT $5`
+	q += ` ORDER BY c.seq, c.workspace_id LIMIT $5`
 	return q, args
 }
 
@@ -248,21 +250,21 @@ type scanFunc func(dest ...any) error
 func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 
 // claimFrom claims up to n tasks of workspace id in one transaction.
-// Returns errWorkspaceBusy if skipLocked and the workspace row is locked
-// (or gone), errNothingHere if the workspace is not eligible or has no
+// Returns errWorkspaceBusy if skipLocked and the workspace's claim lock is
+// held (or the workspace is gone), errNothingHere if the workspace is not eligible or has no
 // claimable task left.
 //
 // The transaction is four round trips, BEGIN and COMMIT included, whatever
-// n: one statement locks the workspace row and picks the tasks with the
+// n: one statement takes the claim lock and picks the tasks with the
 // workspace's running count and usage (pickSQL), one writes the claim
 // (flow.Claim, with the workspace's served stamp). The counts are read
 // with the statement's snapshot, taken before the lock: should a claim
 // have committed in between, they would miss it, and two claims could pass
-// a cap together. Every claim stamps the workspace row, so a claim in
+// a cap together. Every claim stamps its claim_locks row, so a claim in
 // between shows as a newer row version under the lock than in the
 // snapshot (their xmin differ); then the counts are read again in a new
-// statement, whose snapshot sees it. Completions, which do not lock the
-// workspace, only lower the running count, and their usage is as late
+// statement, whose snapshot sees it. Completions, which do not take the
+// claim lock, only lower the running count, and their usage is as late
 // for a claim as it ever was.
 func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, n int, skipLocked bool) ([]store.Task, error) {
 	var claimed []store.Task
@@ -328,8 +330,8 @@ func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, n
 			return errNothingHere
 		}
 		// The workspace is stamped served in the claim's write.
-		stamp := part{"w_served", stmt{sql: `UPDATE workspaces SET last_claim_seq = nextval('workspace_claim_seq')
-			WHERE id = $1`, args: []any{id}}}
+		stamp := part{"w_served", stmt{sql: `UPDATE claim_locks SET seq = nextval('workspace_claim_seq')
+			WHERE workspace_id = $1`, args: []any{id}}}
 		if err := flow.Claim(ctx, txRows{tx: tx, also: []part{stamp}}, picked, p); err != nil {
 			return err
 		}
@@ -342,28 +344,29 @@ func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, n
 	return claimed, err
 }
 
-// pickSQL is claimFrom's first statement: it locks workspace $1 (FOR NO
-// KEY UPDATE, which leaves submits' foreign-key share locks alone; SKIP
-// LOCKED if skipLocked), then — the lock is the picked CTE's InitPlan, so
+// pickSQL is claimFrom's first statement: it locks workspace $1's claim
+// lock (its claim_locks row; SKIP LOCKED if skipLocked) and reads the
+// workspace, then — the lock is the picked CTE's InitPlan, so
 // it is taken before any task is read — picks up to $4 of its claimable
 // tasks by priority (high first) then id, FOR UPDATE SKIP LOCKED, and
-// returns with each the workspace (as locked), the xmin of its locked and
+// returns with each the workspace, the xmin of the claim lock's locked and
 // of its snapshot version, its running count and its usage in period $5.
 // No row: the lock was not had; one row without a task (NULLs): the lock
 // was had, and nothing is claimable.
 func pickSQL(queues []string, skipLocked bool) string {
-	lock := `FOR NO KEY UPDATE`
+	lock := `FOR UPDATE OF c`
 	if skipLocked {
 		lock += ` SKIP LOCKED`
 	}
 	return `WITH w AS MATERIALIZED (
-			SELECT ` + workspaceColumns + `, xmin::text AS locked_xmin FROM workspaces WHERE id = $1 ` + lock + `),
+			SELECT ` + qualified("w", workspaceColumns) + `, c.xmin::text AS locked_xmin
+			FROM claim_locks c JOIN workspaces w ON w.id = c.workspace_id WHERE c.workspace_id = $1 ` + lock + `),
 		picked AS MATERIALIZED (
 			SELECT ` + taskColumns + ` FROM tasks
 			WHERE workspace_id = (SELECT id FROM w) AND status = 'queued' AND ` + queueCond("queue", queues, 2) + ` AND run_at <= $3
 			ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED)
 		SELECT ` + qualified("w", workspaceColumns) + `, picked.*, w.locked_xmin,
-			(SELECT xmin::text FROM workspaces WHERE id = $1),
+			(SELECT xmin::text FROM claim_locks WHERE workspace_id = $1),
 			` + sqlstore.Count("$1", "'running'") + `, ` + usagerows.ConsumedColumns("$1", "$5") + `
 		FROM w LEFT JOIN picked ON true
 		ORDER BY picked.priority DESC, picked.id`

@@ -20,8 +20,8 @@ import (
 	"github.com/genericcorp/baton/pkg/api"
 )
 
-// TestClaimAroundLockedWorkspace holds a workspace's row lock, as a
-// concurrent claim or workspace update does: a shared claim serves another
+// TestClaimAroundLockedWorkspace holds a workspace's claim lock (its
+// claim_locks row), as a concurrent claim does: a shared claim serves another
 // workspace without waiting, and a claim of that workspace waits for the
 // lock instead of reporting nothing to claim.
 func TestClaimAroundLockedWorkspace(t *testing.T) {
@@ -67,7 +67,7 @@ func TestClaimAroundLockedWorkspace(t *testing.T) {
 	if _, err := tx.Exec(ctx, `SELECT set_config('baton.workspace_id', '*', true)`); err != nil {
 		t.Fatalf("scope: %v", err)
 	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, locked.ID); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM claim_locks WHERE workspace_id = $1 FOR UPDATE`, locked.ID); err != nil {
 		t.Fatalf("lock workspace: %v", err)
 	}
 
@@ -155,8 +155,8 @@ func TestClaimSkipsWorkspaceWhoseTasksAreHeld(t *testing.T) {
 	if _, err := tx.Exec(ctx, `SELECT set_config('baton.workspace_id', '*', true)`); err != nil {
 		t.Fatalf("scope: %v", err)
 	}
-	// What a claim in flight holds: the workspace row and the task it picked.
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, ws.ID); err != nil {
+	// What a claim in flight holds: the claim lock and the task it picked.
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM claim_locks WHERE workspace_id = $1 FOR UPDATE`, ws.ID); err != nil {
 		t.Fatalf("lock workspace: %v", err)
 	}
 	if _, err := tx.Exec(ctx, `SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE`, task.ID); err != nil {
@@ -305,7 +305,7 @@ func TestClaimAfterTheLockCountsTheClaimBefore(t *testing.T) {
 	if _, err := tx.Exec(ctx, `SELECT set_config('baton.workspace_id', '*', true)`); err != nil {
 		t.Fatalf("scope: %v", err)
 	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, ws.ID); err != nil {
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM claim_locks WHERE workspace_id = $1 FOR UPDATE`, ws.ID); err != nil {
 		t.Fatalf("lock workspace: %v", err)
 	}
 	var slotsAsked []int
@@ -335,7 +335,7 @@ func TestClaimAfterTheLockCountsTheClaimBefore(t *testing.T) {
 	if _, err := tx.Exec(ctx, `UPDATE tasks SET status = 'running', attempt = 1 WHERE id = $1`, tasks[0]); err != nil {
 		t.Fatalf("start task: %v", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE workspaces SET last_claim_seq = nextval('workspace_claim_seq') WHERE id = $1`, ws.ID); err != nil {
+	if _, err := tx.Exec(ctx, `UPDATE claim_locks SET seq = nextval('workspace_claim_seq') WHERE workspace_id = $1`, ws.ID); err != nil {
 		t.Fatalf("stamp workspace: %v", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
@@ -355,4 +355,71 @@ func must(rows pgx.Rows, err error) pgx.Rows {
 		panic(err)
 	}
 	return rows
+}
+
+// TestSubmitsAndClaimsDoNotWaitForEachOther: a submit locks its
+// workspace's row for admission (the queued cap) and a claim takes the
+// workspace's claim lock (the concurrency cap): with a claim in flight —
+// its claim lock held — a submit of the workspace goes through at once, and
+// with a submit in flight — the workspace row held — so does a claim.
+func TestSubmitsAndClaimsDoNotWaitForEachOther(t *testing.T) {
+	ctx := t.Context()
+	u := schemaURL(t)
+	s := openURL(t, u)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	now := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)
+	ws := store.Workspace{ID: ids.New(ids.Workspace), Name: "apart", Tier: "free", Status: api.WorkspaceActive,
+		CreatedAt: now, UpdatedAt: now}
+	key := store.Key{ID: ids.New(ids.Key), WorkspaceID: ws.ID, Name: "k", Prefix: "bk_apart", Hash: []byte("hash-apart"), CreatedAt: now}
+	if err := s.CreateWorkspace(ctx, ws, key); err != nil {
+		t.Fatalf("CreateWorkspace: %v", err)
+	}
+	admit := func(int, store.Consumed) error { return nil }
+	newTask := func() store.Task {
+		return store.Task{ID: ids.New(ids.Task), WorkspaceID: ws.ID, Queue: "q", Input: json.RawMessage(`{}`),
+			MaxAttempts: 1, RunAt: now, CreatedAt: now}
+	}
+	if _, _, err := s.CreateTask(ctx, newTask(), admit); err != nil {
+		t.Fatalf("CreateTask: %v", err)
+	}
+	for _, c := range []struct {
+		name, lock string
+		do         func(context.Context) error
+	}{
+		{"submit during a claim", `SELECT 1 FROM claim_locks WHERE workspace_id = $1 FOR UPDATE`, func(ctx context.Context) error {
+			_, _, err := s.CreateTask(ctx, newTask(), admit)
+			return err
+		}},
+		{"claim during a submit", `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, func(ctx context.Context) error {
+			_, err := s.ClaimTasks(ctx, store.ClaimParams{WorkspaceID: ws.ID, Queues: []string{"q"}, WorkerID: "w",
+				Now: now, Lease: time.Minute, Max: 1})
+			return err
+		}},
+	} {
+		conn, err := pgx.Connect(ctx, u)
+		if err != nil {
+			t.Fatalf("connect: %v", err)
+		}
+		tx, err := conn.Begin(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, `SELECT set_config('baton.workspace_id', '*', true)`); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := tx.Exec(ctx, c.lock, ws.ID); err != nil {
+			t.Fatalf("%s: lock: %v", c.name, err)
+		}
+		// A wait for the lock would last until this deadline.
+		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		err = c.do(cctx)
+		cancel()
+		tx.Rollback(context.Background())
+		conn.Close(context.Background())
+		if err != nil {
+			t.Errorf("%s: %v (it waited for the other's lock)", c.name, err)
+		}
+	}
 }

@@ -44,6 +44,7 @@ var tenantTables = map[string]string{
 	"workers":       "workspace_id",
 	"task_steps":    "workspace_id",
 	"task_signals":  "workspace_id",
+	"claim_locks":   "workspace_id",
 }
 
 // scopeValue is the setting for ctx's scope: the system scope if it has
