@@ -26,6 +26,7 @@ func (s *Service) Claim(ctx context.Context, workspaceID string, queues []string
 	for i, q := range queues {
 		topics[i] = QueueTopic(workspaceID, q)
 	}
+	key := claimKey(workspaceID, queues)
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
@@ -34,7 +35,29 @@ func (s *Service) Claim(ctx context.Context, workspaceID string, queues []string
 		// try found the workspace unable to start more.
 		changed, done := s.cfg.Notifier.Subscribe(topics...)
 		slotFreed, doneSlot := s.cfg.Notifier.Subscribe(SlotTopic(workspaceID))
-		got, capped, err := s.claimTogether(ctx, workspaceID, queues, workerID, max)
+		pollIn := s.cfg.Poll
+		var (
+			got    []store.Task
+			capped bool
+			err    error
+		)
+		if left, ok := s.claimers.stillDrained(key); ok && wait > 0 {
+			// The last claim of these queues found less than it asked
+			// for, and nothing has been made claimable in them since:
+			// wait without a store call (a worker's claim for its free
+			// slots right after a claim that emptied the queue). Tasks
+			// that come due by their run_at make no wake-up, so the wait
+			// ends when the mark does, a poll after the claim that made it.
+			pollIn = left
+		} else {
+			mark, doneMark := s.cfg.Notifier.Subscribe(topics...)
+			got, capped, err = s.claimTogether(ctx, workspaceID, queues, workerID, max)
+			if (err == nil || errors.Is(err, store.ErrNotFound)) && !capped && len(got) < max {
+				s.claimers.markDrained(key, mark, doneMark, s.cfg.Poll)
+			} else {
+				doneMark()
+			}
+		}
 		if !capped {
 			doneSlot()
 			slotFreed = nil // never ready
@@ -65,7 +88,7 @@ func (s *Service) Claim(ctx context.Context, workspaceID string, queues []string
 			doneSlot()
 			return nil, nil
 		}
-		poll := time.NewTimer(s.cfg.Poll)
+		poll := time.NewTimer(pollIn)
 		var over bool
 		select {
 		case <-ctx.Done():

@@ -270,3 +270,57 @@ func TestClaimWaitsForASlotOnlyWhenCapped(t *testing.T) {
 		}
 	})
 }
+
+// TestClaimAfterADrainingClaimWaitsWithoutTheStore: once a claim of a
+// queue found fewer tasks than it asked for, a long-polling claim of the
+// same queue waits without a store call until a task of the queue is
+// announced or a poll has passed since — a worker's claim for its other
+// free slots, right after the claim that emptied the queue, costs no
+// transaction. A claim that asks not to wait always asks the store.
+func TestClaimAfterADrainingClaimWaitsWithoutTheStore(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		fs := &fakeStore{queued: []string{"a"}}
+		hub := notify.New()
+		s := newFakeService(fs, hub)
+		ctx := context.Background()
+		// Two slots asked, both free (the cap is 2): one task found.
+		got, err := s.Claim(ctx, "ws", []string{"default"}, "w", 2, time.Hour)
+		if err != nil || len(got) != 1 {
+			t.Fatalf("first claim = %+v, %v", got, err)
+		}
+		start := time.Now()
+		done := make(chan []store.Task, 1)
+		go func() {
+			got, _ := s.Claim(ctx, "ws", []string{"default"}, "w", 1, 2*time.Hour)
+			done <- got
+		}()
+		synctest.Wait()
+		if n := fs.claimCalls(); n != 1 {
+			t.Fatalf("the claim after a draining one asked the store (%d calls, want 1)", n)
+		}
+		if got, _ := s.Claim(ctx, "ws", []string{"default"}, "w", 1, 0); len(got) != 0 || fs.claimCalls() != 2 {
+			t.Fatalf("a claim without a wait = %+v after %d store calls, want none after 2", got, fs.claimCalls())
+		}
+		// The poll (newFakeService: an hour) ends the mark: the waiting
+		// claim asks the store again then, and finds nothing.
+		time.Sleep(time.Hour)
+		synctest.Wait()
+		if n := fs.claimCalls(); n != 3 {
+			t.Fatalf("store calls a poll after the draining claim = %d, want 3", n)
+		}
+		if waited := time.Since(start); waited != time.Hour {
+			t.Errorf("the store was asked again after %v, want the poll (1h)", waited)
+		}
+		fs.add("b")
+		hub.Notify(ctx, QueueTopic("ws", "default"))
+		synctest.Wait()
+		select {
+		case got := <-done:
+			if len(got) != 1 || got[0].ID != "b" {
+				t.Fatalf("claim after its queue's wake-up = %+v", got)
+			}
+		default:
+			t.Fatal("the waiting claim was not woken by a task of its queue")
+		}
+	})
+}

@@ -43,10 +43,76 @@ type claimReq struct {
 	done   chan struct{}
 }
 
-// claimers coalesces claims by (workspace, queues).
+// claimers coalesces claims by (workspace, queues), and remembers which
+// of them found their queues drained.
 type claimers struct {
-	mu     sync.Mutex
-	groups map[string]*together
+	mu      sync.Mutex
+	groups  map[string]*together
+	drained map[string]drainMark
+}
+
+// drainMark says a claim of a (workspace, queues) found fewer tasks than it
+// asked for, neither capped nor failed: until woken is closed (a task of
+// those queues became claimable, here or on another replica) or until, a
+// claim that finds them empty again would be a store call for nothing.
+type drainMark struct {
+	woken <-chan struct{}
+	done  func()
+	until time.Time
+}
+
+// maxDrainMarks bounds the marks kept; past it, expired ones are dropped.
+const maxDrainMarks = 10_000
+
+// claimKey is the key of claims of queues in workspaceID.
+func claimKey(workspaceID string, queues []string) string {
+	return workspaceID + "\x00" + strings.Join(queues, "\x00")
+}
+
+// markDrained marks key drained for poll, woken by the subscription woken
+// (taken before the claim that found it so; done cancels it).
+func (c *claimers) markDrained(key string, woken <-chan struct{}, done func(), poll time.Duration) {
+	now := time.Now()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.drained == nil {
+		c.drained = map[string]drainMark{}
+	}
+	if old, ok := c.drained[key]; ok {
+		old.done()
+	}
+	if len(c.drained) >= maxDrainMarks {
+		for k, m := range c.drained {
+			if !now.Before(m.until) {
+				m.done()
+				delete(c.drained, k)
+			}
+		}
+	}
+	c.drained[key] = drainMark{woken: woken, done: done, until: now.Add(poll)}
+}
+
+// stillDrained reports whether key is marked drained and not woken since,
+// and for how much longer the mark holds.
+func (c *claimers) stillDrained(key string) (time.Duration, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	m, ok := c.drained[key]
+	if !ok {
+		return 0, false
+	}
+	left := time.Until(m.until)
+	select {
+	case <-m.woken:
+		left = 0
+	default:
+	}
+	if left <= 0 {
+		m.done()
+		delete(c.drained, key)
+		return 0, false
+	}
+	return left, true
 }
 
 // claimTogether claims up to max tasks for workerID, together with the
@@ -55,7 +121,7 @@ type claimers struct {
 // and whether the claim found a workspace that could start no more tasks
 // (ClaimParams.Slots answered 0 or less).
 func (s *Service) claimTogether(ctx context.Context, workspaceID string, queues []string, workerID string, max int) ([]store.Task, bool, error) {
-	key := workspaceID + "\x00" + strings.Join(queues, "\x00")
+	key := claimKey(workspaceID, queues)
 	r := &claimReq{ctx: ctx, worker: workerID, max: max, done: make(chan struct{})}
 	c := &s.claimers
 	c.mu.Lock()
@@ -123,10 +189,12 @@ func (s *Service) claimRounds(ctx context.Context, key string, g *together, work
 			}
 		}
 		rctx, cancel := context.WithTimeout(ctx, togetherTimeout)
+		// capped: a workspace could not start all the round asked for, so
+		// fewer tasks than asked does not mean the queues are drained.
 		var capped atomic.Bool
 		slots := func(ws store.Workspace, running int, used store.Consumed) int {
 			n := s.slots(ws, running, used)
-			if n <= 0 {
+			if n < total {
 				capped.Store(true)
 			}
 			return n
