@@ -34,7 +34,7 @@ type candidate struct {
 // ClaimTasks leases up to p.Max tasks fairly. Workspaces with claimable
 // tasks (queued, run_at <= p.Now, in p.Queues; only p.WorkspaceID's unless
 // it is store.AnyWorkspace) are tried in round-robin order: the one whose
-// last claim is oldest first (never served before all), then by id; each
+// last shared claim is oldest first (never served before all), then by id; each
 // gives at most its share of p.Max per pass (p.Max over the workspaces
 // read), so one busy tenant does not take a whole batch while others wait.
 // Each try is its own READ COMMITTED transaction holding the workspace's
@@ -43,7 +43,7 @@ type candidate struct {
 // not wait for each other): one statement locks it and picks up to n
 // of its tasks, p.Slots keeps what the workspace may start, and one
 // composite statement writes the claim (flow.Claim: attempts, usage and
-// rollups, tasks, events, and the workspace's served stamp) — four round
+// rollups, tasks, events, and the claim's stamp) — four round
 // trips, BEGIN and COMMIT included, whatever n. Holding one workspace lock
 // at a time, claims never deadlock, and since claims of one workspace take
 // turns on their row, they cannot exceed a cap. A claim of one workspace
@@ -257,7 +257,7 @@ func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 // The transaction is four round trips, BEGIN and COMMIT included, whatever
 // n: one statement takes the claim lock and picks the tasks with the
 // workspace's running count and usage (pickSQL), one writes the claim
-// (flow.Claim, with the workspace's served stamp). The counts are read
+// (flow.Claim, with the claim's stamp in claim_locks). The counts are read
 // with the statement's snapshot, taken before the lock: should a claim
 // have committed in between, they would miss it, and two claims could pass
 // a cap together. Every claim stamps its claim_locks row, so a claim in
@@ -330,8 +330,15 @@ func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, n
 			return errNothingHere
 		}
 		// The workspace is stamped served in the claim's write.
-		stamp := part{"w_served", stmt{sql: `UPDATE claim_locks SET seq = nextval('workspace_claim_seq')
+		stamp := part{"w_served", stmt{sql: `UPDATE claim_locks SET claims = claims + 1
 			WHERE workspace_id = $1`, args: []any{id}}}
+		if p.WorkspaceID == store.AnyWorkspace {
+			// A shared claim moves the workspace back in the shared
+			// workers' round robin; a workspace worker's leaves the
+			// indexed seq alone, so its update stays HOT (migration 00011).
+			stamp.sql = `UPDATE claim_locks SET seq = nextval('workspace_claim_seq'), claims = claims + 1
+			WHERE workspace_id = $1`
+		}
 		if err := flow.Claim(ctx, txRows{tx: tx, also: []part{stamp}}, picked, p); err != nil {
 			return err
 		}
