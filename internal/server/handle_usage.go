@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"time"
 
+	"golang.org/x/sync/errgroup"
+
 	"github.com/genericcorp/baton/internal/metering"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/tasks"
@@ -37,16 +39,26 @@ func (s *Server) limits(ws store.Workspace) api.Limits {
 // quota builds ws's quota snapshot now.
 func (s *Server) quota(ctx context.Context, ws store.Workspace) (api.Quota, error) {
 	now := s.now()
-	totals, err := s.store.UsageTotals(ctx, ws.ID, now)
-	if err != nil {
-		return api.Quota{}, err
-	}
-	running, err := s.store.CountTasks(ctx, ws.ID, api.TaskRunning)
-	if err != nil {
-		return api.Quota{}, err
-	}
-	queued, err := s.store.CountTasks(ctx, ws.ID, api.TaskQueued)
-	if err != nil {
+	// Three independent reads, at the same time: the answer waits for one
+	// store round trip, not three.
+	var (
+		totals          map[string]int64
+		running, queued int
+	)
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		totals, err = s.store.UsageTotals(gctx, ws.ID, now)
+		return err
+	})
+	g.Go(func() (err error) {
+		running, err = s.store.CountTasks(gctx, ws.ID, api.TaskRunning)
+		return err
+	})
+	g.Go(func() (err error) {
+		queued, err = s.store.CountTasks(gctx, ws.ID, api.TaskQueued)
+		return err
+	})
+	if err := g.Wait(); err != nil {
 		return api.Quota{}, err
 	}
 	return s.snapshot(ws, totals, running, queued, now), nil

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +100,27 @@ func TestTaskCountsDoNotSerializeTransitions(t *testing.T) {
 	for status, want := range map[string]int{api.TaskQueued: 0, api.TaskRunning: 1, api.TaskSucceeded: 1} {
 		if n, err := s.CountTasks(ctx, ws.ID, status); err != nil || n != want {
 			t.Errorf("CountTasks(%s) = %d, %v; want %d", status, n, err, want)
+		}
+	}
+}
+
+// TestTasksAreVacuumedLikeAQueue: migration 00012 has autovacuum visit
+// tasks at 1 % dead rows, not the default 20 %.
+func TestTasksAreVacuumedLikeAQueue(t *testing.T) {
+	ctx := t.Context()
+	s := openURL(t, schemaURL(t))
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatalf("Migrate: %v", err)
+	}
+	got, err := s.ScopedStrings(ctx, `SELECT array_to_string(reloptions, ',') FROM pg_class
+		WHERE oid = 'tasks'::regclass`)
+	if err != nil || len(got) != 1 {
+		t.Fatalf("reloptions of tasks: %v, %v", got, err)
+	}
+	for _, want := range []string{"autovacuum_vacuum_scale_factor=0.01", "autovacuum_vacuum_threshold=1000",
+		"autovacuum_analyze_scale_factor=0.02"} {
+		if !strings.Contains(got[0], want) {
+			t.Errorf("tasks reloptions %q lack %s", got[0], want)
 		}
 	}
 }
