@@ -30,44 +30,46 @@ func (s *Service) Claim(ctx context.Context, workspaceID string, queues []string
 	deadline := time.NewTimer(wait)
 	defer deadline.Stop()
 	for {
-		// Subscribed before trying, so no wake-up between the try and
-		// the wait is missed; the slot subscription is kept only if the
-		// try found the workspace unable to start more.
-		changed, done := s.cfg.Notifier.Subscribe(topics...)
-		slotFreed, doneSlot := s.cfg.Notifier.Subscribe(SlotTopic(workspaceID))
 		pollIn := s.cfg.Poll
 		var (
-			got    []store.Task
-			capped bool
-			err    error
+			got              []store.Task
+			capped           bool
+			err              error
+			woken, slotFreed <-chan struct{}
+			release          = func() {}
 		)
-		if left, ok := s.claimers.stillDrained(key); ok && wait > 0 {
+		if mark, left, ok := s.claimers.stillDrained(key); ok && wait > 0 {
 			// The last claim of these queues found less than it asked
 			// for, and nothing has been made claimable in them since:
-			// wait without a store call (a worker's claim for its free
-			// slots right after a claim that emptied the queue). Tasks
-			// that come due by their run_at make no wake-up, so the wait
-			// ends when the mark does, a poll after the claim that made it.
-			pollIn = left
+			// wait on the mark's subscription without a store call (a
+			// worker's claim for its free slots right after a claim that
+			// emptied the queue). Tasks that come due by their run_at make
+			// no wake-up, so the wait ends when the mark does, a poll
+			// after the claim that made it.
+			woken, pollIn = mark, left
 		} else {
-			mark, doneMark := s.cfg.Notifier.Subscribe(topics...)
+			// Subscribed before trying, so no wake-up between the try and
+			// the wait is missed; the slot subscription is kept only if
+			// the try found the workspace unable to start more.
+			changed, done := s.cfg.Notifier.Subscribe(topics...)
+			slots, doneSlots := s.cfg.Notifier.Subscribe(SlotTopic(workspaceID))
 			got, capped, err = s.claimTogether(ctx, workspaceID, queues, workerID, max)
-			if (err == nil || errors.Is(err, store.ErrNotFound)) && !capped && len(got) < max {
-				s.claimers.markDrained(key, mark, doneMark, s.cfg.Poll)
-			} else {
-				doneMark()
+			if errors.Is(err, store.ErrNotFound) {
+				err = nil
+			}
+			woken, release = changed, done
+			switch {
+			case capped:
+				slotFreed, release = slots, func() { done(); doneSlots() }
+			case err == nil && len(got) < max && s.claimers.markDrained(key, changed, done, s.cfg.Poll):
+				doneSlots()
+				release = func() {} // the mark owns the subscription now
+			default:
+				doneSlots()
 			}
 		}
-		if !capped {
-			doneSlot()
-			slotFreed = nil // never ready
-		}
-		if errors.Is(err, store.ErrNotFound) {
-			got, err = nil, nil
-		}
 		if len(got) > 0 {
-			done()
-			doneSlot()
+			release()
 			if err != nil {
 				s.cfg.Log.Warn("claim: returning a partial batch", "err", err)
 			}
@@ -76,16 +78,14 @@ func (s *Service) Claim(ctx context.Context, workspaceID string, queues []string
 			return got, nil
 		}
 		if err != nil {
-			done()
-			doneSlot()
+			release()
 			if ctxErr := ctx.Err(); ctxErr != nil {
 				return nil, ctxErr // the caller left: not the store's fault
 			}
 			return nil, fmt.Errorf("claim: %w", err)
 		}
 		if wait <= 0 {
-			done()
-			doneSlot()
+			release()
 			return nil, nil
 		}
 		poll := time.NewTimer(pollIn)
@@ -95,13 +95,12 @@ func (s *Service) Claim(ctx context.Context, workspaceID string, queues []string
 			over = true
 		case <-deadline.C:
 			over = true
-		case <-changed:
+		case <-woken:
 		case <-slotFreed:
 		case <-poll.C:
 		}
 		poll.Stop()
-		done()
-		doneSlot()
+		release()
 		if over {
 			return nil, nil
 		}

@@ -70,8 +70,11 @@ func claimKey(workspaceID string, queues []string) string {
 }
 
 // markDrained marks key drained for poll, woken by the subscription woken
-// (taken before the claim that found it so; done cancels it).
-func (c *claimers) markDrained(key string, woken <-chan struct{}, done func(), poll time.Duration) {
+// (taken before the claim that found it so), which the mark then owns:
+// done cancels it when the mark goes. It reports false, and takes nothing,
+// if key has a live mark already — claimers may be waiting on its
+// subscription, which must not be cancelled under them.
+func (c *claimers) markDrained(key string, woken <-chan struct{}, done func(), poll time.Duration) bool {
 	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -79,40 +82,50 @@ func (c *claimers) markDrained(key string, woken <-chan struct{}, done func(), p
 		c.drained = map[string]drainMark{}
 	}
 	if old, ok := c.drained[key]; ok {
+		if old.live(now) {
+			return false
+		}
 		old.done()
 	}
 	if len(c.drained) >= maxDrainMarks {
 		for k, m := range c.drained {
-			if !now.Before(m.until) {
+			if !m.live(now) {
 				m.done()
 				delete(c.drained, k)
 			}
 		}
 	}
 	c.drained[key] = drainMark{woken: woken, done: done, until: now.Add(poll)}
+	return true
 }
 
-// stillDrained reports whether key is marked drained and not woken since,
-// and for how much longer the mark holds.
-func (c *claimers) stillDrained(key string) (time.Duration, bool) {
+// stillDrained reports whether key has a live mark: its subscription, to
+// wait on, and for how much longer it holds. A mark that was woken or ran
+// out is dropped.
+func (c *claimers) stillDrained(key string) (<-chan struct{}, time.Duration, bool) {
+	now := time.Now()
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	m, ok := c.drained[key]
 	if !ok {
-		return 0, false
+		return nil, 0, false
 	}
-	left := time.Until(m.until)
-	select {
-	case <-m.woken:
-		left = 0
-	default:
-	}
-	if left <= 0 {
+	if !m.live(now) {
 		m.done()
 		delete(c.drained, key)
-		return 0, false
+		return nil, 0, false
 	}
-	return left, true
+	return m.woken, m.until.Sub(now), true
+}
+
+// live reports whether m holds at now: not woken, not run out.
+func (m drainMark) live(now time.Time) bool {
+	select {
+	case <-m.woken:
+		return false
+	default:
+		return now.Before(m.until)
+	}
 }
 
 // claimTogether claims up to max tasks for workerID, together with the

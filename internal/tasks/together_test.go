@@ -114,3 +114,34 @@ func TestClaimsTogether(t *testing.T) {
 		t.Errorf("tasks dealt = %v, want 7 in all: 1 to first, 2 to three of the others, none to the last", got)
 	}
 }
+
+// TestDrainMarksAreNotReplacedUnderTheirWaiters: a live mark keeps its
+// subscription (claimers may be waiting on it); a second claim that found
+// the queues drained keeps its own. Once the mark is woken, the next one
+// replaces it and the old subscription is cancelled.
+func TestDrainMarksAreNotReplacedUnderTheirWaiters(t *testing.T) {
+	var c claimers
+	cancelled := map[string]int{}
+	sub := func(name string) (chan struct{}, func()) {
+		return make(chan struct{}), func() { cancelled[name]++ }
+	}
+	first, doneFirst := sub("first")
+	if !c.markDrained("k", first, doneFirst, time.Hour) {
+		t.Fatal("the first mark was not taken")
+	}
+	second, doneSecond := sub("second")
+	if c.markDrained("k", second, doneSecond, time.Hour) {
+		t.Fatal("a live mark was replaced")
+	}
+	if ch, _, ok := c.stillDrained("k"); !ok || ch != (<-chan struct{})(first) || cancelled["first"] != 0 {
+		t.Fatalf("stillDrained = %v, %v; first cancelled %d times", ch, ok, cancelled["first"])
+	}
+	close(first) // woken
+	third, doneThird := sub("third")
+	if !c.markDrained("k", third, doneThird, time.Hour) || cancelled["first"] != 1 {
+		t.Fatalf("after a wake-up the mark was not replaced (first cancelled %d times)", cancelled["first"])
+	}
+	if _, _, ok := c.stillDrained("k"); !ok {
+		t.Error("the new mark does not hold")
+	}
+}
