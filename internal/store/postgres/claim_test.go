@@ -2,8 +2,6 @@ package postgres_test
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -16,7 +14,6 @@ import (
 	"github.com/genericcorp/baton/internal/ids"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/postgres"
-	"github.com/genericcorp/baton/internal/testutil"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -26,53 +23,13 @@ import (
 // lock instead of reporting nothing to claim.
 func TestClaimAroundLockedWorkspace(t *testing.T) {
 	ctx := t.Context()
-	u := schemaURL(t)
-	b := make([]byte, 6)
-	rand.Read(b)
-	app := "baton_claim_test_" + hex.EncodeToString(b)
-	s := openURL(t, u+"&application_name="+app)
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	now := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)
-	var wss []store.Workspace
-	for _, name := range []string{"locked", "free"} {
-		ws := store.Workspace{ID: ids.New(ids.Workspace), Name: name, Tier: "free", Status: api.WorkspaceActive,
-			CreatedAt: now, UpdatedAt: now}
-		key := store.Key{ID: ids.New(ids.Key), WorkspaceID: ws.ID, Name: "k", Prefix: "bk_" + name,
-			Hash: []byte("hash-" + name), CreatedAt: now}
-		if err := s.CreateWorkspace(ctx, ws, key); err != nil {
-			t.Fatalf("CreateWorkspace: %v", err)
-		}
-		task := store.Task{ID: ids.New(ids.Task), WorkspaceID: ws.ID, Queue: "q", Input: json.RawMessage(`{}`),
-			MaxAttempts: 1, RunAt: now, CreatedAt: now}
-		if _, _, err := s.CreateTask(ctx, task, nil); err != nil {
-			t.Fatalf("CreateTask: %v", err)
-		}
-		wss = append(wss, ws)
-	}
-	locked, free := wss[0], wss[1]
+	s, u, app := migratedStore(t)
+	// "locked" is created first, so round robin would pick it first.
+	locked, _ := workspaceWithTasks(t, s, "locked", "q", 1)
+	free, _ := workspaceWithTasks(t, s, "free", "q", 1)
+	tx := holding(t, u, `SELECT 1 FROM claim_locks WHERE workspace_id = $1 FOR UPDATE`, locked.ID)
 
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatalf("begin: %v", err)
-	}
-	defer tx.Rollback(context.Background())
-	// Row-level security binds this connection too: see every row.
-	if _, err := tx.Exec(ctx, `SELECT set_config('baton.workspace_id', '*', true)`); err != nil {
-		t.Fatalf("scope: %v", err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM claim_locks WHERE workspace_id = $1 FOR UPDATE`, locked.ID); err != nil {
-		t.Fatalf("lock workspace: %v", err)
-	}
-
-	p := store.ClaimParams{WorkspaceID: store.AnyWorkspace, Queues: []string{"q"}, WorkerID: "w", Now: now, Lease: time.Minute}
-	// "locked" was created first, so round robin would pick it first.
+	p := store.ClaimParams{WorkspaceID: store.AnyWorkspace, Queues: []string{"q"}, WorkerID: "w", Now: testNow, Lease: time.Minute}
 	got, err := s.ClaimTasks(ctx, p)
 	if err != nil || len(got) != 1 || got[0].WorkspaceID != free.ID {
 		t.Fatalf("shared claim = %v, %v; want free's task at once", got, err)
@@ -94,20 +51,12 @@ func TestClaimAroundLockedWorkspace(t *testing.T) {
 		done <- result{one, err}
 	}()
 	// Wait until the claim blocks on the lock, then release it.
-	testutil.Eventually(t, 10*time.Second, "the claim waits for the workspace lock", func() bool {
-		var waiting int
-		err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&waiting)
-		if err != nil {
-			t.Fatalf("pg_stat_activity: %v", err)
-		}
-		select {
-		case r := <-done:
-			t.Fatalf("claim of the locked workspace returned %s, %v without waiting", r.t.ID, r.err)
-		default:
-		}
-		return waiting > 0
-	})
+	awaitLockWait(t, u, app)
+	select {
+	case r := <-done:
+		t.Fatalf("claim of the locked workspace returned %s, %v without waiting", r.t.ID, r.err)
+	default:
+	}
 	if err := tx.Rollback(ctx); err != nil {
 		t.Fatalf("rollback: %v", err)
 	}
@@ -124,49 +73,18 @@ func TestClaimAroundLockedWorkspace(t *testing.T) {
 // (and the next submit behind them) for a task the first one took.
 func TestClaimSkipsWorkspaceWhoseTasksAreHeld(t *testing.T) {
 	ctx := t.Context()
-	u := schemaURL(t)
-	s := openURL(t, u)
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	now := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)
-	ws := store.Workspace{ID: ids.New(ids.Workspace), Name: "held", Tier: "free", Status: api.WorkspaceActive,
-		CreatedAt: now, UpdatedAt: now}
-	key := store.Key{ID: ids.New(ids.Key), WorkspaceID: ws.ID, Name: "k", Prefix: "bk_held", Hash: []byte("hash-held"), CreatedAt: now}
-	if err := s.CreateWorkspace(ctx, ws, key); err != nil {
-		t.Fatalf("CreateWorkspace: %v", err)
-	}
-	task := store.Task{ID: ids.New(ids.Task), WorkspaceID: ws.ID, Queue: "q", Input: json.RawMessage(`{}`),
-		MaxAttempts: 1, RunAt: now, CreatedAt: now}
-	if _, _, err := s.CreateTask(ctx, task, nil); err != nil {
-		t.Fatalf("CreateTask: %v", err)
-	}
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatalf("begin: %v", err)
-	}
-	defer tx.Rollback(context.Background())
-	// Row-level security binds this connection too: see every row.
-	if _, err := tx.Exec(ctx, `SELECT set_config('baton.workspace_id', '*', true)`); err != nil {
-		t.Fatalf("scope: %v", err)
-	}
+	s, u, _ := migratedStore(t)
+	ws, tasks := workspaceWithTasks(t, s, "held", "q", 1)
 	// What a claim in flight holds: the claim lock and the task it picked.
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM claim_locks WHERE workspace_id = $1 FOR UPDATE`, ws.ID); err != nil {
-		t.Fatalf("lock workspace: %v", err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE`, task.ID); err != nil {
+	tx := holding(t, u, `SELECT 1 FROM claim_locks WHERE workspace_id = $1 FOR UPDATE`, ws.ID)
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM tasks WHERE id = $1 FOR UPDATE`, tasks[0]); err != nil {
 		t.Fatalf("lock task: %v", err)
 	}
 	// A lock wait would hang here until the deadline.
 	cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 	defer cancel()
 	got, err := s.ClaimTasks(cctx, store.ClaimParams{WorkspaceID: ws.ID, Queues: []string{"q"}, WorkerID: "w2",
-		Now: now, Lease: time.Minute, Max: 1})
+		Now: testNow, Lease: time.Minute, Max: 1})
 	if len(got) != 0 || !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("claim while the only task is held = %v, %v; want store.ErrNotFound at once", got, err)
 	}
@@ -259,55 +177,18 @@ func TestClaimUsesTheIndexAtDepth(t *testing.T) {
 
 // TestClaimAfterTheLockCountsTheClaimBefore: a claim whose statement
 // began before another claim of its workspace committed (it waited for the
-// workspace's lock meanwhile) must count that claim's running task against
-// the concurrency cap. The pick reads the counts with its snapshot, from
-// before the wait; the newer version of the workspace row under the lock
-// tells it to read them again. Here the test's transaction plays the other
-// claim: it holds the lock, starts one of two tasks and stamps the
-// workspace, as a claim does, and commits once the store's claim waits.
+// claim lock meanwhile) must count that claim's running task against the
+// concurrency cap. The pick reads the counts with its snapshot, from before
+// the wait; the newer version of the claim lock's row under the lock tells
+// it to read them again. Here the test's transaction plays the other claim:
+// it holds the lock, starts one of two tasks and stamps the claim lock, as a
+// claim does, and commits once the store's claim waits.
 // With a cap of one running task, the store's claim then takes nothing.
 func TestClaimAfterTheLockCountsTheClaimBefore(t *testing.T) {
 	ctx := t.Context()
-	u := schemaURL(t)
-	b := make([]byte, 6)
-	rand.Read(b)
-	app := "baton_recount_test_" + hex.EncodeToString(b)
-	s := openURL(t, u+"&application_name="+app)
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	now := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)
-	ws := store.Workspace{ID: ids.New(ids.Workspace), Name: "capped", Tier: "free", Status: api.WorkspaceActive,
-		CreatedAt: now, UpdatedAt: now}
-	key := store.Key{ID: ids.New(ids.Key), WorkspaceID: ws.ID, Name: "k", Prefix: "bk_capped", Hash: []byte("hash-capped"), CreatedAt: now}
-	if err := s.CreateWorkspace(ctx, ws, key); err != nil {
-		t.Fatalf("CreateWorkspace: %v", err)
-	}
-	var tasks []string
-	for range 2 {
-		task := store.Task{ID: ids.New(ids.Task), WorkspaceID: ws.ID, Queue: "q", Input: json.RawMessage(`{}`),
-			MaxAttempts: 1, RunAt: now, CreatedAt: now}
-		if _, _, err := s.CreateTask(ctx, task, nil); err != nil {
-			t.Fatalf("CreateTask: %v", err)
-		}
-		tasks = append(tasks, task.ID)
-	}
-	conn, err := pgx.Connect(ctx, u)
-	if err != nil {
-		t.Fatalf("connect: %v", err)
-	}
-	defer conn.Close(context.Background())
-	tx, err := conn.Begin(ctx)
-	if err != nil {
-		t.Fatalf("begin: %v", err)
-	}
-	defer tx.Rollback(context.Background())
-	if _, err := tx.Exec(ctx, `SELECT set_config('baton.workspace_id', '*', true)`); err != nil {
-		t.Fatalf("scope: %v", err)
-	}
-	if _, err := tx.Exec(ctx, `SELECT 1 FROM claim_locks WHERE workspace_id = $1 FOR UPDATE`, ws.ID); err != nil {
-		t.Fatalf("lock workspace: %v", err)
-	}
+	s, u, app := migratedStore(t)
+	ws, tasks := workspaceWithTasks(t, s, "capped", "q", 2)
+	tx := holding(t, u, `SELECT 1 FROM claim_locks WHERE workspace_id = $1 FOR UPDATE`, ws.ID)
 	var slotsAsked []int
 	capOne := func(_ store.Workspace, running int, _ store.Consumed) int {
 		slotsAsked = append(slotsAsked, running)
@@ -320,23 +201,17 @@ func TestClaimAfterTheLockCountsTheClaimBefore(t *testing.T) {
 	done := make(chan result, 1)
 	go func() {
 		got, err := s.ClaimTasks(ctx, store.ClaimParams{WorkspaceID: ws.ID, Queues: []string{"q"}, WorkerID: "w",
-			Now: now, Lease: time.Minute, Max: 2, Slots: capOne})
+			Now: testNow, Lease: time.Minute, Max: 2, Slots: capOne})
 		done <- result{got, err}
 	}()
-	testutil.Eventually(t, 10*time.Second, "the claim waits for the workspace lock", func() bool {
-		var waiting int
-		if err := conn.QueryRow(ctx, `SELECT count(*) FROM pg_stat_activity
-			WHERE application_name = $1 AND wait_event_type = 'Lock'`, app).Scan(&waiting); err != nil {
-			t.Fatalf("pg_stat_activity: %v", err)
-		}
-		return waiting > 0
-	})
-	// The other claim: one task started, the workspace stamped served.
+	awaitLockWait(t, u, app)
+	// The other claim: one task started, the claim lock stamped, as a
+	// workspace worker's claim does.
 	if _, err := tx.Exec(ctx, `UPDATE tasks SET status = 'running', attempt = 1 WHERE id = $1`, tasks[0]); err != nil {
 		t.Fatalf("start task: %v", err)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE claim_locks SET seq = nextval('workspace_claim_seq') WHERE workspace_id = $1`, ws.ID); err != nil {
-		t.Fatalf("stamp workspace: %v", err)
+	if _, err := tx.Exec(ctx, `UPDATE claim_locks SET claims = claims + 1 WHERE workspace_id = $1`, ws.ID); err != nil {
+		t.Fatalf("stamp the claim lock: %v", err)
 	}
 	if err := tx.Commit(ctx); err != nil {
 		t.Fatalf("commit: %v", err)
@@ -364,60 +239,30 @@ func must(rows pgx.Rows, err error) pgx.Rows {
 // with a submit in flight — the workspace row held — so does a claim.
 func TestSubmitsAndClaimsDoNotWaitForEachOther(t *testing.T) {
 	ctx := t.Context()
-	u := schemaURL(t)
-	s := openURL(t, u)
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	now := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)
-	ws := store.Workspace{ID: ids.New(ids.Workspace), Name: "apart", Tier: "free", Status: api.WorkspaceActive,
-		CreatedAt: now, UpdatedAt: now}
-	key := store.Key{ID: ids.New(ids.Key), WorkspaceID: ws.ID, Name: "k", Prefix: "bk_apart", Hash: []byte("hash-apart"), CreatedAt: now}
-	if err := s.CreateWorkspace(ctx, ws, key); err != nil {
-		t.Fatalf("CreateWorkspace: %v", err)
-	}
+	s, u, _ := migratedStore(t)
+	ws, _ := workspaceWithTasks(t, s, "apart", "q", 1)
 	admit := func(int, store.Consumed) error { return nil }
-	newTask := func() store.Task {
-		return store.Task{ID: ids.New(ids.Task), WorkspaceID: ws.ID, Queue: "q", Input: json.RawMessage(`{}`),
-			MaxAttempts: 1, RunAt: now, CreatedAt: now}
-	}
-	if _, _, err := s.CreateTask(ctx, newTask(), admit); err != nil {
-		t.Fatalf("CreateTask: %v", err)
-	}
 	for _, c := range []struct {
 		name, lock string
 		do         func(context.Context) error
 	}{
 		{"submit during a claim", `SELECT 1 FROM claim_locks WHERE workspace_id = $1 FOR UPDATE`, func(ctx context.Context) error {
-			_, _, err := s.CreateTask(ctx, newTask(), admit)
+			_, _, err := s.CreateTask(ctx, store.Task{ID: ids.New(ids.Task), WorkspaceID: ws.ID, Queue: "q",
+				Input: json.RawMessage(`{}`), MaxAttempts: 1, RunAt: testNow, CreatedAt: testNow}, admit)
 			return err
 		}},
 		{"claim during a submit", `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`, func(ctx context.Context) error {
 			_, err := s.ClaimTasks(ctx, store.ClaimParams{WorkspaceID: ws.ID, Queues: []string{"q"}, WorkerID: "w",
-				Now: now, Lease: time.Minute, Max: 1})
+				Now: testNow, Lease: time.Minute, Max: 1})
 			return err
 		}},
 	} {
-		conn, err := pgx.Connect(ctx, u)
-		if err != nil {
-			t.Fatalf("connect: %v", err)
-		}
-		tx, err := conn.Begin(ctx)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.Exec(ctx, `SELECT set_config('baton.workspace_id', '*', true)`); err != nil {
-			t.Fatal(err)
-		}
-		if _, err := tx.Exec(ctx, c.lock, ws.ID); err != nil {
-			t.Fatalf("%s: lock: %v", c.name, err)
-		}
+		tx := holding(t, u, c.lock, ws.ID)
 		// A wait for the lock would last until this deadline.
 		cctx, cancel := context.WithTimeout(ctx, 5*time.Second)
-		err = c.do(cctx)
+		err := c.do(cctx)
 		cancel()
 		tx.Rollback(context.Background())
-		conn.Close(context.Background())
 		if err != nil {
 			t.Errorf("%s: %v (it waited for the other's lock)", c.name, err)
 		}

@@ -2,15 +2,11 @@ package postgres_test
 
 import (
 	"context"
-	"encoding/json"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/genericcorp/baton/internal/ids"
-	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/pkg/api"
 )
 
@@ -24,46 +20,20 @@ import (
 // summed counts are exact after both commit.
 func TestTaskCountsDoNotSerializeTransitions(t *testing.T) {
 	ctx := t.Context()
-	u := schemaURL(t)
-	s := openURL(t, u)
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
-	now := time.Date(2025, 3, 14, 0, 0, 0, 0, time.UTC)
-	ws := store.Workspace{ID: ids.New(ids.Workspace), Name: "sharded", Tier: "free", Status: api.WorkspaceActive,
-		CreatedAt: now, UpdatedAt: now}
-	key := store.Key{ID: ids.New(ids.Key), WorkspaceID: ws.ID, Name: "k", Prefix: "bk_sharded", Hash: []byte("hash-sharded"), CreatedAt: now}
-	if err := s.CreateWorkspace(ctx, ws, key); err != nil {
-		t.Fatalf("CreateWorkspace: %v", err)
-	}
-	var tasks []string
-	for range 2 {
-		task := store.Task{ID: ids.New(ids.Task), WorkspaceID: ws.ID, Queue: "q", Input: json.RawMessage(`{}`),
-			MaxAttempts: 1, RunAt: now, CreatedAt: now}
-		if _, _, err := s.CreateTask(ctx, task, nil); err != nil {
-			t.Fatalf("CreateTask: %v", err)
-		}
-		tasks = append(tasks, task.ID)
-	}
+	s, u, _ := migratedStore(t)
+	ws, tasks := workspaceWithTasks(t, s, "sharded", "q", 2)
 	// Two connections on different shards (backend pids apart modulo 16).
-	connect := func() (*pgx.Conn, int) {
-		c, err := pgx.Connect(ctx, u)
-		if err != nil {
-			t.Fatalf("connect: %v", err)
-		}
-		t.Cleanup(func() { c.Close(context.Background()) })
-		if _, err := c.Exec(ctx, `SELECT set_config('baton.workspace_id', '*', false)`); err != nil {
-			t.Fatalf("scope: %v", err)
-		}
+	onShard := func() (*pgx.Conn, int) {
+		c := connect(t, u)
 		if _, err := c.Exec(ctx, `SET lock_timeout = '5s'`); err != nil {
 			t.Fatalf("lock_timeout: %v", err)
 		}
 		return c, int(c.PgConn().PID() % 16)
 	}
-	a, shardA := connect()
+	a, shardA := onShard()
 	var b *pgx.Conn
 	for range 32 {
-		c, shard := connect()
+		c, shard := onShard()
 		if shard != shardA {
 			b = c
 			break
@@ -108,10 +78,7 @@ func TestTaskCountsDoNotSerializeTransitions(t *testing.T) {
 // tasks at 1 % dead rows, not the default 20 %.
 func TestTasksAreVacuumedLikeAQueue(t *testing.T) {
 	ctx := t.Context()
-	s := openURL(t, schemaURL(t))
-	if err := s.Migrate(ctx); err != nil {
-		t.Fatalf("Migrate: %v", err)
-	}
+	s, _, _ := migratedStore(t)
 	got, err := s.ScopedStrings(ctx, `SELECT array_to_string(reloptions, ',') FROM pg_class
 		WHERE oid = 'tasks'::regclass`)
 	if err != nil || len(got) != 1 {
