@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"os"
+	"runtime/pprof"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -220,4 +222,53 @@ func paced(ctx context.Context, perSec int, dur time.Duration, f func(time.Time)
 		go func() { defer wg.Done(); f(at) }()
 	}
 	wg.Wait()
+}
+
+// idleRun is what runIdle measured: each task's pickup (from its submit to
+// its claim) and each submit's latency, and how many submits failed.
+type idleRun struct {
+	pickup, submit []time.Duration
+	failed         int64
+}
+
+// runIdle submits 200 tasks/s for dur to a queue of a new workspace name
+// that loops idle claimers of one slot long-poll. With prof set, the submits
+// are CPU-profiled into that file.
+func runIdle(ctx context.Context, b *batonServer, name string, loops int, dur time.Duration, prof string) (idleRun, error) {
+	c, ws, key, err := b.workspace(ctx, name, benchTier)
+	if err != nil {
+		return idleRun{}, err
+	}
+	pick, sub := &latencies{}, &latencies{}
+	_, _, stop, err := startClaimers(ctx, func() (*client.Client, error) { return b.client(key, ws) }, ws, "p", loops, 1, pick)
+	if err != nil {
+		return idleRun{}, err
+	}
+	time.Sleep(300 * time.Millisecond) // let every claimer reach its long poll
+	if prof != "" {
+		f, err := os.Create(prof)
+		if err != nil {
+			stop()
+			return idleRun{}, err
+		}
+		defer f.Close()
+		pprof.StartCPUProfile(f)
+	}
+	var failed atomic.Int64
+	paced(ctx, 200, dur, func(time.Time) {
+		t := time.Now()
+		if _, err := c.SubmitTask(ctx, api.SubmitTaskRequest{Queue: "p", Input: stamp(t)}, ""); err != nil {
+			failed.Add(1)
+			return
+		}
+		sub.add(time.Since(t))
+	})
+	time.Sleep(200 * time.Millisecond) // the last tasks' claims
+	if prof != "" {
+		pprof.StopCPUProfile()
+	}
+	if err := stop(); err != nil {
+		return idleRun{}, err
+	}
+	return idleRun{pickup: pick.snapshot(), submit: sub.snapshot(), failed: failed.Load()}, nil
 }

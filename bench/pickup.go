@@ -3,13 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"os"
-	"runtime/pprof"
-	"sync/atomic"
 	"time"
-
-	"github.com/genericcorp/baton/pkg/api"
-	"github.com/genericcorp/baton/pkg/client"
 )
 
 // runPickup is the throughput scenario's pickup measurement alone, for
@@ -32,43 +26,17 @@ func runPickup(ctx context.Context, o opts) error {
 		}
 		defer b.close()
 		for _, loops := range []int{1, 4, 16} {
-			c, ws, key, err := b.workspace(ctx, fmt.Sprintf("pick-%d", loops), benchTier)
+			prof := ""
+			if loops == 16 {
+				prof = o.cpuProf
+			}
+			run, err := runIdle(ctx, b, fmt.Sprintf("pick-%d", loops), loops, o.pickDur(1500*time.Millisecond, 5*time.Second), prof)
 			if err != nil {
 				return err
 			}
-			pick, sub := &latencies{}, &latencies{}
-			_, _, stop, err := startClaimers(ctx, func() (*client.Client, error) { return b.client(key, ws) }, ws, "p", loops, 1, pick)
-			if err != nil {
-				return err
-			}
-			time.Sleep(300 * time.Millisecond) // let every claimer reach its long poll
-			if o.cpuProf != "" && loops == 16 {
-				f, err := os.Create(o.cpuProf)
-				if err != nil {
-					return err
-				}
-				pprof.StartCPUProfile(f)
-				defer f.Close()
-			}
-			var failed atomic.Int64
-			paced(ctx, 200, o.pickDur(1500*time.Millisecond, 5*time.Second), func(time.Time) {
-				t := time.Now()
-				if _, err := c.SubmitTask(ctx, api.SubmitTaskRequest{Queue: "p", Input: stamp(t)}, ""); err != nil {
-					failed.Add(1)
-					return
-				}
-				sub.add(time.Since(t))
-			})
-			time.Sleep(200 * time.Millisecond)
-			if o.cpuProf != "" && loops == 16 {
-				pprof.StopCPUProfile()
-			}
-			if err := stop(); err != nil {
-				return err
-			}
-			p, s := pick.snapshot(), sub.snapshot()
+			p, s := run.pickup, run.submit
 			fmt.Printf("%s, %d idle claimers: pickup p50 %s p99 %s (%d); submit p50 %s p99 %s (%d failed)\n", st, loops,
-				ms(percentile(p, 50)), ms(percentile(p, 99)), len(p), ms(percentile(s, 50)), ms(percentile(s, 99)), failed.Load())
+				ms(percentile(p, 50)), ms(percentile(p, 99)), len(p), ms(percentile(s, 50)), ms(percentile(s, 99)), run.failed)
 		}
 		if n := b.errors.n.Load(); n > 0 {
 			fmt.Printf("%s: %d server ERROR lines, first: %v\n", st, n, b.errors.first)

@@ -8,10 +8,8 @@ import (
 	"os/exec"
 	"runtime/pprof"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"github.com/genericcorp/baton/pkg/api"
 	"github.com/genericcorp/baton/pkg/client"
 )
 
@@ -152,33 +150,16 @@ func throughputStore(ctx context.Context, o opts, store string) (throughputResul
 	// Pickup latency and submit latency with idle claimers at 200 submits/s.
 	paceDur := o.pickDur(1500*time.Millisecond, 5*time.Second)
 	for _, loops := range []int{4, 16, 64} {
-		c, ws, key, err := b.workspace(ctx, fmt.Sprintf("idle-%d", loops), benchTier)
+		run, err := runIdle(ctx, b, fmt.Sprintf("idle-%d", loops), loops, paceDur, "")
 		if err != nil {
 			return res, "", err
 		}
-		pick := &latencies{}
-		_, _, stop, err := startClaimers(ctx, func() (*client.Client, error) { return b.client(key, ws) }, ws, "p", loops, 1, pick)
-		if err != nil {
-			return res, "", err
+		if run.failed > 0 {
+			return res, "", fmt.Errorf("%d of the submits at 200/s with %d idle claimers failed", run.failed, loops)
 		}
-		time.Sleep(300 * time.Millisecond) // let every claimer reach its long poll
-		sub := &latencies{}
-		var failed atomic.Int64
-		paced(ctx, 200, paceDur, func(at time.Time) {
-			t := time.Now()
-			if _, err := c.SubmitTask(ctx, api.SubmitTaskRequest{Queue: "p", Input: stamp(t)}, ""); err != nil {
-				failed.Add(1)
-				return
-			}
-			sub.add(time.Since(t))
-		})
-		time.Sleep(200 * time.Millisecond)
-		if err := stop(); err != nil {
-			return res, "", err
-		}
-		res.submitIdle[loops] = percentile(sub.snapshot(), 50)
+		res.submitIdle[loops] = percentile(run.submit, 50)
 		if loops == 16 {
-			res.pickup = pick.snapshot()
+			res.pickup = run.pickup
 		}
 	}
 	if res.rPickup, err = riverPickup(ctx, store, dbURL, b.dir, paceDur); err != nil {
