@@ -19,6 +19,7 @@ import (
 
 	"github.com/genericcorp/baton/internal/auth"
 	"github.com/genericcorp/baton/internal/ids"
+	"github.com/genericcorp/baton/internal/ratelimit"
 	"github.com/genericcorp/baton/internal/store"
 	"github.com/genericcorp/baton/internal/store/sqlite"
 	"github.com/genericcorp/baton/pkg/api"
@@ -26,16 +27,17 @@ import (
 	"github.com/genericcorp/baton/pkg/config"
 )
 
-// meBench is a server set up like bench/auth.go's (a WARN JSON log, the
-// in-memory limiter, a workspace whose limits no run reaches) with a key
-// and a session token of that workspace, its cache warm.
+// meBench is a server set up like bench/auth.go's (a WARN JSON log, a
+// workspace whose limits no run reaches) with a key and a session token of
+// that workspace, its cache warm.
 type meBench struct {
 	srv          *Server
 	ws, key, tok string
 	cs           *countingStore
 }
 
-func newMeBench(b *testing.B) *meBench {
+// sqliteBenchStore is a migrated SQLite store, closed when b ends.
+func sqliteBenchStore(b *testing.B) store.Store {
 	st, err := sqlite.Open(b.Context(), filepath.Join(b.TempDir(), "baton.db"))
 	if err == nil {
 		err = st.Migrate(b.Context())
@@ -44,46 +46,58 @@ func newMeBench(b *testing.B) *meBench {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { st.Close() })
+	return st
+}
+
+// newMeBench sets the server up on st with limiter lim (nil: in memory).
+func newMeBench(b *testing.B, st store.Store, lim ratelimit.Limiter) *meBench {
 	cs := &countingStore{Store: st}
 	secret := []byte("bench-secret-0123456789abcdef0123456789")
 	log := slog.New(slog.NewJSONHandler(io.Discard, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv, err := New(Config{Store: cs, Secret: secret, Tiers: config.DefaultTiers(), DefaultTier: "free", Logger: log, Version: "bench"})
+	srv, err := New(Config{Store: cs, Secret: secret, Tiers: config.DefaultTiers(), DefaultTier: "free", Logger: log,
+		Version: "bench", Limiter: lim})
 	if err != nil {
 		b.Fatal(err)
 	}
+	mb := &meBench{srv: srv, cs: cs}
 	admin, _ := auth.NewKey(auth.OperatorPrefix)
 	if err := st.CreateKey(b.Context(), store.Key{ID: ids.New(ids.Key), Name: "admin", Prefix: auth.PublicPrefix(admin),
 		Hash: auth.NewHasher(secret).Hash(admin), Scopes: []string{api.ScopeAdmin}, CreatedAt: time.Now()}); err != nil {
 		b.Fatal(err)
 	}
-	serve := func(method, path, cred, body string) *httptest.ResponseRecorder {
-		r := httptest.NewRequest(method, path, strings.NewReader(body))
-		r.Header.Set("Authorization", "Bearer "+cred)
-		w := httptest.NewRecorder()
-		srv.ServeHTTP(w, r)
-		return w
-	}
 	var created api.CreateWorkspaceResponse
-	w := serve("POST", "/v1/workspaces", admin, `{"name":"bench","tier":"team"}`)
+	w := mb.serve("POST", "/v1/workspaces", admin, `{"name":"bench","tier":"team"}`)
 	if err := json.Unmarshal(w.Body.Bytes(), &created); err != nil || w.Code != 201 {
 		b.Fatalf("create workspace: %d %s", w.Code, w.Body)
 	}
+	// Limits no run reaches, so that every request is counted in its
+	// workspace's bucket (with Redis, a round trip) and none is refused.
 	rpm, burst := int64(60_000_000), int64(1_000_000)
 	patch, _ := json.Marshal(api.UpdateWorkspaceRequest{Overrides: map[string]*int64{"requests_per_minute": &rpm, "burst": &burst}})
-	if w := serve("PATCH", "/v1/workspaces/"+created.Workspace.ID, admin, string(patch)); w.Code != 200 {
+	if w := mb.serve("PATCH", "/v1/workspaces/"+created.Workspace.ID, admin, string(patch)); w.Code != 200 {
 		b.Fatalf("unlimit: %d %s", w.Code, w.Body)
 	}
 	var tok api.TokenResponse
-	w = serve("POST", "/v1/auth/token", created.Key.Secret, "")
+	w = mb.serve("POST", "/v1/auth/token", created.Key.Secret, "")
 	if err := json.Unmarshal(w.Body.Bytes(), &tok); err != nil {
 		b.Fatalf("token: %d %s", w.Code, w.Body)
 	}
-	for _, c := range []string{created.Key.Secret, tok.Token} {
-		if w := serve("GET", "/v1/me", c, ""); w.Code != 200 { // warm
+	mb.ws, mb.key, mb.tok = created.Workspace.ID, created.Key.Secret, tok.Token
+	for _, c := range []string{mb.key, mb.tok} {
+		if w := mb.serve("GET", "/v1/me", c, ""); w.Code != 200 { // warm
 			b.Fatalf("me: %d %s", w.Code, w.Body)
 		}
 	}
-	return &meBench{srv: srv, ws: created.Workspace.ID, key: created.Key.Secret, tok: tok.Token, cs: cs}
+	return mb
+}
+
+// serve serves one request with credential cred through the whole server.
+func (mb *meBench) serve(method, path, cred, body string) *httptest.ResponseRecorder {
+	r := httptest.NewRequest(method, path, strings.NewReader(body))
+	r.Header.Set("Authorization", "Bearer "+cred)
+	w := httptest.NewRecorder()
+	mb.srv.ServeHTTP(w, r)
+	return w
 }
 
 // countingListener counts the connections accepted.
@@ -130,7 +144,7 @@ func (w *statusDiscarder) WriteHeader(code int)        { w.status = code }
 //
 //	go test ./internal/server -run '^$' -bench MeHandler -benchmem -benchtime 2s
 func BenchmarkMeHandler(b *testing.B) {
-	mb := newMeBench(b)
+	mb := newMeBench(b, sqliteBenchStore(b), nil)
 	for _, c := range []struct{ name, cred string }{{"key", mb.key}, {"session", mb.tok}} {
 		b.Run(c.name, func(b *testing.B) {
 			before, cpu := mb.cs.calls.Load(), processCPU(b)
@@ -166,7 +180,7 @@ func BenchmarkMeHandler(b *testing.B) {
 //
 //	go test ./internal/server -run '^$' -bench MeLoopback -benchmem -benchtime 2s
 func BenchmarkMeLoopback(b *testing.B) {
-	mb := newMeBench(b)
+	mb := newMeBench(b, sqliteBenchStore(b), nil)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)
