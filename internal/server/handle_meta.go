@@ -1,14 +1,11 @@
 package server
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"maps"
 	"net/http"
 	"slices"
 	"sort"
-	"sync"
 	"time"
 
 	"github.com/genericcorp/baton/pkg/api"
@@ -57,86 +54,13 @@ func (s *Server) handleToken(w http.ResponseWriter, r *http.Request, p *principa
 
 func (s *Server) handleMe(w http.ResponseWriter, r *http.Request, p *principal) error {
 	me := api.Me{Key: api.MeKey{ID: p.key.ID, Name: p.key.Name, Scopes: p.key.Scopes, ExpiresAt: p.key.ExpiresAt, Session: p.session}}
-	var ws api.Workspace
-	var t api.Tier
 	if p.workspace != nil {
-		ws = s.apiWorkspace(*p.workspace)
-		t = s.tier(ws.Tier)
+		ws := s.apiWorkspace(*p.workspace)
+		t := s.tier(ws.Tier)
 		me.Workspace, me.Tier = &ws, &t
 	}
-	w.Header()["Content-Type"] = jsonTypeValue
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(s.meAnswers.body(me))
+	encode(w, http.StatusOK, me)
 	return nil
-}
-
-// maxMeAnswers bounds the answers meAnswers keeps (~1.5 KB each; all are
-// dropped past it, and encoded again at their next request).
-const maxMeAnswers = 1024
-
-// meAnswers keeps the encoded answer of GET /v1/me per key and kind of
-// credential, with the api.Me it encodes: a caller asking again (a health
-// check, a dashboard, a load test) gets the same bytes without encoding
-// them, as long as its key, workspace and tier are equal to the kept ones
-// field by field (meEqual). What the answer says is always computed from
-// the request's principal; only its encoding is reused.
-type meAnswers struct {
-	mu      sync.RWMutex
-	answers map[meAnswerOf]*meAnswer
-}
-
-type meAnswerOf struct {
-	keyID   string
-	session bool
-}
-
-type meAnswer struct {
-	me   api.Me // its own copies of what me's pointers point at
-	body []byte // encode's bytes for it (the trailing newline included)
-}
-
-// body returns encode's bytes for me.
-func (m *meAnswers) body(me api.Me) []byte {
-	of := meAnswerOf{me.Key.ID, me.Key.Session}
-	m.mu.RLock()
-	a := m.answers[of]
-	m.mu.RUnlock()
-	if a != nil && meEqual(a.me, me) {
-		return a.body
-	}
-	a = &meAnswer{me: meCopy(me)}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false)
-	_ = enc.Encode(a.me)
-	a.body = buf.Bytes()
-	m.mu.Lock()
-	if m.answers == nil || len(m.answers) >= maxMeAnswers {
-		m.answers = map[meAnswerOf]*meAnswer{}
-	}
-	m.answers[of] = a
-	m.mu.Unlock()
-	return a.body
-}
-
-// meCopy copies what me points at, which the principal's cache entries
-// share.
-func meCopy(me api.Me) api.Me {
-	me.Key.Scopes = slices.Clone(me.Key.Scopes)
-	if me.Key.ExpiresAt != nil {
-		t := *me.Key.ExpiresAt
-		me.Key.ExpiresAt = &t
-	}
-	if me.Workspace != nil {
-		ws := *me.Workspace
-		ws.Overrides = maps.Clone(ws.Overrides)
-		me.Workspace = &ws
-	}
-	if me.Tier != nil {
-		t := *me.Tier
-		me.Tier = &t
-	}
-	return me
 }
 
 // meEqual reports whether a and b encode alike: every field of api.Me and

@@ -119,7 +119,6 @@ type Server struct {
 
 	// recorder meters API calls; its flushes wake usage streams.
 	recorder  *metering.Recorder
-	meAnswers meAnswers // GET /v1/me's encoded answers
 	evaluator *metering.Evaluator
 	notifier  *metering.Notifier // nil without webhooks
 }
