@@ -227,7 +227,7 @@ func queueArg(queues []string) any {
 
 // candidatesQuery is claimCandidates' statement and arguments.
 func candidatesQuery(p store.ClaimParams, after candidate) (string, []any) {
-	q := `SELECT ` + qualified("w", workspaceColumns) + `, c.seq,
+	q := `SELECT ` + workspaceColumnsOfW + `, c.seq,
 			` + sqlstore.Count("w.id", "'running'") + `,
 			` + usagerows.ConsumedColumns("w.id", "$6") + `
 		FROM claim_locks c JOIN workspaces w ON w.id = c.workspace_id
@@ -366,13 +366,13 @@ func pickSQL(queues []string, skipLocked bool) string {
 		lock += ` SKIP LOCKED`
 	}
 	return `WITH w AS MATERIALIZED (
-			SELECT ` + qualified("w", workspaceColumns) + `, c.xmin::text AS locked_xmin
+			SELECT ` + workspaceColumnsOfW + `, c.xmin::text AS locked_xmin
 			FROM claim_locks c JOIN workspaces w ON w.id = c.workspace_id WHERE c.workspace_id = $1 ` + lock + `),
 		picked AS MATERIALIZED (
 			SELECT ` + taskColumns + ` FROM tasks
 			WHERE workspace_id = (SELECT id FROM w) AND status = 'queued' AND ` + queueCond("queue", queues, 2) + ` AND run_at <= $3
 			ORDER BY priority DESC, id LIMIT $4 FOR UPDATE SKIP LOCKED)
-		SELECT ` + qualified("w", workspaceColumns) + `, picked.*, w.locked_xmin,
+		SELECT ` + workspaceColumnsOfW + `, picked.*, w.locked_xmin,
 			(SELECT xmin::text FROM claim_locks WHERE workspace_id = $1),
 			` + sqlstore.Count("$1", "'running'") + `, ` + usagerows.ConsumedColumns("$1", "$5") + `
 		FROM w LEFT JOIN picked ON true
@@ -389,8 +389,10 @@ func qualified(alias, cols string) string {
 }
 
 // workspaceColumnCount and taskColumnCount are how many columns
-// workspaceColumns and taskColumns name.
+// workspaceColumns and taskColumns name; workspaceColumnsOfW is
+// workspaceColumns qualified by w (made once, not on every claim).
 var (
+	workspaceColumnsOfW  = qualified("w", workspaceColumns)
 	workspaceColumnCount = strings.Count(workspaceColumns, ",") + 1
 	taskColumnCount      = strings.Count(taskColumns, ",") + 1
 )
