@@ -168,7 +168,7 @@ func (x txRows) InsertTask(ctx context.Context, t store.Task) (flow.Row, bool, e
 	return r, inserted, err
 }
 
-// InsertCounted locks the workspace (LockWorkspace's statement) and
+// InsertCounted locks the workspace (lockWorkspaceSQL) and
 // inserts t, reading in the insert's statement the workspace's queued
 // count and use of the period holding t.CreatedAt as they were before the
 // insert: two statements in one round trip. The insert starts after the
@@ -182,14 +182,6 @@ func (x txRows) InsertCounted(ctx context.Context, t store.Task) (flow.Row, bool
 // one workspace take turns; the foreign-key share locks of other writers
 // are not blocked.
 const lockWorkspaceSQL = `SELECT 1 FROM workspaces WHERE id = $1 FOR NO KEY UPDATE`
-
-// LockWorkspace locks the workspace row (lockWorkspaceSQL).
-// store.ErrNotFound if it does not exist.
-func (x txRows) LockWorkspace(ctx context.Context, workspaceID string) error {
-	var one int
-	err := x.tx.QueryRow(ctx, lockWorkspaceSQL, workspaceID).Scan(&one)
-	return mapErr(err)
-}
 
 // LockCounted locks workspace id and then reads its admission counts
 // (AdmissionCounts' statement, with a snapshot taken after the lock): two
@@ -218,9 +210,8 @@ func (x txRows) LockCounted(ctx context.Context, id string, at time.Time) (int, 
 // period $2.
 var admissionCountsSQL = `SELECT ` + sqlstore.Count("$1", "'queued'") + `, ` + usagerows.ConsumedColumns("$1", "$2")
 
-// AdmissionCounts reads, in a statement after LockWorkspace (so on a
-// snapshot that sees the creates committed by the lock's previous holders),
-// workspace id's queued count and its use of the period holding at.
+// AdmissionCounts reads workspace id's queued count and its use of the
+// period holding at (the step flows' spend check; creates use LockCounted).
 func (x txRows) AdmissionCounts(ctx context.Context, id string, at time.Time) (int, store.Consumed, error) {
 	var (
 		n    int

@@ -181,14 +181,6 @@ func (x txRows) TaskByIdempotencyKey(ctx context.Context, workspaceID, key strin
 	return t, mapErr(err)
 }
 
-// LockWorkspace checks that the workspace exists; the one writer holds
-// everything until the transaction ends.
-func (x txRows) LockWorkspace(ctx context.Context, workspaceID string) error {
-	var one int
-	err := x.tx.QueryRowContext(ctx, `SELECT 1 FROM workspaces WHERE id = ?1`, workspaceID).Scan(&one)
-	return mapErr(err)
-}
-
 // InsertCounted reads workspace t.WorkspaceID's queued count and its use of
 // the period holding t.CreatedAt, then inserts t (see InsertTask).
 func (x txRows) InsertCounted(ctx context.Context, t store.Task) (flow.Row, bool, int, store.Consumed, error) {
@@ -200,11 +192,13 @@ func (x txRows) InsertCounted(ctx context.Context, t store.Task) (flow.Row, bool
 	return r, inserted, n, used, err
 }
 
-// LockCounted is LockWorkspace (which checks that it exists: the write
-// transaction is the lock) then AdmissionCounts.
+// LockCounted checks that workspace id exists (the one writer holds
+// everything until the transaction ends: that is the lock), then reads
+// AdmissionCounts.
 func (x txRows) LockCounted(ctx context.Context, id string, at time.Time) (int, store.Consumed, error) {
-	if err := x.LockWorkspace(ctx, id); err != nil {
-		return 0, store.Consumed{}, err
+	var one int
+	if err := x.tx.QueryRowContext(ctx, `SELECT 1 FROM workspaces WHERE id = ?1`, id).Scan(&one); err != nil {
+		return 0, store.Consumed{}, mapErr(err)
 	}
 	return x.AdmissionCounts(ctx, id, at)
 }

@@ -71,16 +71,16 @@ type TaskTx interface {
 	InsertTask(ctx context.Context, t store.Task) (r Row, inserted bool, err error)
 	// TaskByIdempotencyKey returns workspaceID's task with key.
 	TaskByIdempotencyKey(ctx context.Context, workspaceID, key string) (store.Task, error)
-	// LockWorkspace locks workspace id against other creates until the
-	// transaction ends; store.ErrNotFound if it does not exist.
-	LockWorkspace(ctx context.Context, id string) error
-	// AdmissionCounts reads, after LockWorkspace, workspace id's queued
-	// count and its use of its monthly quotas in the period holding at.
+	// AdmissionCounts reads workspace id's queued count and its use of its
+	// monthly quotas in the period holding at.
 	AdmissionCounts(ctx context.Context, id string, at time.Time) (queued int, used store.Consumed, err error)
-	// LockCounted is LockWorkspace then AdmissionCounts (PostgreSQL: one
+	// LockCounted locks workspace id against other creates until the
+	// transaction ends (store.ErrNotFound if it does not exist), then reads
+	// AdmissionCounts, which see every create of the lock's previous
+	// holders (PostgreSQL: one
 	// round trip).
 	LockCounted(ctx context.Context, id string, at time.Time) (queued int, used store.Consumed, err error)
-	// InsertCounted locks workspace t.WorkspaceID as LockWorkspace does
+	// InsertCounted locks workspace t.WorkspaceID as LockCounted does
 	// and then is InsertTask that also returns, read after the lock
 	// (PostgreSQL: in the insert's statement, sent with the lock's in one
 	// round trip), the workspace's queued count without the new task and
