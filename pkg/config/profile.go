@@ -16,6 +16,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sort"
+	"strings"
 
 	"gopkg.in/yaml.v3"
 )
@@ -35,6 +36,39 @@ type Profile struct {
 	Template string `yaml:"template,omitempty"`
 	Debug    bool   `yaml:"debug,omitempty"`
 	Timeout  string `yaml:"timeout,omitempty"` // a duration: 30s, 2m
+}
+
+// MarshalYAML writes p with its strings as quoted: yaml.v3 writes a string
+// holding a line break as a block scalar, and one that starts with a line
+// break or holds a tab then reads back as another string or not at all
+// ("\n" as "", found by FuzzLoadProfiles), so Save wrote a file Load read
+// differently. Every field of Profile but Name is here (TestProfileFieldsRoundTrip).
+func (p Profile) MarshalYAML() (any, error) {
+	return struct {
+		Server    quoted `yaml:"server,omitempty"`
+		APIKey    quoted `yaml:"api_key,omitempty"`
+		Workspace quoted `yaml:"workspace,omitempty"`
+		Output    quoted `yaml:"output,omitempty"`
+		NoColor   bool   `yaml:"no_color,omitempty"`
+		Quiet     bool   `yaml:"quiet,omitempty"`
+		JQ        quoted `yaml:"jq,omitempty"`
+		Template  quoted `yaml:"template,omitempty"`
+		Debug     bool   `yaml:"debug,omitempty"`
+		Timeout   quoted `yaml:"timeout,omitempty"`
+	}{quoted(p.Server), quoted(p.APIKey), quoted(p.Workspace), quoted(p.Output), p.NoColor, p.Quiet,
+		quoted(p.JQ), quoted(p.Template), p.Debug, quoted(p.Timeout)}, nil
+}
+
+// quoted is a string written double-quoted when it holds a line break or
+// a tab (see Profile.MarshalYAML), and as yaml.v3 chooses otherwise.
+type quoted string
+
+func (q quoted) MarshalYAML() (any, error) {
+	n := &yaml.Node{Kind: yaml.ScalarNode, Tag: "!!str", Value: string(q)}
+	if strings.ContainsAny(string(q), "\n\r\t\u0085\u2028\u2029") {
+		n.Style = yaml.DoubleQuotedStyle
+	}
+	return n, nil
 }
 
 // settings are the profile's values that are set, by setting key.

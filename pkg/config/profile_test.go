@@ -183,3 +183,32 @@ func assertMode(t *testing.T, path string, want os.FileMode) {
 		t.Errorf("%s: mode %o, want %o", path, got, want)
 	}
 }
+
+// TestProfileFieldsRoundTrip: every field of Profile (Profile.MarshalYAML
+// lists them again) is saved and loaded back, strings that yaml.v3's block
+// scalars would change included.
+func TestProfileFieldsRoundTrip(t *testing.T) {
+	var p Profile
+	v := reflect.ValueOf(&p).Elem()
+	for i := range v.NumField() {
+		switch f := v.Field(i); f.Kind() {
+		case reflect.String:
+			f.SetString([]string{"\n", "\na", "\t\n", "\n\n", "x\r\ny", "plain"}[i%6] + v.Type().Field(i).Name)
+		case reflect.Bool:
+			f.SetBool(true)
+		default:
+			t.Fatalf("field %s of kind %s: teach this test", v.Type().Field(i).Name, f.Kind())
+		}
+	}
+	p.Name = "all"
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	f := &File{Profiles: map[string]Profile{"all": p}}
+	if err := f.Save(path); err != nil {
+		t.Fatal(err)
+	}
+	back, err := Load(path)
+	if err != nil || !reflect.DeepEqual(back.Profiles["all"], p) {
+		saved, _ := os.ReadFile(path)
+		t.Fatalf("Load(Save) = %+v, %v; want %+v (saved %q)", back.Profiles["all"], err, p, saved)
+	}
+}
