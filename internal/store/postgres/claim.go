@@ -254,8 +254,8 @@ func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 // held (or the workspace is gone), errNothingHere if the workspace is not eligible or has no
 // claimable task left.
 //
-// The transaction is four round trips, BEGIN and COMMIT included, whatever
-// n: one statement takes the claim lock and picks the tasks with the
+// The transaction is two round trips whatever n (pipeTx: BEGIN goes with
+// the pick, the write with COMMIT): one statement takes the claim lock and picks the tasks with the
 // workspace's running count and usage (pickSQL), one writes the claim
 // (flow.Claim, with the claim's stamp in claim_locks). The counts are read
 // with the statement's snapshot, taken before the lock: should a claim
@@ -268,7 +268,7 @@ func (f scanFunc) Scan(dest ...any) error { return f(dest...) }
 // for a claim as it ever was.
 func (s *Store) claimFrom(ctx context.Context, id string, p store.ClaimParams, n int, skipLocked bool) ([]store.Task, error) {
 	var claimed []store.Task
-	err := s.withTx(ctx, func(tx pgx.Tx) error {
+	err := s.withTx(ctx, func(tx *pipeTx) error {
 		rows, err := tx.Query(ctx, pickSQL(p.Queues, skipLocked),
 			id, queueArg(p.Queues), ts(p.Now), n, ts(store.UsagePeriod(p.Now)))
 		if err != nil {

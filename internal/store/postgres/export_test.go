@@ -25,7 +25,7 @@ func (s *Store) ScopedStrings(ctx context.Context, sql string, args ...any) ([]s
 // and returns the rows it affected.
 func (s *Store) ScopedExec(ctx context.Context, sql string, args ...any) (int64, error) {
 	var n int64
-	err := s.withTx(ctx, func(tx pgx.Tx) error {
+	err := s.withTx(ctx, func(tx *pipeTx) error {
 		tag, err := tx.Exec(ctx, sql, args...)
 		n = tag.RowsAffected()
 		return err
@@ -44,3 +44,14 @@ var UnheldTaskQuery = unheldTaskSQL
 
 // PickQuery is the statement that locks a workspace and picks its tasks.
 var PickQuery = pickSQL
+
+// PipeTx is the store's transaction, for the tests of pipeTx.
+type PipeTx = pipeTx
+
+// Hold holds a write, as txRows.Write does.
+func (t *pipeTx) Hold(sql string, args ...any) { t.hold(stmt{sql, args}) }
+
+// WithTx runs fn in one of the store's transactions.
+func (s *Store) WithTx(ctx context.Context, fn func(tx *PipeTx) error) error {
+	return s.withTx(ctx, fn)
+}

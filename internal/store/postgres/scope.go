@@ -2,7 +2,6 @@ package postgres
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -18,7 +17,7 @@ import (
 // baton.workspace_id (migration 00009): "*" for system work, else a
 // comma-separated list of ids; unset, nothing is visible. Every statement
 // this store sends sets it first, from the context's store.Scope, in the
-// same round trip: transactions begin with it (TxOptions.BeginQuery), and
+// same round trip: transactions begin with it (pipeTx), and
 // a statement outside a transaction goes as a two-statement batch. A
 // context without a scope is system work.
 
@@ -63,18 +62,6 @@ func quoteLiteral(v string) string {
 	return "'" + strings.ReplaceAll(v, "'", "''") + "'"
 }
 
-// beginSQL begins a transaction with ctx's scope set in it. pgx sends a
-// BeginQuery without arguments in the simple protocol, which takes two
-// statements in one message: one round trip, as a plain BEGIN.
-func beginSQL(ctx context.Context) string {
-	return "BEGIN; SELECT set_config('" + scopeSetting + "', " + quoteLiteral(scopeValue(ctx)) + ", true)"
-}
-
-// begin starts a transaction in ctx's scope.
-func (s *Store) begin(ctx context.Context) (pgx.Tx, error) {
-	return s.pool.BeginTx(ctx, pgx.TxOptions{BeginQuery: beginSQL(ctx)})
-}
-
 const setScopeSQL = "SELECT set_config('" + scopeSetting + "', $1, true)"
 
 // batch sends sql in ctx's scope: the setting and the statement as one
@@ -84,34 +71,40 @@ func (s *Store) batch(ctx context.Context, sql string, args ...any) pgx.BatchRes
 	b := &pgx.Batch{}
 	b.Queue(setScopeSQL, scopeValue(ctx))
 	b.Queue(sql, args...)
-	return s.pool.SendBatch(ctx, b)
+	return &ledResults{BatchResults: s.pool.SendBatch(ctx, b), what: []string{"scope"}}
 }
 
 // exec runs one statement outside a transaction, in ctx's scope.
 func (s *Store) exec(ctx context.Context, sql string, args ...any) (pgconn.CommandTag, error) {
-	br := s.batch(ctx, sql, args...)
-	if _, err := br.Exec(); err != nil {
-		br.Close()
-		return pgconn.CommandTag{}, err
-	}
-	tag, err := br.Exec()
-	return tag, errors.Join(err, br.Close())
+	return execOne(s.batch(ctx, sql, args...))
 }
 
 // query runs one query outside a transaction, in ctx's scope; closing the
 // rows ends the batch.
 func (s *Store) query(ctx context.Context, sql string, args ...any) (pgx.Rows, error) {
-	br := s.batch(ctx, sql, args...)
-	if _, err := br.Exec(); err != nil {
+	return queryOne(s.batch(ctx, sql, args...))
+}
+
+// execOne is the result of the statement of br (a batch of one, after its
+// leaders), ending br.
+func execOne(br pgx.BatchResults) (pgconn.CommandTag, error) {
+	tag, err := br.Exec()
+	if err != nil {
 		br.Close()
-		return nil, err
+		return tag, err
 	}
+	return tag, br.Close()
+}
+
+// queryOne is the rows of the query of br (a batch of one, after its
+// leaders); they end br.
+func queryOne(br pgx.BatchResults) (pgx.Rows, error) {
 	rows, err := br.Query()
 	if err != nil {
 		br.Close()
 		return nil, err
 	}
-	return batchRows{Rows: rows, br: br}, nil
+	return &batchRows{Rows: rows, br: br}, nil
 }
 
 // queryRow runs a query for one row outside a transaction, in ctx's scope.
@@ -120,15 +113,36 @@ func (s *Store) queryRow(ctx context.Context, sql string, args ...any) pgx.Row {
 	return batchRow{rows: rows, err: err}
 }
 
-// batchRows are a batch's query rows; Close ends the batch too.
+// batchRows are a batch's query rows: the batch ends with them, when Next
+// finds no more rows (as pgx's own rows close then) or at Close, and its
+// error, if any, is theirs.
 type batchRows struct {
 	pgx.Rows
-	br pgx.BatchResults
+	br  pgx.BatchResults
+	err error
 }
 
-func (r batchRows) Close() {
+func (r *batchRows) Next() bool {
+	if r.Rows.Next() {
+		return true
+	}
+	r.Close()
+	return false
+}
+
+func (r *batchRows) Close() {
 	r.Rows.Close()
-	r.br.Close()
+	if r.br != nil {
+		r.err = r.br.Close()
+		r.br = nil
+	}
+}
+
+func (r *batchRows) Err() error {
+	if err := r.Rows.Err(); err != nil {
+		return err
+	}
+	return r.err
 }
 
 // batchRow is pgx.Row for batchRows, as pgx's own QueryRow is for Rows.
@@ -197,7 +211,7 @@ func (s *Store) InForce(ctx context.Context) (bool, string, error) {
 // (goose's table is read-only to role).
 func (s *Store) Grant(ctx context.Context, role string) error {
 	r := pgx.Identifier{role}.Sanitize()
-	return s.withTx(ctx, func(tx pgx.Tx) error {
+	return s.withTx(ctx, func(tx *pipeTx) error {
 		var schema string
 		if err := tx.QueryRow(ctx, `SELECT current_schema()`).Scan(&schema); err != nil {
 			return fmt.Errorf("grant: %w", err)

@@ -144,28 +144,28 @@ func (s *Store) Close() error {
 	return nil
 }
 
-// withTx runs fn in a transaction (READ COMMITTED) and commits it if fn
-// returns nil; otherwise it rolls back and returns fn's error as is.
-func (s *Store) withTx(ctx context.Context, fn func(tx pgx.Tx) error) error {
-	tx, err := s.begin(ctx)
+// withTx runs fn in a transaction (READ COMMITTED, see pipeTx) and commits
+// it if fn returns nil; otherwise it rolls back and returns fn's error as
+// is.
+func (s *Store) withTx(ctx context.Context, fn func(tx *pipeTx) error) error {
+	conn, err := s.pool.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
-	// A no-op after Commit. Not cancelled with ctx, so that a cancelled
+	defer conn.Release()
+	tx := &pipeTx{conn: conn, scope: scopeValue(ctx)}
+	// A no-op after a commit. Not cancelled with ctx, so that a cancelled
 	// request still rolls back cleanly.
-	defer tx.Rollback(context.WithoutCancel(ctx))
+	defer tx.rollback(context.WithoutCancel(ctx))
 	if err := fn(tx); err != nil {
 		return err
 	}
-	if err := tx.Commit(ctx); err != nil {
-		return mapErr(fmt.Errorf("commit: %w", err))
-	}
-	return nil
+	return tx.commit(ctx)
 }
 
 // txRows is the flow.Tx of a transaction.
 type txRows struct {
-	tx pgx.Tx
+	tx *pipeTx
 	// also are CTEs the next Write carries with it (a claim's stamp of
 	// its workspace).
 	also []part
@@ -175,5 +175,5 @@ var _ flow.Tx = txRows{}
 
 // inTx runs fn in a transaction (see withTx).
 func (s *Store) inTx(ctx context.Context, fn func(tx flow.Tx) error) error {
-	return s.withTx(ctx, func(tx pgx.Tx) error { return fn(txRows{tx: tx}) })
+	return s.withTx(ctx, func(tx *pipeTx) error { return fn(txRows{tx: tx}) })
 }

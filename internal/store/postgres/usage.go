@@ -22,7 +22,7 @@ func (s *Store) RecordUsage(ctx context.Context, events ...store.UsageEvent) (in
 		return 0, nil
 	}
 	var n int
-	err := s.withTx(ctx, func(tx pgx.Tx) error {
+	err := s.withTx(ctx, func(tx *pipeTx) error {
 		var err error
 		n, err = usagerows.Record(ctx, txRows{tx: tx}, events)
 		return err

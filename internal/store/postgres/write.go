@@ -94,8 +94,8 @@ func (x txRows) Write(ctx context.Context, w flow.Writes) error {
 	if len(c.parts) == 0 {
 		return nil
 	}
-	if _, err := x.tx.Exec(ctx, c.sql("SELECT 1"), c.args...); err != nil {
-		return fmt.Errorf("write: %w", mapErr(err))
-	}
+	// Held, to go with the next statement or COMMIT (see pipeTx): its
+	// error, if any, is then that statement's or the commit's.
+	x.tx.hold(stmt{c.sql("SELECT 1"), c.args})
 	return nil
 }
