@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -163,14 +164,17 @@ func rssKB() int64 {
 }
 
 // stmtProxy is a TCP proxy between a client and PostgreSQL that counts the
-// statements the client sends: each simple Query ('Q') and each extended
-// protocol Execute ('E') message. It reads the frontend protocol only, so it
-// works whatever the store's SQL is. SSL must be off (sslmode=disable).
+// statements the client sends — each extended protocol Execute ('E')
+// message, and each statement of a simple Query ('Q') message, which may
+// hold several ("BEGIN; SELECT …") — and its round trips: each Sync ('S')
+// and each simple Query, after which the client waits for the server's
+// ReadyForQuery. It reads the frontend protocol only, so it works whatever
+// the store's SQL is. SSL must be off (sslmode=disable).
 type stmtProxy struct {
-	ln         net.Listener
-	target     string
-	statements atomic.Int64
-	wg         sync.WaitGroup
+	ln                     net.Listener
+	target                 string
+	statements, roundTrips atomic.Int64
+	wg                     sync.WaitGroup
 }
 
 func newStmtProxy(target string) (*stmtProxy, error) {
@@ -206,7 +210,7 @@ func (p *stmtProxy) accept() {
 			}
 			defer s.Close()
 			go func() { io.Copy(c, s); c.Close() }()
-			countFrontend(c, s, &p.statements)
+			countFrontend(c, s, &p.statements, &p.roundTrips)
 			s.Close()
 		}()
 	}
@@ -215,9 +219,10 @@ func (p *stmtProxy) accept() {
 func (p *stmtProxy) close() { p.ln.Close() }
 
 // countFrontend copies the frontend stream from r to w message by message,
-// adding one to n per Query or Execute message. The first message (startup,
-// or an SSL/GSS request followed by startup) has no type byte.
-func countFrontend(r io.Reader, w io.Writer, n *atomic.Int64) error {
+// adding to stmts the statements of each Query or Execute message and to
+// trips one per Query or Sync message. The first message (startup, or an
+// SSL/GSS request followed by startup) has no type byte.
+func countFrontend(r io.Reader, w io.Writer, stmts, trips *atomic.Int64) error {
 	br := bufio.NewReaderSize(r, 64<<10)
 	hdr := make([]byte, 8)
 	for { // untyped messages: length, code; SSLRequest/GSSENCRequest repeat
@@ -237,21 +242,49 @@ func countFrontend(r io.Reader, w io.Writer, n *atomic.Int64) error {
 		}
 	}
 	h := make([]byte, 5)
+	var body []byte
 	for {
 		if _, err := io.ReadFull(br, h); err != nil {
 			return err
-		}
-		if h[0] == 'Q' || h[0] == 'E' {
-			n.Add(1)
 		}
 		l := int(binary.BigEndian.Uint32(h[1:]))
 		if _, err := w.Write(h); err != nil {
 			return err
 		}
+		switch h[0] {
+		case 'Q':
+			body = slices.Grow(body[:0], l-4)[:l-4]
+			if _, err := io.ReadFull(br, body); err != nil {
+				return err
+			}
+			stmts.Add(int64(queryStatements(body)))
+			trips.Add(1)
+			if _, err := w.Write(body); err != nil {
+				return err
+			}
+			continue
+		case 'E':
+			stmts.Add(1)
+		case 'S':
+			trips.Add(1)
+		}
 		if _, err := io.CopyN(w, br, int64(l-4)); err != nil {
 			return err
 		}
 	}
+}
+
+// queryStatements is how many statements a simple Query message's text
+// (NUL-terminated) holds: its parts between semicolons that are not blank.
+// baton's simple queries have no semicolon in a literal.
+func queryStatements(q []byte) int {
+	n := 0
+	for part := range bytes.SplitSeq(bytes.TrimRight(q, "\x00"), []byte(";")) {
+		if len(bytes.TrimSpace(part)) > 0 {
+			n++
+		}
+	}
+	return n
 }
 
 // hostPort is the host:port of a postgres URL.

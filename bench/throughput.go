@@ -28,7 +28,8 @@ type throughputResult struct {
 	pickup, rPickup               []time.Duration // samples at 200/s
 	submitIdle                    map[int]time.Duration
 	depth                         map[int][2]float64 // queued -> submit, claim rate
-	stmtSubmit, stmtClaimComplete float64
+	stmtSubmit, stmtClaimComplete float64            // SQL statements per task
+	tripSubmit, tripClaimComplete float64            // round trips to PostgreSQL per task
 }
 
 func runThroughput(ctx context.Context, o opts, r *report) error {
@@ -193,7 +194,7 @@ func throughputStore(ctx context.Context, o opts, store string) (throughputResul
 	}
 
 	if store == "postgres" {
-		if res.stmtSubmit, res.stmtClaimComplete, err = statementsPerTask(ctx, o); err != nil {
+		if res.stmtSubmit, res.stmtClaimComplete, res.tripSubmit, res.tripClaimComplete, err = statementsPerTask(ctx, o); err != nil {
 			return res, "", err
 		}
 	}
@@ -277,38 +278,39 @@ func riverPickup(ctx context.Context, store, dbURL, dir string, dur time.Duratio
 
 // statementsPerTask runs a baton server whose pool goes through a
 // statement-counting proxy: 200 submits, then one claimer draining them.
-func statementsPerTask(ctx context.Context, o opts) (submit, claimComplete float64, err error) {
+// It returns the statements and the round trips per task of each part.
+func statementsPerTask(ctx context.Context, o opts) (submit, claimComplete, submitTrips, claimCompleteTrips float64, err error) {
 	db, err := newPGDatabase(ctx, o.pg, "stmt")
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer db.drop()
 	p, err := newStmtProxy(hostPort(db.url))
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer p.close()
 	b, err := startBaton(ctx, p.url(db.url), nil)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	defer b.close()
 	c, ws, key, err := b.workspace(ctx, "stmt", benchTier)
 	if err != nil {
-		return 0, 0, err
+		return 0, 0, 0, 0, err
 	}
 	const n = 200
 	time.Sleep(500 * time.Millisecond) // background loops settle
-	s0 := p.statements.Load()
+	s0, r0 := p.statements.Load(), p.roundTrips.Load()
 	if _, err := batonSubmit(ctx, c, "s", n, 4, nil); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, 0, err
 	}
-	s1 := p.statements.Load()
+	s1, r1 := p.statements.Load(), p.roundTrips.Load()
 	if _, err := batonDrain(ctx, func() (*client.Client, error) { return b.client(key, ws) }, ws, "s", 1, 1, n); err != nil {
-		return 0, 0, err
+		return 0, 0, 0, 0, err
 	}
-	s2 := p.statements.Load()
-	return float64(s1-s0) / n, float64(s2-s1) / n, nil
+	s2, r2 := p.statements.Load(), p.roundTrips.Load()
+	return float64(s1-s0) / n, float64(s2-s1) / n, float64(r1-r0) / n, float64(r2-r1) / n, nil
 }
 
 // profileTop is `go tool pprof -top` of a CPU profile, first 15 functions.
@@ -385,6 +387,8 @@ func renderThroughput(o opts, rs []throughputResult, profile string, r *report) 
 		if s == "postgres" {
 			tot := res.stmtSubmit + res.stmtClaimComplete
 			t.add("postgres SQL statements per task (submit + claim + complete)", fmt.Sprintf("%.1f (%.1f + %.1f)", tot, res.stmtSubmit, res.stmtClaimComplete), "", "", "≤ 10: "+check(tot <= 10))
+			trips := res.tripSubmit + res.tripClaimComplete
+			t.add("postgres round trips per task (submit + claim + complete)", fmt.Sprintf("%.1f (%.1f + %.1f)", trips, res.tripSubmit, res.tripClaimComplete), "", "", "")
 			r.headline = append(r.headline, fmt.Sprintf("PostgreSQL submit %s vs River %s (%s), drain 16 %s vs %s (%s), 4×16 %s; pickup p50/p99 %s/%s; %.1f statements per task",
 				rate(sub), rate(rsub), x(ratio(sub, rsub)), rate(d16), rate(rd16), x(ratio(d16, rd16)), rate(d64), ms(pp50), ms(pp99), tot))
 		} else {
@@ -392,7 +396,7 @@ func renderThroughput(o opts, rs []throughputResult, profile string, r *report) 
 		}
 	}
 	b.WriteString(t.String())
-	b.WriteString("\nSQL statements are counted on the wire: the server's pool goes through a TCP proxy that counts the frontend's Query and Execute messages (`pg_stat_statements` is not preloaded on the shared PostgreSQL, and restarting it would disturb others), 200 tasks, one claimer, so idle long polls add little.\n")
+	b.WriteString("\nSQL statements and round trips are counted on the wire: the server's pool goes through a TCP proxy that counts the frontend's Execute messages and the statements of its simple Query messages (`BEGIN; SELECT set_config(…)` is two), and as round trips its Sync and Query messages (`pg_stat_statements` is not preloaded on the shared PostgreSQL, and restarting it would disturb others), 200 tasks, one claimer, so idle long polls add little.\n")
 	b.WriteString("\n### CPU profile, PostgreSQL submit + drain 16 (this process: server and load driver), top 15\n\n```\n" + profile + "\n```\n")
 	return b.String()
 }
