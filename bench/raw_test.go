@@ -3,9 +3,7 @@ package main
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"io"
 	"net/http"
 	"net/url"
@@ -122,35 +120,42 @@ func TestRawDriverAgainstBaton(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.close()
-	_, ws, key, err := b.workspace(ctx, "raw", benchTier)
+	kc, ws, key, err := b.workspace(ctx, "raw", benchTier)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := clientHeaders(ctx, key, ws, "/v1/me")
+	tok, err := kc.Token(ctx)
 	if err != nil {
 		t.Fatal(err)
-	}
-	if h.Get(api.HeaderWorkspace) != ws || h.Get("Authorization") != "Bearer "+key {
-		t.Fatalf("captured header %v", h)
 	}
 	u, _ := url.Parse(b.url)
-	checked := 0
-	res, err := runRaw(ctx, u.Host, "/v1/me", h, 2, 200*time.Millisecond, func(body []byte) error {
-		checked++
-		var me api.Me
-		if err := json.Unmarshal(body, &me); err != nil {
-			return err
+	var h http.Header
+	for _, cred := range []struct {
+		secret  string
+		session bool
+	}{{key, false}, {tok.Token, true}} {
+		if h, err = clientHeaders(ctx, cred.secret, ws, "/v1/me"); err != nil {
+			t.Fatal(err)
 		}
-		if me.Workspace == nil || me.Workspace.ID != ws {
-			return fmt.Errorf("answer for another workspace: %s", body)
+		if h.Get(api.HeaderWorkspace) != ws || h.Get("Authorization") != "Bearer "+cred.secret {
+			t.Fatalf("captured header %v", h)
 		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		checked := 0
+		meOK := meCheck(ws, cred.session)
+		res, err := runRaw(ctx, u.Host, "/v1/me", h, 2, 200*time.Millisecond, func(body []byte) error {
+			checked++
+			return meOK(body)
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if checked != 2 || len(res.lats) == 0 {
+			t.Fatalf("%d answers checked, %d timed", checked, len(res.lats))
+		}
 	}
-	if checked != 2 || len(res.lats) == 0 {
-		t.Fatalf("%d answers checked, %d timed", checked, len(res.lats))
+	if meCheck(ws, true)([]byte(`{"workspace":{"id":"`+ws+`"},"key":{"session":false}}`)) == nil ||
+		meCheck(ws, false)([]byte(`{"workspace":{"id":"ws_other"}}`)) == nil {
+		t.Fatal("meCheck took a wrong answer")
 	}
 	// a wrong key is an error that stops the run
 	h.Set("Authorization", "Bearer nope")
