@@ -128,11 +128,18 @@ func httpClient() *http.Client {
 
 // client is a pkg/client for key (no retries: every error counts).
 func (b *batonServer) client(key, workspace string) (*client.Client, error) {
+	return client.New(b.url, clientOptions(key, workspace)...)
+}
+
+// clientOptions are the options of every bench client: key, workspace
+// ("" for none), no retries. The raw driver captures the headers a client
+// made with them sends (clientHeaders), so both drive the same requests.
+func clientOptions(key, workspace string) []client.Option {
 	opts := []client.Option{client.WithAPIKey(key), client.WithHTTPClient(httpClient()), client.WithRetry(0, 0)}
 	if workspace != "" {
 		opts = append(opts, client.WithWorkspace(workspace))
 	}
-	return client.New(b.url, opts...)
+	return opts
 }
 
 // workspace creates a workspace on tier and returns a client for its key.

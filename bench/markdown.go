@@ -94,6 +94,11 @@ func ms(d time.Duration) string {
 	return fmt.Sprintf("%s ms", thousands(f))
 }
 
+// us formats a duration in microseconds with one decimal: "12.3 µs".
+func us(d time.Duration) string {
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
+}
+
 // x formats a ratio: "0.52×", "–" when undefined.
 func x(r float64) string {
 	if math.IsNaN(r) || math.IsInf(r, 0) {
