@@ -24,6 +24,9 @@ func validStepName(field, v string, maxLen int) error {
 		strings.IndexFunc(v, func(r rune) bool { return !unicode.IsPrint(r) }) >= 0 {
 		return validation([]api.FieldError{{Field: field, Message: fmt.Sprintf("must be 1 to %d printable characters", maxLen)}})
 	}
+	if v == "/" { // no router can take it as a path segment (see loneSlashSegment)
+		return validation([]api.FieldError{{Field: field, Message: `must not be a lone "/"`}})
+	}
 	return nil
 }
 
